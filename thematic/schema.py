@@ -1,0 +1,241 @@
+"""The project schema as a list of recorded migrations, and the undo triggers.
+
+Each migration is a function registered with :func:`migration` under a version number. ``Store`` applies the
+ones a file lacks, in order, each in its own transaction, after taking a backup copy of an existing file, and
+records them in the ``migrations`` table and in ``PRAGMA user_version``.
+
+Undo follows SQLite's "automatic undo/redo" recipe: for every tracked table, triggers write the SQL that reverses
+each insert, update and delete into ``undo_log``, tagged with the audit event that is open (``undo_state``).
+Undoing an event runs its statements in reverse order. Tables that hold caches (embeddings) are not tracked.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+
+MigrationFn = Callable[[sqlite3.Connection], None]
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    fn: MigrationFn
+
+
+MIGRATIONS: list[Migration] = []
+
+# Tables whose changes are not undoable: the log itself and caches that can be rebuilt.
+UNTRACKED_TABLES = frozenset(
+    {"migrations", "audit", "undo_log", "undo_state", "embeddings", "sqlite_sequence", "sqlite_stat1"}
+)
+
+
+def migration(version: int) -> Callable[[MigrationFn], MigrationFn]:
+    """Record ``fn`` as the migration to schema ``version`` (versions must be unique and increasing)."""
+
+    def register(fn: MigrationFn) -> MigrationFn:
+        if any(m.version == version for m in MIGRATIONS):
+            raise RuntimeError(f"migration {version} registered twice")
+        MIGRATIONS.append(Migration(version, fn.__name__, fn))
+        MIGRATIONS.sort(key=lambda m: m.version)
+        return fn
+
+    return register
+
+
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run several statements inside the caller's transaction (``executescript`` would commit it)."""
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                conn.execute(buf)
+            buf = ""
+    if buf.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {buf.strip()[:60]}")
+
+
+def latest_version() -> int:
+    return MIGRATIONS[-1].version if MIGRATIONS else 0
+
+
+@migration(1)
+def core_tables(conn: sqlite3.Connection) -> None:
+    run_script(
+        conn,
+        """
+        CREATE TABLE project (
+            key   TEXT PRIMARY KEY,
+            value TEXT
+        );
+        CREATE TABLE coders (
+            id         INTEGER PRIMARY KEY,
+            name       TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE sources (
+            id          INTEGER PRIMARY KEY,
+            name        TEXT NOT NULL,
+            sha256      TEXT NOT NULL UNIQUE,
+            imported_at TEXT NOT NULL,
+            options     TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TABLE questions (
+            id       INTEGER PRIMARY KEY,
+            key      TEXT NOT NULL UNIQUE,
+            label    TEXT NOT NULL,
+            position INTEGER NOT NULL
+        );
+        CREATE TABLE forms (
+            id          INTEGER PRIMARY KEY,
+            external_id TEXT NOT NULL UNIQUE,
+            source_id   INTEGER REFERENCES sources(id) ON DELETE SET NULL,
+            source_row  INTEGER
+        );
+        CREATE TABLE form_meta (
+            form_id INTEGER NOT NULL REFERENCES forms(id) ON DELETE CASCADE,
+            field   TEXT NOT NULL,
+            value   TEXT NOT NULL,
+            PRIMARY KEY (form_id, field)
+        );
+        CREATE INDEX form_meta_field ON form_meta(field, value);
+        CREATE TABLE answers (
+            id          INTEGER PRIMARY KEY,
+            form_id     INTEGER NOT NULL REFERENCES forms(id) ON DELETE CASCADE,
+            question_id INTEGER NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
+            text        TEXT NOT NULL,
+            source_row  INTEGER,
+            UNIQUE (form_id, question_id)
+        );
+        CREATE INDEX answers_question ON answers(question_id);
+        CREATE TABLE segments (
+            id        INTEGER PRIMARY KEY,
+            answer_id INTEGER NOT NULL REFERENCES answers(id) ON DELETE CASCADE,
+            position  INTEGER NOT NULL,
+            start     INTEGER NOT NULL,
+            "end"     INTEGER NOT NULL,
+            text      TEXT NOT NULL,
+            UNIQUE (answer_id, position)
+        );
+        CREATE TABLE codes (
+            id         INTEGER PRIMARY KEY,
+            parent_id  INTEGER REFERENCES codes(id) ON DELETE CASCADE,
+            name       TEXT NOT NULL,
+            definition TEXT NOT NULL DEFAULT '',
+            includes   TEXT NOT NULL DEFAULT '',
+            excludes   TEXT NOT NULL DEFAULT '',
+            colour     TEXT NOT NULL DEFAULT '',
+            position   INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX codes_parent ON codes(parent_id);
+        CREATE TABLE code_examples (
+            id      INTEGER PRIMARY KEY,
+            code_id INTEGER NOT NULL REFERENCES codes(id) ON DELETE CASCADE,
+            text    TEXT NOT NULL
+        );
+        CREATE TABLE codings (
+            id         INTEGER PRIMARY KEY,
+            segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+            code_id    INTEGER NOT NULL REFERENCES codes(id) ON DELETE CASCADE,
+            coder_id   INTEGER NOT NULL REFERENCES coders(id),
+            origin     TEXT NOT NULL DEFAULT 'human'
+                       CHECK (origin IN ('human', 'suggestion', 'cluster', 'import', 'adjudication', 'merge')),
+            created_at TEXT NOT NULL,
+            UNIQUE (segment_id, code_id, coder_id)
+        );
+        CREATE INDEX codings_code ON codings(code_id);
+        CREATE INDEX codings_coder ON codings(coder_id);
+        CREATE TABLE quotes (
+            id         INTEGER PRIMARY KEY,
+            code_id    INTEGER NOT NULL REFERENCES codes(id) ON DELETE CASCADE,
+            segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+            position   INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (code_id, segment_id)
+        );
+        CREATE TABLE memos (
+            id         INTEGER PRIMARY KEY,
+            phase      INTEGER CHECK (phase IS NULL OR phase BETWEEN 1 AND 6),
+            code_id    INTEGER REFERENCES codes(id) ON DELETE CASCADE,
+            segment_id INTEGER REFERENCES segments(id) ON DELETE CASCADE,
+            answer_id  INTEGER REFERENCES answers(id) ON DELETE CASCADE,
+            coder_id   INTEGER REFERENCES coders(id),
+            title      TEXT NOT NULL DEFAULT '',
+            body       TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE audit (
+            id        INTEGER PRIMARY KEY,
+            ts        TEXT NOT NULL,
+            actor     TEXT NOT NULL,
+            action    TEXT NOT NULL,
+            summary   TEXT NOT NULL,
+            details   TEXT NOT NULL DEFAULT '{}',
+            undo_of   INTEGER REFERENCES audit(id),
+            undone_by INTEGER REFERENCES audit(id)
+        );
+        CREATE TABLE undo_log (
+            id       INTEGER PRIMARY KEY,
+            event_id INTEGER NOT NULL,
+            stmt     TEXT NOT NULL
+        );
+        CREATE INDEX undo_log_event ON undo_log(event_id, id);
+        CREATE TABLE undo_state (
+            id       INTEGER PRIMARY KEY CHECK (id = 1),
+            event_id INTEGER
+        );
+        INSERT INTO undo_state (id, event_id) VALUES (1, NULL);
+        CREATE TABLE embeddings (
+            model_id  TEXT NOT NULL,
+            text_hash TEXT NOT NULL,
+            dim       INTEGER NOT NULL,
+            vector    BLOB NOT NULL,
+            PRIMARY KEY (model_id, text_hash)
+        );
+        """
+    )
+
+
+def tracked_tables(conn: sqlite3.Connection) -> list[str]:
+    rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").fetchall()
+    return [r[0] for r in rows if r[0] not in UNTRACKED_TABLES and not r[0].startswith("sqlite_")]
+
+
+def install_undo_triggers(conn: sqlite3.Connection) -> None:
+    """(Re)create the undo triggers for every tracked table; called after each migration."""
+    existing = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'undo\\_%' ESCAPE '\\'"
+    ).fetchall()
+    for (name,) in existing:
+        conn.execute(f'DROP TRIGGER "{name}"')
+    for table in tracked_tables(conn):
+        cols = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
+        qcols = ", ".join(f'"{c}"' for c in cols)
+        event = "(SELECT event_id FROM undo_state WHERE id = 1)"
+        guard = "WHEN (SELECT event_id FROM undo_state WHERE id = 1) IS NOT NULL"
+        # After an insert, the inverse is a delete of that row.
+        conn.execute(
+            f'CREATE TRIGGER "undo_{table}_ins" AFTER INSERT ON "{table}" {guard} BEGIN '
+            f"INSERT INTO undo_log (event_id, stmt) VALUES ({event}, "
+            f"'DELETE FROM \"{table}\" WHERE rowid = ' || new.rowid); END"
+        )
+        # After a delete, the inverse re-inserts every column (rowid included).
+        values = " || ', ' || ".join(f'quote(old."{c}")' for c in cols)
+        conn.execute(
+            f'CREATE TRIGGER "undo_{table}_del" BEFORE DELETE ON "{table}" {guard} BEGIN '
+            f"INSERT INTO undo_log (event_id, stmt) VALUES ({event}, "
+            f"'INSERT INTO \"{table}\" (rowid, {qcols.replace(chr(39), chr(39) * 2)}) VALUES (' || old.rowid || ', ' "
+            f"|| {values} || ')'); END"
+        )
+        # After an update, the inverse sets every column back.
+        sets = " || ', ' || ".join(f"'\"{c}\" = ' || quote(old.\"{c}\")" for c in cols)
+        conn.execute(
+            f'CREATE TRIGGER "undo_{table}_upd" BEFORE UPDATE ON "{table}" {guard} BEGIN '
+            f"INSERT INTO undo_log (event_id, stmt) VALUES ({event}, "
+            f"'UPDATE \"{table}\" SET ' || {sets} || ' WHERE rowid = ' || old.rowid); END"
+        )

@@ -1,0 +1,349 @@
+"""The project store: one SQLite file per project (or ``":memory:"`` for tests).
+
+What it guarantees:
+
+* WAL journal, foreign keys on, a busy timeout so that two processes can code the same file.
+* The schema is versioned by recorded migrations (:mod:`thematic.schema`); an existing file is copied to
+  ``<name>.bak-v<old>`` before it is migrated.
+* Every change happens inside :meth:`Store.action`: one ``BEGIN IMMEDIATE`` transaction that also writes one
+  audit event. Either all of it is committed before the call returns, or none of it is.
+* :meth:`Store.undo` reverts the last event exactly (rows, ids and all); :meth:`Store.redo` reapplies it.
+
+Domain modules (``corpus``, ``codebook``, ``coding`` ...) take a ``Store`` as their first argument; there is no
+global store.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from . import schema
+from .errors import NotFound, NothingToUndo, SchemaTooNew, ThematicError
+
+DEFAULT_ACTOR = "analyst"
+
+
+def now() -> str:
+    """Timestamps are ISO 8601 in UTC with microseconds, so that they sort."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    id: int
+    ts: str
+    actor: str
+    action: str
+    summary: str
+    details: dict[str, Any]
+    undo_of: int | None
+    undone_by: int | None
+
+    @property
+    def undone(self) -> bool:
+        return self.undone_by is not None
+
+
+class Action:
+    """The handle given inside :meth:`Store.action`: run SQL and add details to the audit event."""
+
+    def __init__(self, store: Store, event_id: int) -> None:
+        self.store = store
+        self.event_id = event_id
+        self.details: dict[str, Any] = {}
+
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> sqlite3.Cursor:
+        return self.store.conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Any) -> sqlite3.Cursor:
+        return self.store.conn.executemany(sql, rows)
+
+    def insert(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> int:
+        cur = self.store.conn.execute(sql, params)
+        assert cur.lastrowid is not None
+        return int(cur.lastrowid)
+
+
+class Store:
+    """A project. ``Store(path)`` opens (and creates) a file; ``Store(":memory:")`` is for tests."""
+
+    def __init__(self, path: str | Path = ":memory:", *, create: bool = True, migrate: bool = True) -> None:
+        self.path = str(path)
+        self.in_memory = self.path == ":memory:"
+        if not self.in_memory:
+            p = Path(self.path)
+            if not create and not p.exists():
+                raise NotFound(f"no project at {self.path} (create one with: python -m thematic init {self.path})")
+            if p.exists() and p.is_dir():
+                raise ThematicError(f"{self.path} is a folder, not a project file")
+            if p.exists() and p.stat().st_size > 0 and not _looks_like_sqlite(p):
+                raise ThematicError(f"{self.path} is not a thematic project (not an SQLite file)")
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._action: Action | None = None
+        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60.0)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        self.conn.execute("PRAGMA busy_timeout = 60000")
+        if not self.in_memory:
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+        if migrate:
+            self.migrate()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        """Open an existing project; a missing file is a :class:`NotFound`, never a new empty project."""
+        return cls(path, create=False)
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations this file lacks; return their versions."""
+        with self._lock:
+            current = self.version
+            latest = schema.latest_version()
+            if current > latest:
+                raise SchemaTooNew(
+                    f"{self.path} uses schema version {current}; this thematic knows up to {latest}: upgrade thematic"
+                )
+            todo = [m for m in schema.MIGRATIONS if m.version > current]
+            if not todo:
+                return []
+            if current > 0 and not self.in_memory:
+                self.backup(f"{self.path}.bak-v{current}")
+            done = []
+            for m in todo:
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    if self.version >= m.version:  # another process got there first
+                        self.conn.execute("ROLLBACK")
+                        continue
+                    m.fn(self.conn)
+                    self.conn.execute(
+                        "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)"
+                    )
+                    self.conn.execute("INSERT INTO migrations VALUES (?, ?, ?)", (m.version, m.name, now()))
+                    schema.install_undo_triggers(self.conn)
+                    self.conn.execute(f"PRAGMA user_version = {int(m.version)}")
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                done.append(m.version)
+            return done
+
+    def backup(self, target: str | Path) -> Path:
+        """A consistent copy of the project (SQLite's online backup), safe while others write."""
+        target = Path(target)
+        tmp = target.with_name(target.name + ".tmp")
+        dest = sqlite3.connect(str(tmp))
+        try:
+            with self._lock:
+                self.conn.backup(dest)
+        finally:
+            dest.close()
+        shutil.move(str(tmp), str(target))
+        return target
+
+    # ------------------------------------------------------------------ reading
+
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self.conn.execute(sql, params).fetchall()
+
+    def query_one(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> sqlite3.Row | None:
+        with self._lock:
+            return self.conn.execute(sql, params).fetchone()
+
+    def scalar(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
+        row = self.query_one(sql, params)
+        return None if row is None else row[0]
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for several reads in a row."""
+        with self._lock:
+            if self._depth:
+                yield self.conn
+                return
+            self.conn.execute("BEGIN")
+            try:
+                yield self.conn
+            finally:
+                self.conn.execute("COMMIT")
+
+    # ------------------------------------------------------------------ writing
+
+    @contextmanager
+    def action(
+        self,
+        action: str,
+        summary: str,
+        *,
+        actor: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> Iterator[Action]:
+        """One audited, undoable change. Nested calls join the outer action (one event, one transaction)."""
+        with self._lock:
+            if self._action is not None:
+                self._depth += 1
+                try:
+                    yield self._action
+                finally:
+                    self._depth -= 1
+                return
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                cur = self.conn.execute(
+                    "INSERT INTO audit (ts, actor, action, summary, details) VALUES (?, ?, ?, ?, ?)",
+                    (now(), actor or DEFAULT_ACTOR, action, summary, json.dumps(dict(details or {}))),
+                )
+                event_id = int(cur.lastrowid or 0)
+                self.conn.execute("UPDATE undo_state SET event_id = ? WHERE id = 1", (event_id,))
+                handle = Action(self, event_id)
+                self._action = handle
+                self._depth = 1
+                yield handle
+                if handle.details:
+                    merged = dict(details or {})
+                    merged.update(handle.details)
+                    self.conn.execute("UPDATE audit SET details = ? WHERE id = ?", (json.dumps(merged), event_id))
+                self.conn.execute("UPDATE undo_state SET event_id = NULL WHERE id = 1")
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            finally:
+                self._action = None
+                self._depth = 0
+
+    # ------------------------------------------------------------------ audit, undo, redo
+
+    def audit_log(self, limit: int = 100, offset: int = 0) -> list[AuditEvent]:
+        rows = self.query("SELECT * FROM audit ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset))
+        return [_event(r) for r in rows]
+
+    def event(self, event_id: int) -> AuditEvent:
+        row = self.query_one("SELECT * FROM audit WHERE id = ?", (event_id,))
+        if row is None:
+            raise NotFound(f"no audit event {event_id}")
+        return _event(row)
+
+    def undoable(self) -> AuditEvent | None:
+        """The event :meth:`undo` would revert: the newest change (or redo) that is still in effect."""
+        row = self.query_one(
+            "SELECT * FROM audit WHERE undone_by IS NULL AND action != 'undo' "
+            "AND EXISTS (SELECT 1 FROM undo_log WHERE event_id = audit.id) ORDER BY id DESC LIMIT 1"
+        )
+        return None if row is None else _event(row)
+
+    def redoable(self) -> AuditEvent | None:
+        """The undo event :meth:`redo` would revert: the newest undo still in effect with no new change after it."""
+        row = self.query_one(
+            "SELECT * FROM audit WHERE action = 'undo' AND undone_by IS NULL "
+            "AND id > coalesce((SELECT max(id) FROM audit WHERE action NOT IN ('undo', 'redo') "
+            "AND EXISTS (SELECT 1 FROM undo_log WHERE event_id = audit.id)), 0) ORDER BY id DESC LIMIT 1"
+        )
+        return None if row is None else _event(row)
+
+    def undo(self, *, actor: str | None = None) -> AuditEvent:
+        """Revert the newest change still in effect; returns the change (as it now stands) that was undone."""
+        with self._lock:
+            target = self.undoable()
+            if target is None:
+                raise NothingToUndo("nothing to undo")
+            root = self.event(int(target.details["target"])) if target.action == "redo" else target
+            self._revert(target, "undo", f"Undo: {root.summary}", actor, root.id, undone=root.id)
+            return self.event(root.id)
+
+    def redo(self, *, actor: str | None = None) -> AuditEvent:
+        """Reapply the change the newest undo reverted, if no other change was made since."""
+        with self._lock:
+            undo_event = self.redoable()
+            if undo_event is None:
+                raise NothingToUndo("nothing to redo")
+            root = self.event(int(undo_event.details["target"]))
+            self._revert(undo_event, "redo", f"Redo: {root.summary}", actor, root.id, undone=None)
+            return self.event(root.id)
+
+    def _revert(
+        self, target: AuditEvent, kind: str, summary: str, actor: str | None, root: int, *, undone: int | None
+    ) -> None:
+        """Run ``target``'s inverse statements as a new event of ``kind``; ``undone`` is the root's new state."""
+        stmts = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT stmt FROM undo_log WHERE event_id = ? ORDER BY id DESC", (target.id,)
+            ).fetchall()
+        ]
+        with self.action(kind, summary, actor=actor or target.actor, details={"target": root}) as act:
+            act.execute("PRAGMA defer_foreign_keys = ON")
+            for stmt in stmts:
+                act.execute(stmt)
+            act.execute("UPDATE audit SET undo_of = ? WHERE id = ?", (target.id, act.event_id))
+            act.execute("UPDATE audit SET undone_by = ? WHERE id = ?", (act.event_id, target.id))
+            act.execute(
+                "UPDATE audit SET undone_by = ? WHERE id = ?",
+                (act.event_id if undone is not None else None, root),
+            )
+
+    # ------------------------------------------------------------------ project settings and status
+
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        row = self.query_one("SELECT value FROM project WHERE key = ?", (key,))
+        return default if row is None else row[0]
+
+    def set_setting(self, key: str, value: str, *, actor: str | None = None) -> None:
+        with self.action("project.setting", f"Set {key}", actor=actor, details={"key": key, "value": value}) as a:
+            a.execute(
+                "INSERT INTO project (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def counts(self) -> dict[str, int]:
+        """What ``python -m thematic status`` prints."""
+        tables = ["forms", "questions", "answers", "segments", "codes", "codings", "memos", "coders"]
+        with self.read() as conn:
+            return {t: int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables}
+
+
+def _event(row: sqlite3.Row) -> AuditEvent:
+    return AuditEvent(
+        id=row["id"],
+        ts=row["ts"],
+        actor=row["actor"],
+        action=row["action"],
+        summary=row["summary"],
+        details=json.loads(row["details"] or "{}"),
+        undo_of=row["undo_of"],
+        undone_by=row["undone_by"],
+    )
+
+
+def _looks_like_sqlite(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(16) == b"SQLite format 3\x00"
