@@ -1,0 +1,162 @@
+"""Coders and codings: who applied which code to which segment, when, and where it came from.
+
+A coding is unique per (segment, code, coder); ``origin`` says whether a human applied it or accepted a machine
+proposal (``suggestion``, ``cluster``), or it came from an import, an adjudication or a merge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from .errors import InvalidInput, NotFound
+from .models import ORIGINS, Coding
+from .store import Action, Store, now
+
+
+def coders(store: Store) -> list[str]:
+    return [r[0] for r in store.query("SELECT name FROM coders ORDER BY name")]
+
+
+def ensure_coder(store: Store, name: str, *, actor: str | None = None) -> int:
+    """The id of coder ``name``, adding the coder if new (one undoable step when it adds)."""
+    clean = " ".join(str(name).split())
+    if not clean:
+        raise InvalidInput("a coder needs a name")
+    row = store.query_one("SELECT id FROM coders WHERE name = ?", (clean,))
+    if row is not None:
+        return int(row[0])
+    with store.action("coder.add", f"Add coder '{clean}'", actor=actor or clean, details={"coder": clean}) as act:
+        return _coder_id(act, clean)
+
+
+def _coder_id(act: Action, name: str) -> int:
+    row = act.execute("SELECT id FROM coders WHERE name = ?", (name,)).fetchone()
+    if row is not None:
+        return int(row[0])
+    return act.insert("INSERT INTO coders (name, created_at) VALUES (?, ?)", (name, now()))
+
+
+def _check(act: Action, segment_ids: Sequence[int], code_id: int, origin: str) -> str:
+    if origin not in ORIGINS:
+        raise InvalidInput(f"unknown coding origin {origin!r} (one of {', '.join(ORIGINS)})")
+    row = act.execute("SELECT name FROM codes WHERE id = ?", (code_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no code with id {code_id}")
+    for sid in segment_ids:
+        if act.execute("SELECT 1 FROM segments WHERE id = ?", (sid,)).fetchone() is None:
+            raise NotFound(f"no segment {sid} in this project")
+    return str(row[0])
+
+
+def apply_code(store: Store, segment_id: int, code_id: int, coder: str, *, origin: str = "human") -> bool:
+    """Code one segment; returns False (and records nothing) if this coder already applied this code there."""
+    return apply_code_many(store, [segment_id], code_id, coder, origin=origin) == 1
+
+
+def apply_code_many(
+    store: Store, segment_ids: Iterable[int], code_id: int, coder: str, *, origin: str = "human"
+) -> int:
+    """Code several segments in one undoable step; returns how many codings were new."""
+    ids = list(dict.fromkeys(segment_ids))
+    if not ids:
+        return 0
+    existing = {
+        r[0]
+        for r in store.query(
+            "SELECT c.segment_id FROM codings c JOIN coders k ON k.id = c.coder_id WHERE c.code_id = ? AND k.name = ?",
+            (code_id, coder),
+        )
+    }
+    todo = [i for i in ids if i not in existing]
+    if not todo:
+        return 0
+    code_name = store.scalar("SELECT name FROM codes WHERE id = ?", (code_id,)) or f"#{code_id}"
+    what = f"segment {todo[0]}" if len(todo) == 1 else f"{len(todo)} segments"
+    with store.action(
+        "coding.apply",
+        f"Code {what} as '{code_name}'",
+        actor=coder,
+        details={"code_id": code_id, "segment_ids": todo[:50], "n": len(todo), "origin": origin},
+    ) as act:
+        _check(act, todo, code_id, origin)
+        coder_id = _coder_id(act, coder)
+        t = now()
+        act.executemany(
+            "INSERT OR IGNORE INTO codings (segment_id, code_id, coder_id, origin, created_at) VALUES (?, ?, ?, ?, ?)",
+            [(sid, code_id, coder_id, origin, t) for sid in todo],
+        )
+    return len(todo)
+
+
+def remove_coding(store: Store, segment_id: int, code_id: int, coder: str) -> bool:
+    """Remove one coding; returns False if there was none."""
+    row = store.query_one(
+        "SELECT c.id, k.name AS code FROM codings c JOIN codes k ON k.id = c.code_id "
+        "WHERE c.segment_id = ? AND c.code_id = ? AND c.coder_id = (SELECT id FROM coders WHERE name = ?)",
+        (segment_id, code_id, coder),
+    )
+    if row is None:
+        return False
+    with store.action(
+        "coding.remove",
+        f"Uncode segment {segment_id} from '{row['code']}'",
+        actor=coder,
+        details={"segment_id": segment_id, "code_id": code_id},
+    ) as act:
+        act.execute("DELETE FROM codings WHERE id = ?", (row["id"],))
+    return True
+
+
+def codings(
+    store: Store,
+    *,
+    coder: str | None = None,
+    code_id: int | None = None,
+    segment_ids: Iterable[int] | None = None,
+) -> list[Coding]:
+    where, params = [], []
+    if coder is not None:
+        where.append("k.name = ?")
+        params.append(coder)
+    if code_id is not None:
+        where.append("c.code_id = ?")
+        params.append(code_id)
+    sql = (
+        "SELECT c.id, c.segment_id, c.code_id, k.name AS coder, c.origin, c.created_at "
+        "FROM codings c JOIN coders k ON k.id = c.coder_id"
+    )
+    rows = []
+    if segment_ids is not None:
+        ids = list(segment_ids)
+        for i in range(0, len(ids), 900):
+            chunk = ids[i : i + 900]
+            w = [*where, f"c.segment_id IN ({','.join('?' * len(chunk))})"]
+            rows += store.query(sql + " WHERE " + " AND ".join(w) + " ORDER BY c.id", [*params, *chunk])
+    else:
+        rows = store.query(sql + ((" WHERE " + " AND ".join(where)) if where else "") + " ORDER BY c.id", params)
+    return [Coding(r["id"], r["segment_id"], r["code_id"], r["coder"], r["origin"], r["created_at"]) for r in rows]
+
+
+def code_counts(store: Store, *, coder: str | None = None, rollup: bool = True) -> dict[int, tuple[int, int]]:
+    """Per code: (distinct segments, distinct respondents). With ``rollup`` a code counts its subcodes' codings too."""
+    coder_clause = "AND c.coder_id = (SELECT id FROM coders WHERE name = ?)" if coder is not None else ""
+    params: list[object] = [coder] if coder is not None else []
+    if rollup:
+        sql = (
+            "WITH RECURSIVE anc(code_id, ancestor) AS (SELECT id, id FROM codes "
+            "UNION ALL SELECT anc.code_id, k.parent_id FROM anc JOIN codes k ON k.id = anc.ancestor "
+            "WHERE k.parent_id IS NOT NULL) "
+            "SELECT anc.ancestor AS code_id, count(DISTINCT c.segment_id) AS segs, count(DISTINCT a.form_id) AS forms "
+            "FROM codings c JOIN anc ON anc.code_id = c.code_id JOIN segments s ON s.id = c.segment_id "
+            f"JOIN answers a ON a.id = s.answer_id WHERE 1 = 1 {coder_clause} GROUP BY anc.ancestor"
+        )
+    else:
+        sql = (
+            "SELECT c.code_id, count(DISTINCT c.segment_id) AS segs, count(DISTINCT a.form_id) AS forms "
+            "FROM codings c JOIN segments s ON s.id = c.segment_id JOIN answers a ON a.id = s.answer_id "
+            f"WHERE 1 = 1 {coder_clause} GROUP BY c.code_id"
+        )
+    counts = {int(r[0]): (int(r[1]), int(r[2])) for r in store.query(sql, params)}
+    for (cid,) in store.query("SELECT id FROM codes"):
+        counts.setdefault(int(cid), (0, 0))
+    return counts
