@@ -206,8 +206,11 @@ class Store:
         *,
         actor: str | None = None,
         details: Mapping[str, Any] | None = None,
+        keep_if_unchanged: bool = False,
     ) -> Iterator[Action]:
-        """One audited, undoable change. Nested calls join the outer action (one event, one transaction)."""
+        """One audited, undoable change. Nested calls join the outer action (one event, one transaction).
+
+        An action that changed no tracked row leaves no audit event unless ``keep_if_unchanged``."""
         with self._lock:
             if self._action is not None:
                 self._depth += 1
@@ -228,7 +231,11 @@ class Store:
                 self._action = handle
                 self._depth = 1
                 yield handle
-                if handle.details:
+                changed = self.conn.execute("SELECT 1 FROM undo_log WHERE event_id = ? LIMIT 1", (event_id,)).fetchone()
+                if changed is None and not keep_if_unchanged:
+                    # Nothing tracked changed (an import of what was already there, a no-op edit): no event.
+                    self.conn.execute("DELETE FROM audit WHERE id = ?", (event_id,))
+                elif handle.details:
                     merged = dict(details or {})
                     merged.update(handle.details)
                     self.conn.execute("UPDATE audit SET details = ? WHERE id = ?", (json.dumps(merged), event_id))
