@@ -239,3 +239,39 @@ def install_undo_triggers(conn: sqlite3.Connection) -> None:
             f"INSERT INTO undo_log (event_id, stmt) VALUES ({event}, "
             f"'UPDATE \"{table}\" SET ' || {sets} || ' WHERE rowid = ' || old.rowid); END"
         )
+
+
+@migration(3)
+def adjudication_tables(conn: sqlite3.Connection) -> None:
+    """Adjudication decisions on coder disagreements, and agreement recorded per round (issue 6)."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE adjudications (
+            id             INTEGER PRIMARY KEY,
+            segment_id     INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+            code_id        INTEGER NOT NULL REFERENCES codes(id) ON DELETE CASCADE,
+            decision       TEXT NOT NULL
+                           CHECK (decision IN ('keep_a', 'keep_b', 'both', 'neither', 'new_code')),
+            rationale      TEXT NOT NULL,
+            coder_id       INTEGER REFERENCES coders(id),
+            round          INTEGER NOT NULL DEFAULT 1,
+            created_at     TEXT NOT NULL,
+            coders         TEXT NOT NULL DEFAULT '',
+            new_code_id    INTEGER REFERENCES codes(id) ON DELETE SET NULL,
+            consensus      TEXT NOT NULL DEFAULT 'consensus',
+            UNIQUE (segment_id, code_id, round)
+        );
+        CREATE INDEX adjudications_round ON adjudications(round);
+        CREATE TABLE agreement_rounds (
+            id          INTEGER PRIMARY KEY,
+            round       INTEGER NOT NULL,
+            coders      TEXT NOT NULL,
+            level       TEXT NOT NULL CHECK (level IN ('segment', 'form')),
+            report_json TEXT NOT NULL,
+            created_at  TEXT NOT NULL,
+            stage       TEXT NOT NULL DEFAULT 'before' CHECK (stage IN ('before', 'after')),
+            note        TEXT NOT NULL DEFAULT ''
+        );
+        """
+    )
