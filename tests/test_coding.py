@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import pytest
+
+from thematic import coding
+from thematic.codebook import add_code
+from thematic.errors import InvalidInput, NotFound
+from thematic.store import Store
+
+from .conftest import dump
+from .helpers import SMALL, make_corpus
+
+
+@pytest.fixture
+def seg(store: Store) -> dict[tuple[str, str, int], int]:
+    return make_corpus(store, SMALL)
+
+
+def test_apply_is_idempotent_per_coder_and_audited(store: Store, seg: dict) -> None:
+    code = add_code(store, "Breathing")
+    s = seg[("F1", "Q1", 1)]
+    assert coding.apply_code(store, s, code, "anna") is True
+    assert coding.apply_code(store, s, code, "anna") is False
+    assert coding.apply_code(store, s, code, "ben") is True
+    assert coding.coders(store) == ["anna", "ben"]
+    event = store.audit_log()[0]
+    assert (event.actor, event.action) == ("ben", "coding.apply")
+    assert [c.coder for c in coding.codings(store, segment_ids=[s])] == ["anna", "ben"]
+
+
+def test_apply_many_remove_and_undo(store: Store, seg: dict) -> None:
+    code = add_code(store, "Q1 things")
+    before = dump(store)
+    ids = [seg[("F1", "Q1", 0)], seg[("F1", "Q1", 1)], seg[("F2", "Q1", 0)]]
+    assert coding.apply_code_many(store, ids + ids[:1], code, "anna", origin="cluster") == 3
+    assert {c.origin for c in coding.codings(store, code_id=code)} == {"cluster"}
+    assert coding.remove_coding(store, ids[0], code, "anna") is True
+    assert coding.remove_coding(store, ids[0], code, "anna") is False
+    store.undo()
+    assert len(coding.codings(store)) == 3
+    store.undo()
+    assert dump(store) == before
+
+
+def test_bad_codings_change_nothing(store: Store, seg: dict) -> None:
+    code = add_code(store, "C")
+    before = dump(store)
+    with pytest.raises(NotFound, match="no segment 424242"):
+        coding.apply_code_many(store, [seg[("F1", "Q1", 0)], 424242], code, "anna")
+    with pytest.raises(NotFound, match="no code"):
+        coding.apply_code(store, seg[("F1", "Q1", 0)], 999, "anna")
+    with pytest.raises(InvalidInput, match="origin"):
+        coding.apply_code(store, seg[("F1", "Q1", 0)], code, "anna", origin="magic")
+    with pytest.raises(InvalidInput):
+        coding.ensure_coder(store, "  ")
+    assert dump(store) == before
+
+
+def test_counts_roll_up_segments_and_respondents(store: Store, seg: dict) -> None:
+    theme = add_code(store, "Soothing")
+    sub1 = add_code(store, "Breathing", parent_id=theme)
+    sub2 = add_code(store, "Circles", parent_id=theme)
+    other = add_code(store, "Environment")
+    coding.apply_code(store, seg[("F1", "Q1", 1)], sub1, "anna")
+    coding.apply_code(store, seg[("F2", "Q1", 0)], sub1, "anna")
+    coding.apply_code(store, seg[("F1", "Q1", 0)], sub2, "anna")
+    coding.apply_code(store, seg[("F1", "Q1", 0)], sub2, "ben")  # same segment, second coder: counted once
+    counts = coding.code_counts(store)
+    assert counts[sub1] == (2, 2)
+    assert counts[sub2] == (1, 1)
+    assert counts[theme] == (3, 2)
+    assert counts[other] == (0, 0)
+    assert coding.code_counts(store, rollup=False)[theme] == (0, 0)
+    assert coding.code_counts(store, coder="ben")[theme] == (1, 1)
