@@ -275,3 +275,22 @@ def adjudication_tables(conn: sqlite3.Connection) -> None:
         );
         """
     )
+
+
+@migration(5)
+def suggestion_rejections(conn: sqlite3.Connection) -> None:
+    """Code suggestions a coder rejected, so that they are not proposed to that coder again (undoable)."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE suggestion_rejections (
+            id         INTEGER PRIMARY KEY,
+            segment_id INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+            code_id    INTEGER NOT NULL REFERENCES codes(id) ON DELETE CASCADE,
+            coder_id   INTEGER NOT NULL REFERENCES coders(id),
+            created_at TEXT NOT NULL,
+            UNIQUE (segment_id, code_id, coder_id)
+        );
+        CREATE INDEX suggestion_rejections_coder ON suggestion_rejections(coder_id);
+        """
+    )
