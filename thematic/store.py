@@ -278,45 +278,47 @@ class Store:
         return None if row is None else _event(row)
 
     def undo(self, *, actor: str | None = None) -> AuditEvent:
-        """Revert the newest change still in effect; returns the change (as it now stands) that was undone."""
-        with self._lock:
+        """Revert the newest change still in effect; returns the change (as it now stands) that was undone.
+
+        The target is chosen inside the write transaction, so another process's newer change cannot slip in."""
+        with self.action("undo", "Undo", actor=actor) as act:
             target = self.undoable()
             if target is None:
                 raise NothingToUndo("nothing to undo")
             root = self.event(int(target.details["target"])) if target.action == "redo" else target
-            self._revert(target, "undo", f"Undo: {root.summary}", actor, root.id, undone=root.id)
-            return self.event(root.id)
+            self._revert(act, target, f"Undo: {root.summary}", actor, root.id, undone=True)
+        return self.event(root.id)
 
     def redo(self, *, actor: str | None = None) -> AuditEvent:
         """Reapply the change the newest undo reverted, if no other change was made since."""
-        with self._lock:
+        with self.action("redo", "Redo", actor=actor) as act:
             undo_event = self.redoable()
             if undo_event is None:
                 raise NothingToUndo("nothing to redo")
             root = self.event(int(undo_event.details["target"]))
-            self._revert(undo_event, "redo", f"Redo: {root.summary}", actor, root.id, undone=None)
-            return self.event(root.id)
+            self._revert(act, undo_event, f"Redo: {root.summary}", actor, root.id, undone=False)
+        return self.event(root.id)
 
     def _revert(
-        self, target: AuditEvent, kind: str, summary: str, actor: str | None, root: int, *, undone: int | None
+        self, act: Action, target: AuditEvent, summary: str, actor: str | None, root: int, *, undone: bool
     ) -> None:
-        """Run ``target``'s inverse statements as a new event of ``kind``; ``undone`` is the root's new state."""
+        """Run ``target``'s inverse statements inside ``act``; mark the target and the root change."""
         stmts = [
             r[0]
             for r in self.conn.execute(
                 "SELECT stmt FROM undo_log WHERE event_id = ? ORDER BY id DESC", (target.id,)
             ).fetchall()
         ]
-        with self.action(kind, summary, actor=actor or target.actor, details={"target": root}) as act:
-            act.execute("PRAGMA defer_foreign_keys = ON")
-            for stmt in stmts:
-                act.execute(stmt)
-            act.execute("UPDATE audit SET undo_of = ? WHERE id = ?", (target.id, act.event_id))
-            act.execute("UPDATE audit SET undone_by = ? WHERE id = ?", (act.event_id, target.id))
-            act.execute(
-                "UPDATE audit SET undone_by = ? WHERE id = ?",
-                (act.event_id if undone is not None else None, root),
-            )
+        act.execute("PRAGMA defer_foreign_keys = ON")
+        for stmt in stmts:
+            act.execute(stmt)
+        act.execute(
+            "UPDATE audit SET summary = ?, actor = ?, undo_of = ? WHERE id = ?",
+            (summary, actor or target.actor, target.id, act.event_id),
+        )
+        act.details["target"] = root
+        act.execute("UPDATE audit SET undone_by = ? WHERE id = ?", (act.event_id, target.id))
+        act.execute("UPDATE audit SET undone_by = ? WHERE id = ?", (act.event_id if undone else None, root))
 
     # ------------------------------------------------------------------ project settings and status
 
