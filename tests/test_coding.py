@@ -72,3 +72,30 @@ def test_counts_roll_up_segments_and_respondents(store: Store, seg: dict) -> Non
     assert counts[other] == (0, 0)
     assert coding.code_counts(store, rollup=False)[theme] == (0, 0)
     assert coding.code_counts(store, coder="ben")[theme] == (1, 1)
+
+
+def test_code_counts_by_group_and_overlap(store: Store) -> None:
+    from thematic.codebook import add_code
+    from thematic.coding import apply_code, code_counts_by_group, code_overlap
+
+    from .helpers import SMALL, make_corpus
+
+    seg = make_corpus(store, SMALL)
+    theme = add_code(store, "Practices")
+    sub = add_code(store, "Breathing", parent_id=theme)
+    other = add_code(store, "Calm")
+    apply_code(store, seg[("F1", "Q1", 1)], sub, "anna")
+    apply_code(store, seg[("F2", "Q1", 0)], sub, "anna")
+    apply_code(store, seg[("F2", "Q1", 0)], other, "ben")
+    apply_code(store, seg[("F1", "Q2", 0)], theme, "anna")
+    by_q = code_counts_by_group(store, "question")
+    assert by_q[theme] == {"Q1": (2, 2), "Q2": (1, 1)}
+    assert by_q[sub] == {"Q1": (2, 2)}
+    by_prof = code_counts_by_group(store, "profession")
+    assert by_prof[theme] == {"Nurse": (2, 1), "Doctor": (1, 1)}
+    assert code_counts_by_group(store, "profession", coder="ben") == {other: {"Doctor": (1, 1)}}
+    assert code_counts_by_group(store, "missing_field")[other] == {"": (1, 1)}
+    overlap = code_overlap(store, [theme, sub, other])
+    assert overlap == {(min(theme, other), max(theme, other)): 1, (min(sub, other), max(sub, other)): 1}
+    assert code_overlap(store, [theme, other], coder="anna") == {}
+    assert code_overlap(store, [theme]) == {}

@@ -62,3 +62,30 @@ def test_answers_listing(store: Store, seg: dict) -> None:
     rows = corpus.answers(store, question_id=corpus.question_by_ref(store, "Q2").id)
     assert [r["external_id"] for r in rows] == ["F1", "F2"]
     assert rows[1]["text"] == "Nothing, it was great."
+
+
+def test_segments_by_code_roll_up_subcodes(store: Store, seg: dict) -> None:
+    theme = add_code(store, "Practices")
+    sub = add_code(store, "Breathing", parent_id=theme)
+    other = add_code(store, "Environment")
+    apply_code(store, seg[("F1", "Q1", 1)], sub, "anna")
+    apply_code(store, seg[("F2", "Q1", 0)], theme, "ben")
+    apply_code(store, seg[("F1", "Q2", 0)], other, "anna")
+    assert [s.id for s in corpus.segments(store, code_id=theme)] == [seg[("F1", "Q1", 1)], seg[("F2", "Q1", 0)]]
+    assert [s.id for s in corpus.segments(store, code_id=sub)] == [seg[("F1", "Q1", 1)]]
+    assert corpus.count_segments(store, code_id=theme) == 2
+    assert corpus.count_segments(store, code_id=theme, question_id=corpus.question_by_ref(store, "Q2").id) == 0
+    assert corpus.segments(store, code_id=theme, offset=1, limit=5)[0].id == seg[("F2", "Q1", 0)]
+
+
+def test_answers_search_and_meta(store: Store, seg: dict) -> None:
+    q1 = corpus.question_by_ref(store, "Q1").id
+    assert corpus.count_answers(store) == 5
+    assert corpus.count_answers(store, question_id=q1) == 3
+    hits = corpus.answers(store, search="breathing")
+    assert [a["external_id"] for a in hits] == ["F1", "F2"]
+    assert [a["external_id"] for a in corpus.answers(store, search='"rhythm breathing"')] == ["F2"]
+    assert corpus.count_answers(store, search="circles breathing") == 1
+    assert corpus.count_answers(store, search="100%") == 0
+    assert [a["external_id"] for a in corpus.answers(store, meta={"profession": "Nurse"}, question_id=q1)] == ["F1", "F3"]
+    assert corpus.answers(store, search="the", offset=1, limit=1)[0]["external_id"] == "F1"

@@ -160,3 +160,71 @@ def code_counts(store: Store, *, coder: str | None = None, rollup: bool = True) 
     for (cid,) in store.query("SELECT id FROM codes"):
         counts.setdefault(int(cid), (0, 0))
     return counts
+
+
+_ANCESTORS = (
+    "WITH RECURSIVE anc(code_id, ancestor) AS (SELECT id, id FROM codes "
+    "UNION ALL SELECT anc.code_id, k.parent_id FROM anc JOIN codes k ON k.id = anc.ancestor "
+    "WHERE k.parent_id IS NOT NULL) "
+)
+
+
+def code_counts_by_group(
+    store: Store, group: str = "question", *, coder: str | None = None
+) -> dict[int, dict[str, tuple[int, int]]]:
+    """Per code (with its subcodes' codings rolled up) and per group: (distinct segments, distinct respondents).
+
+    ``group`` is ``"question"`` (keyed by question key) or a metadata field (keyed by its value; forms without the
+    field count under ``""``). Codes with no codings are absent."""
+    coder_clause = "AND c.coder_id = (SELECT id FROM coders WHERE name = ?)" if coder is not None else ""
+    params: list[object] = []
+    if group == "question":
+        key_sql, join = "q.key", "JOIN questions q ON q.id = a.question_id"
+    else:
+        key_sql, join = "coalesce(m.value, '')", "LEFT JOIN form_meta m ON m.form_id = a.form_id AND m.field = ?"
+        params.append(group)
+    if coder is not None:
+        params.append(coder)
+    sql = (
+        _ANCESTORS
+        + f"SELECT anc.ancestor AS code_id, {key_sql} AS grp, count(DISTINCT c.segment_id), count(DISTINCT a.form_id) "
+        "FROM codings c JOIN anc ON anc.code_id = c.code_id JOIN segments s ON s.id = c.segment_id "
+        f"JOIN answers a ON a.id = s.answer_id {join} WHERE 1 = 1 {coder_clause} GROUP BY anc.ancestor, grp"
+    )
+    out: dict[int, dict[str, tuple[int, int]]] = {}
+    for r in store.query(sql, params):
+        out.setdefault(int(r[0]), {})[str(r[1])] = (int(r[2]), int(r[3]))
+    return out
+
+
+def code_overlap(store: Store, code_ids: Sequence[int], *, coder: str | None = None) -> dict[tuple[int, int], int]:
+    """For each pair of the given codes (each with its subcodes rolled up), the number of segments coded with both.
+
+    Keys are ``(a, b)`` with ``a < b``; pairs that share no segment are absent. A code is not compared with its own
+    ancestors or descendants (they trivially share segments)."""
+    ids = sorted(set(int(i) for i in code_ids))
+    if len(ids) < 2:
+        return {}
+    marks = ",".join("?" * len(ids))
+    coder_clause = "AND c.coder_id = (SELECT id FROM coders WHERE name = ?)" if coder is not None else ""
+    params: list[object] = [*ids, *([coder] if coder is not None else [])]
+    sql = (
+        _ANCESTORS
+        + "SELECT DISTINCT anc.ancestor AS code_id, c.segment_id FROM codings c JOIN anc ON anc.code_id = c.code_id "
+        f"WHERE anc.ancestor IN ({marks}) {coder_clause}"
+    )
+    segs: dict[int, set[int]] = {}
+    for r in store.query(sql, params):
+        segs.setdefault(int(r[0]), set()).add(int(r[1]))
+    related = set()
+    for r in store.query(_ANCESTORS + "SELECT code_id, ancestor FROM anc WHERE code_id != ancestor"):
+        related.add((min(r[0], r[1]), max(r[0], r[1])))
+    out: dict[tuple[int, int], int] = {}
+    for i, a in enumerate(ids):
+        for b in ids[i + 1 :]:
+            if (a, b) in related:
+                continue
+            n = len(segs.get(a, set()) & segs.get(b, set()))
+            if n:
+                out[(a, b)] = n
+    return out

@@ -92,6 +92,7 @@ def _segment_filter(
     coded: bool | None = None,
     coder: str | None = None,
     form_id: int | None = None,
+    code_id: int | None = None,
 ) -> tuple[str, list[Any]]:
     where: list[str] = []
     params: list[Any] = []
@@ -119,6 +120,14 @@ def _segment_filter(
             sub += " AND c.coder_id = (SELECT id FROM coders WHERE name = ?)"
             params.append(coder)
         where.append(("EXISTS" if coded else "NOT EXISTS") + f" ({sub})")
+    if code_id is not None:
+        # Coded with this code or any code under it (a theme holds its subthemes' extracts), by anyone.
+        where.append(
+            "EXISTS (SELECT 1 FROM codings c WHERE c.segment_id = s.id AND c.code_id IN ("
+            "WITH RECURSIVE d(id) AS (SELECT ? UNION ALL SELECT k.id FROM codes k JOIN d ON k.parent_id = d.id) "
+            "SELECT id FROM d))"
+        )
+        params.append(code_id)
     return (" WHERE " + " AND ".join(where)) if where else "", params
 
 
@@ -143,12 +152,15 @@ def segments(
     coded: bool | None = None,
     coder: str | None = None,
     form_id: int | None = None,
+    code_id: int | None = None,
     offset: int = 0,
     limit: int | None = None,
 ) -> list[Segment]:
-    """Segments in reading order (form, question, position), filtered and paginated."""
+    """Segments in reading order (form, question, position), filtered and paginated.
+
+    ``code_id`` keeps the segments coded with that code or any code below it (by any coder)."""
     where, params = _segment_filter(
-        question_id=question_id, search=search, meta=meta, coded=coded, coder=coder, form_id=form_id
+        question_id=question_id, search=search, meta=meta, coded=coded, coder=coder, form_id=form_id, code_id=code_id
     )
     sql = _SEGMENT_SELECT + where + " ORDER BY a.form_id, q.position, s.position LIMIT ? OFFSET ?"
     rows = store.query(sql, [*params, -1 if limit is None else limit, offset])
@@ -164,9 +176,10 @@ def count_segments(
     coded: bool | None = None,
     coder: str | None = None,
     form_id: int | None = None,
+    code_id: int | None = None,
 ) -> int:
     where, params = _segment_filter(
-        question_id=question_id, search=search, meta=meta, coded=coded, coder=coder, form_id=form_id
+        question_id=question_id, search=search, meta=meta, coded=coded, coder=coder, form_id=form_id, code_id=code_id
     )
     sql = "SELECT count(*) FROM segments s JOIN answers a ON a.id = s.answer_id" + where
     return int(store.scalar(sql, params))
@@ -190,24 +203,53 @@ def get_segment(store: Store, segment_id: int) -> Segment:
     return get_segments(store, [segment_id])[0]
 
 
+def _answer_filter(
+    *,
+    question_id: int | None = None,
+    form_id: int | None = None,
+    search: str | None = None,
+    meta: Mapping[str, Sequence[str] | str] | None = None,
+) -> tuple[str, list[Any]]:
+    where, params = _segment_filter(question_id=question_id, form_id=form_id, meta=meta)
+    clauses = [where[len(" WHERE "):]] if where else []
+    for term in _search_terms(search or ""):
+        clauses.append("a.text LIKE ? ESCAPE '\\'")
+        params.append("%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+    return ((" WHERE " + " AND ".join(clauses)) if clauses else ""), params
+
+
 def answers(
-    store: Store, *, question_id: int | None = None, form_id: int | None = None, offset: int = 0, limit: int | None = None
+    store: Store,
+    *,
+    question_id: int | None = None,
+    form_id: int | None = None,
+    search: str | None = None,
+    meta: Mapping[str, Sequence[str] | str] | None = None,
+    offset: int = 0,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Whole answers with their form id and question, for reading (phase 1)."""
-    where, params = [], []
-    if question_id is not None:
-        where.append("a.question_id = ?")
-        params.append(question_id)
-    if form_id is not None:
-        where.append("a.form_id = ?")
-        params.append(form_id)
+    """Whole answers with their form id and question, for reading (phase 1); ``search`` (words and "quoted
+    phrases", all must occur) and ``meta`` filter as in :func:`segments`."""
+    where, params = _answer_filter(question_id=question_id, form_id=form_id, search=search, meta=meta)
     sql = (
         "SELECT a.id, a.form_id, f.external_id, a.question_id, q.key AS question, a.text FROM answers a "
         "JOIN forms f ON f.id = a.form_id JOIN questions q ON q.id = a.question_id"
-        + ((" WHERE " + " AND ".join(where)) if where else "")
+        + where
         + " ORDER BY a.form_id, q.position LIMIT ? OFFSET ?"
     )
     return [dict(r) for r in store.query(sql, [*params, -1 if limit is None else limit, offset])]
+
+
+def count_answers(
+    store: Store,
+    *,
+    question_id: int | None = None,
+    form_id: int | None = None,
+    search: str | None = None,
+    meta: Mapping[str, Sequence[str] | str] | None = None,
+) -> int:
+    where, params = _answer_filter(question_id=question_id, form_id=form_id, search=search, meta=meta)
+    return int(store.scalar("SELECT count(*) FROM answers a" + where, params))
 
 
 def _segment(r: Any) -> Segment:
