@@ -191,6 +191,23 @@ def test_migration_backs_up_the_old_file_first(tmp_path: Path, monkeypatch: pyte
     assert calls == [1]
 
 
+def test_a_migration_recorded_between_others_is_still_applied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "p.db"
+    first = schema.MIGRATIONS[0]
+    late = schema.latest_version() + 10
+    monkeypatch.setattr(schema, "MIGRATIONS", [first, schema.Migration(late, "late", lambda c: c.execute("CREATE TABLE late (x)"))])
+    with Store(path):
+        pass
+
+    def middle(conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE middle (y)")
+
+    monkeypatch.setattr(schema, "MIGRATIONS", [first, schema.Migration(late - 5, "middle", middle), schema.MIGRATIONS[-1]])
+    with Store(path) as s:
+        assert s.version == late
+        assert s.scalar("SELECT count(*) FROM middle") == 0
+
+
 def test_a_file_from_a_newer_thematic_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "p.db"
     with Store(path) as s:

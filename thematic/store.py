@@ -122,7 +122,10 @@ class Store:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
     def migrate(self) -> list[int]:
-        """Apply the migrations this file lacks; return their versions."""
+        """Apply the recorded migrations this file lacks, in order; return their versions.
+
+        A migration counts as applied when the ``migrations`` table records it (not merely when the file's
+        version is higher), so that a migration added between two others is still applied."""
         with self._lock:
             current = self.version
             latest = schema.latest_version()
@@ -130,7 +133,7 @@ class Store:
                 raise SchemaTooNew(
                     f"{self.path} uses schema version {current}; this thematic knows up to {latest}: upgrade thematic"
                 )
-            todo = [m for m in schema.MIGRATIONS if m.version > current]
+            todo = [m for m in schema.MIGRATIONS if m.version not in self._applied()]
             if not todo:
                 return []
             if current > 0 and not self.in_memory:
@@ -139,7 +142,7 @@ class Store:
             for m in todo:
                 self.conn.execute("BEGIN IMMEDIATE")
                 try:
-                    if self.version >= m.version:  # another process got there first
+                    if m.version in self._applied():  # another process got there first
                         self.conn.execute("ROLLBACK")
                         continue
                     m.fn(self.conn)
@@ -148,13 +151,19 @@ class Store:
                     )
                     self.conn.execute("INSERT INTO migrations VALUES (?, ?, ?)", (m.version, m.name, now()))
                     schema.install_undo_triggers(self.conn)
-                    self.conn.execute(f"PRAGMA user_version = {int(m.version)}")
+                    self.conn.execute(f"PRAGMA user_version = {max(int(m.version), self.version)}")
                     self.conn.execute("COMMIT")
                 except BaseException:
                     self.conn.execute("ROLLBACK")
                     raise
                 done.append(m.version)
             return done
+
+    def _applied(self) -> set[int]:
+        exists = self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations'").fetchone()
+        if exists is None:
+            return set()
+        return {int(r[0]) for r in self.conn.execute("SELECT version FROM migrations")}
 
     def backup(self, target: str | Path) -> Path:
         """A consistent copy of the project (SQLite's online backup), safe while others write."""
