@@ -1,0 +1,306 @@
+"""Agreement between coders of a project: blind mode, agreement reports per code, the model as a coder.
+
+The statistics themselves are pure functions in :mod:`thematic.agreement`; this module turns a project into
+reliability matrices.
+
+* Units are the project's segments (``level="segment"``) or forms (``level="form"``: a coder applied a code to a
+  form if they applied it to any segment of it).
+* For each code, a coder's value for a unit is 1 (applied that exact code) or 0. A coder with no codings at all
+  is *missing* (NaN), so the statistics say so instead of reporting agreement with an empty sheet.
+* Every figure is given twice: over all units, and without the units that none of the coders coded with any code
+  (uncoded text agrees "not applied" with itself and inflates kappa and percent agreement).
+* Overall figures pool every (unit, code) decision; their bootstrap resamples units.
+* The model as a coder: accepted machine proposals (codings with origin ``cluster`` or ``suggestion``, whoever
+  accepted them) form the pseudo-coder ``machine``; a human coder's side is their other codings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import agreement
+from .codebook import find_code, list_codes
+from .errors import InvalidInput, NotFound
+from .models import Coding
+from .store import Store
+
+MACHINE = "machine"
+MACHINE_ORIGINS = ("cluster", "suggestion")
+LEVELS = ("segment", "form")
+BLIND_SETTING = "blind_mode"
+
+
+# ---------------------------------------------------------------------- blind mode
+
+
+def blind_mode(store: Store) -> bool:
+    """Whether coders see only their own codings (project setting ``blind_mode``)."""
+    return (store.get_setting(BLIND_SETTING, "0") or "0").strip() in ("1", "true", "yes", "on")
+
+
+def set_blind_mode(store: Store, on: bool, *, actor: str | None = None) -> None:
+    store.set_setting(BLIND_SETTING, "1" if on else "0", actor=actor)
+
+
+def visible_codings(
+    store: Store, coder: str, *, blind: bool, segment_ids: Iterable[int] | None = None
+) -> list[Coding]:
+    """The codings ``coder`` may see: only their own when ``blind``, everyone's otherwise."""
+    from .coding import codings
+
+    return codings(store, coder=coder if blind else None, segment_ids=segment_ids)
+
+
+# ---------------------------------------------------------------------- reports
+
+
+@dataclass(frozen=True)
+class CodeAgreement:
+    """Agreement on one code (or overall, ``code_id`` None): over all units and over coded units only."""
+
+    code_id: int | None
+    path: str
+    all_units: agreement.Stats
+    coded_units: agreement.Stats
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code_id": self.code_id,
+            "code": self.path,
+            "all_units": self.all_units.to_dict(),
+            "coded_units": self.coded_units.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    coders: tuple[str, ...]
+    level: str
+    n_units: int
+    n_coded_units: int
+    codes: list[CodeAgreement]
+    overall: CodeAgreement
+    notes: list[str] = field(default_factory=list)
+    n_boot: int = agreement.DEFAULT_BOOT
+    seed: int = agreement.DEFAULT_SEED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "coders": list(self.coders),
+            "level": self.level,
+            "n_units": self.n_units,
+            "n_coded_units": self.n_coded_units,
+            "bootstrap": {"resamples": self.n_boot, "seed": self.seed, "interval": 0.95},
+            "notes": list(self.notes),
+            "overall": self.overall.to_dict(),
+            "codes": [c.to_dict() for c in self.codes],
+        }
+
+    def rows(self, *, coded_only: bool = False) -> list[dict[str, Any]]:
+        """One flat row per code plus the overall row, for tables and charts."""
+        out = []
+        for c in [*self.codes, self.overall]:
+            s = c.coded_units if coded_only else c.all_units
+            out.append(
+                {
+                    "code": c.path,
+                    "code_id": c.code_id,
+                    "n": s.n_units,
+                    **{f"applied by {name}": n for name, n in zip(self.coders, s.positives)},
+                    "% agreement": _pct(s.percent.value),
+                    "kappa": s.kappa.value,
+                    "kappa low": s.kappa.low,
+                    "kappa high": s.kappa.high,
+                    "alpha": s.alpha.value,
+                    "alpha low": s.alpha.low,
+                    "alpha high": s.alpha.high,
+                    "why n/a": s.kappa.reason or s.alpha.reason,
+                }
+            )
+        return out
+
+    def format_table(self) -> str:
+        """The text table the CLI prints: per code, with and without jointly uncoded units."""
+        lines = [
+            f"Agreement between {' and '.join(self.coders)} at {self.level} level: {self.n_units} units "
+            f"({self.n_coded_units} coded by at least one of them). 95% bootstrap intervals ({self.n_boot} resamples).",
+        ]
+        lines += [f"note: {n}" for n in self.notes]
+        for title, coded in (("All units", False), ("Without units none of them coded", True)):
+            lines.append("")
+            lines.append(title)
+            head = f"{'code':<40} {'n':>6} {'%agree':>7}  {'kappa [95% CI]':<24} {'alpha [95% CI]':<24}"
+            lines.append(head)
+            lines.append("-" * len(head))
+            for c in [*self.codes, self.overall]:
+                s = c.coded_units if coded else c.all_units
+                name = c.path if len(c.path) <= 40 else "..." + c.path[-37:]
+                pct = "n/a" if np.isnan(s.percent.value) else f"{100 * s.percent.value:.1f}"
+                why = s.kappa.reason or s.alpha.reason
+                lines.append(
+                    f"{name:<40} {s.n_units:>6} {pct:>7}  {s.kappa.format():<24} {s.alpha.format():<24}"
+                    + (f" ({why})" if why and not (s.kappa.defined and s.alpha.defined) else "")
+                )
+        return "\n".join(lines)
+
+
+def _pct(v: float) -> float:
+    return float("nan") if np.isnan(v) else 100.0 * v
+
+
+@dataclass(frozen=True)
+class _Side:
+    """Where one coder's codings come from: a coder name and/or an origin filter."""
+
+    label: str
+    coder: str | None
+    origins: tuple[str, ...] = ()
+    exclude_origins: tuple[str, ...] = ()
+
+
+def agreement_report(
+    store: Store,
+    coders: Sequence[str],
+    *,
+    level: str = "segment",
+    codes: Sequence[int | str] | None = None,
+    n_boot: int = agreement.DEFAULT_BOOT,
+    seed: int = agreement.DEFAULT_SEED,
+) -> Report:
+    """Agreement between two or more coders per code and overall (kappa needs exactly two)."""
+    names = [c.strip() for c in coders if c and c.strip()]
+    if len(names) < 2:
+        raise InvalidInput("agreement needs at least two coders (e.g. --coders A,B)")
+    if len(set(names)) != len(names):
+        raise InvalidInput(f"a coder is named twice in {', '.join(names)}")
+    known = set(r[0] for r in store.query("SELECT name FROM coders"))
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise NotFound(
+            f"no coder {', '.join(repr(u) for u in unknown)} in this project (coders: {', '.join(sorted(known)) or 'none'})"
+        )
+    return _report(store, [_Side(n, n) for n in names], level=level, codes=codes, n_boot=n_boot, seed=seed)
+
+
+def machine_agreement(
+    store: Store,
+    coder: str,
+    *,
+    level: str = "segment",
+    codes: Sequence[int | str] | None = None,
+    n_boot: int = agreement.DEFAULT_BOOT,
+    seed: int = agreement.DEFAULT_SEED,
+) -> Report:
+    """Agreement between accepted machine proposals (pseudo-coder ``machine``) and a human coder, per code."""
+    if store.scalar("SELECT 1 FROM coders WHERE name = ?", (coder,)) is None:
+        raise NotFound(f"no coder {coder!r} in this project")
+    sides = [_Side(MACHINE, None, origins=MACHINE_ORIGINS), _Side(coder, coder, exclude_origins=MACHINE_ORIGINS)]
+    return _report(store, sides, level=level, codes=codes, n_boot=n_boot, seed=seed)
+
+
+def _report(
+    store: Store,
+    sides: list[_Side],
+    *,
+    level: str,
+    codes: Sequence[int | str] | None,
+    n_boot: int,
+    seed: int,
+) -> Report:
+    if level not in LEVELS:
+        raise InvalidInput(f"level must be 'segment' or 'form', not {level!r}")
+    unit_col = "c.segment_id" if level == "segment" else "a.form_id"
+    with store.read() as conn:
+        if level == "segment":
+            units = [r[0] for r in conn.execute("SELECT id FROM segments ORDER BY id")]
+        else:
+            units = [r[0] for r in conn.execute("SELECT id FROM forms ORDER BY id")]
+        applied: list[dict[int, set[int]]] = []  # per side: code id -> units
+        for side in sides:
+            where, params = [], []
+            if side.coder is not None:
+                where.append("k.name = ?")
+                params.append(side.coder)
+            if side.origins:
+                where.append(f"c.origin IN ({','.join('?' * len(side.origins))})")
+                params += list(side.origins)
+            if side.exclude_origins:
+                where.append(f"c.origin NOT IN ({','.join('?' * len(side.exclude_origins))})")
+                params += list(side.exclude_origins)
+            rows = conn.execute(
+                f"SELECT DISTINCT c.code_id, {unit_col} FROM codings c JOIN coders k ON k.id = c.coder_id "
+                "JOIN segments s ON s.id = c.segment_id JOIN answers a ON a.id = s.answer_id WHERE "
+                + " AND ".join(where or ["1 = 1"]),
+                params,
+            ).fetchall()
+            per: dict[int, set[int]] = {}
+            for code_id, unit in rows:
+                per.setdefault(int(code_id), set()).add(int(unit))
+            applied.append(per)
+    all_codes = list_codes(store)
+    paths = {c.id: c.path_str for c in all_codes}
+    if codes is None:
+        used = set().union(*[set(p) for p in applied])
+        code_ids = [c.id for c in all_codes if c.id in used]
+    else:
+        code_ids = [_resolve_code(store, c, paths) for c in codes]
+    index = {u: i for i, u in enumerate(units)}
+    n = len(units)
+    notes: list[str] = []
+    missing = [s.label for s, per in zip(sides, applied) if not per]
+    for m in missing:
+        notes.append(f"{m} has no codings: treated as missing, so the statistics are undefined")
+    coded_any = np.zeros(n, dtype=bool)
+    for per in applied:
+        for us in per.values():
+            coded_any[[index[u] for u in us]] = True
+    blocks: list[np.ndarray] = []
+    for cid in code_ids:
+        m = np.zeros((len(sides), n))
+        for i, per in enumerate(applied):
+            if not per:
+                m[i, :] = np.nan
+            else:
+                m[i, [index[u] for u in per.get(cid, ())]] = 1.0
+        blocks.append(m)
+    rows_out = []
+    for j, (cid, m) in enumerate(zip(code_ids, blocks)):
+        rows_out.append(
+            CodeAgreement(
+                cid,
+                paths[cid],
+                agreement.estimate(m, n_boot=n_boot, seed=seed + j),
+                agreement.estimate(m[:, coded_any], n_boot=n_boot, seed=seed + j),
+            )
+        )
+    if blocks:
+        overall = CodeAgreement(
+            None,
+            "(all codes)",
+            agreement.pooled_estimate(blocks, n_boot=n_boot, seed=seed),
+            agreement.pooled_estimate([b[:, coded_any] for b in blocks], n_boot=n_boot, seed=seed),
+        )
+    else:
+        empty = agreement.Stats(0, len(sides), *(agreement.Estimate(float("nan"), reason="no codes applied"),) * 3)
+        overall = CodeAgreement(None, "(all codes)", empty, empty)
+        notes.append("none of these coders applied any code")
+    return Report(
+        tuple(s.label for s in sides), level, n, int(coded_any.sum()), rows_out, overall, notes, n_boot, seed
+    )
+
+
+def _resolve_code(store: Store, ref: int | str, paths: dict[int, str]) -> int:
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit()):
+        cid = int(ref)
+        if cid not in paths:
+            raise NotFound(f"no code with id {cid}")
+        return cid
+    code = find_code(store, ref)
+    if code is None:
+        raise NotFound(f"no code {ref!r} in this project")
+    return code.id
+
