@@ -1,0 +1,139 @@
+"""Exports for papers and for other tools: theme-tree diagrams, Excel/CSV, Word/Markdown/JSON reports, REFI-QDA.
+
+One table of formats, :data:`FORMATS` (format name -> :class:`ExportFormat`), drives the CLI and the app::
+
+    from thematic import export
+    data = export.render(store, "png", counts="respondents", depth=2, greyscale=False)   # bytes, no side effects
+    export.export_project(store, "xlsx", "results.xlsx")                                # writes + audits
+
+Every renderer takes the store and the same keyword options (each uses the ones that apply to it):
+``counts`` ("respondents" | "segments" | "none"), ``depth`` (2: themes and subthemes, 3: with codes),
+``greyscale``, ``orientation`` ("auto" | "tb" | "lr"), ``title`` (default: the project's title), ``coder``
+(only this coder's codings), ``dpi`` (PNG). Other modules add formats with :func:`register_format`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InvalidInput
+from ..store import Store
+from .safety import Dest, write_bytes
+
+Renderer = Callable[..., bytes]
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    name: str
+    extension: str
+    mime: str
+    description: str
+    render: Renderer
+    binary: bool = True
+
+
+FORMATS: dict[str, ExportFormat] = {}
+
+
+def register_format(fmt: ExportFormat) -> None:
+    """Add (or replace) a format in :data:`FORMATS`."""
+    FORMATS[fmt.name] = fmt
+
+
+def get_format(name: str) -> ExportFormat:
+    key = name.strip().lower().lstrip(".")
+    aliases = {"markdown": "md", "word": "docx", "excel": "xlsx", "refi": "qdpx", "graphviz": "dot", "mmd": "mermaid"}
+    key = aliases.get(key, key)
+    if key not in FORMATS:
+        raise InvalidInput(f"unknown export format {name!r} (one of {', '.join(sorted(FORMATS))})")
+    return FORMATS[key]
+
+
+def render(store: Store, fmt: str, **options: Any) -> bytes:
+    """The export as bytes (for download buttons); writes nothing and records nothing."""
+    return get_format(fmt).render(store, **options)
+
+
+def export_project(store: Store, fmt: str, dest: Dest, *, actor: str | None = None, **options: Any) -> None:
+    """Write the export to ``dest`` (a path, written atomically, or a binary file object) and note it in the
+    audit trail (the report's method paragraph dates phase 6 from these notes)."""
+    spec = get_format(fmt)
+    data = spec.render(store, **options)
+    write_bytes(data, dest)
+    record_export(store, spec.name, target=str(getattr(dest, "name", dest)), actor=actor, size=len(data))
+
+
+def record_export(store: Store, fmt: str, *, target: str = "", actor: str | None = None, size: int = 0) -> None:
+    """Note an export in the audit trail (not undoable: nothing in the project changed)."""
+    with store.action(
+        f"export.{fmt}", f"Export {fmt}" + (f" to {target}" if target else ""), actor=actor,
+        details={"format": fmt, "target": target, "bytes": size}, keep_if_unchanged=True,
+    ):
+        pass
+
+
+# ---------------------------------------------------------------------- the built-in formats
+
+
+def _diagram(backend: str) -> Renderer:
+    def run(
+        store: Store, *, counts: str = "respondents", depth: int = 2, greyscale: bool = False,
+        orientation: str = "auto", title: str | None = None, coder: str | None = None, dpi: int = 300, **_: Any,
+    ) -> bytes:
+        from . import diagram
+        from .tree import layout_tree, tree_spec
+
+        spec = tree_spec(store, counts=counts, depth=depth, title=title, coder=coder)
+        if backend in ("dot", "mermaid"):
+            lay_orientation = orientation if orientation != "auto" else layout_tree(spec).orientation
+            fn = diagram.to_dot if backend == "dot" else diagram.to_mermaid
+            return fn(spec, orientation=lay_orientation, greyscale=greyscale).encode("utf-8")
+        layout = layout_tree(spec, orientation=orientation, greyscale=greyscale)
+        if backend == "svg":
+            return diagram.to_svg(layout)
+        if backend == "png":
+            return diagram.to_png(layout, dpi=int(dpi))
+        return diagram.to_pdf(layout)
+
+    return run
+
+
+def _lazy(module: str, func: str) -> Renderer:
+    def run(store: Store, **options: Any) -> bytes:
+        import importlib
+
+        fn: Renderer = getattr(importlib.import_module(f"{__name__}.{module}"), func)
+        return fn(store, **options)
+
+    return run
+
+
+for _f in (
+    ExportFormat("svg", ".svg", "image/svg+xml", "theme-tree diagram, vector (SVG)", _diagram("svg")),
+    ExportFormat("png", ".png", "image/png", "theme-tree diagram, 300 dpi image (PNG)", _diagram("png")),
+    ExportFormat("pdf", ".pdf", "application/pdf", "theme-tree diagram, vector (PDF)", _diagram("pdf")),
+    ExportFormat("dot", ".dot", "text/vnd.graphviz", "theme tree as Graphviz DOT text", _diagram("dot"), False),
+    ExportFormat("mermaid", ".mmd", "text/plain", "theme tree as Mermaid flowchart text", _diagram("mermaid"), False),
+    ExportFormat("xlsx", ".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                 "Excel workbook: codebook, coded extracts, counts by question and by metadata group",
+                 _lazy("tables", "render_xlsx")),
+    ExportFormat("csv", ".csv", "text/csv", "coded extracts as CSV (UTF-8 with BOM, opens in Excel)",
+                 _lazy("tables", "render_csv"), False),
+    ExportFormat("docx", ".docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                 "Word report: method, theme table, definitions and quotes, respondents",
+                 _lazy("report", "render_docx")),
+    ExportFormat("md", ".md", "text/markdown", "Markdown report (same content as the Word report)",
+                 _lazy("report", "render_markdown"), False),
+    ExportFormat("json", ".json", "application/json", "the theme tree with counts and definitions as JSON",
+                 _lazy("report", "render_json"), False),
+    ExportFormat("qdc", ".qdc", "application/xml", "REFI-QDA codebook (NVivo, ATLAS.ti, MAXQDA, QualCoder)",
+                 _lazy("refi", "render_qdc"), False),
+    ExportFormat("qdpx", ".qdpx", "application/zip", "REFI-QDA project: sources, codes, codings, coders, memos",
+                 _lazy("refi", "render_qdpx")),
+):
+    register_format(_f)
+
+__all__ = ["FORMATS", "ExportFormat", "export_project", "get_format", "record_export", "register_format", "render"]

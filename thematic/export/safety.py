@@ -1,0 +1,132 @@
+"""Safety helpers shared by the exporters and importers.
+
+* :func:`cell` neutralises spreadsheet formulas (CSV/formula injection): a text cell that starts with ``=``, ``+``,
+  ``-``, ``@``, a tab or a carriage return gets a leading ``'`` so that Excel or LibreOffice show it as text.
+* :func:`parse_xml` parses untrusted XML without DTDs, external entities, network access or huge trees.
+* :func:`read_zip` opens an untrusted archive and refuses path traversal and zip bombs *before* decompressing.
+* :func:`write_bytes` writes to a path (atomically) or to a binary file object.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import IO, Any
+
+from ..errors import InvalidInput
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+# Limits for archives we import (REFI-QDA .qdpx).
+MAX_MEMBER_BYTES = 200 * 1024 * 1024
+MAX_TOTAL_BYTES = 500 * 1024 * 1024
+MAX_MEMBERS = 100_000
+MAX_RATIO = 200  # uncompressed / compressed, per member (only checked for members over 1 MB)
+
+Dest = str | os.PathLike[str] | IO[bytes]
+Src = str | os.PathLike[str] | IO[bytes] | bytes
+
+
+def cell(value: Any) -> Any:
+    """A value safe to put in a spreadsheet cell: text that a spreadsheet would run as a formula is quoted."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_bytes(data: bytes, dest: Dest) -> None:
+    """Write ``data`` to a path (via a temporary file, so a failed export never leaves half a file) or a file."""
+    if isinstance(dest, (str, os.PathLike)):
+        path = Path(dest)
+        if path.is_dir():
+            raise InvalidInput("is a folder; give a file name to export to", path=path)
+        if not path.parent.exists():
+            raise InvalidInput(f"the folder {path.parent} does not exist", path=path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+    else:
+        dest.write(data)
+
+
+def read_source(src: Src) -> tuple[bytes, str]:
+    """The bytes of a path, bytes or binary file object, and a name for error messages."""
+    if isinstance(src, bytes):
+        return src, "input"
+    if isinstance(src, (str, os.PathLike)):
+        path = Path(src)
+        if not path.is_file():
+            raise InvalidInput("file does not exist", path=path)
+        return path.read_bytes(), path.name
+    data = src.read()
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return data, Path(str(getattr(src, "name", "input"))).name
+
+
+def parse_xml(data: bytes, *, what: str = "XML") -> Any:
+    """Parse untrusted XML with lxml: no DTD loading, no entity expansion, no network, no huge trees."""
+    from lxml import etree
+
+    if b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data:
+        raise InvalidInput(f"the {what} declares a DTD or entities, which are not allowed in REFI-QDA files")
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False, dtd_validation=False,
+        remove_blank_text=False,
+    )
+    try:
+        return etree.fromstring(data, parser=parser)
+    except etree.XMLSyntaxError as exc:
+        raise InvalidInput(f"the {what} is not well-formed XML ({exc})") from exc
+
+
+def safe_member_name(name: str) -> bool:
+    """False for absolute paths, drive letters, backslashes and '..' parts (path traversal)."""
+    if not name or name.startswith(("/", "\\")) or "\\" in name or ":" in name.split("/")[0]:
+        return False
+    return all(part not in ("..",) for part in name.split("/"))
+
+
+def read_zip(data: bytes, *, what: str = "archive") -> dict[str, bytes]:
+    """Every file member of an untrusted zip, after checking names, sizes and compression ratios."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise InvalidInput(f"the {what} is not a zip file ({exc})") from exc
+    with zf:
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+        if len(infos) > MAX_MEMBERS:
+            raise InvalidInput(f"the {what} has {len(infos)} files; the limit is {MAX_MEMBERS}")
+        total = 0
+        for info in infos:
+            if not safe_member_name(info.filename):
+                raise InvalidInput(f"the {what} contains an unsafe file name {info.filename!r}")
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise InvalidInput(f"{info.filename} in the {what} is {info.file_size} bytes; the limit is "
+                                   f"{MAX_MEMBER_BYTES}")
+            if info.file_size > 1024 * 1024 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+                raise InvalidInput(f"{info.filename} in the {what} expands {info.file_size // max(info.compress_size, 1)}"
+                                   " times; refusing a possible zip bomb")
+            total += info.file_size
+        if total > MAX_TOTAL_BYTES:
+            raise InvalidInput(f"the {what} expands to {total} bytes; the limit is {MAX_TOTAL_BYTES}")
+        out: dict[str, bytes] = {}
+        for info in infos:
+            try:
+                with zf.open(info) as fh:
+                    body = fh.read(info.file_size + 1)
+            except (zipfile.BadZipFile, OSError, NotImplementedError) as exc:
+                raise InvalidInput(f"cannot read {info.filename} in the {what} ({exc})") from exc
+            if len(body) > info.file_size:
+                raise InvalidInput(f"{info.filename} in the {what} is larger than its header says")
+            out[info.filename] = body
+        return out
