@@ -1,0 +1,385 @@
+"""Reports: Word (python-docx), Markdown and JSON, generated from the project's data and audit trail.
+
+The report has: the title; a method section that states, for each of Braun & Clarke's six phases, what the audit
+trail shows was done and when (ingest, coding, candidate themes, reviewing moves and merges, definitions and
+quotes, exports); the theme-tree figure (Word); a table of themes and subthemes with definitions and counts; per
+theme its definition and illustrative quotes (the chosen ones, or the first coded segments, which it says); and a
+summary of respondents by profession and gender when such metadata fields exist. :func:`build_report` returns the
+plain data, so the Streamlit page can show the same content.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..store import Store
+
+PHASES = {
+    1: "Familiarising with the data",
+    2: "Generating initial codes",
+    3: "Searching for themes",
+    4: "Reviewing themes",
+    5: "Defining and naming themes",
+    6: "Producing the report",
+}
+# Audit actions (by prefix) that belong to each phase.
+PHASE_ACTIONS: dict[int, tuple[str, ...]] = {
+    1: ("ingest.", "source.", "import.", "form.", "segment.", "redact."),
+    2: ("coding.", "suggestion."),
+    3: ("cluster.", "candidate.", "topic.", "codebook.import", "code.add", "code.ensure"),
+    4: ("code.move", "code.merge", "code.delete", "code.promote", "code.demote", "agreement.", "adjudication."),
+    5: ("code.update", "code.quotes"),
+    6: ("export.",),
+}
+RESPONDENT_FIELDS = ("profession", "role", "job", "occupation", "staff group", "discipline", "gender", "sex")
+
+
+@dataclass
+class Quote:
+    text: str
+    respondent: str
+    question: str
+    chosen: bool
+
+
+@dataclass
+class ThemeEntry:
+    code_id: int
+    name: str
+    path: list[str]
+    definition: str
+    includes: str
+    excludes: str
+    colour: str
+    segments: int
+    respondents: int
+    quotes: list[Quote] = field(default_factory=list)
+    quotes_chosen: bool = False
+    children: list[ThemeEntry] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    title: str
+    method: list[str]
+    themes: list[ThemeEntry]
+    respondents: dict[str, list[tuple[str, int]]]
+    counts: dict[str, int]
+    coders: list[str]
+
+
+# ---------------------------------------------------------------------- building the report data
+
+
+def _date(ts: str) -> str:
+    d = datetime.fromisoformat(ts)
+    return f"{d.day} {d.strftime('%B %Y')}"
+
+
+def _span(first: str, last: str) -> str:
+    a, b = _date(first), _date(last)
+    return f"on {a}" if a == b else f"between {a} and {b}"
+
+
+def _events(store: Store) -> dict[int, list[Any]]:
+    rows = store.query(
+        "SELECT ts, actor, action, details FROM audit WHERE undone_by IS NULL AND action NOT IN ('undo', 'redo') "
+        "ORDER BY id"
+    )
+    out: dict[int, list[Any]] = {p: [] for p in PHASES}
+    for r in rows:
+        for phase, prefixes in PHASE_ACTIONS.items():
+            if any(r["action"] == p.rstrip(".") or r["action"].startswith(p) for p in prefixes):
+                out[phase].append(r)
+                break
+    return out
+
+
+def method_paragraphs(store: Store) -> list[str]:
+    """One factual sentence or two per phase, from the audit trail and the project's contents."""
+    ev = _events(store)
+    memo_n = {int(r[0]): int(r[1]) for r in store.query(
+        "SELECT phase, count(*) FROM memos WHERE phase IS NOT NULL GROUP BY phase")}
+    c = store.counts()
+    n_q = c["questions"]
+    coders = [r[0] for r in store.query(
+        "SELECT DISTINCT k.name FROM codings c JOIN coders k ON k.id = c.coder_id ORDER BY k.name")]
+    origins = {r[0]: int(r[1]) for r in store.query("SELECT origin, count(*) FROM codings GROUP BY origin")}
+    depth_n = {0: 0, 1: 0}
+    from ..codebook import list_codes
+
+    codes = list_codes(store)
+    for code in codes:
+        if code.depth in depth_n:
+            depth_n[code.depth] += 1
+
+    def when(phase: int) -> str:
+        rows = ev[phase]
+        return _span(rows[0]["ts"], rows[-1]["ts"]) if rows else ""
+
+    def memos(phase: int) -> str:
+        n = memo_n.get(phase, 0)
+        return f" {n} reflexive memo{'s' if n != 1 else ''} were written in this phase." if n else ""
+
+    out = []
+    p1 = (f"{c['forms']} feedback forms with {n_q} open question{'s' if n_q != 1 else ''} were imported "
+          f"({c['answers']} non-empty answers, split into {c['segments']} segments for coding)")
+    out.append(f"Phase 1 ({PHASES[1].lower()}): {p1}" + (f" {when(1)}." if ev[1] else ".") + memos(1))
+    if ev[2] or c["codings"]:
+        machine = origins.get("suggestion", 0) + origins.get("cluster", 0)
+        who = f"{len(coders)} coder{'s' if len(coders) != 1 else ''} ({', '.join(coders)})" if coders else "no coder"
+        text = (f"{who} applied {c['codings']} codings to the segments" + (f" {when(2)}" if ev[2] else "") + ".")
+        if machine:
+            text += (f" {machine} of these accepted a machine proposal (a suggested code or a candidate theme from "
+                     "clustering) after a human read the segment.")
+        if origins.get("import", 0):
+            text += f" {origins['import']} were imported from another program."
+        out.append(f"Phase 2 ({PHASES[2].lower()}): " + text + memos(2))
+    else:
+        out.append(f"Phase 2 ({PHASES[2].lower()}): no codings have been recorded yet." + memos(2))
+    clusters = [r for r in ev[3] if r["action"].startswith(("cluster.", "candidate.", "topic."))]
+    added = sum(1 for r in ev[3] if not r["action"].startswith(("cluster.", "candidate.", "topic.")))
+    text = (f"codes were created or imported in {added} step{'s' if added != 1 else ''} {when(3)} and grouped into "
+            "candidate themes" if added else "no code creation is recorded")
+    if clusters:
+        text += (f"; segments were also clustered automatically into candidate themes "
+                 f"{_span(clusters[0]['ts'], clusters[-1]['ts'])} ({len(clusters)} clustering step"
+                 f"{'s' if len(clusters) != 1 else ''}), which the analysts reviewed")
+    out.append(f"Phase 3 ({PHASES[3].lower()}): " + text + "." + memos(3))
+    if ev[4]:
+        kinds: dict[str, int] = {}
+        for r in ev[4]:
+            kinds[r["action"]] = kinds.get(r["action"], 0) + 1
+        parts = [f"{n} {name}" for name, n in (
+            ("moves", kinds.get("code.move", 0) + kinds.get("code.promote", 0) + kinds.get("code.demote", 0)),
+            ("merges", kinds.get("code.merge", 0)), ("deletions", kinds.get("code.delete", 0)),
+            ("agreement checks", sum(v for k, v in kinds.items() if k.startswith(("agreement.", "adjudication.")))),
+        ) if n]
+        out.append(f"Phase 4 ({PHASES[4].lower()}): the themes were reviewed against the coded data {when(4)} "
+                   f"({', '.join(parts)})." + memos(4))
+    else:
+        out.append(f"Phase 4 ({PHASES[4].lower()}): no moves, merges or agreement checks are recorded." + memos(4))
+    defined = sum(1 for code in codes if code.definition)
+    n_quotes = int(store.scalar("SELECT count(*) FROM quotes") or 0)
+    text = (f"the final tree has {depth_n[0]} themes and {depth_n[1]} subthemes; {defined} of {len(codes)} codes "
+            f"have a written definition and {n_quotes} illustrative quotes were chosen")
+    if ev[5]:
+        text += f" (names, definitions and quotes edited {when(5)})"
+    out.append(f"Phase 5 ({PHASES[5].lower()}): " + text + "." + memos(5))
+    if ev[6]:
+        fmts = sorted({r["action"].split(".", 1)[1] for r in ev[6]})
+        out.append(f"Phase 6 ({PHASES[6].lower()}): results were exported {when(6)} ({', '.join(fmts)}); this report "
+                   "was generated from the project file." + memos(6))
+    else:
+        out.append(f"Phase 6 ({PHASES[6].lower()}): this report was generated from the project file." + memos(6))
+    return out
+
+
+def _quotes(store: Store, code_id: int, limit: int) -> tuple[list[Quote], bool]:
+    from ..codebook import descendant_ids, quotes
+    from ..corpus import get_segments
+
+    chosen = quotes(store, code_id)
+    ids = chosen
+    if not ids:
+        codes = [code_id, *descendant_ids(store, code_id)]
+        marks = ",".join("?" * len(codes))
+        ids = [r[0] for r in store.query(
+            f"SELECT DISTINCT s.id FROM codings c JOIN segments s ON s.id = c.segment_id "
+            f"JOIN answers a ON a.id = s.answer_id JOIN questions q ON q.id = a.question_id "
+            f"WHERE c.code_id IN ({marks}) ORDER BY a.form_id, q.position, s.position LIMIT ?", [*codes, limit])]
+    labels = {r[0]: r[1] for r in store.query("SELECT key, label FROM questions")}
+    segs = get_segments(store, ids)
+    return [Quote(s.text.strip(), s.external_id, labels.get(s.question, s.question), bool(chosen)) for s in segs], \
+        bool(chosen)
+
+
+def build_report(store: Store, *, counts: str = "respondents", depth: int = 2, coder: str | None = None,
+                 title: str | None = None, quotes_per_theme: int = 3) -> Report:
+    from ..codebook import tree
+    from ..coding import code_counts
+    from ..corpus import meta_fields, meta_values
+
+    totals = code_counts(store, coder=coder)
+
+    def entry(node: Any, level: int) -> ThemeEntry:
+        c = node.code
+        seg, resp = totals.get(c.id, (0, 0))
+        qs, chosen = _quotes(store, c.id, quotes_per_theme if level == 0 else 2)
+        e = ThemeEntry(c.id, c.name, list(c.path), c.definition, c.includes, c.excludes, c.colour, seg, resp, qs,
+                       chosen)
+        if level + 1 < depth:
+            e.children = [entry(ch, level + 1) for ch in node.children]
+        return e
+
+    resp: dict[str, list[tuple[str, int]]] = {}
+    for f in meta_fields(store):
+        if any(k in f.casefold() for k in RESPONDENT_FIELDS):
+            values = meta_values(store, f)
+            if len(values) <= 40:
+                resp[f] = values
+    coders = [r[0] for r in store.query(
+        "SELECT DISTINCT k.name FROM codings c JOIN coders k ON k.id = c.coder_id ORDER BY k.name")]
+    return Report(
+        title=title if title is not None else (store.get_setting("title", "") or "Thematic analysis"),
+        method=method_paragraphs(store),
+        themes=[entry(n, 0) for n in tree(store)],
+        respondents=resp,
+        counts=store.counts(),
+        coders=coders,
+    )
+
+
+def _theme_rows(themes: list[ThemeEntry]) -> list[tuple[str, str, str, int, int]]:
+    rows = []
+    for t in themes:
+        rows.append((t.name, "", t.definition, t.segments, t.respondents))
+        for s in t.children:
+            rows.append(("", s.name, s.definition, s.segments, s.respondents))
+    return rows
+
+
+def _attribution(q: Quote) -> str:
+    return f"respondent {q.respondent}, {q.question}"
+
+
+# ---------------------------------------------------------------------- renderers
+
+
+def render_json(store: Store, *, counts: str = "respondents", depth: int = 2, coder: str | None = None,
+                title: str | None = None, **_: Any) -> bytes:
+    rep = build_report(store, counts=counts, depth=max(depth, 3), coder=coder, title=title)
+    doc = {
+        "format": "thematic-tree/1",
+        "title": rep.title,
+        "counts": rep.counts,
+        "coders": rep.coders,
+        "count_meaning": {"segments": "distinct coded segments, subcodes included",
+                          "respondents": "distinct forms with a coded segment, subcodes included"},
+        "themes": [asdict(t) for t in rep.themes],
+        "respondents": {k: [{"value": v, "n": n} for v, n in vals] for k, vals in rep.respondents.items()},
+    }
+    return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def _md_cell(text: Any) -> str:
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def render_markdown(store: Store, *, counts: str = "respondents", depth: int = 2, coder: str | None = None,
+                    title: str | None = None, **_: Any) -> bytes:
+    rep = build_report(store, counts=counts, depth=depth, coder=coder, title=title)
+    out = [f"# {rep.title}", "", "## Method", ""]
+    for p in rep.method:
+        out += [p, ""]
+    out += ["## Themes", "", "| Theme | Subtheme | Definition | Segments | Respondents |", "|---|---|---|---:|---:|"]
+    for row in _theme_rows(rep.themes):
+        out.append("| " + " | ".join(_md_cell(x) for x in row) + " |")
+    out.append("")
+    for t in rep.themes:
+        out += [f"### {t.name}", ""]
+        if t.definition:
+            out += [t.definition, ""]
+        out += _md_quotes(t)
+        for s in t.children:
+            out += [f"#### {s.name}", ""]
+            if s.definition:
+                out += [s.definition, ""]
+            out += _md_quotes(s)
+    if rep.respondents:
+        out += ["## Respondents", ""]
+        for f, vals in rep.respondents.items():
+            out += [f"| {_md_cell(f)} | Forms |", "|---|---:|"]
+            out += [f"| {_md_cell(v or '(blank)')} | {n} |" for v, n in vals]
+            out.append("")
+    return ("\n".join(out).rstrip() + "\n").encode("utf-8")
+
+
+def _md_quotes(t: ThemeEntry) -> list[str]:
+    if not t.quotes:
+        return ["*No coded segments yet.*", ""]
+    out = [] if t.quotes_chosen else ["*No quotes were chosen for this theme; the first coded segments are shown.*", ""]
+    for q in t.quotes:
+        out += [f"> \u201c{q.text}\u201d ({_attribution(q)})", ""]
+    return out
+
+
+def render_docx(store: Store, *, counts: str = "respondents", depth: int = 2, coder: str | None = None,
+                title: str | None = None, figure: bool = True, greyscale: bool = False, **_: Any) -> bytes:
+    from docx import Document
+    from docx.enum.table import WD_TABLE_ALIGNMENT
+    from docx.shared import Cm, Pt
+
+    rep = build_report(store, counts=counts, depth=depth, coder=coder, title=title)
+    doc = Document()
+    doc.core_properties.title = rep.title
+    doc.core_properties.author = "thematic"
+    doc.styles["Normal"].font.size = Pt(10.5)
+    doc.add_heading(rep.title, level=0)
+    doc.add_heading("Method", level=1)
+    for p in rep.method:
+        doc.add_paragraph(p)
+    if figure and rep.themes:
+        from . import diagram
+        from .tree import layout_tree, tree_spec
+
+        png = diagram.to_png(layout_tree(tree_spec(store, counts=counts, depth=depth, title=title, coder=coder),
+                                         greyscale=greyscale), dpi=300)
+        doc.add_picture(io.BytesIO(png), width=Cm(16))
+        cap = doc.add_paragraph("Figure 1. Superordinate themes and subthemes" + (
+            " with the number of respondents" if counts == "respondents" else
+            " with the number of coded segments" if counts == "segments" else "") + ".")
+        cap.runs[0].italic = True
+    doc.add_heading("Themes", level=1)
+    table = doc.add_table(rows=1, cols=5)
+    table.style = "Table Grid"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    for cell_, name in zip(table.rows[0].cells, ("Theme", "Subtheme", "Definition", "Segments", "Respondents")):
+        cell_.text = ""
+        cell_.paragraphs[0].add_run(name).bold = True
+    for row in _theme_rows(rep.themes):
+        cells = table.add_row().cells
+        for i, v in enumerate(row):
+            cells[i].text = str(v)
+            if i == 0 and v:
+                cells[i].paragraphs[0].runs[0].bold = True
+    for t in rep.themes:
+        doc.add_heading(f"{t.name} (n = {t.respondents if counts != 'segments' else t.segments})", level=2)
+        if t.definition:
+            doc.add_paragraph(t.definition)
+        _docx_quotes(doc, t)
+        for s in t.children:
+            doc.add_heading(s.name, level=3)
+            if s.definition:
+                doc.add_paragraph(s.definition)
+            _docx_quotes(doc, s)
+    if rep.respondents:
+        doc.add_heading("Respondents", level=1)
+        for f, vals in rep.respondents.items():
+            tbl = doc.add_table(rows=1, cols=2)
+            tbl.style = "Table Grid"
+            tbl.rows[0].cells[0].paragraphs[0].add_run(f.capitalize()).bold = True
+            tbl.rows[0].cells[1].paragraphs[0].add_run("Forms").bold = True
+            for v, n in vals:
+                cells = tbl.add_row().cells
+                cells[0].text, cells[1].text = v or "(blank)", str(n)
+            doc.add_paragraph()
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()
+
+
+def _docx_quotes(doc: Any, t: ThemeEntry) -> None:
+    if not t.quotes:
+        doc.add_paragraph("No coded segments yet.").runs[0].italic = True
+        return
+    if not t.quotes_chosen:
+        doc.add_paragraph("No quotes were chosen for this theme; the first coded segments are shown.").runs[0].italic = True
+    for q in t.quotes:
+        p = doc.add_paragraph(style="Quote")
+        p.add_run(f"\u201c{q.text}\u201d")
+        p.add_run(f" ({_attribution(q)})").italic = False
