@@ -1,0 +1,102 @@
+"""Project: open or create a project file, import forms (preview, correct the guessed mapping, then write),
+set the title, import a codebook."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from thematic import codebook_files
+from thematic.errors import ThematicError
+from ui import ingest_panel
+from ui import store as ui_store
+from ui.errors import guard
+
+st.title("Project")
+store = ui_store.get_store()
+path = ui_store.project_path()
+
+# ------------------------------------------------------------------ which file
+with st.container(border=True):
+    st.subheader("Project file")
+    st.write(f"Open: `{path}`")
+    counts = store.counts()
+    cols = st.columns(6)
+    for col, name in zip(cols, ("forms", "questions", "answers", "segments", "codes", "codings")):
+        col.metric(name.capitalize(), f"{counts[name]:,}")
+    known = sorted({str(p) for p in (ui_store.APP_DIR / "projects").glob("*.db")} | {str(path)})
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    target = c1.selectbox(
+        "Open or create a project file (pick one or type a path ending in .db)",
+        known,
+        index=known.index(str(path)),
+        key="project_target",
+        accept_new_options=True,
+    )
+    if c2.button("Open", key="project_open", icon=":material/folder_open:", disabled=target == str(path)):
+        with guard():
+            t = Path(str(target)).expanduser()
+            if t.suffix.lower() != ".db":
+                st.error(f"{t.name}: a project file ends in .db")
+            else:
+                created = not t.exists()
+                ui_store.open_project(t)
+                st.session_state["project_flash"] = f"{'Created' if created else 'Opened'} {t}"
+                st.rerun()
+    flash = st.session_state.pop("project_flash", None)
+    if flash:
+        st.success(flash)
+
+# ------------------------------------------------------------------ title
+with st.container(border=True):
+    st.subheader("Title")
+    title = store.get_setting("title", "") or ""
+    with st.form("project_title_form", border=False):
+        new_title = st.text_input("Study title (shown at the top of the theme tree and reports)", value=title,
+                                  key="project_title")
+        blind = st.toggle(
+            "Blind coding: coders see only their own codings",
+            value=(store.get_setting("blind_mode", "0") == "1"),
+            key="project_blind",
+        )
+        if st.form_submit_button("Save settings", key="project_title_save"):
+            with guard():
+                if new_title.strip() != title:
+                    store.set_setting("title", new_title.strip(), actor=ui_store.actor())
+                if blind != (store.get_setting("blind_mode", "0") == "1"):
+                    store.set_setting("blind_mode", "1" if blind else "0", actor=ui_store.actor())
+                ui_store.changed()
+                st.rerun()
+
+# ------------------------------------------------------------------ forms
+with st.container(border=True):
+    st.subheader("Import forms")
+    ingest_panel.render(store)
+
+# ------------------------------------------------------------------ codebook
+with st.container(border=True):
+    st.subheader("Import a codebook")
+    st.caption("A starting set of codes (YAML or CSV from `codebooks/`, or REFI-QDA .qdc). Existing codes are reused.")
+    shipped = sorted((ui_store.APP_DIR / "codebooks").glob("*.y*ml")) + sorted((ui_store.APP_DIR / "codebooks").glob("*.csv"))
+    source = st.radio("Source", ["Shipped codebook", "Upload a file"], key="project_cb_source", horizontal=True)
+    book = None
+    if source == "Shipped codebook":
+        pick = st.selectbox("Codebook", shipped, format_func=lambda p: p.name, key="project_cb_file")
+        if pick is not None:
+            with guard():
+                book = codebook_files.read_codebook(pick)
+    else:
+        up = st.file_uploader("Codebook file", type=["yaml", "yml", "csv", "qdc"], key="project_cb_upload")
+        if up is not None:
+            with guard():
+                book = codebook_files.read_codebook(up)
+    if book is not None:
+        st.caption(f"**{book.title or book.name}**: {len(book)} codes, {len(book.codes)} at the top level")
+        with st.expander("Codes in this codebook"):
+            st.text("\n".join("  " * (len(p) - 1) + "• " + e.name for p, e in book.walk()))
+        if st.button("Import codebook", key="project_cb_import", icon=":material/download:"):
+            with guard():
+                n = codebook_files.import_codebook(store, book, actor=ui_store.actor())
+                ui_store.changed()
+                st.success(f"Imported '{book.name}': {n} new codes.")

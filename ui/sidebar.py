@@ -1,0 +1,185 @@
+"""The sidebar every page shares: project, coder, undo/redo (naming what they revert) and where each phase stands."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from thematic import codebook, coding, corpus, memos
+from thematic.errors import ThematicError
+from thematic.store import Store
+
+from . import store as ui_store
+from .errors import guard
+
+PHASE_PAGES = {
+    1: ("pages/familiarise.py", "1 Familiarise"),
+    2: ("pages/initial_codes.py", "2 Generate initial codes"),
+    3: ("pages/themes.py", "3 Search for themes"),
+    4: ("pages/review.py", "4 Review themes"),
+    5: ("pages/define.py", "5 Define and name"),
+    6: ("pages/report.py", "6 Report"),
+}
+THIN_RESPONDENTS = 3
+
+
+def render() -> None:
+    """Draw the shared sidebar (called by app.py before the page runs)."""
+    try:
+        store = ui_store.get_store()
+    except ThematicError as exc:
+        st.sidebar.error(f"Cannot open {ui_store.project_path()}: {exc}")
+        return
+    with st.sidebar:
+        title = store.get_setting("title", "") or ui_store.project_path().stem
+        st.caption(f"Project: **{title}** · `{ui_store.project_path().name}`")
+        coder_picker(store)
+        undo_redo(store)
+        status(store)
+
+
+def coder_picker(store: Store) -> None:
+    known = coding.coders(store)
+    current = st.session_state.get("coder")
+    options = sorted(set(known) | ({current} if current else set()))
+    st.selectbox(
+        "Coder",
+        options,
+        index=options.index(current) if current in options else None,
+        key="coder",
+        placeholder="Choose or type your name",
+        accept_new_options=True,
+        help="Your codings and memos are recorded under this name.",
+    )
+
+
+def undo_redo(store: Store) -> None:
+    undo_ev = store.undoable()
+    redo_ev = store.redoable()
+    redo_root = None
+    if redo_ev is not None:
+        try:
+            redo_root = store.event(int(redo_ev.details["target"]))
+        except (ThematicError, KeyError, ValueError):
+            redo_root = None
+    undo_target = undo_ev
+    if undo_ev is not None and undo_ev.action == "redo":
+        try:
+            undo_target = store.event(int(undo_ev.details["target"]))
+        except (ThematicError, KeyError, ValueError):
+            undo_target = undo_ev
+    c1, c2 = st.columns(2)
+    c1.button(
+        "Undo",
+        key="sidebar_undo",
+        icon=":material/undo:",
+        disabled=undo_ev is None,
+        help=f"Undo: {undo_target.summary}" if undo_target else "Nothing to undo",
+        on_click=_undo,
+        args=(undo_ev.id if undo_ev else None,),
+        width="stretch",
+    )
+    c2.button(
+        "Redo",
+        key="sidebar_redo",
+        icon=":material/redo:",
+        disabled=redo_ev is None,
+        help=f"Redo: {redo_root.summary}" if redo_root else "Nothing to redo",
+        on_click=_redo,
+        args=(redo_ev.id if redo_ev else None,),
+        width="stretch",
+    )
+    if undo_target is not None:
+        st.caption(f"Undo would revert: *{undo_target.summary}*")
+    flash = st.session_state.pop("sidebar_flash", None)
+    if flash:
+        st.toast(flash)
+
+
+def _undo(expected: int | None) -> None:
+    store = ui_store.get_store()
+    with guard(st.sidebar):
+        now = store.undoable()
+        if now is None or now.id != expected:
+            # A change landed since the button was drawn (another tab, a fragment): don't revert the wrong thing.
+            st.session_state["sidebar_flash"] = "The last change was something else; check the label and try again."
+            return
+        ev = store.undo(actor=ui_store.actor())
+        st.session_state["sidebar_flash"] = f"Undone: {ev.summary}"
+        ui_store.changed()
+
+
+def _redo(expected: int | None) -> None:
+    store = ui_store.get_store()
+    with guard(st.sidebar):
+        now = store.redoable()
+        if now is None or now.id != expected:
+            st.session_state["sidebar_flash"] = "Nothing to redo any more (another change was made)."
+            return
+        ev = store.redo(actor=ui_store.actor())
+        st.session_state["sidebar_flash"] = f"Redone: {ev.summary}"
+        ui_store.changed()
+
+
+@st.cache_data(ttl=30, max_entries=64, show_spinner=False)
+def overview(key: tuple[str, int, int]) -> dict[int, str]:
+    """One line per phase saying where the project stands (aggregates in SQL, cached by data version)."""
+    store = ui_store.get_store()
+    total = corpus.count_segments(store)
+    coded = corpus.count_segments(store, coded=True)
+    all_memos = memos.memos(store)
+    journal = sum(1 for m in all_memos if m.phase is not None)
+    notes = len(all_memos) - journal
+    codes = codebook.list_codes(store)
+    themes = [c for c in codes if c.parent_id is None]
+    counts = coding.code_counts(store)
+    thin = sum(1 for t in themes if counts.get(t.id, (0, 0))[1] < THIN_RESPONDENTS)
+    undefined = sum(1 for c in codes if c.depth <= 1 and not c.definition)
+    with_quotes = sum(1 for t in themes if codebook.quotes(store, t.id))
+    lines = {
+        1: f"{len(corpus.questions(store))} questions · {journal} journal entries · {notes} notes",
+        2: f"{coded:,}/{total:,} segments coded ({(100 * coded // total) if total else 0}%)",
+        3: f"{len(themes)} themes · {len(codes) - len(themes)} codes under them" + _candidates_line(store),
+        4: f"{thin} thin themes (< {THIN_RESPONDENTS} respondents)" if themes else "no themes yet",
+        5: f"{undefined} themes/subthemes without a definition" if codes else "no themes yet",
+        6: f"{with_quotes}/{len(themes)} themes with quotes chosen" if themes else "no themes yet",
+    }
+    return lines
+
+
+def _candidates_line(store: Store) -> str:
+    cluster = ui_store.optional("thematic.cluster")
+    if cluster is None or not hasattr(cluster, "candidates"):
+        return ""
+    try:
+        run = _latest_run(cluster, store)
+        if run is None:
+            return ""
+        cands = cluster.candidates(store, run)
+    except ThematicError:
+        return ""
+    open_ = sum(1 for c in cands if getattr(c, "status", "open") in ("open", "proposed", "pending"))
+    return f" · {len(cands) - open_}/{len(cands)} candidates reviewed"
+
+
+def _latest_run(cluster: object, store: Store) -> int | None:
+    for name in ("latest_run", "last_run"):
+        fn = getattr(cluster, name, None)
+        if callable(fn):
+            run = fn(store)
+            return None if run is None else int(getattr(run, "id", run))
+    fn = getattr(cluster, "runs", None)
+    if callable(fn):
+        runs = fn(store)
+        if runs:
+            return int(getattr(runs[0], "id", runs[0]))
+    return None
+
+
+def status(store: Store) -> None:
+    with st.expander("Where the analysis stands", expanded=True, icon=":material/timeline:"):
+        lines = overview(ui_store.version(store))
+        for phase, (page, label) in PHASE_PAGES.items():
+            if not (ui_store.APP_DIR / page).exists():
+                continue
+            st.page_link(page, label=label)
+            st.caption(lines.get(phase, ""))
