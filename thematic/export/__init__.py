@@ -136,4 +136,15 @@ for _f in (
 ):
     register_format(_f)
 
+
+def _codings_csv(store: Store, *, coder: str | None = None, **_: Any) -> bytes:
+    from ..codings_io import render_codings_csv  # issue 6: re-importable with `import-codings`
+
+    return render_codings_csv(store, coder=coder)
+
+
+register_format(ExportFormat("codings-csv", ".csv", "text/csv",
+                             "codings per coder as CSV (form id, question, segment, code path); re-import with "
+                             "import-codings", _codings_csv, False))
+
 __all__ = ["FORMATS", "ExportFormat", "export_project", "get_format", "record_export", "register_format", "render"]

@@ -1,0 +1,322 @@
+"""Codings as spreadsheets: one coder's codings in and out of Excel/CSV (many assistants code in Excel).
+
+Columns (header names are matched case-insensitively; spaces, ``_`` and ``-`` are interchangeable):
+
+* form id: ``form id``, ``form``, ``respondent``, ``response id``, ``external id``, ``id``
+* question: ``question``, ``question key``, ``question label``, ``q`` (matched to a question's key or label)
+* segment: ``segment id`` (a number), ``segment text``/``text``/``quote``/``extract``, or ``segment`` (a number that
+  is a segment id of that form and question, otherwise its text)
+* code: ``code path``, ``code``, ``path``, ``theme`` (``Theme/Subtheme/Code``)
+
+A segment given by text matches the segment(s) of that form and question whose text is that text (spaces
+normalised; if no exact match, case-insensitively). If the text is the whole answer (the coder coded the whole
+answer), every segment of the answer gets the code. Rows with no code are skipped (a sheet may list every
+segment, coded or not). A row that matches no segment, or names no known form/question, stops the import with one
+error listing the rows (first few and a count): nothing is imported. Codes not in the codebook are created under
+``Imported/`` (``--unknown-codes create``, default) or refused. The whole file is one undoable step.
+
+``export_codings_csv`` writes the same columns (plus ``segment_text``, ``coder`` and ``origin``), so that an export
+imported as another coder reproduces the codings exactly.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from .codebook import ensure_path, list_codes, split_path
+from .errors import InvalidInput
+from .store import Store, now
+
+IMPORTED_BRANCH = "Imported"
+EXPORT_COLUMNS = ("form_id", "question", "segment_id", "segment_text", "code_path", "coder", "origin")
+
+_HEADERS: dict[str, tuple[str, ...]] = {
+    "form": ("form id", "form", "formid", "form external id", "respondent", "respondent id", "response id",
+             "response", "external id", "id", "form no", "form number"),
+    "question": ("question", "question key", "question id", "question label", "q", "question text"),
+    "segment_id": ("segment id", "segmentid", "seg id"),
+    "segment_text": ("segment text", "text", "quote", "extract", "excerpt", "coded text", "passage", "segment_text"),
+    "segment": ("segment",),
+    "code": ("code path", "code", "path", "codepath", "theme", "code name"),
+}
+
+
+@dataclass
+class ImportResult:
+    coder: str
+    rows: int = 0
+    skipped_blank: int = 0
+    added: int = 0
+    already_present: int = 0
+    whole_answers: int = 0
+    codes_created: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [
+            f"imported {self.added} codings for {self.coder} from {self.rows} rows",
+        ]
+        if self.already_present:
+            parts.append(f"{self.already_present} were already there")
+        if self.whole_answers:
+            parts.append(f"{self.whole_answers} rows coded a whole answer (all its segments)")
+        if self.skipped_blank:
+            parts.append(f"{self.skipped_blank} rows without a code skipped")
+        if self.codes_created:
+            shown = ", ".join(self.codes_created[:5]) + (" ..." if len(self.codes_created) > 5 else "")
+            parts.append(f"{len(self.codes_created)} new codes: {shown}")
+        return "; ".join(parts)
+
+
+def _norm_header(h: Any) -> str:
+    return re.sub(r"[\s_\-]+", " ", str(h or "")).strip().casefold()
+
+
+def _norm_text(t: str) -> str:
+    return " ".join(t.split())
+
+
+def _map_header(values: list[Any]) -> dict[str, int] | None:
+    names = [_norm_header(v) for v in values]
+    found: dict[str, int] = {}
+    for role, variants in _HEADERS.items():
+        for v in variants:
+            if v in names and names.index(v) not in found.values():
+                found[role] = names.index(v)
+                break
+    has_segment = any(k in found for k in ("segment_id", "segment_text", "segment"))
+    if "form" in found and "question" in found and "code" in found and has_segment:
+        return found
+    return None
+
+
+def read_rows(file: str | Path | IO[bytes]) -> tuple[dict[str, int], list[tuple[int, dict[str, str]]], str]:
+    """The file's data rows as ``(row number, {role: text})`` with the header mapping; header within the first 10 rows."""
+    from .ingest.read import cell_text, open_source
+
+    src = open_source(file)
+    header: dict[str, int] | None = None
+    out: list[tuple[int, dict[str, str]]] = []
+    for n, values in src.rows():
+        if header is None:
+            header = _map_header(values)
+            if header is None and n >= 10:
+                break
+            continue
+        cells = {role: _unquote((cell_text(values[i]) if i < len(values) else None) or "") for role, i in header.items()}
+        if any(v.strip() for v in cells.values()):
+            out.append((n, {k: v.strip() for k, v in cells.items()}))
+    if header is None:
+        raise InvalidInput(
+            "no header row with columns for form id, question, segment (id or text) and code path "
+            "(e.g. 'form id, question, segment, code path')",
+            path=src.name,
+        )
+    return header, out, src.name
+
+
+def import_codings(
+    store: Store,
+    file: str | Path | IO[bytes],
+    *,
+    coder: str,
+    unknown_codes: str = "create",
+    actor: str | None = None,
+) -> ImportResult:
+    """Import one coder's codings from an .xlsx/.csv file; all rows or none. See the module docs for the columns."""
+    if unknown_codes not in ("create", "refuse"):
+        raise InvalidInput(f"unknown_codes must be 'create' or 'refuse', not {unknown_codes!r}")
+    clean_coder = " ".join(str(coder).split())
+    if not clean_coder:
+        raise InvalidInput("say whose codings these are (--coder NAME)")
+    _header, rows, name = read_rows(file)
+    result = ImportResult(clean_coder)
+
+    forms = {r[1]: r[0] for r in store.query("SELECT id, external_id FROM forms")}
+    qrows = store.query("SELECT id, key, label FROM questions")
+    qmap: dict[str, int] = {}
+    for r in qrows:
+        qmap.setdefault(_norm_text(r["label"]).casefold(), r["id"])
+    for r in qrows:
+        qmap[_norm_text(r["key"]).casefold()] = r["id"]
+    answers: dict[tuple[int, int], tuple[int, str]] = {
+        (r[1], r[2]): (r[0], r[3]) for r in store.query("SELECT id, form_id, question_id, text FROM answers")
+    }
+    segs_of: dict[int, list[tuple[int, str]]] = {}
+    for r in store.query("SELECT id, answer_id, text FROM segments ORDER BY answer_id, position"):
+        segs_of.setdefault(r[1], []).append((r[0], r[2]))
+    code_paths = {tuple(p.casefold() for p in c.path): c.id for c in list_codes(store)}
+
+    problems: list[str] = []
+    unknown: dict[tuple[str, ...], list[str]] = {}
+    wanted: list[tuple[int, tuple[str, ...]]] = []  # (segment id, code path parts)
+    for n, cells in rows:
+        code_text = cells.get("code", "")
+        if not code_text:
+            result.skipped_blank += 1
+            continue
+        result.rows += 1
+        try:
+            parts = tuple(split_path(code_text))
+        except InvalidInput as exc:
+            problems.append(f"row {n}: {exc}")
+            continue
+        fid = forms.get(cells.get("form", ""))
+        if fid is None:
+            problems.append(f"row {n}: no form {cells.get('form', '')!r}")
+            continue
+        qid = qmap.get(_norm_text(cells.get("question", "")).casefold())
+        if qid is None:
+            problems.append(f"row {n}: no question {cells.get('question', '')!r}")
+            continue
+        ans = answers.get((fid, qid))
+        if ans is None:
+            problems.append(f"row {n}: form {cells['form']!r} has no answer to {cells['question']!r}")
+            continue
+        matched, whole = _match_segment(cells, segs_of.get(ans[0], []), ans[1])
+        if not matched:
+            seg = cells.get("segment_id") or cells.get("segment") or cells.get("segment_text") or ""
+            problems.append(f"row {n}: no segment {_short(seg)!r} in form {cells['form']!r}, {cells['question']!r}")
+            continue
+        result.whole_answers += int(whole)
+        key = tuple(p.casefold() for p in parts)
+        if key not in code_paths:
+            unknown.setdefault(key, list(parts))
+        for sid in matched:
+            wanted.append((sid, parts))
+    if problems:
+        shown = "; ".join(problems[:5])
+        more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+        raise InvalidInput(
+            f"{len(problems)} rows match no segment ({shown}{more}); nothing was imported", path=name
+        )
+    if unknown and unknown_codes == "refuse":
+        paths = ["/".join(p) for p in unknown.values()]
+        shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+        raise InvalidInput(
+            f"{len(paths)} codes are not in the codebook: {shown} (use --unknown-codes create to add them under "
+            f"'{IMPORTED_BRANCH}/'); nothing was imported",
+            path=name,
+        )
+    with store.action(
+        "codings.import",
+        f"Import codings of '{clean_coder}' from {Path(str(name)).name}",
+        actor=actor or clean_coder,
+        details={"file": Path(str(name)).name, "coder": clean_coder, "rows": result.rows},
+    ) as act:
+        from .coding import _coder_id
+
+        coder_id = _coder_id(act, clean_coder)
+        ids: dict[tuple[str, ...], int] = {}
+        for key, parts in unknown.items():
+            path = [IMPORTED_BRANCH, *parts]
+            ids[key] = ensure_path(store, path, actor=actor or clean_coder)
+            result.codes_created.append("/".join(path))
+        t = now()
+        seen: set[tuple[int, int]] = set()
+        for sid, parts in wanted:
+            key = tuple(p.casefold() for p in parts)
+            cid = code_paths.get(key) or ids[key]
+            if (sid, cid) in seen:
+                continue
+            seen.add((sid, cid))
+            added = act.execute(
+                "INSERT OR IGNORE INTO codings (segment_id, code_id, coder_id, origin, created_at) "
+                "VALUES (?, ?, ?, 'import', ?)",
+                (sid, cid, coder_id, t),
+            ).rowcount
+            if added:
+                result.added += 1
+            else:
+                result.already_present += 1
+        act.details.update({"added": result.added, "codes_created": len(result.codes_created)})
+    return result
+
+
+def _unquote(text: str) -> str:
+    """Undo the formula guard of exports (``'=x`` -> ``=x``), so an exported file imports as it was."""
+    from .export.safety import FORMULA_START
+
+    if text.startswith("'") and text[1:].startswith(FORMULA_START):
+        return text[1:]
+    return text
+
+
+def _short(text: str, n: int = 40) -> str:
+    text = _norm_text(text)
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _match_segment(cells: dict[str, str], segs: list[tuple[int, str]], answer_text: str) -> tuple[list[int], bool]:
+    """Segment ids a row points at, and whether it coded the whole answer."""
+    ids = {sid for sid, _ in segs}
+    for key in ("segment_id", "segment"):
+        v = cells.get(key, "")
+        if v.isdigit() and int(v) in ids:
+            return [int(v)], False
+    if cells.get("segment_id") and not (cells.get("segment_text") or cells.get("segment")):
+        return [], False
+    text = _norm_text(cells.get("segment_text") or cells.get("segment") or "")
+    if not text:
+        return [], False
+    exact = [sid for sid, t in segs if _norm_text(t) == text]
+    if exact:
+        return exact, False
+    folded = [sid for sid, t in segs if _norm_text(t).casefold() == text.casefold()]
+    if folded:
+        return folded, False
+    if _norm_text(answer_text).casefold() == text.casefold():
+        return [sid for sid, _ in segs], True
+    return [], False
+
+
+# ---------------------------------------------------------------------- export
+
+
+def codings_rows(store: Store, *, coder: str | None = None) -> Iterable[list[Any]]:
+    paths = {c.id: c.path_str for c in list_codes(store)}
+    where, params = "", []
+    if coder is not None:
+        where, params = "WHERE k.name = ?", [coder]
+    rows = store.query(
+        "SELECT f.external_id, q.key, s.id AS segment_id, s.text, c.code_id, k.name AS coder, c.origin "
+        "FROM codings c JOIN coders k ON k.id = c.coder_id JOIN segments s ON s.id = c.segment_id "
+        "JOIN answers a ON a.id = s.answer_id JOIN forms f ON f.id = a.form_id JOIN questions q ON q.id = a.question_id "
+        f"{where} ORDER BY a.form_id, q.position, s.position, k.name, c.code_id",
+        params,
+    )
+    for r in rows:
+        yield [r["external_id"], r["key"], r["segment_id"], r["text"], paths[r["code_id"]], r["coder"], r["origin"]]
+
+
+def render_codings_csv(store: Store, *, coder: str | None = None, **_: Any) -> bytes:
+    """The codings as CSV bytes (UTF-8 with BOM so Excel opens it), for the export format table."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(EXPORT_COLUMNS)
+    from .export.safety import cell
+
+    for row in codings_rows(store, coder=coder):
+        w.writerow([cell(v) for v in row])
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def export_codings_csv(store: Store, dest: str | Path | IO[bytes], *, coder: str | None = None) -> int:
+    """Write the codings (of one coder, or all) to ``dest``; returns the number of codings written."""
+    if coder is not None and store.scalar("SELECT 1 FROM coders WHERE name = ?", (coder,)) is None:
+        from .errors import NotFound
+
+        raise NotFound(f"no coder {coder!r} in this project")
+    data = render_codings_csv(store, coder=coder)
+    if isinstance(dest, (str, Path)):
+        from .export.safety import write_bytes
+
+        write_bytes(data, dest)
+    else:
+        dest.write(data)
+    return sum(1 for _ in codings_rows(store, coder=coder))
