@@ -1,0 +1,487 @@
+"""From a file to forms, without writing anything: ``sniff`` (a preview with guessed roles) and ``read_forms``.
+
+A *form* is one respondent's evaluation: an id, metadata (profession, gender, date ...) and answers to the
+questions. Wide layout: a row per form, a column per question. Long layout: a row per answer, with an id
+column, a column naming the question and a column holding the answer; the rows of one id make one form.
+
+Answer text is kept exactly as the file has it (line breaks inside a cell become LF); a cell that is empty,
+whitespace or "N/A", "n/a", "NA", "-" ... is no answer (counted in ``blanks``); "None" and "Nothing" are answers.
+Metadata values are stripped; dates become ISO ``YYYY-MM-DD``; numbers their text (12, not 12.0).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..errors import Conflict, InvalidInput
+from .layout import (
+    SAMPLE_ROWS,
+    Column,
+    Header,
+    describe,
+    find_header,
+    guess_roles,
+    is_blank,
+    is_free_text,
+    to_iso_date,
+)
+from .read import FileInput, Source, cell_text, open_source
+
+Progress = Callable[[int, int, str], None]
+LAYOUTS = ("wide", "long")
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Which column plays which role. In long layout ``question_columns`` holds the one column naming the
+    question and ``answer_column`` the column holding the answer text."""
+
+    layout: str = "wide"
+    id_column: str | None = None
+    question_columns: tuple[str, ...] = ()
+    meta_columns: tuple[str, ...] = ()
+    answer_column: str | None = None
+    sheet: str | None = None
+    header_row: int | None = None
+
+
+@dataclass
+class Preview:
+    """What ``sniff`` found: enough for the app to show the file and let the user correct the mapping."""
+
+    name: str
+    kind: str  # "xlsx" or "csv"
+    sheets: list[str]
+    sheet: str | None
+    header_row: int
+    header_rows: tuple[int, ...]
+    columns: list[Column]
+    rows: list[dict[str, str]]  # the first data rows, by column name
+    mapping: Mapping
+    encoding: str | None
+    delimiter: str | None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def layout(self) -> str:
+        return self.mapping.layout
+
+
+@dataclass(slots=True)
+class FormRecord:
+    external_id: str
+    row: int
+    answers: dict[str, tuple[str, int]]  # question key -> (text, row)
+    meta: dict[str, str]
+
+
+@dataclass
+class ReadResult:
+    """Forms read from one file, nothing written yet. ``add_forms`` writes it into a project."""
+
+    name: str
+    sha256: str
+    kind: str
+    mapping: Mapping
+    questions: list[str]
+    forms: list[FormRecord]
+    blanks: int
+    empty_forms: int
+    duplicates: int  # rows repeating a form (or an answer) already read from the same file, identically
+    rows: int
+    encoding: str | None
+    delimiter: str | None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def answers(self) -> int:
+        return sum(len(f.answers) for f in self.forms)
+
+
+# ---------------------------------------------------------------------------------------------- sniff
+
+
+def sniff(file: FileInput, sheet: str | None = None, *, header_row: int | None = None) -> Preview:
+    """Open ``file``, find its header and guess the role of each column (nothing is written)."""
+    src = open_source(file)
+    return _sniff(src, sheet, header_row)[0]
+
+
+def _sniff(src: Source, sheet: str | None, header_row: int | None) -> tuple[Preview, Header, list[list[Any]]]:
+    sheet_name = _choose_sheet(src, sheet)
+    rows_iter = src.rows(sheet_name)
+    head = list(itertools.islice(rows_iter, 40))
+    merged = src.merged_ranges(sheet_name) if src.kind == "xlsx" else []
+    header = find_header(head, merged, header_row)
+    if header is None:
+        if header_row is not None:
+            raise InvalidInput(f"row {header_row} is not in the sheet", path=src.name)
+        raise InvalidInput("no table found (the sheet is empty)", path=src.name)
+    sample: list[list[Any]] = []
+    for n, values in itertools.chain(head, rows_iter):
+        if n <= header.row or not _row_filled(values):
+            continue
+        sample.append(values)
+        if len(sample) >= SAMPLE_ROWS:
+            break
+    if not sample:
+        raise InvalidInput(f"no forms: the file has a header (row {header.row}) but no rows below it", path=src.name)
+    columns = header.columns
+    describe(columns, sample, text_dates=src.kind == "csv")
+    columns = [c for c in columns if c.filled or not c.name.startswith("Column ")]  # trailing blank columns
+    layout, id_col = guess_roles(columns, sample)
+    warnings = []
+    if layout == "long":
+        mapping = Mapping(
+            layout="long",
+            id_column=id_col,
+            question_columns=tuple(c.name for c in columns if c.role == "question_key"),
+            meta_columns=tuple(c.name for c in columns if c.role == "meta"),
+            answer_column=next(c.name for c in columns if c.role == "answer"),
+            sheet=sheet_name,
+            header_row=header.row,
+        )
+    else:
+        mapping = Mapping(
+            layout="wide",
+            id_column=id_col,
+            question_columns=tuple(c.name for c in columns if c.role == "question"),
+            meta_columns=tuple(c.name for c in columns if c.role == "meta"),
+            sheet=sheet_name,
+            header_row=header.row,
+        )
+    if id_col is None:
+        warnings.append("no id column found: forms are numbered by their row (row-17 is the form in row 17)")
+    if not mapping.question_columns:
+        warnings.append("no free-text column found: choose the question columns")
+    preview_rows = [
+        {c.name: (cell_text(r[c.index]) if c.index < len(r) else None) or "" for c in columns} for r in sample[:10]
+    ]
+    preview = Preview(
+        name=src.name,
+        kind=src.kind,
+        sheets=src.sheets,
+        sheet=sheet_name,
+        header_row=header.row,
+        header_rows=header.rows,
+        columns=columns,
+        rows=preview_rows,
+        mapping=mapping,
+        encoding=src.encoding,
+        delimiter=src.delimiter,
+        warnings=warnings,
+    )
+    return preview, header, sample
+
+
+def _choose_sheet(src: Source, sheet: str | None) -> str | None:
+    if src.kind != "xlsx":
+        return None
+    if sheet is not None:
+        if sheet not in src.sheets:
+            raise InvalidInput(f"no sheet {sheet!r} (sheets: {', '.join(src.sheets)})", path=src.name)
+        return sheet
+    for name in src.sheets:  # the first sheet with data
+        try:
+            for _n, values in itertools.islice(src.rows(name), 50):
+                if _row_filled(values):
+                    return name
+        except InvalidInput:
+            continue
+    raise InvalidInput("every sheet of the workbook is empty", path=src.name)
+
+
+def _row_filled(values: Sequence[Any]) -> bool:
+    return any(v is not None and (not isinstance(v, str) or v.strip()) for v in values)
+
+
+# ---------------------------------------------------------------------------------------------- read_forms
+
+
+def read_forms(
+    file: FileInput,
+    mapping: Mapping | None = None,
+    *,
+    sheet: str | None = None,
+    layout: str | None = None,
+    id_column: str | None = None,
+    question_columns: Sequence[str] | None = None,
+    meta_columns: Sequence[str] | None = None,
+    answer_column: str | None = None,
+    header_row: int | None = None,
+    progress: Progress | None = None,
+) -> ReadResult:
+    """Read every form of ``file``. Roles not given (in ``mapping`` or as arguments) are guessed."""
+    src = open_source(file)
+    if mapping is not None:
+        sheet = sheet or mapping.sheet
+        header_row = header_row or mapping.header_row
+    preview, header, _sample = _sniff(src, sheet, header_row)
+    m = _resolve(preview, mapping, layout, id_column, question_columns, meta_columns, answer_column)
+    by_name = {c.name: c for c in preview.columns}
+    if m.layout == "long":
+        return _read_long(src, preview, header, m, by_name, progress)
+    return _read_wide(src, preview, header, m, by_name, progress)
+
+
+def _resolve(
+    preview: Preview,
+    mapping: Mapping | None,
+    layout: str | None,
+    id_column: str | None,
+    question_columns: Sequence[str] | None,
+    meta_columns: Sequence[str] | None,
+    answer_column: str | None,
+) -> Mapping:
+    """The guessed mapping, overridden by ``mapping`` and then by the arguments; checked against the columns."""
+    guess = preview.mapping
+    given = mapping or Mapping(layout="", sheet=guess.sheet, header_row=guess.header_row)
+    lay = layout or given.layout or guess.layout
+    if lay not in LAYOUTS:
+        raise InvalidInput(f"unknown layout {lay!r}: use wide or long")
+    names = [c.name for c in preview.columns]
+
+    def check(name: str, what: str) -> str:
+        if name not in names:
+            raise InvalidInput(f"no column {name!r} for the {what} (columns: {', '.join(names)})", path=preview.name)
+        return name
+
+    idc = id_column if id_column is not None else (given.id_column if mapping is not None else guess.id_column)
+    qs = question_columns if question_columns is not None else (given.question_columns if mapping else None)
+    ms = meta_columns if meta_columns is not None else (given.meta_columns if mapping else None)
+    ans = answer_column or (given.answer_column if mapping else None)
+    if idc:
+        check(idc, "form id")
+    if lay == "long":
+        if qs is None:
+            qs = guess.question_columns if guess.layout == "long" else ()
+        if len(qs) != 1:
+            raise InvalidInput(
+                "long layout needs exactly one question column (the column naming the question)", path=preview.name
+            )
+        if ans is None:
+            ans = guess.answer_column if guess.layout == "long" else None
+            if ans is None:
+                texts = [c for c in preview.columns if is_free_text(c) and c.name not in qs and c.name != idc]
+                ans = max(texts, key=lambda c: c.mean_length).name if texts else None
+        if ans is None:
+            raise InvalidInput("long layout needs an answer column (the column holding the text)", path=preview.name)
+        check(ans, "answers")
+        check(qs[0], "question")
+        taken = {idc, qs[0], ans}
+        if ms is None:
+            ms = [c.name for c in preview.columns if c.filled and c.name not in taken and not is_free_text(c)]
+    else:
+        if qs is None:
+            if guess.layout == "wide":
+                qs = [q for q in guess.question_columns if q != idc]
+            else:
+                qs = [c.name for c in preview.columns if is_free_text(c) and c.name != idc]
+            if ms is not None:
+                qs = [q for q in qs if q not in ms]
+        if not qs:
+            raise InvalidInput(
+                "no free-text column found: name the question columns (--question-column)", path=preview.name
+            )
+        if ms is None:
+            ms = [
+                c.name for c in preview.columns if c.filled and c.name not in qs and c.name != idc and c.role != "ignore"
+            ]
+    for q in qs:
+        check(q, "question")
+    for meta in ms:
+        check(meta, "metadata")
+    overlap = (set(qs) | ({ans} if ans else set())) & (set(ms) | {idc})
+    if overlap:
+        raise InvalidInput(f"column {sorted(overlap)[0]!r} cannot be both a question and metadata or the id")
+    return replace(
+        guess,
+        layout=lay,
+        id_column=idc or None,
+        question_columns=tuple(qs),
+        meta_columns=tuple(ms),
+        answer_column=ans if lay == "long" else None,
+    )
+
+
+def _data_rows(src: Source, m: Mapping, header: Header) -> Iterator[tuple[int, list[Any]]]:
+    for n, values in src.rows(m.sheet):
+        if n > header.row and _row_filled(values):
+            yield n, values
+
+
+def _meta_value(col: Column, value: Any, warned: set[str], warnings: list[str]) -> str | None:
+    text = cell_text(value)
+    if text is None:
+        return None
+    text = text.strip()
+    if is_blank(text):
+        return None
+    if col.date_format is not None:
+        iso = to_iso_date(text, col.date_format)
+        if iso is not None:
+            return iso
+        if col.name not in warned:
+            warned.add(col.name)
+            warnings.append(f"column {col.name!r}: {text!r} is not a date like the others; kept as written")
+    return text
+
+
+def _form_id(values: list[Any], id_col: Column | None, row: int, warnings: list[str]) -> str:
+    if id_col is None:
+        return f"row-{row}"
+    raw = cell_text(values[id_col.index]) if id_col.index < len(values) else None
+    if raw is None or not raw.strip():
+        warnings.append(f"row {row}: no {id_col.name}; the form is called row-{row}")
+        return f"row-{row}"
+    return raw.strip()
+
+
+def _read_wide(
+    src: Source, preview: Preview, header: Header, m: Mapping, by_name: dict[str, Column], progress: Progress | None
+) -> ReadResult:
+    id_col = by_name[m.id_column] if m.id_column else None
+    qcols = [by_name[q] for q in m.question_columns]
+    mcols = [by_name[c] for c in m.meta_columns]
+    warnings = list(preview.warnings if m.id_column is None else [])
+    warned: set[str] = set()
+    forms: list[FormRecord] = []
+    seen: dict[str, int] = {}
+    blanks = empty = dups = rows = 0
+    for n, values in _data_rows(src, m, header):
+        rows += 1
+        fid = _form_id(values, id_col, n, warnings)
+        answers: dict[str, tuple[str, int]] = {}
+        for q in qcols:
+            text = cell_text(values[q.index]) if q.index < len(values) else None
+            if is_blank(text):
+                blanks += 1
+            else:
+                assert text is not None
+                answers[q.name] = (text, n)
+        meta: dict[str, str] = {}
+        for c in mcols:
+            v = _meta_value(c, values[c.index] if c.index < len(values) else None, warned, warnings)
+            if v is not None:
+                meta[c.name] = v
+        if fid in seen:
+            other = forms[seen[fid]]
+            if _texts_of(other) == _texts_of_answers(answers) and other.meta == meta:
+                dups += 1
+                continue
+            raise Conflict(
+                f"{src.name}: form id {fid!r} appears in rows {other.row} and {n} with different answers"
+            )
+        seen[fid] = len(forms)
+        if not answers:
+            empty += 1
+        forms.append(FormRecord(fid, n, answers, meta))
+        if progress is not None and rows % 5000 == 0:
+            progress(rows, 0, "reading rows")
+    if dups:
+        warnings.append(f"{dups} rows repeat a form already read from this file and were skipped")
+    return _result(src, m, list(m.question_columns), forms, blanks, empty, dups, rows, warnings)
+
+
+def _read_long(
+    src: Source, preview: Preview, header: Header, m: Mapping, by_name: dict[str, Column], progress: Progress | None
+) -> ReadResult:
+    id_col = by_name[m.id_column] if m.id_column else None
+    qcol = by_name[m.question_columns[0]]
+    assert m.answer_column is not None
+    acol = by_name[m.answer_column]
+    mcols = [by_name[c] for c in m.meta_columns]
+    warnings = list(preview.warnings if m.id_column is None else [])
+    warned: set[str] = set()
+    forms: dict[str, FormRecord] = {}
+    meta_rows: dict[tuple[str, str], int] = {}
+    questions: dict[str, None] = {}
+    blanks = dups = rows = 0
+    for n, values in _data_rows(src, m, header):
+        rows += 1
+        fid = _form_id(values, id_col, n, warnings)
+        qtext = cell_text(values[qcol.index]) if qcol.index < len(values) else None
+        qkey = " ".join((qtext or "").split())
+        if not qkey:
+            raise InvalidInput(f"no question in column {qcol.name!r}", path=src.name, row=n)
+        questions.setdefault(qkey)
+        form = forms.get(fid)
+        if form is None:
+            form = forms[fid] = FormRecord(fid, n, {}, {})
+        for c in mcols:
+            v = _meta_value(c, values[c.index] if c.index < len(values) else None, warned, warnings)
+            if v is None:
+                continue
+            old = form.meta.get(c.name)
+            if old is None:
+                form.meta[c.name] = v
+                meta_rows[(fid, c.name)] = n
+            elif old != v:
+                raise Conflict(
+                    f"{src.name}: form {fid!r} has {c.name} {old!r} in row {meta_rows[(fid, c.name)]} "
+                    f"and {v!r} in row {n}"
+                )
+        text = cell_text(values[acol.index]) if acol.index < len(values) else None
+        if is_blank(text):
+            blanks += 1
+            continue
+        assert text is not None
+        prior = form.answers.get(qkey)
+        if prior is not None:
+            if prior[0] == text:
+                dups += 1
+                continue
+            raise Conflict(
+                f"{src.name}: form id {fid!r} answers {qkey!r} differently in rows {prior[1]} and {n}"
+            )
+        form.answers[qkey] = (text, n)
+        if progress is not None and rows % 5000 == 0:
+            progress(rows, 0, "reading rows")
+    if dups:
+        warnings.append(f"{dups} rows repeat an answer already read from this file and were skipped")
+    records = list(forms.values())
+    empty = sum(1 for f in records if not f.answers)
+    return _result(src, m, list(questions), records, blanks, empty, dups, rows, warnings)
+
+
+def _texts_of(form: FormRecord) -> dict[str, str]:
+    return {k: v[0] for k, v in form.answers.items()}
+
+
+def _texts_of_answers(answers: dict[str, tuple[str, int]]) -> dict[str, str]:
+    return {k: v[0] for k, v in answers.items()}
+
+
+def _result(
+    src: Source,
+    m: Mapping,
+    questions: list[str],
+    forms: list[FormRecord],
+    blanks: int,
+    empty: int,
+    dups: int,
+    rows: int,
+    warnings: list[str],
+) -> ReadResult:
+    if not forms:
+        raise InvalidInput("no forms: every row below the header is empty", path=src.name)
+    if len(warnings) > 50:
+        warnings = warnings[:50] + [f"... and {len(warnings) - 50} more warnings"]
+    return ReadResult(
+        name=src.name,
+        sha256=src.sha256,
+        kind=src.kind,
+        mapping=m,
+        questions=questions,
+        forms=forms,
+        blanks=blanks,
+        empty_forms=empty,
+        duplicates=dups,
+        rows=rows,
+        encoding=src.encoding,
+        delimiter=src.delimiter,
+        warnings=warnings,
+    )

