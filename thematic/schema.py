@@ -294,3 +294,47 @@ def suggestion_rejections(conn: sqlite3.Connection) -> None:
         CREATE INDEX suggestion_rejections_coder ON suggestion_rejections(coder_id);
         """
     )
+
+
+@migration(2)
+def cluster_candidates(conn: sqlite3.Connection) -> None:
+    """Auto-clustering runs, their candidate themes (two levels: groups over candidates) and memberships."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE cluster_runs (
+            id          INTEGER PRIMARY KEY,
+            created_at  TEXT NOT NULL,
+            actor       TEXT NOT NULL DEFAULT '',
+            model_id    TEXT NOT NULL,
+            question_id INTEGER REFERENCES questions(id) ON DELETE SET NULL,
+            seed        INTEGER NOT NULL,
+            params      TEXT NOT NULL DEFAULT '{}',
+            n_segments  INTEGER NOT NULL,
+            seconds     REAL
+        );
+        CREATE TABLE cluster_candidates (
+            id              INTEGER PRIMARY KEY,
+            run_id          INTEGER NOT NULL REFERENCES cluster_runs(id) ON DELETE CASCADE,
+            parent_id       INTEGER REFERENCES cluster_candidates(id) ON DELETE SET NULL,
+            level           INTEGER NOT NULL DEFAULT 1 CHECK (level IN (0, 1)),
+            label           TEXT NOT NULL,
+            keywords        TEXT NOT NULL DEFAULT '[]',
+            representatives TEXT NOT NULL DEFAULT '[]',
+            status          TEXT NOT NULL DEFAULT 'open'
+                            CHECK (status IN ('open', 'accepted', 'rejected', 'merged')),
+            code_id         INTEGER REFERENCES codes(id) ON DELETE SET NULL,
+            unclustered     INTEGER NOT NULL DEFAULT 0,
+            position        INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX cluster_candidates_run ON cluster_candidates(run_id, level);
+        CREATE TABLE cluster_members (
+            run_id       INTEGER NOT NULL REFERENCES cluster_runs(id) ON DELETE CASCADE,
+            segment_id   INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+            candidate_id INTEGER NOT NULL REFERENCES cluster_candidates(id) ON DELETE CASCADE,
+            score        REAL NOT NULL DEFAULT 0,
+            PRIMARY KEY (run_id, segment_id)
+        );
+        CREATE INDEX cluster_members_candidate ON cluster_members(candidate_id);
+        """
+    )
