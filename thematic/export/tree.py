@@ -398,6 +398,9 @@ def _stack(
 
 def _layout_lr(spec: TreeSpec, greyscale: bool) -> Layout:
     widths = {0: 110.0, 1: 130.0, 2: 176.0, 3: 150.0}
+    title_label = _label(spec.title, spec.total, spec.counts, 0)
+    longest = max((text_width(w, FONT_SIZE[0], True) for w in title_label.split(" ")), default=0.0)
+    widths[0] = min(190.0, max(widths[0], longest + 2 * PAD_X + 2))
     gap_x, gap_sib, gap_group = 22.0, 4.0, 9.0
     xs = {0: MARGIN}
     for lv in (1, 2, 3):
@@ -440,7 +443,6 @@ def _layout_lr(spec: TreeSpec, greyscale: bool) -> Layout:
         theme_boxes.append(place(t, 1, y, f"t{i}", t.colour))
         y += heights(t, 1)[1] + gap_group
     body_bottom = y - gap_group if spec.nodes else MARGIN
-    title_label = _label(spec.title, spec.total, spec.counts, 0)
     th = _box_height(title_label, 0, widths[0])
     if theme_boxes:
         centre = (theme_boxes[0].y + theme_boxes[0].h / 2 + theme_boxes[-1].y + theme_boxes[-1].h / 2) / 2
