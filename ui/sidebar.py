@@ -92,7 +92,7 @@ def undo_redo(store: Store) -> None:
         st.caption(f"Undo would revert: *{undo_target.summary}*")
     flash = st.session_state.pop("sidebar_flash", None)
     if flash:
-        st.toast(flash)
+        st.success(flash, icon=":material/check_circle:")
 
 
 def _undo(expected: int | None) -> None:

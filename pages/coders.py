@@ -1,0 +1,98 @@
+"""Coders: who coded what, blind mode, and codings in and out of spreadsheets (assistants who code in Excel)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from thematic import codings_io, reliability
+from ui import store as ui_store
+from ui.errors import attempt, guard, show
+
+st.title("Coders")
+store = ui_store.get_store()
+actor = ui_store.actor()
+
+# ---------------------------------------------------------------------- blind mode
+
+
+def _set_blind() -> None:
+    on = bool(st.session_state.get("coders_blind"))
+    if attempt("coders", reliability.set_blind_mode, ui_store.get_store(), on, actor=ui_store.actor()) is None:
+        if "coders_error" not in st.session_state:
+            st.session_state["coders_ok"] = f"Blind mode is {'on' if on else 'off'}."
+    ui_store.changed()
+
+
+show("coders")
+blind = reliability.blind_mode(store)
+st.session_state["coders_blind"] = blind
+st.toggle(
+    "Blind coding",
+    key="coders_blind",
+    on_change=_set_blind,
+    help="While on, each coder sees only their own codings when coding, so that two coders code independently "
+    "and their agreement means something. Turn it off to compare and adjudicate.",
+)
+st.caption(
+    "Blind mode is **on**: coders see only their own codings." if blind
+    else "Blind mode is off: coders see everyone's codings."
+)
+
+# ---------------------------------------------------------------------- who coded what
+
+st.subheader("Coders")
+summary = reliability.coder_summary(store)
+if summary:
+    st.dataframe(pd.DataFrame(summary), hide_index=True, key="coders_table", width="stretch")
+else:
+    st.info("No coders yet. Choose or type your name in the sidebar (**Coder**), then code on page 2.")
+
+# ---------------------------------------------------------------------- import
+
+st.subheader("Import a coder's spreadsheet")
+st.caption(
+    "Columns: form id, question, segment (its id, or its exact text), code path (Theme/Subtheme/Code). "
+    "Header names may vary (e.g. 'Respondent', 'Quote', 'Code'). A row whose text is a whole answer codes all of "
+    "its segments. If any row matches no segment, nothing is imported and the rows are listed."
+)
+with st.form("coders_import", clear_on_submit=False):
+    upload = st.file_uploader("Spreadsheet (.xlsx or .csv)", type=["xlsx", "csv"], key="coders_file")
+    c1, c2 = st.columns(2)
+    who = c1.text_input("Whose codings are these?", value=actor or "", key="coders_import_coder")
+    unknown = c2.radio(
+        "Codes not in the codebook",
+        ["create", "refuse"],
+        format_func=lambda v: "create them under 'Imported/'" if v == "create" else "refuse the file",
+        key="coders_unknown",
+        horizontal=True,
+    )
+    go = st.form_submit_button("Import codings", icon=":material/upload:")
+if go:
+    if upload is None:
+        st.error("Choose a spreadsheet first.")
+    else:
+        with guard():
+            result = codings_io.import_codings(store, upload, coder=who, unknown_codes=unknown, actor=actor)
+            ui_store.changed()
+            st.success(result.summary().capitalize() + ". Undo reverts the whole import.", icon=":material/check_circle:")
+
+# ---------------------------------------------------------------------- export
+
+st.subheader("Export codings")
+names = [row["coder"] for row in summary if row["codings"]]
+if names:
+    c1, c2 = st.columns([2, 3], vertical_alignment="bottom")
+    pick = c1.selectbox("Coder", ["All coders", *names], key="coders_export_coder")
+    chosen = None if pick == "All coders" else pick
+    c2.download_button(
+        "Download codings (CSV)",
+        data=lambda: codings_io.render_codings_csv(ui_store.get_store(), coder=chosen),
+        file_name=f"codings-{(chosen or 'all').replace(' ', '_')}.csv",
+        mime="text/csv",
+        key="coders_download",
+        icon=":material/download:",
+        help="The same columns the import reads: a coder can code in Excel and send it back.",
+    )
+else:
+    st.caption("Nothing to export yet.")

@@ -1,0 +1,209 @@
+"""AppTest for every page of the workbench: each loads without an exception, and one key interaction per page
+changes the project as it should (checked in the project file, not in the page)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from thematic import codebook, coding, corpus, memos  # noqa: E402
+from thematic.store import Store  # noqa: E402
+
+from .helpers import SMALL, make_corpus  # noqa: E402
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT = 60
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A small project file (3 forms, 6 segments, a theme with a subtheme, a few codings) opened by the app."""
+    path = tmp_path / "study.db"
+    with Store(path) as s:
+        seg = make_corpus(s, SMALL)
+        s.set_setting("title", "Test study")
+        theme = codebook.add_code(s, "Practices")
+        sub = codebook.add_code(s, "Breathing", parent_id=theme)
+        env = codebook.add_code(s, "Environment")
+        coding.apply_code(s, seg[("F1", "Q1", 1)], sub, "anna")
+        coding.apply_code(s, seg[("F2", "Q1", 0)], sub, "anna")
+        coding.apply_code(s, seg[("F1", "Q2", 0)], env, "anna")
+    monkeypatch.setenv("THEMATIC_PROJECT", str(path))
+    monkeypatch.setenv("THEMATIC_FAKE_EMBEDDER", "1")
+    yield path
+
+
+@pytest.fixture
+def open_page(project: Path) -> Callable[..., AppTest]:
+    def run(page: str, **state: object) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+        for k, v in state.items():
+            at.session_state[k] = v
+        at.run()
+        assert not at.exception, at.exception
+        if page != "pages/project.py":
+            at.switch_page(page).run()
+        assert not at.exception, at.exception
+        return at
+
+    return run
+
+
+def check(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def test_sidebar_names_the_change_undo_reverts(open_page: Callable[..., AppTest], project: Path) -> None:
+    at = open_page("pages/project.py")
+    assert any("Undo would revert" in c.value and "Environment" in c.value for c in at.sidebar.caption)
+    at.sidebar.button(key="sidebar_undo").click().run()
+    check(at)
+    with Store.open(project) as s:
+        assert coding.code_counts(s)[codebook.find_code(s, "Environment").id] == (0, 0)  # type: ignore[union-attr]
+    # AppTest (1.67) drops the sidebar from the tree on reruns of an st.navigation app: redo from a fresh session.
+    at = open_page("pages/project.py")
+    assert any("Redo: Code segment" in (b.help or "") for b in at.sidebar.button if b.key == "sidebar_redo")
+    at.sidebar.button(key="sidebar_redo").click().run()
+    check(at)
+    with Store.open(project) as s:
+        assert coding.code_counts(s)[codebook.find_code(s, "Environment").id] == (1, 1)  # type: ignore[union-attr]
+
+
+def test_project_imports_a_csv_after_preview(open_page: Callable[..., AppTest], project: Path, tmp_path: Path) -> None:
+    csv = tmp_path / "more.csv"
+    csv.write_text(
+        "ID,Profession,What interested you most?\n"
+        "F10,Nurse,The compassionate self exercise. It helped.\n"
+        "F11,Doctor,N/A\n"
+        "F12,Porter,Being listened to.\n",
+        encoding="utf-8",
+    )
+    at = open_page("pages/project.py")
+    at.radio(key="project_source").set_value("A path on this computer").run()
+    at.text_input(key="project_file_path").input(str(csv)).run()
+    check(at)
+    editor = [d for d in at.dataframe if (d.key or "").startswith("project_roles_")]
+    assert editor, "the guessed column roles are shown (and editable) before anything is written"
+    at.button(key="project_check").click().run()
+    check(at)
+    assert any("3 forms" in i.value for i in at.info)
+    with Store.open(project) as s:
+        assert s.counts()["forms"] == 3  # the check wrote nothing
+    at.button(key="project_import").click().run()
+    check(at)
+    with Store.open(project) as s:
+        assert s.counts()["forms"] == 6
+        assert "F12" in {f.external_id for f in corpus.forms(s)}
+    assert any("forms added      3" in m.value for m in at.success)
+
+
+def test_familiarise_adds_a_journal_entry(open_page: Callable[..., AppTest], project: Path) -> None:
+    at = open_page("pages/familiarise.py", coder="anna")
+    assert any("Loved the breathing." in m.value for m in at.markdown)
+    at.text_input(key="fam_search").input('"rhythm breathing"').run()
+    check(at)
+    shown = [m.value for m in at.tabs[0].markdown if "breathing" in m.value]
+    assert shown == ["Soothing rhythm breathing was calming."]
+    at.selectbox(key="fam_journal_phase").set_value(1)
+    at.text_area(key="fam_journal_body").input("Staff keep mentioning the room.")
+    at.button(key="fam_journal_add").click().run()
+    check(at)
+    with Store.open(project) as s:
+        entries = memos.memos(s, phase=1)
+    assert [(m.body, m.coder) for m in entries] == [("Staff keep mentioning the room.", "anna")]
+
+
+def test_initial_codes_applies_and_creates_codes(open_page: Callable[..., AppTest], project: Path) -> None:
+    at = open_page("pages/initial_codes.py", coder="ben")
+    assert any("<mark>The three circles made sense.</mark>" in m.value for m in at.markdown)
+    at.multiselect(key="ic_codes").select("Practices/Breathing").select("Models/Three circles")
+    at.button(key="ic_apply_next").click().run()
+    check(at)
+    with Store.open(project) as s:
+        first = corpus.segments(s, limit=1)[0]
+        mine = {codebook.get_code(s, c.code_id).path_str for c in coding.codings(s, coder="ben")}
+        assert mine == {"Practices/Breathing", "Models/Three circles"}
+        assert {c.segment_id for c in coding.codings(s, coder="ben")} == {first.id}
+        assert s.undoable().summary.startswith(f"Code segment {first.id}")  # type: ignore[union-attr]
+    assert at.session_state["ic_pos"] == 1
+    assert any("<mark>Loved the breathing.</mark>" in m.value for m in at.markdown)
+
+
+def test_initial_codes_uncoded_only_and_suggestion_accept(open_page: Callable[..., AppTest], project: Path) -> None:
+    at = open_page("pages/initial_codes.py", coder="anna")
+    at.toggle(key="ic_uncoded").set_value(True).run()
+    check(at)
+    with Store.open(project) as s:
+        seg = corpus.segments(s, coded=False, coder="anna", limit=1)[0]
+    assert any(f"<mark>{seg.text}</mark>" in m.value for m in at.markdown)
+    at.button(key="ic_sugg_accept_0").click().run()
+    check(at)
+    with Store.open(project) as s:
+        got = [c for c in coding.codings(s, coder="anna") if c.segment_id == seg.id]
+    assert [c.origin for c in got] == ["suggestion"]
+
+
+def test_review_shows_extracts_and_warnings(open_page: Callable[..., AppTest]) -> None:
+    at = open_page("pages/review.py")
+    check(at)
+    assert at.selectbox(key="rv_code").value is not None
+    quotes = [m.value for m in at.markdown if m.value.startswith("> ")]
+    assert "> Loved the breathing." in quotes and "> Soothing rhythm breathing was calming." in quotes
+    assert any("Environment" in w.value and "thin" in w.value for w in at.warning)
+
+
+def test_define_saves_definition_and_quotes(open_page: Callable[..., AppTest], project: Path) -> None:
+    at = open_page("pages/define.py")
+    with Store.open(project) as s:
+        theme = codebook.find_code(s, "Practices")
+        assert theme is not None
+        breathing = corpus.segments(s, code_id=theme.id)
+    at.selectbox(key="df_code").set_value(theme.id).run()
+    at.text_area(key=f"df_definition_{theme.id}").input("Exercises practised on the day.")
+    at.text_area(key=f"df_excludes_{theme.id}").input("Theory without practice.")
+    at.button(key="df_save").click().run()
+    check(at)
+    at.multiselect(key=f"df_quotes_{theme.id}").set_value([breathing[1].id])
+    at.button(key="df_save_quotes").click().run()
+    check(at)
+    with Store.open(project) as s:
+        code = codebook.get_code(s, theme.id)
+        assert (code.definition, code.excludes) == ("Exercises practised on the day.", "Theory without practice.")
+        assert codebook.quotes(s, theme.id) == [breathing[1].id]
+
+
+def test_report_previews_svg_and_offers_every_format(open_page: Callable[..., AppTest], project: Path) -> None:
+    from thematic import export
+
+    from ui import downloads
+
+    at = open_page("pages/report.py")
+    check(at)
+    images = at.get("image")
+    assert images, "the theme tree is shown inline"
+    keys = {b.key for b in at.get("download_button")}
+    assert {f"rp_download_{name}" for name in export.FORMATS} <= keys
+    with Store.open(project) as s:
+        data = downloads.build(s, "svg", {"counts": "respondents", "depth": 2}, actor="anna")
+        assert data.lstrip().startswith(b"<") and b"<svg" in data and b"Practices" in data
+        assert s.audit_log(limit=1)[0].action == "export.svg"
+
+
+def test_audit_lists_events_and_undo_reverts(open_page: Callable[..., AppTest], project: Path) -> None:
+    at = open_page("pages/audit.py")
+    check(at)
+    df = at.dataframe[0].value
+    assert "Code segment" in " ".join(df["what"]) and len(df) >= 5
+    at.button(key="audit_undo").click().run()
+    check(at)
+    with Store.open(project) as s:
+        env = codebook.find_code(s, "Environment")
+        assert env is not None and coding.codings(s, code_id=env.id) == []
+    assert any("Undone" in m.value for m in at.success)

@@ -1,0 +1,127 @@
+"""Arranging codes into a tree of themes and subthemes (phase 3): a live tree view and the moves
+(create a theme, move under, promote, demote, rename, merge, delete), each one undoable step."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from thematic import codebook, coding
+from thematic.models import CodeNode
+from thematic.store import Store
+
+from . import store as ui_store
+from .errors import attempt, show
+from .widgets import md_escape
+
+TOP = 0  # the "top level" choice in parent pickers
+
+
+def tree_markdown(nodes: list[CodeNode], counts: dict[int, tuple[int, int]], depth: int = 0) -> list[str]:
+    lines = []
+    for n in nodes:
+        segs, resp = counts.get(n.code.id, (0, 0))
+        mark = "**" if depth == 0 else ""
+        flag = "" if n.code.definition else " ·  _no definition_"
+        lines.append(f"{'    ' * depth}- {mark}{md_escape(n.code.name)}{mark} — {resp} respondents, {segs} segments{flag}")
+        lines += tree_markdown(n.children, counts, depth + 1)
+    return lines
+
+
+def _done(message: str) -> None:
+    st.session_state["tree_ok"] = message
+    ui_store.changed()
+
+
+def _create() -> None:
+    name = st.session_state.get("tree_new_name", "")
+    parent = st.session_state.get("tree_new_parent") or None
+    if attempt("tree", codebook.add_code, ui_store.get_store(), name, parent_id=parent, actor=ui_store.actor()):
+        st.session_state["tree_new_name"] = ""
+        _done(f"Created '{name.strip()}'.")
+
+
+def _move() -> None:
+    code = st.session_state.get("tree_code")
+    parent = st.session_state.get("tree_parent") or None
+    if code is None:
+        return
+    attempt("tree", codebook.move_code, ui_store.get_store(), code, parent, actor=ui_store.actor())
+    if "tree_error" not in st.session_state:
+        _done("Moved.")
+
+
+def _simple(fn_name: str, message: str) -> None:
+    code = st.session_state.get("tree_code")
+    if code is None:
+        return
+    fn = getattr(codebook, fn_name)
+    attempt("tree", fn, ui_store.get_store(), code, actor=ui_store.actor())
+    if "tree_error" not in st.session_state:
+        _done(message)
+
+
+def _rename() -> None:
+    code = st.session_state.get("tree_code")
+    name = st.session_state.get("tree_rename", "")
+    if code is None:
+        return
+    attempt("tree", codebook.update_code, ui_store.get_store(), code, name=name, actor=ui_store.actor())
+    if "tree_error" not in st.session_state:
+        _done("Renamed.")
+
+
+def _merge() -> None:
+    code = st.session_state.get("tree_code")
+    target = st.session_state.get("tree_merge_into")
+    if code is None or not target:
+        return
+    attempt("tree", codebook.merge_codes, ui_store.get_store(), code, target, actor=ui_store.actor())
+    if "tree_error" not in st.session_state:
+        st.session_state["tree_code"] = target
+        _done("Merged: the codings now sit under the target.")
+
+
+def render(store: Store) -> None:
+    codes = codebook.list_codes(store)
+    counts = coding.code_counts(store)
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown("**Theme tree**")
+        if codes:
+            st.markdown("\n".join(tree_markdown(codebook.tree(store), counts)))
+        else:
+            st.info("No codes yet. Create a theme on the right, code segments in phase 2, or accept candidates above.")
+    with right:
+        show("tree")
+        ids = [c.id for c in codes]
+        path = {c.id: c.path_str for c in codes}
+        with st.container(border=True):
+            st.markdown("**New theme**")
+            st.text_input("Name", key="tree_new_name")
+            st.selectbox("Under", [TOP, *ids], format_func=lambda i: "(top level: a theme)" if i == TOP else path[i],
+                         key="tree_new_parent")
+            st.button("Create", key="tree_create", icon=":material/add:", on_click=_create)
+        if not codes:
+            return
+        with st.container(border=True):
+            st.markdown("**Move or change a code**")
+            if st.session_state.get("tree_code") not in ids:
+                st.session_state.pop("tree_code", None)
+            st.selectbox("Code", ids, format_func=path.get, key="tree_code")
+            st.selectbox("Move under", [TOP, *ids], format_func=lambda i: "(top level: make it a theme)" if i == TOP
+                         else path[i], key="tree_parent")
+            b1, b2, b3 = st.columns(3)
+            b1.button("Move", key="tree_move", icon=":material/drive_file_move:", on_click=_move)
+            b2.button("Promote", key="tree_promote", icon=":material/north_west:", on_click=_simple,
+                      args=("promote", "Promoted one level up."), help="One level up: a sibling of its parent")
+            b3.button("Demote", key="tree_demote", icon=":material/south_east:", on_click=_simple,
+                      args=("demote", "Demoted under the code above it."), help="Under the sibling just above it")
+            st.text_input("Rename to", key="tree_rename")
+            st.button("Rename", key="tree_rename_go", icon=":material/edit:", on_click=_rename)
+            st.selectbox("Merge into", [i for i in ids], format_func=path.get, key="tree_merge_into", index=None,
+                         placeholder="Choose the code that absorbs it")
+            m1, m2 = st.columns(2)
+            m1.button("Merge", key="tree_merge", icon=":material/merge:", on_click=_merge)
+            m2.button("Delete", key="tree_delete", icon=":material/delete:", on_click=_simple,
+                      args=("delete_code", "Deleted (undo brings it back with its codings)."),
+                      help="Deletes the code, its subcodes and their codings; undo restores them")
