@@ -246,7 +246,7 @@ if open_items:
             new_code = st.text_input("Other code (path, created if new)", key="ag_new_code",
                                      placeholder="Theme/Subtheme/Code — only for 'Another code instead'")
             rationale = st.text_area("Rationale", key="ag_rationale", placeholder="Why this decision (kept and exported)")
-            submitted = st.form_submit_button("Decide", icon=":material/gavel:")
+            submitted = st.form_submit_button("Decide", icon=":material/gavel:", key="ag_decide_submit")
         if submitted:
             with guard():
                 adjudicate.decide(

@@ -304,3 +304,32 @@ def _resolve_code(store: Store, ref: int | str, paths: dict[int, str]) -> int:
         raise NotFound(f"no code {ref!r} in this project")
     return code.id
 
+
+
+def coder_summary(store: Store) -> list[dict[str, Any]]:
+    """One row per coder: codings, segments and forms coded, codes used, where the codings came from, first/last."""
+    rows = store.query(
+        "SELECT k.name, count(c.id) AS codings, count(DISTINCT c.segment_id) AS segments, "
+        "count(DISTINCT a.form_id) AS forms, count(DISTINCT c.code_id) AS codes, min(c.created_at) AS first, "
+        "max(c.created_at) AS last FROM coders k LEFT JOIN codings c ON c.coder_id = k.id "
+        "LEFT JOIN segments s ON s.id = c.segment_id LEFT JOIN answers a ON a.id = s.answer_id "
+        "GROUP BY k.id ORDER BY k.name"
+    )
+    origins: dict[str, dict[str, int]] = {}
+    for r in store.query(
+        "SELECT k.name, c.origin, count(*) FROM codings c JOIN coders k ON k.id = c.coder_id GROUP BY k.name, c.origin"
+    ):
+        origins.setdefault(r[0], {})[r[1]] = int(r[2])
+    return [
+        {
+            "coder": r["name"],
+            "codings": int(r["codings"]),
+            "segments": int(r["segments"]),
+            "forms": int(r["forms"]),
+            "codes used": int(r["codes"]),
+            "origins": ", ".join(f"{k} {v}" for k, v in sorted(origins.get(r["name"], {}).items())),
+            "first coding": (r["first"] or "")[:16].replace("T", " "),
+            "last coding": (r["last"] or "")[:16].replace("T", " "),
+        }
+        for r in rows
+    ]

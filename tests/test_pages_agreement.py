@@ -1,0 +1,136 @@
+"""AppTest for the Coders and Agreement pages: they load, and their key actions change the project file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from thematic import adjudicate, codebook, coding, reliability  # noqa: E402
+from thematic.store import Store  # noqa: E402
+
+from .helpers import SMALL, make_corpus  # noqa: E402
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT = 60
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Two coders, anna and ben, who agree on one coding and differ on two."""
+    path = tmp_path / "study.db"
+    with Store(path) as s:
+        seg = make_corpus(s, SMALL)
+        s.set_setting("title", "Test study")
+        breathing = codebook.ensure_path(s, "Practices/Breathing")
+        room = codebook.ensure_path(s, "Environment/Room")
+        coding.apply_code(s, seg[("F1", "Q1", 1)], breathing, "anna")
+        coding.apply_code(s, seg[("F1", "Q1", 1)], breathing, "ben")
+        coding.apply_code(s, seg[("F2", "Q1", 0)], breathing, "anna")
+        coding.apply_code(s, seg[("F1", "Q2", 0)], room, "ben")
+    monkeypatch.setenv("THEMATIC_PROJECT", str(path))
+    monkeypatch.setenv("THEMATIC_FAKE_EMBEDDER", "1")
+    yield path
+
+
+@pytest.fixture
+def open_page(project: Path) -> Callable[..., AppTest]:
+    def run(page: str, **state: object) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+        for k, v in state.items():
+            at.session_state[k] = v
+        at.run()
+        assert not at.exception, at.exception
+        at.switch_page(page).run()
+        return check(at)
+
+    return run
+
+
+def check(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def test_coders_page_lists_coders_and_toggles_blind_mode(open_page: Callable[..., AppTest], project: Path) -> None:
+    at = open_page("pages/coders.py", coder="anna")
+    table = _df(at, "codes used")
+    assert set(table["coder"]) == {"anna", "ben"}
+    assert dict(zip(table["coder"], table["codings"])) == {"anna": 2, "ben": 2}
+    at.toggle(key="coders_blind").set_value(True).run()
+    check(at)
+    with Store.open(project) as s:
+        assert reliability.blind_mode(s)
+    assert any("Blind mode is **on**" in c.value for c in at.caption)
+    at.toggle(key="coders_blind").set_value(False).run()
+    with Store.open(project) as s:
+        assert not reliability.blind_mode(s)
+
+
+def test_agreement_page_shows_table_and_adjudicates(open_page: Callable[..., AppTest], project: Path) -> None:
+    at = open_page("pages/agreement.py", coder="lead")
+    table = _df(at, "kappa [95% CI]")
+    assert list(table["code"]) == ["Practices/Breathing", "Environment/Room", "(all codes)"]
+    with Store.open(project) as s:
+        rep = reliability.agreement_report(s, ["anna", "ben"], n_boot=0)
+    want = rep.codes[0].coded_units.kappa.value
+    assert table["kappa [95% CI]"][0].startswith(f"{want:.2f}")
+    # The queue shows the two disagreements; decide the first one.
+    assert len(_df(at, "applied by")) == 2
+    at.radio(key="ag_decision").set_value("both")
+    at.text_area(key="ag_rationale").input("The breathing exercise is named.")
+    at.button(key="ag_decide_submit").click().run()
+    check(at)
+    with Store.open(project) as s:
+        ds = adjudicate.decisions(s)
+        assert [(d.decision, d.rationale, d.adjudicator) for d in ds] == [("both", "The breathing exercise is named.", "lead")]
+        assert len(coding.codings(s, coder="consensus")) == 1
+    assert len(_df(at, "applied by")) == 1
+    assert any("Decided" in x.value for x in at.success)
+
+
+def test_agreement_page_rejects_a_decision_without_rationale(open_page: Callable[..., AppTest], project: Path) -> None:
+    at = open_page("pages/agreement.py", coder="lead")
+    at.button(key="ag_decide_submit").click().run()
+    assert any("rationale" in e.value for e in at.error)
+    with Store.open(project) as s:
+        assert adjudicate.decisions(s) == []
+
+
+def test_agreement_page_records_a_round_and_copies_agreements(open_page: Callable[..., AppTest], project: Path) -> None:
+    at = open_page("pages/agreement.py", coder="lead")
+    at.button(key="ag_record").click().run()
+    check(at)
+    at.button(key="ag_accept").click().run()
+    check(at)
+    with Store.open(project) as s:
+        assert [(r.round, r.stage) for r in adjudicate.rounds(s)] == [(1, "before")]
+        assert len(coding.codings(s, coder="consensus")) == 1
+    assert len(_df(at, "stage")) == 1
+
+
+def test_agreement_page_with_one_coder_explains(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "one.db"
+    with Store(path) as s:
+        seg = make_corpus(s, SMALL)
+        coding.apply_code(s, seg[("F1", "Q1", 0)], codebook.ensure_path(s, "X"), "anna")
+    monkeypatch.setenv("THEMATIC_PROJECT", str(path))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page("pages/agreement.py").run()
+    check(at)
+    assert any("two coders" in i.value for i in at.info)
+
+
+def _df(at: AppTest, column: str):  # type: ignore[no-untyped-def]
+    """The first table on the page with this column (AppTest does not expose dataframe keys)."""
+    for d in at.dataframe:
+        if column in d.value.columns:
+            return d.value
+    raise AssertionError(f"no table with a {column!r} column")
+
