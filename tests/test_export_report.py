@@ -1,0 +1,97 @@
+"""Word, Markdown and JSON reports: method from the audit trail, theme table, quotes, respondents."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from tests.test_export_tree import CMT, build_project
+from thematic import export
+from thematic.codebook import list_codes, move_code, set_quotes, update_code
+from thematic.coding import code_counts
+from thematic.corpus import get_segments
+from thematic.export.report import build_report, method_paragraphs
+from thematic.memos import add_memo
+from thematic.store import Store
+
+
+@pytest.fixture(scope="module")
+def proj() -> Iterator[Store]:
+    s = Store(":memory:")
+    build_project(s, codebook=CMT, n_forms=30)
+    codes = list_codes(s)
+    theme = codes[0]
+    coded = [r[0] for r in s.query(
+        "SELECT DISTINCT c.segment_id FROM codings c WHERE c.code_id IN (SELECT id FROM codes WHERE parent_id = ?) "
+        "ORDER BY c.segment_id LIMIT 2", (theme.id,))]
+    set_quotes(s, theme.id, coded)
+    update_code(s, theme.id, definition=theme.definition + " (revised)")
+    add_memo(s, "First impressions of the forms.", phase=1, coder="alice")
+    export.export_project(s, "svg", io.BytesIO())
+    yield s
+    s.close()
+
+
+def test_method_covers_six_phases_from_the_audit_trail(proj: Store) -> None:
+    paras = method_paragraphs(proj)
+    assert [p.split(" (")[0] for p in paras] == [f"Phase {i}" for i in range(1, 7)]
+    assert "30 feedback forms with 2 open questions" in paras[0] and "1 reflexive memo" in paras[0]
+    assert "2 coders (alice, bob)" in paras[1]
+    assert "4 themes and 12 subthemes" in paras[4] and "2 illustrative quotes" in paras[4]
+    assert "svg" in paras[5]
+    assert "no moves" in paras[3]
+    year = proj.query_one("SELECT ts FROM audit ORDER BY id")[0][:4]
+    assert year in paras[1]
+
+
+def test_reviewing_phase_counts_moves(store: Store) -> None:
+    build_project(store, themes=2, subthemes=2, n_forms=5)
+    sub = [c for c in list_codes(store) if c.depth == 1][0]
+    other = [c for c in list_codes(store) if c.depth == 0][1]
+    move_code(store, sub.id, other.id)
+    assert "(1 moves)" in method_paragraphs(store)[3]
+    store.undo()
+    assert "no moves" in method_paragraphs(store)[3]  # undone changes are not reported
+
+
+def test_quotes_chosen_or_first_coded_segments(proj: Store) -> None:
+    rep = build_report(proj)
+    first, second = rep.themes[0], rep.themes[1]
+    assert first.quotes_chosen and len(first.quotes) == 2
+    from thematic.codebook import quotes
+
+    assert [q.text for q in first.quotes] == [s.text.strip() for s in get_segments(proj, quotes(proj, first.code_id))]
+    assert not second.quotes_chosen and 1 <= len(second.quotes) <= 3
+    assert second.respondents == code_counts(proj)[second.code_id][1]
+    assert rep.respondents.keys() == {"gender", "profession"}
+
+
+def test_docx_opens_with_headings_table_figure_and_quotes(proj: Store) -> None:
+    import docx
+
+    doc = docx.Document(io.BytesIO(export.render(proj, "docx")))
+    heads = [p.text for p in doc.paragraphs if p.style.name.startswith("Heading") or p.style.name == "Title"]
+    assert heads[0].startswith("Compassionate") and "Method" in heads and "Themes" in heads and "Respondents" in heads
+    assert any(h.startswith("Workshop delivery (n = ") for h in heads)
+    table = doc.tables[0]
+    assert [c.text for c in table.rows[0].cells] == ["Theme", "Subtheme", "Definition", "Segments", "Respondents"]
+    assert len(table.rows) == 1 + 16
+    assert len(doc.inline_shapes) == 1  # the theme-tree figure
+    body = "\n".join(p.text for p in doc.paragraphs)
+    assert "the first coded segments are shown" in body and "Phase 6" in body
+    assert sum(p.style.name == "Quote" for p in doc.paragraphs) >= 4
+
+
+def test_markdown_and_json(proj: Store) -> None:
+    md = export.render(proj, "md").decode()
+    assert md.startswith("# Compassionate") and "## Method" in md and "| Theme | Subtheme |" in md
+    assert "> \u201c" in md and "No quotes were chosen" in md
+    doc = json.loads(export.render(proj, "json"))
+    assert doc["format"] == "thematic-tree/1" and len(doc["themes"]) == 4
+    t = doc["themes"][0]
+    assert {"name", "definition", "segments", "respondents", "children", "quotes"} <= t.keys()
+    assert sum(len(x["children"]) for x in doc["themes"]) == 12
+    assert t["definition"].endswith("(revised)")
