@@ -245,3 +245,42 @@ def _nodes(nodes: list[Any]) -> Iterator[Any]:
     for n in nodes:
         yield n
         yield from _nodes(n.children)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_survives_a_refi_qda_codebook_round_trip(path: Path, tmp_path: Path) -> None:
+    """Exported as a REFI-QDA .qdc (for NVivo, ATLAS.ti, MAXQDA) and read back, nothing of the codebook is lost."""
+    from thematic.codebook_files import import_codebook, read_codebook
+    from thematic.export.refi import render_qdc
+    from thematic.store import Store
+
+    cb = read_codebook(path)
+    store = Store(":memory:")
+    try:
+        import_codebook(store, cb)
+        qdc = tmp_path / f"{path.stem}.qdc"
+        qdc.write_bytes(render_qdc(store))
+    finally:
+        store.close()
+    back = read_codebook(qdc)
+
+    def fields(c: Any) -> list[tuple[Any, ...]]:
+        return [(p, e.definition, e.includes, e.excludes, e.colour.upper(), e.examples) for p, e in c.walk()]
+
+    assert fields(back) == fields(cb)
+
+
+def test_the_readme_csv_example_reads_as_documented(tmp_path: Path) -> None:
+    from thematic.codebook_files import read_codebook
+
+    readme = (CODEBOOKS / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```csv\n(.*?)```", readme, re.S)
+    assert block, "README has no CSV example"
+    f = tmp_path / "example.csv"
+    f.write_text(block.group(1), encoding="utf-8")
+    cb = read_codebook(f)
+    paths = [p for p, _ in cb.walk()]
+    assert paths[0] == ("Workshop delivery",) and len(paths) == len(block.group(1).strip().splitlines()) - 1
+    assert all(len(p) == 2 and p[0] == "Workshop delivery" for p in paths[1:])
+    assert all(e.definition for _, e in cb.walk())
+    assert "path,definition,includes,excludes" in block.group(1)
