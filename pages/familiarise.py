@@ -65,90 +65,93 @@ def answer_notes() -> dict[int, list[memos.Memo]]:
 
 
 tab_q, tab_r, tab_w, tab_j = st.tabs(
-    ["By question", "By respondent", "Words and phrases", "Journal and notes"], key="fam_tab"
-)
+    ["By question", "By respondent", "Words and phrases", "Journal and notes"], key="fam_tab", on_change="rerun")
 
 with tab_q:
-    c1, c2 = st.columns([2, 3])
-    qid = c1.selectbox("Question", list(qlabel), format_func=qlabel.get, key="fam_question", persist_state="session")
-    search = c2.text_input(
-        'Search (all words must occur; use "quotes" for a phrase)', key="fam_search", persist_state="session"
-    )
-    with st.expander("Filter by respondent metadata", icon=":material/filter_alt:"):
-        meta = meta_filter(store, "fam_meta")
-    total = corpus.count_answers(store, question_id=qid, search=search or None, meta=meta or None)
-    first = paginator("fam_page", total)
-    rows = corpus.answers(store, question_id=qid, search=search or None, meta=meta or None, offset=first, limit=25)
-    fmeta = corpus.form_meta(store, [r["form_id"] for r in rows])
-    notes = answer_notes()
-    for r in rows:
-        with st.container(border=True):
-            st.markdown(md_escape(r["text"]))
-            c1, c2 = st.columns([5, 1])
-            c1.caption(f"Respondent {r['external_id']} · {meta_line(fmeta.get(r['form_id'], {}))}")
-            with c2:
-                note_box(r["id"], notes.get(r["id"], []), "fam_q")
-    if not rows:
-        st.info("No answers match.")
+    if tab_q.open is not False:  # only the open tab does its work
+        c1, c2 = st.columns([2, 3])
+        qid = c1.selectbox("Question", list(qlabel), format_func=qlabel.get, key="fam_question", persist_state="session")
+        search = c2.text_input(
+            'Search (all words must occur; use "quotes" for a phrase)', key="fam_search", persist_state="session"
+        )
+        with st.expander("Filter by respondent metadata", icon=":material/filter_alt:"):
+            meta = meta_filter(store, "fam_meta")
+        total = corpus.count_answers(store, question_id=qid, search=search or None, meta=meta or None)
+        first = paginator("fam_page", total)
+        rows = corpus.answers(store, question_id=qid, search=search or None, meta=meta or None, offset=first, limit=25)
+        fmeta = corpus.form_meta(store, [r["form_id"] for r in rows])
+        notes = answer_notes()
+        for r in rows:
+            with st.container(border=True):
+                st.markdown(md_escape(r["text"]))
+                c1, c2 = st.columns([5, 1])
+                c1.caption(f"Respondent {r['external_id']} · {meta_line(fmeta.get(r['form_id'], {}))}")
+                with c2:
+                    note_box(r["id"], notes.get(r["id"], []), "fam_q")
+        if not rows:
+            st.info("No answers match.")
 
 with tab_r:
-    n_forms = store.counts()["forms"]
-    c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
-    idx = c1.number_input(
-        f"Respondent (1 to {n_forms:,})", min_value=1, max_value=max(1, n_forms), step=1, key="fam_form_index",
-        persist_state="session",
-    )
-    form = corpus.forms(store, offset=int(idx) - 1, limit=1)
-    if form:
-        f = form[0]
-        c2.markdown(f"**Respondent {f.external_id}** · {meta_line(f.meta)}")
-        notes = answer_notes()
-        for a in corpus.answers(store, form_id=f.id):
-            with st.container(border=True):
-                st.caption(qlabel.get(a["question_id"], a["question"]))
-                st.markdown(md_escape(a["text"]))
-                note_box(a["id"], notes.get(a["id"], []), "fam_r")
+    if tab_r.open is not False:  # only the open tab does its work
+        n_forms = store.counts()["forms"]
+        c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
+        idx = c1.number_input(
+            f"Respondent (1 to {n_forms:,})", min_value=1, max_value=max(1, n_forms), step=1, key="fam_form_index",
+            persist_state="session",
+        )
+        form = corpus.forms(store, offset=int(idx) - 1, limit=1)
+        if form:
+            f = form[0]
+            c2.markdown(f"**Respondent {f.external_id}** · {meta_line(f.meta)}")
+            notes = answer_notes()
+            for a in corpus.answers(store, form_id=f.id):
+                with st.container(border=True):
+                    st.caption(qlabel.get(a["question_id"], a["question"]))
+                    st.markdown(md_escape(a["text"]))
+                    note_box(a["id"], notes.get(a["id"], []), "fam_r")
 
 with tab_w:
-    qid_w = st.selectbox("Question", list(qlabel), format_func=qlabel.get, key="fam_words_question",
-                         persist_state="session")
-    key = ui_store.version(store)
-    c1, c2 = st.columns(2)
-    with c1:
-        st.subheader("Words")
-        st.dataframe(frequencies(key, qid_w, 1), hide_index=True, key="fam_words_df")
-    with c2:
-        st.subheader("Phrases (two words)")
-        st.dataframe(frequencies(key, qid_w, 2), hide_index=True, key="fam_phrases_df")
-    st.caption("English stop words are left out. Search for a term in the first tab to read it in context.")
+    if tab_w.open is not False:  # only the open tab does its work
+        qid_w = st.selectbox("Question", list(qlabel), format_func=qlabel.get, key="fam_words_question",
+                             persist_state="session")
+        key = ui_store.version(store)
+        c1, c2 = st.columns(2)
+        with c1:
+            st.subheader("Words")
+            st.dataframe(frequencies(key, qid_w, 1), hide_index=True, key="fam_words_df")
+        with c2:
+            st.subheader("Phrases (two words)")
+            st.dataframe(frequencies(key, qid_w, 2), hide_index=True, key="fam_phrases_df")
+        st.caption("English stop words are left out. Search for a term in the first tab to read it in context.")
 
 with tab_j:
-    st.subheader("Reflexive journal")
-    with st.form("fam_journal_form", clear_on_submit=True):
-        phase = st.selectbox("Phase", list(memos.PHASES), format_func=lambda p: f"{p}. {memos.PHASES[p]}",
-                             key="fam_journal_phase")
-        title = st.text_input("Title (optional)", key="fam_journal_title")
-        body = st.text_area("Entry: what you noticed, assumptions, decisions", key="fam_journal_body")
-        if st.form_submit_button("Add journal entry", key="fam_journal_add", icon=":material/edit:"):
-            with guard() as g:
-                memos.add_memo(store, body, phase=int(phase), title=title, coder=ui_store.actor())
-            if g.ok:
-                ui_store.changed()
-                st.toast("Journal entry saved")
-    entries = memos.memos(store)
-    journal = [m for m in entries if m.phase is not None]
-    free = [m for m in entries if m.phase is None]
-    for m in reversed(journal):
-        with st.container(border=True):
-            st.markdown(f"**Phase {m.phase}** · {m.title or 'untitled'} · {m.coder or 'analyst'} · {m.created_at[:16].replace('T', ' ')}")
-            st.markdown(md_escape(m.body))
-    st.subheader(f"Notes ({len(free)})")
-    if free:
-        st.dataframe(
-            pd.DataFrame(
-                [{"when": m.created_at[:16].replace("T", " "), "by": m.coder or "analyst",
-                  "on": ("answer" if m.answer_id else "segment" if m.segment_id else "code" if m.code_id else "-"),
-                  "note": m.body} for m in reversed(free)]
-            ),
-            hide_index=True, key="fam_notes_df",
-        )
+    if tab_j.open is not False:  # only the open tab does its work
+        st.subheader("Reflexive journal")
+        with st.form("fam_journal_form", clear_on_submit=True):
+            phase = st.selectbox("Phase", list(memos.PHASES), format_func=lambda p: f"{p}. {memos.PHASES[p]}",
+                                 key="fam_journal_phase")
+            title = st.text_input("Title (optional)", key="fam_journal_title")
+            body = st.text_area("Entry: what you noticed, assumptions, decisions", key="fam_journal_body")
+            if st.form_submit_button("Add journal entry", key="fam_journal_add", icon=":material/edit:"):
+                with guard() as g:
+                    memos.add_memo(store, body, phase=int(phase), title=title, coder=ui_store.actor())
+                if g.ok:
+                    ui_store.changed()
+                    st.toast("Journal entry saved")
+        entries = memos.memos(store)
+        journal = [m for m in entries if m.phase is not None]
+        free = [m for m in entries if m.phase is None]
+        for m in reversed(journal):
+            with st.container(border=True):
+                st.markdown(f"**Phase {m.phase}** · {m.title or 'untitled'} · {m.coder or 'analyst'} · {m.created_at[:16].replace('T', ' ')}")
+                st.markdown(md_escape(m.body))
+        st.subheader(f"Notes ({len(free)})")
+        if free:
+            st.dataframe(
+                pd.DataFrame(
+                    [{"when": m.created_at[:16].replace("T", " "), "by": m.coder or "analyst",
+                      "on": ("answer" if m.answer_id else "segment" if m.segment_id else "code" if m.code_id else "-"),
+                      "note": m.body} for m in reversed(free)]
+                ),
+                hide_index=True, key="fam_notes_df",
+            )

@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from thematic import codebook, coding, corpus, memos
+from thematic import codebook, coding, corpus, memos, reliability
 from thematic.models import Segment
 from ui import models
 from ui import store as ui_store
@@ -41,7 +41,7 @@ uncoded = c3.toggle("Uncoded only", key="ic_uncoded", persist_state="session",
                     help="Segments you have not coded yet", on_change=_restart)
 suggest_on = c4.toggle("Suggestions", value=True, key="ic_suggest", persist_state="session",
                        help="Rank the codebook's codes for this segment (sentence embeddings, offline)")
-blind = store.get_setting("blind_mode", "0") == "1"
+blind = reliability.blind_mode(store)
 
 FILTER: dict[str, Any] = {
     "question_id": qid or None,
@@ -161,7 +161,7 @@ def panel() -> None:
 
     codes = codebook.list_codes(store)
     names = {c.id: c.path_str for c in codes}
-    applied = coding.codings(store, segment_ids=[seg.id], coder=coder if blind else None)
+    applied = reliability.visible_codings(store, coder, blind=blind, segment_ids=[seg.id])
     mine = [c for c in applied if c.coder == coder]
     others = [c for c in applied if c.coder != coder]
     if mine:

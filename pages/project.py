@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from thematic import codebook_files
+from thematic import codebook_files, reliability
 from thematic.errors import ThematicError
 from ui import ingest_panel
 from ui import store as ui_store
@@ -57,15 +57,15 @@ with st.container(border=True):
                                   key="project_title")
         blind = st.toggle(
             "Blind coding: coders see only their own codings",
-            value=(store.get_setting("blind_mode", "0") == "1"),
+            value=reliability.blind_mode(store),
             key="project_blind",
         )
         if st.form_submit_button("Save settings", key="project_title_save"):
             with guard():
                 if new_title.strip() != title:
                     store.set_setting("title", new_title.strip(), actor=ui_store.actor())
-                if blind != (store.get_setting("blind_mode", "0") == "1"):
-                    store.set_setting("blind_mode", "1" if blind else "0", actor=ui_store.actor())
+                if blind != reliability.blind_mode(store):
+                    reliability.set_blind_mode(store, blind, actor=ui_store.actor())
                 ui_store.changed()
                 st.rerun()
 

@@ -36,35 +36,37 @@ def svg(key: tuple[str, int, int], opts: tuple[tuple[str, object], ...]) -> str:
     return ex.render(ui_store.get_store(), "svg", **dict(opts)).decode("utf-8")
 
 
-tab_tree, tab_dl, tab_people = st.tabs(["Theme tree", "Downloads", "Respondents"], key="rp_tab")
+tab_tree, tab_dl, tab_people = st.tabs(["Theme tree", "Downloads", "Respondents"], key="rp_tab", on_change="rerun")
 with tab_tree:
-    if export is None:
-        missing("The theme-tree diagram", "thematic.export")
-    elif store.counts()["codes"] == 0:
-        st.info("No themes yet: the tree appears here once there are codes.")
-    else:
-        with guard():
-            image = svg(ui_store.version(store), tuple(sorted(options.items())))
-            st.image(image, width="stretch")
+    if tab_tree.open is not False:  # only the open tab does its work
+        if export is None:
+            missing("The theme-tree diagram", "thematic.export")
+        elif store.counts()["codes"] == 0:
+            st.info("No themes yet: the tree appears here once there are codes.")
+        else:
+            with guard():
+                image = svg(ui_store.version(store), tuple(sorted(options.items())))
+                st.image(image, width="stretch")
 
 with tab_dl:
-    if export is None:
-        missing("Exports", "thematic.export")
-    else:
-        st.caption("Each file is built when you click it, with the options above, and noted in the audit trail.")
-        for name, fmt in export.FORMATS.items():
-            a, b = st.columns([1.3, 3], vertical_alignment="center")
-            a.download_button(
-                f"{name.upper()}",
-                data=downloads.deferred(store, name, options, ui_store.actor()),
-                file_name=downloads.file_name(store, fmt.extension),
-                mime=fmt.mime,
-                key=f"rp_download_{name}",
-                icon=":material/download:",
-                on_click="ignore",
-                width="stretch",
-            )
-            b.caption(fmt.description)
+    if tab_dl.open is not False:  # only the open tab does its work
+        if export is None:
+            missing("Exports", "thematic.export")
+        else:
+            st.caption("Each file is built when you click it, with the options above, and noted in the audit trail.")
+            for name, fmt in export.FORMATS.items():
+                a, b = st.columns([1.3, 3], vertical_alignment="center")
+                a.download_button(
+                    f"{name.upper()}",
+                    data=downloads.deferred(store, name, options, ui_store.actor()),
+                    file_name=downloads.file_name(store, fmt.extension),
+                    mime=fmt.mime,
+                    key=f"rp_download_{name}",
+                    icon=":material/download:",
+                    on_click="ignore",
+                    width="stretch",
+                )
+                b.caption(fmt.description)
 
 
 def _field(fields: list[str], hints: tuple[str, ...]) -> int | None:
@@ -75,34 +77,35 @@ def _field(fields: list[str], hints: tuple[str, ...]) -> int | None:
 
 
 with tab_people:
-    fields = corpus.meta_fields(store)
-    if not fields:
-        st.info("The forms carry no respondent metadata.")
-    else:
-        left, right = st.columns(2)
-        with left:
-            bar_field = st.selectbox("Bar chart of", fields, index=_field(fields, ("profession", "role", "job", "staff"))
-                                     or 0, key="rp_bar_field")
-            df = pd.DataFrame(corpus.meta_values(store, bar_field), columns=[bar_field, "respondents"])
-            st.altair_chart(
-                alt.Chart(df).mark_bar(color="#4477AA").encode(
-                    x=alt.X("respondents:Q", title="Respondents"),
-                    y=alt.Y(f"{bar_field}:N", sort="-x", title=bar_field.capitalize()),
-                    tooltip=[bar_field, "respondents"],
-                ).properties(title=f"Respondents by {bar_field}"),
-                width="stretch", key="rp_bar_chart",
-            )
-        with right:
-            pie_field = st.selectbox("Pie chart of", fields, index=_field(fields, ("gender", "sex")) or 0,
-                                     key="rp_pie_field")
-            dp = pd.DataFrame(corpus.meta_values(store, pie_field), columns=[pie_field, "respondents"])
-            st.altair_chart(
-                alt.Chart(dp).mark_arc(innerRadius=0).encode(
-                    theta=alt.Theta("respondents:Q"),
-                    color=alt.Color(f"{pie_field}:N", scale=alt.Scale(scheme="tableau10"), title=pie_field.capitalize()),
-                    tooltip=[pie_field, "respondents"],
-                ).properties(title=f"Respondents by {pie_field}"),
-                width="stretch", key="rp_pie_chart",
-            )
-        total = store.counts()["forms"]
-        st.caption(f"{total:,} respondents. Right-click a chart (or use its menu) to save it as SVG/PNG.")
+    if tab_people.open is not False:  # only the open tab does its work
+        fields = corpus.meta_fields(store)
+        if not fields:
+            st.info("The forms carry no respondent metadata.")
+        else:
+            left, right = st.columns(2)
+            with left:
+                bar_field = st.selectbox("Bar chart of", fields, index=_field(fields, ("profession", "role", "job", "staff"))
+                                         or 0, key="rp_bar_field")
+                df = pd.DataFrame(corpus.meta_values(store, bar_field), columns=[bar_field, "respondents"])
+                st.altair_chart(
+                    alt.Chart(df).mark_bar(color="#4477AA").encode(
+                        x=alt.X("respondents:Q", title="Respondents"),
+                        y=alt.Y(f"{bar_field}:N", sort="-x", title=bar_field.capitalize()),
+                        tooltip=[bar_field, "respondents"],
+                    ).properties(title=f"Respondents by {bar_field}"),
+                    width="stretch", key="rp_bar_chart",
+                )
+            with right:
+                pie_field = st.selectbox("Pie chart of", fields, index=_field(fields, ("gender", "sex")) or 0,
+                                         key="rp_pie_field")
+                dp = pd.DataFrame(corpus.meta_values(store, pie_field), columns=[pie_field, "respondents"])
+                st.altair_chart(
+                    alt.Chart(dp).mark_arc(innerRadius=0).encode(
+                        theta=alt.Theta("respondents:Q"),
+                        color=alt.Color(f"{pie_field}:N", scale=alt.Scale(scheme="tableau10"), title=pie_field.capitalize()),
+                        tooltip=[pie_field, "respondents"],
+                    ).properties(title=f"Respondents by {pie_field}"),
+                    width="stretch", key="rp_pie_chart",
+                )
+            total = store.counts()["forms"]
+            st.caption(f"{total:,} respondents. Right-click a chart (or use its menu) to save it as SVG/PNG.")

@@ -12,8 +12,10 @@ from ui import store as ui_store
 st.title("3 Search for themes")
 store = ui_store.get_store()
 
-tab_c, tab_t = st.tabs(["Candidate themes (auto-clustering)", "Arrange the theme tree"], key="th_tab")
+tab_c, tab_t = st.tabs(["Candidate themes (auto-clustering)", "Arrange the theme tree"], key="th_tab", on_change="rerun")
 with tab_c:
-    cluster_panel.render(store)
+    if tab_c.open is not False:  # only the open tab does its work
+        cluster_panel.render(store)
 with tab_t:
-    tree_panel.render(store)
+    if tab_t.open is not False:  # only the open tab does its work
+        tree_panel.render(store)

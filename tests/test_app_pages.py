@@ -111,6 +111,8 @@ def test_familiarise_adds_a_journal_entry(open_page: Callable[..., AppTest], pro
     check(at)
     shown = [m.value for m in at.tabs[0].markdown if "breathing" in m.value]
     assert shown == ["Soothing rhythm breathing was calming."]
+    at.session_state["fam_tab"] = "Journal and notes"
+    at.run()
     at.selectbox(key="fam_journal_phase").set_value(1)
     at.text_area(key="fam_journal_body").input("Staff keep mentioning the room.")
     at.button(key="fam_journal_add").click().run()
@@ -156,6 +158,10 @@ def test_review_shows_extracts_and_warnings(open_page: Callable[..., AppTest]) -
     assert at.selectbox(key="rv_code").value is not None
     quotes = [m.value for m in at.markdown if m.value.startswith("> ")]
     assert "> Loved the breathing." in quotes and "> Soothing rhythm breathing was calming." in quotes
+    assert not at.warning  # only the open tab (Extracts) does its work
+    at.session_state["rv_tab"] = "Warnings"
+    at.run()
+    check(at)
     assert any("Environment" in w.value and "thin" in w.value for w in at.warning)
 
 
@@ -188,6 +194,9 @@ def test_report_previews_svg_and_offers_every_format(open_page: Callable[..., Ap
     check(at)
     images = at.get("image")
     assert images, "the theme tree is shown inline"
+    at.session_state["rp_tab"] = "Downloads"
+    at.run()
+    check(at)
     keys = {b.key for b in at.get("download_button")}
     assert {f"rp_download_{name}" for name in export.FORMATS} <= keys
     with Store.open(project) as s:
