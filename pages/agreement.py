@@ -41,16 +41,20 @@ coded_only = c3.toggle("Leave out text nobody coded", key="ag_coded_only", value
                        "Both figures are kept; this chooses which one the table shows.")
 n_boot = int(c4.number_input("Bootstrap resamples", 0, 5000, 500, step=100, key="ag_boot",
                              help="For the 95% intervals (seeded: the same data gives the same interval)."))
+rollup = st.toggle("Themes include their subcodes", key="ag_rollup",
+                   help="A theme or subtheme counts as applied wherever it or any code under it was applied.")
 
 
 @st.cache_data(max_entries=16, show_spinner="Computing agreement…")
-def _report(key: tuple[str, int, int], coders: tuple[str, ...], level: str, n_boot: int) -> reliability.Report:
-    return reliability.agreement_report(ui_store.get_store(), list(coders), level=level, n_boot=n_boot)
+def _report(
+    key: tuple[str, int, int], coders: tuple[str, ...], level: str, rollup: bool, n_boot: int
+) -> reliability.Report:
+    return reliability.agreement_report(ui_store.get_store(), list(coders), level=level, rollup=rollup, n_boot=n_boot)
 
 
 @st.cache_data(max_entries=16, show_spinner="Comparing with the model…")
-def _machine(key: tuple[str, int, int], coder: str, level: str, n_boot: int) -> reliability.Report:
-    return reliability.machine_agreement(ui_store.get_store(), coder, level=level, n_boot=n_boot)
+def _machine(key: tuple[str, int, int], coder: str, level: str, rollup: bool, n_boot: int) -> reliability.Report:
+    return reliability.machine_agreement(ui_store.get_store(), coder, level=level, rollup=rollup, n_boot=n_boot)
 
 
 def _fmt(v: float, lo: float, hi: float) -> str:
@@ -104,7 +108,7 @@ if len(chosen) < 2:
     st.warning("Choose at least two coders.")
 else:
     with guard():
-        report = _report(ui_store.version(store), tuple(chosen), level, n_boot)
+        report = _report(ui_store.version(store), tuple(chosen), level, rollup, n_boot)
 if report is not None:
     scope = report.n_coded_units if coded_only else report.n_units
     st.caption(
@@ -157,7 +161,7 @@ with st.expander("The model as a coder", icon=":material/smart_toy:"):
                           placeholder="Choose a coder")
     if mcoder:
         with guard():
-            mrep = _machine(ui_store.version(store), mcoder, level, n_boot)
+            mrep = _machine(ui_store.version(store), mcoder, level, rollup, n_boot)
             if not mrep.codes:
                 st.info("No accepted machine proposals and no codings of this coder to compare.")
             else:

@@ -142,12 +142,13 @@ def test_bootstrap_is_seeded_and_matches_a_naive_unit_resample() -> None:
     s2 = ag.estimate(data, n_boot=2000, seed=11)
     assert s1 == s2
     assert s1.kappa.low < s1.kappa.value < s1.kappa.high
-    # A plain resample-the-columns bootstrap gives the same interval up to Monte Carlo error.
+    # A plain resample-the-columns bootstrap gives the same interval up to Monte Carlo error
+    # (cohen_kappa itself is checked against sklearn above).
     r = np.random.default_rng(5)
     reps = []
     for _ in range(2000):
         idx = r.integers(0, 150, 150)
-        reps.append(cohen_kappa_score(a[idx], b[idx]))
+        reps.append(ag.cohen_kappa(a[idx], b[idx]))
     lo, hi = np.percentile(reps, [2.5, 97.5])
     assert abs(lo - s1.kappa.low) < 0.03 and abs(hi - s1.kappa.high) < 0.03
 
@@ -293,3 +294,13 @@ def test_cli_agreement_table_and_json(tmp_path, capsys) -> None:  # type: ignore
     assert "Theme/X" in out and "kappa" in out and "Without units none of them coded" in out
     assert main(["agreement", str(path), "--coders", "A,Nobody"]) == 2
     assert "no coder 'Nobody'" in capsys.readouterr().err
+
+
+def test_rollup_counts_subcodes_for_their_theme(store: Store) -> None:
+    codes, segs, truth = _project(store, n_forms=20, seed=2)
+    rep = reliability.agreement_report(store, ["A", "B"], rollup=True, n_boot=0)
+    theme = next(c for c in rep.codes if c.path == "Theme")
+    a = np.maximum(truth[0], truth[1])
+    b = np.maximum(truth[2], truth[3])
+    assert abs(theme.all_units.kappa.value - cohen_kappa_score(a, b)) <= 1e-9
+    assert rep.rollup and reliability.agreement_report(store, ["A", "B"], n_boot=0).codes[0].path == "Theme/X"

@@ -270,13 +270,26 @@ def _label(v: float) -> str:
 
 def _patterns(features: Sequence[Array]) -> tuple[list[Array], Array]:
     """Distinct per-unit feature rows (across all statistics) and how many units show each."""
-    stacked = np.hstack(features)
-    uniq, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
+    stacked = np.ascontiguousarray(np.hstack(features))
+    uniq, counts = np.unique(stacked, axis=0, return_counts=True)
     out, start = [], 0
     for f in features:
         out.append(uniq[:, start : start + f.shape[1]])
         start += f.shape[1]
     return out, counts.astype(np.float64)
+
+
+def _column_patterns(idx: npt.NDArray[np.int64], k: int) -> tuple[npt.NDArray[np.int64], Array]:
+    """Distinct columns (units' value patterns) of an index matrix and how many units show each."""
+    n_coders = idx.shape[0]
+    if n_coders * np.log2(k + 1) < 62:
+        key = np.zeros(idx.shape[1], dtype=np.int64)
+        for row in idx:
+            key = key * (k + 1) + (row + 1)
+        _, first, counts = np.unique(key, return_index=True, return_counts=True)
+        return idx[:, first], counts.astype(np.float64)
+    uniq, counts = np.unique(idx.T, axis=0, return_counts=True)
+    return np.ascontiguousarray(uniq.T), counts.astype(np.float64)
 
 
 def _interval(reps: Array) -> tuple[float, float]:
@@ -289,23 +302,23 @@ def _interval(reps: Array) -> tuple[float, float]:
 
 
 def _estimates(
-    features: list[Array], k: int, reasons: tuple[str, str, str], n_boot: int, seed: int, two: bool
+    features: list[Array], counts: Array, k: int, reasons: tuple[str, str, str], n_boot: int, seed: int, two: bool
 ) -> tuple[Estimate, Estimate, Estimate]:
-    """Point estimates and intervals for (percent, kappa, alpha) from per-unit features."""
+    """Point estimates and intervals for (percent, kappa, alpha) from the features of distinct unit patterns and
+    how many units show each pattern."""
     fp, fk, fa = features
-    sums = [f.sum(axis=0, keepdims=True) for f in features]
+    sums = [counts[None, :] @ f for f in features]
     point = (
         float(_percent_from(sums[0])[0]),
         float(_kappa_from(sums[1], k)[0]) if two else float("nan"),
         float(_alpha_from(sums[2], k)[0]),
     )
-    n_units = fp.shape[0]
+    n_units = int(counts.sum())
     ci = [(float("nan"), float("nan"))] * 3
     if n_boot > 0 and n_units > 1:
-        (up, uk, ua), counts = _patterns([fp, fk, fa])
         rng = np.random.default_rng(seed)
         w = rng.multinomial(n_units, counts / counts.sum(), size=n_boot).astype(np.float64)
-        reps = (_percent_from(w @ up), _kappa_from(w @ uk, k) if two else np.full(n_boot, np.nan), _alpha_from(w @ ua, k))
+        reps = (_percent_from(w @ fp), _kappa_from(w @ fk, k) if two else np.full(n_boot, np.nan), _alpha_from(w @ fa, k))
         ci = [_interval(r) if not np.isnan(p) else (float("nan"), float("nan")) for r, p in zip(reps, point)]
     out = []
     for (lo, hi), p, why in zip(ci, point, reasons):
@@ -341,14 +354,21 @@ def pooled_estimate(blocks: Sequence[Any], *, n_boot: int = DEFAULT_BOOT, seed: 
     if n_units == 0 or len(cats) == 0:
         nan = Estimate(float("nan"), reason=pr or "no values")
         return Stats(n_units, n_coders, nan, Estimate(float("nan"), reason=kr or "no values"), nan, positives)
-    fp = np.zeros((n_units, 2))
-    fk = np.zeros((n_units, k * k))
-    fa = np.zeros((n_units, k * k))
-    for a in arrs:
-        idx = _index(a, cats)
-        fp += _percent_features(idx, k)
-        if two:
-            fk += _kappa_features(idx, k)
-        fa += _alpha_features(idx, k)
-    p, kap, alp = _estimates([fp, fk, fa], k, (pr, kr, ar), n_boot, seed, two)
+    if len(arrs) == 1:
+        # One code: the statistics only depend on how many units show each pattern of values.
+        idx, counts = _column_patterns(_index(arrs[0], cats), k)
+        feats = [_percent_features(idx, k), _kappa_features(idx, k) if two else np.zeros((idx.shape[1], k * k)),
+                 _alpha_features(idx, k)]
+    else:
+        fp = np.zeros((n_units, 2))
+        fk = np.zeros((n_units, k * k))
+        fa = np.zeros((n_units, k * k))
+        for a in arrs:
+            idx = _index(a, cats)
+            fp += _percent_features(idx, k)
+            if two:
+                fk += _kappa_features(idx, k)
+            fa += _alpha_features(idx, k)
+        feats, counts = _patterns([fp, fk, fa])
+    p, kap, alp = _estimates(feats, counts, k, (pr, kr, ar), n_boot, seed, two)
     return Stats(n_units, n_coders, p, kap, alp, positives)

@@ -87,11 +87,13 @@ class Report:
     notes: list[str] = field(default_factory=list)
     n_boot: int = agreement.DEFAULT_BOOT
     seed: int = agreement.DEFAULT_SEED
+    rollup: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "coders": list(self.coders),
             "level": self.level,
+            "rollup": self.rollup,
             "n_units": self.n_units,
             "n_coded_units": self.n_coded_units,
             "bootstrap": {"resamples": self.n_boot, "seed": self.seed, "interval": 0.95},
@@ -126,7 +128,8 @@ class Report:
     def format_table(self) -> str:
         """The text table the CLI prints: per code, with and without jointly uncoded units."""
         lines = [
-            f"Agreement between {' and '.join(self.coders)} at {self.level} level: {self.n_units} units "
+            f"Agreement between {' and '.join(self.coders)} at {self.level} level"
+            f"{' (codes include their subcodes)' if self.rollup else ''}: {self.n_units} units "
             f"({self.n_coded_units} coded by at least one of them). 95% bootstrap intervals ({self.n_boot} resamples).",
         ]
         lines += [f"note: {n}" for n in self.notes]
@@ -168,10 +171,13 @@ def agreement_report(
     *,
     level: str = "segment",
     codes: Sequence[int | str] | None = None,
+    rollup: bool = False,
     n_boot: int = agreement.DEFAULT_BOOT,
     seed: int = agreement.DEFAULT_SEED,
 ) -> Report:
-    """Agreement between two or more coders per code and overall (kappa needs exactly two)."""
+    """Agreement between two or more coders per code and overall (kappa needs exactly two).
+
+    With ``rollup`` a code counts as applied where it or any of its subcodes was (agreement on themes)."""
     names = [c.strip() for c in coders if c and c.strip()]
     if len(names) < 2:
         raise InvalidInput("agreement needs at least two coders (e.g. --coders A,B)")
@@ -183,7 +189,9 @@ def agreement_report(
         raise NotFound(
             f"no coder {', '.join(repr(u) for u in unknown)} in this project (coders: {', '.join(sorted(known)) or 'none'})"
         )
-    return _report(store, [_Side(n, n) for n in names], level=level, codes=codes, n_boot=n_boot, seed=seed)
+    return _report(
+        store, [_Side(n, n) for n in names], level=level, codes=codes, rollup=rollup, n_boot=n_boot, seed=seed
+    )
 
 
 def machine_agreement(
@@ -192,6 +200,7 @@ def machine_agreement(
     *,
     level: str = "segment",
     codes: Sequence[int | str] | None = None,
+    rollup: bool = False,
     n_boot: int = agreement.DEFAULT_BOOT,
     seed: int = agreement.DEFAULT_SEED,
 ) -> Report:
@@ -199,7 +208,7 @@ def machine_agreement(
     if store.scalar("SELECT 1 FROM coders WHERE name = ?", (coder,)) is None:
         raise NotFound(f"no coder {coder!r} in this project")
     sides = [_Side(MACHINE, None, origins=MACHINE_ORIGINS), _Side(coder, coder, exclude_origins=MACHINE_ORIGINS)]
-    return _report(store, sides, level=level, codes=codes, n_boot=n_boot, seed=seed)
+    return _report(store, sides, level=level, codes=codes, rollup=rollup, n_boot=n_boot, seed=seed)
 
 
 def _report(
@@ -210,6 +219,7 @@ def _report(
     codes: Sequence[int | str] | None,
     n_boot: int,
     seed: int,
+    rollup: bool = False,
 ) -> Report:
     if level not in LEVELS:
         raise InvalidInput(f"level must be 'segment' or 'form', not {level!r}")
@@ -243,6 +253,14 @@ def _report(
             applied.append(per)
     all_codes = list_codes(store)
     paths = {c.id: c.path_str for c in all_codes}
+    if rollup:
+        parent = {c.id: c.parent_id for c in all_codes}
+        for per in applied:
+            for cid, us in list(per.items()):
+                p = parent.get(cid)
+                while p is not None:
+                    per.setdefault(p, set()).update(us)
+                    p = parent.get(p)
     if codes is None:
         used = set().union(*[set(p) for p in applied])
         code_ids = [c.id for c in all_codes if c.id in used]
@@ -289,7 +307,7 @@ def _report(
         overall = CodeAgreement(None, "(all codes)", empty, empty)
         notes.append("none of these coders applied any code")
     return Report(
-        tuple(s.label for s in sides), level, n, int(coded_any.sum()), rows_out, overall, notes, n_boot, seed
+        tuple(s.label for s in sides), level, n, int(coded_any.sum()), rows_out, overall, notes, n_boot, seed, rollup
     )
 
 
