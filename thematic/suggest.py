@@ -27,6 +27,8 @@ cache (:mod:`thematic.embed`). For one segment with a loaded model a call is a f
 from __future__ import annotations
 
 import hashlib
+import threading
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -95,12 +97,14 @@ def normalise(v: np.ndarray) -> np.ndarray:
 def code_texts(
     path: Sequence[str], definition: str = "", includes: str = "", examples: Sequence[str] = ()
 ) -> list[str]:
-    """The texts whose embeddings make a code's zero-shot prototype."""
+    """The texts whose embeddings make a code's zero-shot prototype.
+
+    NFKC-normalised: code names write "/" as the full-width "／" (U+FF0F), which the model's vocabulary lacks."""
     name = path[-1] if len(path) < 2 else f"{path[-2]}: {path[-1]}"
     texts = [NAME_TEMPLATE.format(name)]
     texts += [t for t in (definition.strip(), includes.strip()) if t]
     texts += [e.strip() for e in examples if e and e.strip()]
-    return texts
+    return [unicodedata.normalize("NFKC", t) for t in texts]
 
 
 def prototype(vectors: np.ndarray) -> np.ndarray:
@@ -136,7 +140,8 @@ def top_k(probs: np.ndarray, k: int) -> np.ndarray:
 
 _default: Any = None
 _code_models: OrderedDict[tuple[str, str], CodeModel] = OrderedDict()
-_few_shot: OrderedDict[tuple[str, str, str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+_few_shot: OrderedDict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+_cache_lock = threading.Lock()  # the app serves several sessions from threads
 
 
 def default_embedder() -> Embedder:
@@ -150,15 +155,25 @@ def default_embedder() -> Embedder:
 
 
 def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
-    cache[key] = value
-    cache.move_to_end(key)
-    while len(cache) > _CACHE_SIZE:
-        cache.popitem(last=False)
+    with _cache_lock:
+        cache[key] = value
+        cache.move_to_end(key)
+        while len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
+
+
+def _recall(cache: OrderedDict[Any, Any], key: Any) -> Any:
+    with _cache_lock:
+        value = cache.get(key)
+        if value is not None:
+            cache.move_to_end(key)
+        return value
 
 
 def clear_caches() -> None:
-    _code_models.clear()
-    _few_shot.clear()
+    with _cache_lock:
+        _code_models.clear()
+        _few_shot.clear()
 
 
 def codebook_fingerprint(store: Store) -> str:
@@ -180,9 +195,9 @@ def code_model(store: Store, *, embedder: Embedder | None = None, progress: Prog
     emb = embedder or default_embedder()
     fp = codebook_fingerprint(store)
     key = (fp, emb.model_id)
-    if key in _code_models:
-        _code_models.move_to_end(key)
-        return _code_models[key]
+    cached = _recall(_code_models, key)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
     codes = list_codes(store)
     parents = {c.parent_id for c in codes if c.parent_id is not None}
     leaves = [c for c in codes if c.id not in parents]
@@ -225,10 +240,11 @@ def coder_prototypes(
     )
     if sig is None or int(sig[0]) == 0:
         return zero, none
-    key = (model.fingerprint, model.model_id, coder, repr(tuple(sig)))
-    if key in _few_shot:
-        _few_shot.move_to_end(key)
-        return _few_shot[key]
+    project = store.path if not store.in_memory else f"memory:{id(store)}"
+    key = (project, model.fingerprint, model.model_id, coder, repr(tuple(sig)))
+    cached = _recall(_few_shot, key)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
     from .embed import embed_segments
 
     index = model.index()
