@@ -304,3 +304,90 @@ def test_rollup_counts_subcodes_for_their_theme(store: Store) -> None:
     b = np.maximum(truth[2], truth[3])
     assert abs(theme.all_units.kappa.value - cohen_kappa_score(a, b)) <= 1e-9
     assert rep.rollup and reliability.agreement_report(store, ["A", "B"], n_boot=0).codes[0].path == "Theme/X"
+
+
+def test_two_coders_spreadsheets_on_nhs_sample_end_to_end(shared, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Real comments; coder A codes by the data set's labels, coder B disagrees on some; both import from
+    spreadsheets and `agreement --json` equals sklearn/krippendorff on the same matrices."""
+    import csv as _csv
+
+    import openpyxl
+
+    from thematic.ingest import ingest_file
+
+    rows = list(_csv.DictReader((shared / "data" / "nhs_patient_feedback_phase1.csv").open(encoding="utf-8")))
+    by_label: dict[str, list[dict[str, str]]] = {}
+    for r in rows:
+        if r["feedback"].strip() and len(by_label.setdefault(r["label"], [])) < 15:
+            by_label[r["label"]].append(r)
+    sample = [r for group in by_label.values() for r in group][:150]
+    forms = tmp_path / "forms.csv"
+    with forms.open("w", newline="", encoding="utf-8") as fh:
+        w = _csv.writer(fh)
+        w.writerow(["ID", "Organisation", "Feedback"])
+        for r in sample:
+            w.writerow([f"R{r['row_index']}", r["organization"], r["feedback"]])
+    path = tmp_path / "p.db"
+    with Store(path) as s:
+        ingest_file(s, forms, id_column="ID", question_columns=["Feedback"], meta_columns=["Organisation"],
+                    unit="response")
+        texts = {ext: t for ext, t in s.query(
+            "SELECT f.external_id, s.text FROM segments s JOIN answers a ON a.id = s.answer_id "
+            "JOIN forms f ON f.id = a.form_id")}
+    rng = np.random.default_rng(42)
+
+    def path_of(r: dict[str, str]) -> str:
+        label, sub = r["label"].replace("/", "-"), r["subcategory"].replace("/", "-")
+        return f"{label}/{sub}"
+
+    units = [f"R{r['row_index']}" for r in sample]
+    coded_a: dict[str, str] = {}
+    coded_b: dict[str, str] = {}
+    for u, r in zip(units, sample):
+        if rng.random() < 0.2:
+            continue  # nobody coded this comment
+        coded_a[u] = path_of(r)
+        coded_b[u] = path_of(r) if rng.random() < 0.75 else path_of(sample[int(rng.integers(len(sample)))])
+    a_file = tmp_path / "anna.csv"
+    with a_file.open("w", newline="", encoding="utf-8") as fh:
+        w = _csv.writer(fh)
+        w.writerow(["Respondent", "Question", "Quote", "Code"])
+        for u, p in coded_a.items():
+            w.writerow([u, "Feedback", texts[u], p])
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Form ID", "Question", "Segment text", "Code path"])
+    for u, p in coded_b.items():
+        ws.append([u, "Feedback", texts[u], p])
+    b_file = tmp_path / "ben.xlsx"
+    wb.save(b_file)
+    assert main(["import-codings", str(path), str(a_file), "--coder", "anna"]) == 0
+    assert main(["import-codings", str(path), str(b_file), "--coder", "ben"]) == 0
+    capsys.readouterr()
+    assert main(["agreement", str(path), "--coders", "anna,ben", "--json", "--boot", "200"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n_units"] == len(units)
+    coded = np.array([u in coded_a or u in coded_b for u in units])
+    checked = 0
+    for row in report["codes"]:
+        code = row["code"].removeprefix("Imported/")
+        a = np.array([1.0 if coded_a.get(u) == code else 0.0 for u in units])
+        b = np.array([1.0 if coded_b.get(u) == code else 0.0 for u in units])
+        for key, mask in (("all_units", np.ones(len(units), bool)), ("coded_units", coded)):
+            got = row[key]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ref_k = float(cohen_kappa_score(a[mask], b[mask]))
+            ref_a = _ref_alpha(np.vstack([a, b])[:, mask])
+            k = got["kappa"]["value"]
+            al = got["alpha"]["value"]
+            assert _same(float("nan") if k is None else k, ref_k), (row["code"], key)
+            assert _same(float("nan") if al is None else al, ref_a), (row["code"], key)
+            checked += 1
+    assert checked >= 2 * 20
+    # Overall: every (comment, code) decision pooled.
+    codes = [r["code"].removeprefix("Imported/") for r in report["codes"]]
+    pa = np.concatenate([[1.0 if coded_a.get(u) == c else 0.0 for u in units] for c in codes])
+    pb = np.concatenate([[1.0 if coded_b.get(u) == c else 0.0 for u in units] for c in codes])
+    assert abs(report["overall"]["all_units"]["kappa"]["value"] - cohen_kappa_score(pa, pb)) <= 1e-9
+    assert report["overall"]["all_units"]["kappa"]["value"] > report["overall"]["coded_units"]["kappa"]["value"]
