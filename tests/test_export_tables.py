@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Iterator
 
 import pytest
@@ -107,3 +108,28 @@ def test_large_project_streams(store: Store) -> None:
     assert time.perf_counter() - t < 20
     wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
     assert sum(1 for _ in wb["Coded extracts"].iter_rows(values_only=True)) == 1 + len(segs)
+
+
+def test_control_characters_never_break_an_export(store: Store) -> None:
+    """Text pasted from other programs can carry control characters that XLSX, DOCX and SVG (XML) forbid."""
+    import docx
+    import openpyxl
+    from lxml import etree
+
+    from thematic.codebook import add_code
+    from thematic.coding import apply_code
+
+    segs = add_corpus(store, 2)
+    with store.action("test.edit", "Put a control character in an answer") as act:
+        act.execute("UPDATE answers SET text = 'Bell\x07 and tab\x0b' WHERE id = 1")
+        act.execute("UPDATE segments SET start = 0, \"end\" = 15, text = 'Bell\x07 and tab\x0b' WHERE id = ?",
+                    (segs[0],))
+    store.set_setting("title", "Study\x01 one")
+    apply_code(store, segs[0], add_code(store, "Theme"), "alice")
+    wb = openpyxl.load_workbook(io.BytesIO(export.render(store, "xlsx")))
+    assert list(wb["Coded extracts"].iter_rows(min_row=2, values_only=True))[0][3] == "Bell\ufffd and tab\ufffd"
+    assert "Bell" in export.render(store, "csv").decode("utf-8-sig")
+    docx.Document(io.BytesIO(export.render(store, "docx")))
+    root = etree.fromstring(export.render(store, "svg"))
+    assert root.findtext("{http://www.w3.org/2000/svg}title") == "Study one"
+    etree.fromstring(zipfile.ZipFile(io.BytesIO(export.render(store, "qdpx"))).read("project.qde"))

@@ -8,13 +8,19 @@ timestamps.
 from __future__ import annotations
 
 import io
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape as _escape
+from xml.sax.saxutils import quoteattr
 
+from .safety import xml_text
 from .tree import CAPTION_SIZE, EDGE_COLOUR, FONT_FAMILY, Layout, TreeNode, TreeSpec, _label, _style
 
 SVG_FONTS = "'DejaVu Sans', 'Bitstream Vera Sans', 'Liberation Sans', Arial, Helvetica, sans-serif"
 RADIUS = 2.5
 BOX_STROKE = 0.9
+
+
+def escape(s: str) -> str:
+    return _escape(xml_text(s))
 
 
 def _f(v: float) -> str:

@@ -31,24 +31,19 @@ from typing import IO, Any
 
 from ..errors import InvalidInput
 from ..store import Store
+from .safety import xml_text
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
 THEMATIC_NS = uuid.UUID("5d6c1f4e-5a0c-4b8e-9a52-2f0d3c1b7e61")
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 QUESTION_VARIABLE = "question"
-_XML_BAD = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _origin() -> str:
     from .. import __version__
 
     return f"thematic {__version__}"
-
-
-def xml_text(s: str) -> str:
-    """Text safe for XML 1.0 (control characters other than tab and newlines become U+FFFD)."""
-    return _XML_BAD.sub("\ufffd", s)
 
 
 class Guids:

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from ..store import Store
+from .safety import xml_text
 
 PHASES = {
     1: "Familiarising with the data",
@@ -194,8 +195,8 @@ def _quotes(store: Store, code_id: int, limit: int) -> tuple[list[Quote], bool]:
             f"WHERE c.code_id IN ({marks}) ORDER BY a.form_id, q.position, s.position LIMIT ?", [*codes, limit])]
     labels = {r[0]: r[1] for r in store.query("SELECT key, label FROM questions")}
     segs = get_segments(store, ids)
-    return [Quote(s.text.strip(), s.external_id, labels.get(s.question, s.question), bool(chosen)) for s in segs], \
-        bool(chosen)
+    return [Quote(xml_text(s.text.strip()), xml_text(s.external_id), xml_text(labels.get(s.question, s.question)),
+                  bool(chosen)) for s in segs], bool(chosen)
 
 
 def build_report(store: Store, *, counts: str = "respondents", depth: int = 2, coder: str | None = None,
@@ -210,8 +211,8 @@ def build_report(store: Store, *, counts: str = "respondents", depth: int = 2, c
         c = node.code
         seg, resp = totals.get(c.id, (0, 0))
         qs, chosen = _quotes(store, c.id, quotes_per_theme if level == 0 else 2)
-        e = ThemeEntry(c.id, c.name, list(c.path), c.definition, c.includes, c.excludes, c.colour, seg, resp, qs,
-                       chosen)
+        e = ThemeEntry(c.id, xml_text(c.name), [xml_text(p) for p in c.path], xml_text(c.definition),
+                       xml_text(c.includes), xml_text(c.excludes), c.colour, seg, resp, qs, chosen)
         if level + 1 < depth:
             e.children = [entry(ch, level + 1) for ch in node.children]
         return e
@@ -221,11 +222,11 @@ def build_report(store: Store, *, counts: str = "respondents", depth: int = 2, c
         if any(k in f.casefold() for k in RESPONDENT_FIELDS):
             values = meta_values(store, f)
             if len(values) <= 40:
-                resp[f] = values
+                resp[xml_text(f)] = [(xml_text(v), n) for v, n in values]
     coders = [r[0] for r in store.query(
         "SELECT DISTINCT k.name FROM codings c JOIN coders k ON k.id = c.coder_id ORDER BY k.name")]
     return Report(
-        title=title if title is not None else (store.get_setting("title", "") or "Thematic analysis"),
+        title=xml_text(title if title is not None else (store.get_setting("title", "") or "Thematic analysis")),
         method=method_paragraphs(store),
         themes=[entry(n, 0) for n in tree(store)],
         respondents=resp,

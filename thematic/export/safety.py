@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -19,6 +20,8 @@ from typing import IO, Any
 from ..errors import InvalidInput
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_XML_BAD = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 # Limits for archives we import (REFI-QDA .qdpx).
 MAX_MEMBER_BYTES = 200 * 1024 * 1024
@@ -32,9 +35,17 @@ Src = str | os.PathLike[str] | IO[bytes] | bytes
 
 def cell(value: Any) -> Any:
     """A value safe to put in a spreadsheet cell: text that a spreadsheet would run as a formula is quoted."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
+    if not isinstance(value, str):
+        return value
+    value = _CONTROL.sub("\ufffd", value)  # spreadsheets refuse control characters
+    if value.startswith(FORMULA_START):
         return "'" + value
     return value
+
+
+def xml_text(s: str) -> str:
+    """Text safe for XML 1.0 (control characters other than tab and newlines become U+FFFD, keeping offsets)."""
+    return _XML_BAD.sub("\ufffd", s)
 
 
 def write_bytes(data: bytes, dest: Dest) -> None:

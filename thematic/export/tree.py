@@ -90,7 +90,7 @@ def tree_spec(
         c = cn.code
         kids = tuple(node(ch, level + 1, colour) for ch in cn.children) if level + 1 < depth else ()
         n = n_by_code.get(c.id, (0, 0))[index] if counts != "none" else None
-        return TreeNode(c.name, n, colour, kids, c.id, c.definition)
+        return TreeNode(_printable(c.name), n, colour, kids, c.id, c.definition)
 
     roots = []
     for i, cn in enumerate(tree(store)):
@@ -100,8 +100,13 @@ def tree_spec(
         total = int(store.scalar("SELECT count(*) FROM forms") or 0)
     elif counts == "segments":
         total = int(store.scalar("SELECT count(*) FROM segments") or 0)
-    study = title if title is not None else (store.get_setting("title", "") or "Thematic analysis")
+    study = _printable(title if title is not None else (store.get_setting("title", "") or "Thematic analysis"))
     return TreeSpec(study, tuple(roots), total, counts, depth)
+
+
+def _printable(text: str) -> str:
+    """One line of drawable text: control characters and runs of whitespace become single spaces."""
+    return " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", text).split())
 
 
 def _valid_colour(colour: str) -> str:
