@@ -148,7 +148,7 @@ class Report:
                     f"{name:<40} {s.n_units:>6} {pct:>7}  {s.kappa.format():<24} {s.alpha.format():<24}"
                     + (f" ({why})" if why and not (s.kappa.defined and s.alpha.defined) else "")
                 )
-        return "\n".join(lines)
+        return "\n".join(line.rstrip() for line in lines)
 
 
 def _pct(v: float) -> float:
@@ -286,13 +286,13 @@ def _report(
                 m[i, [index[u] for u in per.get(cid, ())]] = 1.0
         blocks.append(m)
     rows_out = []
-    for j, (cid, m) in enumerate(zip(code_ids, blocks)):
+    for cid, m in zip(code_ids, blocks):
         rows_out.append(
             CodeAgreement(
                 cid,
                 paths[cid],
-                agreement.estimate(m, n_boot=n_boot, seed=seed + j),
-                agreement.estimate(m[:, coded_any], n_boot=n_boot, seed=seed + j),
+                agreement.estimate(m, n_boot=n_boot, seed=seed),
+                agreement.estimate(m[:, coded_any], n_boot=n_boot, seed=seed),
             )
         )
     if blocks:
