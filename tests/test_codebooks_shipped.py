@@ -284,3 +284,31 @@ def test_the_readme_csv_example_reads_as_documented(tmp_path: Path) -> None:
     assert all(len(p) == 2 and p[0] == "Workshop delivery" for p in paths[1:])
     assert all(e.definition for _, e in cb.walk())
     assert "path,definition,includes,excludes" in block.group(1)
+
+
+@pytest.mark.parametrize(
+    ("filename", "text"),
+    [
+        ("top.yaml", "codes:\n  - name: Delivery\n    definition: one\n  - name: delivery\n    definition: two\n"),
+        ("nested.yaml", "codes:\n  - name: T\n    children:\n      - name: Pace\n      - name: PACE\n"),
+        ("top.csv", "path,definition\nDelivery/Pace,one\ndelivery/Pace,two\n"),
+        ("slash.yaml", "codes:\n  - name: Environment/ facilities\n"),
+    ],
+)
+def test_documented_problems_stop_the_import_and_import_nothing(filename: str, text: str, tmp_path: Path) -> None:
+    """The README promises: duplicate sibling names (ignoring case, at any level) or a '/' in a name stop the
+    import with a one-line message, and nothing is imported."""
+    from thematic.codebook_files import import_codebook, read_codebook
+    from thematic.errors import InvalidInput
+    from thematic.store import Store
+
+    f = tmp_path / filename
+    f.write_text(text, encoding="utf-8")
+    store = Store(":memory:")
+    try:
+        with pytest.raises(InvalidInput) as err:
+            import_codebook(store, read_codebook(f))
+        assert "\n" not in str(err.value)
+        assert store.scalar("SELECT count(*) FROM codes") == 0
+    finally:
+        store.close()

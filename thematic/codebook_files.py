@@ -92,13 +92,25 @@ def _from_yaml(data: bytes, stem: str, filename: str) -> Codebook:
         ) from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("codes"), list):
         raise InvalidInput("a codebook needs a 'codes:' list at the top level", path=filename)
+    codes = [_entry(item, filename, ()) for item in doc["codes"]]
+    _check_unique_names(codes, filename)
     return Codebook(
         name=str(doc.get("name") or stem),
         title=str(doc.get("title") or ""),
         description=str(doc.get("description") or "").strip(),
         source=str(doc.get("source") or "").strip(),
-        codes=[_entry(item, filename, ()) for item in doc["codes"]],
+        codes=codes,
     )
+
+
+def _check_unique_names(entries: list[CodebookEntry], filename: str, where: str = "the top level") -> None:
+    """Sibling names must differ (ignoring case), as in a project; otherwise an import would silently merge them."""
+    seen: set[str] = set()
+    for e in entries:
+        if e.name.casefold() in seen:
+            raise InvalidInput(f"two codes named '{e.name}' at {where}", path=filename)
+        seen.add(e.name.casefold())
+        _check_unique_names(e.children, filename, f"'{e.name}'")
 
 
 def _entry(item: Any, filename: str, path: tuple[str, ...]) -> CodebookEntry:
@@ -167,6 +179,7 @@ def _from_csv(data: bytes, stem: str, filename: str) -> Codebook:
             leaf.examples += [e.strip() for e in (row.get(cols["examples"]) or "").split("|") if e.strip()]
     if not index:
         raise InvalidInput("the codebook has no codes", path=filename)
+    _check_unique_names(cb.codes, filename)
     return cb
 
 
