@@ -106,7 +106,7 @@ with tab_r:
             notes = answer_notes()
             for a in corpus.answers(store, form_id=f.id):
                 with st.container(border=True):
-                    st.caption(qlabel.get(a["question_id"], a["question"]))
+                    st.caption(md_escape(qlabel.get(a["question_id"], a["question"])))
                     st.markdown(md_escape(a["text"]))
                     note_box(a["id"], notes.get(a["id"], []), "fam_r")
 

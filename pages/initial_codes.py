@@ -153,7 +153,7 @@ def panel() -> None:
     ans = corpus.answers(store, form_id=seg.form_id, question_id=seg.question_id)
     meta = corpus.form_meta(store, [seg.form_id]).get(seg.form_id, {})
     with st.container(border=True):
-        st.caption(f"{qlabel.get(seg.question_id, seg.question)} · {meta_line(meta)}")
+        st.caption(md_escape(f"{qlabel.get(seg.question_id, seg.question)} · {meta_line(meta)}"))
         if ans:
             st.markdown(highlight(ans[0]["text"], seg.start, seg.end), unsafe_allow_html=True)
         else:

@@ -48,7 +48,8 @@ def coder_picker(store: Store) -> None:
         key="coder",
         placeholder="Choose or type your name",
         accept_new_options=True,
-        help="Your codings and memos are recorded under this name.",
+        bind="query-params",
+        help="Your codings and memos are recorded under this name (also settable as ?coder=NAME in the URL).",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping
 
 import streamlit as st
@@ -55,7 +56,8 @@ _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]<>()#+-!|~$"})
 
 def md_escape(text: str) -> str:
     """Respondents' words shown as written: markdown characters escaped, line breaks kept."""
-    return text.translate(_MD_SPECIAL).replace("\n", "  \n")
+    escaped = re.sub(r"(?m)^(\s*\d+)([.)])", r"\1\\\2", text.translate(_MD_SPECIAL))  # "1." is not a list
+    return escaped.replace("\n", "  \n")
 
 
 def meta_line(meta: Mapping[str, str]) -> str:
