@@ -134,3 +134,20 @@ def _df(at: AppTest, column: str):  # type: ignore[no-untyped-def]
             return d.value
     raise AssertionError(f"no table with a {column!r} column")
 
+
+
+def test_agreement_page_compares_the_model_with_a_coder(open_page: Callable[..., AppTest], project: Path) -> None:
+    with Store.open(project) as s:
+        seg = s.query("SELECT id FROM segments ORDER BY id")
+        room = codebook.find_code(s, "Environment/Room")
+        assert room is not None
+        coding.apply_code(s, seg[2][0], room.id, "anna", origin="suggestion")  # an accepted proposal
+    at = open_page("pages/agreement.py", coder="lead")
+    before = len(at.dataframe)
+    at.selectbox(key="ag_machine_coder").set_value("ben").run()
+    check(at)
+    assert len(at.dataframe) == before + 1
+    machine = _df(at, "applied by machine")
+    with Store.open(project) as s:
+        rep = reliability.machine_agreement(s, "ben", n_boot=0)
+    assert list(machine["code"]) == [c.path for c in rep.codes] + ["(all codes)"]

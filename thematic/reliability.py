@@ -130,7 +130,9 @@ class Report:
         lines = [
             f"Agreement between {' and '.join(self.coders)} at {self.level} level"
             f"{' (codes include their subcodes)' if self.rollup else ''}: {self.n_units} units "
-            f"({self.n_coded_units} coded by at least one of them). 95% bootstrap intervals ({self.n_boot} resamples).",
+            f"({self.n_coded_units} coded by at least one of them). "
+            + (f"95% bootstrap intervals ({self.n_boot} resamples of the units, seed {self.seed})."
+               if self.n_boot else "No intervals (no bootstrap)."),
         ]
         lines += [f"note: {n}" for n in self.notes]
         for title, coded in (("All units", False), ("Without units none of them coded", True)):
