@@ -16,6 +16,7 @@ from .tree import CAPTION_SIZE, EDGE_COLOUR, FONT_FAMILY, Layout, TreeNode, Tree
 
 SVG_FONTS = "'DejaVu Sans', 'Bitstream Vera Sans', 'Liberation Sans', Arial, Helvetica, sans-serif"
 RADIUS = 2.5
+_RC = {"text.hinting": "none", "text.hinting_factor": 1, "svg.fonttype": "none"}
 BOX_STROKE = 0.9
 
 
@@ -113,10 +114,14 @@ def to_png(layout: Layout, *, dpi: int = 300) -> bytes:
     """A PNG at ``dpi`` (300 by default), with the resolution recorded in the file."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    fig = _figure(layout)
-    FigureCanvasAgg(fig)  # type: ignore[arg-type]
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})  # type: ignore[attr-defined]
+    import matplotlib
+
+    # Unhinted glyphs keep the advance widths the layout measured, at any resolution.
+    with matplotlib.rc_context(_RC):
+        fig = _figure(layout)
+        FigureCanvasAgg(fig)  # type: ignore[arg-type]
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})  # type: ignore[attr-defined]
     return buf.getvalue()
 
 
@@ -125,7 +130,7 @@ def to_pdf(layout: Layout) -> bytes:
     import matplotlib
     from matplotlib.backends.backend_pdf import FigureCanvasPdf
 
-    with matplotlib.rc_context({"pdf.fonttype": 42}):
+    with matplotlib.rc_context({**_RC, "pdf.fonttype": 42}):
         fig = _figure(layout)
         FigureCanvasPdf(fig)  # type: ignore[arg-type]
         buf = io.BytesIO()

@@ -298,21 +298,35 @@ def _caption(spec: TreeSpec, width: float, y: float) -> tuple[tuple[TextLine, ..
 
 def layout_tree(
     spec: TreeSpec, *, orientation: str = "auto", greyscale: bool = False, max_columns: int = 6,
-    column_width: float = 124.0,
+    column_width: float | None = None,
 ) -> Layout:
-    """Place the boxes and connectors of ``spec``. Same input, same output, to the last digit."""
+    """Place the boxes and connectors of ``spec``. Same input, same output, to the last digit.
+
+    ``column_width`` (points) defaults to what lets one row of themes fit about 1.2 x the width of an A4 text
+    block, between 96 and 124 points."""
     if orientation not in ORIENTATIONS:
         raise InvalidInput(f"orientation must be one of {', '.join(ORIENTATIONS)}, not {orientation!r}")
     if orientation == "lr":
         return _layout_lr(spec, greyscale)
-    if orientation == "tb" or len(spec.nodes) <= max_columns:
-        return _layout_tb(spec, greyscale, max_columns, column_width)
+
+    def tb(per_row: int) -> Layout:
+        cols = max(1, min(per_row, len(spec.nodes)))
+        width = column_width or max(96.0, min(124.0, (ROW_TARGET - 2 * MARGIN - (cols - 1) * GAP_X) / cols))
+        return _layout_tb(spec, greyscale, per_row, width)
+
+    if orientation == "tb":
+        return tb(max_columns)
+    one_row = tb(max(1, len(spec.nodes)))
+    if len(spec.nodes) <= max_columns and page_scale(one_row) >= 0.7:
+        return one_row
     # Many themes: the arrangement that needs the least shrinking to fit an A4 text block (16.5 x 24 cm).
-    candidates = [_layout_tb(spec, greyscale, k, column_width) for k in range(max_columns, 2, -1)]
+    candidates = [tb(k) for k in range(min(max_columns, len(spec.nodes)), 2, -1)]
     candidates.append(_layout_lr(spec, greyscale))
-    return max(candidates, key=lambda lay: (round(page_scale(lay), 3), lay.orientation == "tb"))
+    return max(candidates, key=lambda lay: (round(page_scale(lay), 2), lay.orientation == "tb"))
 
 
+ROW_TARGET = 570.0
+GAP_X = 12.0
 A4_TEXT = (468.0, 680.0)
 
 
@@ -322,7 +336,7 @@ def page_scale(layout: Layout, page: tuple[float, float] = A4_TEXT) -> float:
 
 
 def _layout_tb(spec: TreeSpec, greyscale: bool, max_columns: int, col_w: float) -> Layout:
-    gap_x, gap_y, indent, sub_indent = 12.0, 5.0, 14.0, 10.0
+    gap_x, gap_y, indent, sub_indent = GAP_X, 5.0, 14.0, 10.0
     themes = list(spec.nodes)
     per_row = max(1, min(max_columns, len(themes) or 1))
     n_rows = max(1, -(-len(themes) // per_row))
