@@ -170,3 +170,19 @@ def test_cli_import_and_export(tmp_path, capsys) -> None:  # type: ignore[no-unt
     bad = _csv(tmp_path / "b.csv", [["form id", "question", "segment", "code path"], ["F1", "Q1", "zzz", "T/Y"]])
     assert main(["import-codings", str(path), str(bad), "--coder", "A", "--unknown-codes", "refuse"]) == 2
     assert "row 2: no segment 'zzz'" in capsys.readouterr().err
+
+
+def test_question_by_number_or_left_out_for_a_single_question(store: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ids = make_corpus(store, [("F1", {}, {"Q1": ["a b", "c"]}), ("F2", {}, {"Q1": ["d"]})], questions=("Q1",))
+    f = _csv(tmp_path / "one.csv", [["form", "text", "code"], ["F1", "c", "X"], ["F2", "d", "X"]])
+    assert import_codings(store, f, coder="Ann").added == 2
+    f2 = _csv(tmp_path / "num.csv", [["form", "question", "text", "code"], ["F1", "1", "a b", "X"]])
+    assert import_codings(store, f2, coder="Ann").added == 1
+    assert {c.segment_id for c in codings(store, coder="Ann")} == set(ids.values())
+
+
+def test_question_column_needed_with_several_questions(proj, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store, _ = proj
+    f = _csv(tmp_path / "noq.csv", [["form", "text", "code"], ["F1", "Too hot in the room.", "X"]])
+    with pytest.raises(InvalidInput, match="add a 'question' column"):
+        import_codings(store, f, coder="Ann")

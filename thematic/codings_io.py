@@ -3,7 +3,8 @@
 Columns (header names are matched case-insensitively; spaces, ``_`` and ``-`` are interchangeable):
 
 * form id: ``form id``, ``form``, ``respondent``, ``response id``, ``external id``, ``id``
-* question: ``question``, ``question key``, ``question label``, ``q`` (matched to a question's key or label)
+* question: ``question``, ``question key``, ``question label``, ``q`` (a question's key, label or 1-based number;
+  may be left out when the project has a single question)
 * segment: ``segment id`` (a number), ``segment text``/``text``/``quote``/``extract``, or ``segment`` (a number that
   is a segment id of that form and question, otherwise its text)
 * code: ``code path``, ``code``, ``path``, ``theme`` (``Theme/Subtheme/Code``)
@@ -90,7 +91,7 @@ def _map_header(values: list[Any]) -> dict[str, int] | None:
                 found[role] = names.index(v)
                 break
     has_segment = any(k in found for k in ("segment_id", "segment_text", "segment"))
-    if "form" in found and "question" in found and "code" in found and has_segment:
+    if "form" in found and "code" in found and has_segment:
         return found
     return None
 
@@ -138,12 +139,14 @@ def import_codings(
     result = ImportResult(clean_coder)
 
     forms = {r[1]: r[0] for r in store.query("SELECT id, external_id FROM forms")}
-    qrows = store.query("SELECT id, key, label FROM questions")
+    qrows = store.query("SELECT id, key, label, position FROM questions")
     qmap: dict[str, int] = {}
     for r in qrows:
         qmap.setdefault(_norm_text(r["label"]).casefold(), r["id"])
     for r in qrows:
         qmap[_norm_text(r["key"]).casefold()] = r["id"]
+    if not qrows:
+        raise InvalidInput("this project has no forms yet: import the forms before their codings", path=name)
     answers: dict[tuple[int, int], tuple[int, str]] = {
         (r[1], r[2]): (r[0], r[3]) for r in store.query("SELECT id, form_id, question_id, text FROM answers")
     }
@@ -170,8 +173,12 @@ def import_codings(
         if fid is None:
             problems.append(f"row {n}: no form {cells.get('form', '')!r}")
             continue
-        qid = qmap.get(_norm_text(cells.get("question", "")).casefold())
+        qid = _question(cells.get("question") or None, qmap, qrows)
         if qid is None:
+            if "question" not in _header:
+                raise InvalidInput(
+                    "this project has several questions: add a 'question' column (key or label)", path=name
+                )
             problems.append(f"row {n}: no question {cells.get('question', '')!r}")
             continue
         ans = answers.get((fid, qid))
@@ -236,6 +243,19 @@ def import_codings(
                 result.already_present += 1
         act.details.update({"added": result.added, "codes_created": len(result.codes_created)})
     return result
+
+
+def _question(ref: str | None, qmap: dict[str, int], qrows: list[Any]) -> int | None:
+    """A question by key or label (case and spacing ignored), 1-based number, or the only question if none given."""
+    if ref is None:
+        return int(qrows[0]["id"]) if len(qrows) == 1 else None
+    text = _norm_text(ref).casefold()
+    if text in qmap:
+        return qmap[text]
+    if text.isdigit() and 1 <= int(text) <= len(qrows):
+        ordered = sorted(qrows, key=lambda r: (r["position"], r["id"]))
+        return int(ordered[int(text) - 1]["id"])
+    return None
 
 
 def _unquote(text: str) -> str:
