@@ -348,6 +348,14 @@ def render_docx(store: Store, *, counts: str = "respondents", depth: int = 2, co
             cells[i].text = str(v)
             if i == 0 and v:
                 cells[i].paragraphs[0].runs[0].bold = True
+    table.autofit = False
+    widths = (Cm(3.2), Cm(3.6), Cm(6.6), Cm(1.6), Cm(2.0))
+    for row_ in table.rows:
+        for cell_, width in zip(row_.cells, widths):
+            cell_.width = width
+            for par in cell_.paragraphs:
+                for run in par.runs:
+                    run.font.size = Pt(9)
     for t in rep.themes:
         doc.add_heading(f"{t.name} (n = {t.respondents if counts != 'segments' else t.segments})", level=2)
         if t.definition:
