@@ -142,6 +142,9 @@ def test_merge_project_copy(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with Store(other_path) as o:
         # Coded elsewhere: same coder name, another coder, a new code with a definition, memos, a quote.
         models = find_code(o, "Content/Models").id  # type: ignore[union-attr]
+        from thematic.codebook import update_code
+
+        update_code(o, models, definition="Psychological models taught on the day")  # ours has none
         new = add_code(o, "Heat", parent_id=ensure_path(o, "Environment"), definition="Room temperature")
         apply_code(o, seg[0][0], models, "Ann")  # same as main: must not duplicate
         apply_code(o, seg[2][0], new, "Ann")
@@ -163,6 +166,10 @@ def test_merge_project_copy(tmp_path) -> None:  # type: ignore[no-untyped-def]
         heat = find_code(s, "Environment/Heat")
         assert heat is not None and heat.definition == "Room temperature"
         assert [m.body for m in memos(s, code_id=heat.id)] == ["Heat came up a lot"]
+        ours = find_code(s, "Content/Models")
+        assert ours is not None and ours.definition == ""  # ours kept, theirs as a memo
+        assert [m.body for m in memos(s, code_id=ours.id)] == ["Definition: Psychological models taught on the day"]
+        assert rep.details["their differing definitions kept as memos"] == 1
         assert [c.origin for c in codings(s, coder="Cat")] == ["suggestion"]
         # Merging the same copy again adds nothing.
         again = merge.merge_project(s, other_path)

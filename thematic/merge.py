@@ -11,8 +11,9 @@ rolled back with an error instead of committing a loss.
 * :func:`merge_by_mapping` - merge two coders' codebooks with a mapping table (CSV ``from_path,to_path``).
 * :func:`merge_project` - bring in another copy of the project coded elsewhere (same forms): forms matched by
   external id, questions by key, segments by offsets (then text); coders by name (same name = same coder;
-  ``coder_prefix`` renames incoming ones); codes by path (new ones created with their definitions); memos and
-  chosen quotes brought over.
+  ``coder_prefix`` renames incoming ones); codes by path (new ones created with their definitions; where both
+  copies have a code with different definitions, ours stays and theirs becomes a memo on it); memos and chosen
+  quotes brought over. The other file is opened read-only. Adjudications and recorded rounds stay in their copy.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 from . import codebook
 from .adjudicate import resolve_code
 from .errors import Conflict, InvalidInput, NotFound, ThematicError
-from .store import Action, Store
+from .store import Action, Store, now
 
 COUNTED = ("codings", "codes", "memos", "coders", "quotes")
 
@@ -286,7 +287,7 @@ def merge_project(
     with store.action(
         "merge.project", f"Merge project copy {name}", actor=actor, details={"file": name, "prefix": coder_prefix}
     ) as act:
-        code_map = _bring_codes(store, act, plan["codes"], actor)
+        code_map, definitions_kept = _bring_codes(store, act, plan["codes"], actor, name)
         from .coding import _coder_id
 
         coder_map = {oid: _coder_id(act, nm) for oid, nm in plan["coders"].items()}
@@ -332,6 +333,7 @@ def merge_project(
             "already present": present,
             "codes created": len([c for c in plan["codes"] if c["id"] in code_map and c.get("created")]),
             "memos added": memos_added,
+            "their differing definitions kept as memos": definitions_kept,
             "quotes added": quotes_added,
             "lost": 0,
         }
@@ -427,13 +429,35 @@ def _plan(store: Store, conn: sqlite3.Connection, prefix: str) -> dict[str, Any]
     return {"codes": codes, "coders": coders, "codings": codings, "memos": memos, "quotes": quotes, "warnings": warnings}
 
 
-def _bring_codes(store: Store, act: Action, codes: list[dict[str, Any]], actor: str | None) -> dict[int, int]:
-    """Map the other copy's code ids to ours by path, creating missing codes with their definitions."""
+def _bring_codes(
+    store: Store, act: Action, codes: list[dict[str, Any]], actor: str | None, source: str
+) -> tuple[dict[int, int], int]:
+    """Map the other copy's code ids to ours by path, creating missing codes with their definitions. Where a code
+    exists here with another definition, ours is kept and theirs is added as a memo on the code (nothing lost).
+    Returns the mapping and how many such memos were added."""
     out: dict[int, int] = {}
+    kept = 0
     for c in codes:
         found = codebook.find_code(store, list(c["path"]))
         if found is not None:
             out[c["id"]] = found.id
+            theirs = [(label, (c[f] or "").strip()) for label, f in
+                      (("Definition", "definition"), ("Includes", "includes"), ("Excludes", "excludes"))]
+            ours = {"Definition": found.definition, "Includes": found.includes, "Excludes": found.excludes}
+            differs = [f"{label}: {text}" for label, text in theirs if text and text != ours[label].strip()]
+            if differs:
+                title = f"Definition of '{found.path_str}' in {source}"
+                body = "\n".join(differs)
+                dup = act.execute(
+                    "SELECT 1 FROM memos WHERE code_id = ? AND title = ? AND body = ?", (found.id, title, body)
+                ).fetchone()
+                if dup is None:
+                    t = now()
+                    act.execute(
+                        "INSERT INTO memos (code_id, title, body, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                        (found.id, title, body, t, t),
+                    )
+                    kept += 1
             continue
         parent = out.get(c["parent_id"]) if c["parent_id"] is not None else None
         out[c["id"]] = codebook.add_code(
@@ -441,7 +465,7 @@ def _bring_codes(store: Store, act: Action, codes: list[dict[str, Any]], actor: 
             excludes=c["excludes"] or "", colour=c["colour"] or "", examples=c["examples"], actor=actor,
         )
         c["created"] = True
-    return out
+    return out, kept
 
 
 __all__ = [
