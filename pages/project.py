@@ -26,19 +26,18 @@ with st.container(border=True):
     for col, name in zip(cols, ("forms", "questions", "answers", "segments", "codes", "codings")):
         col.metric(name.capitalize(), f"{counts[name]:,}")
     known = sorted({str(p) for p in (ui_store.APP_DIR / "projects").glob("*.db")} | {str(path)})
-    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    target = c1.selectbox(
-        "Open or create a project file (pick one or type a path ending in .db)",
-        known,
-        index=known.index(str(path)),
-        key="project_target",
-        accept_new_options=True,
-    )
-    if c2.button("Open", key="project_open", icon=":material/folder_open:", disabled=target == str(path)):
+    c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
+    picked = c1.selectbox("Open a project file", known, index=known.index(str(path)), key="project_target")
+    typed = c2.text_input("…or type a path (a new file is created)", key="project_new_path",
+                          placeholder="e.g. projects/evaluation.db")
+    target = typed.strip() or picked
+    if c3.button("Open", key="project_open", icon=":material/folder_open:"):
         with guard():
             t = Path(str(target)).expanduser()
             if t.suffix.lower() != ".db":
                 st.error(f"{t.name}: a project file ends in .db")
+            elif t.resolve() == path.resolve():
+                st.info(f"{t} is already open.")
             else:
                 created = not t.exists()
                 ui_store.open_project(t)

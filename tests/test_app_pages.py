@@ -216,3 +216,46 @@ def test_audit_lists_events_and_undo_reverts(open_page: Callable[..., AppTest], 
         env = codebook.find_code(s, "Environment")
         assert env is not None and coding.codings(s, code_id=env.id) == []
     assert any("Undone" in m.value for m in at.success)
+
+
+def test_initial_codes_blind_mode_hides_other_coders(open_page: Callable[..., AppTest], project: Path) -> None:
+    at = open_page("pages/initial_codes.py", coder="ben", ic_pos=1)
+    assert any("Other coders: anna: Practices/Breathing" in c.value for c in at.caption)
+    with Store.open(project) as s:
+        from thematic import reliability
+
+        reliability.set_blind_mode(s, True)
+    at.run()
+    check(at)
+    assert "<mark>Loved the breathing.</mark>" in " ".join(m.value for m in at.markdown)
+    assert not any("Other coders" in c.value for c in at.caption)
+
+
+def test_themes_tree_create_theme_and_move_a_code(open_page: Callable[..., AppTest], project: Path) -> None:
+    at = open_page("pages/themes.py", th_tab="Arrange the theme tree")
+    assert any("**Practices**" in m.value for m in at.markdown)
+    at.text_input(key="tree_new_name").input("Setting")
+    at.button(key="tree_create").click().run()
+    check(at)
+    with Store.open(project) as s:
+        setting, env = codebook.find_code(s, "Setting"), codebook.find_code(s, "Environment")
+    assert setting is not None and env is not None
+    at.selectbox(key="tree_code").set_value(env.id)
+    at.selectbox(key="tree_parent").set_value(setting.id)
+    at.button(key="tree_move").click().run()
+    check(at)
+    with Store.open(project) as s:
+        assert codebook.find_code(s, "Setting/Environment") is not None
+        assert coding.code_counts(s)[setting.id] == (1, 1)  # the theme now holds its code's extract
+    assert any("Setting" in m.value and "Environment" in m.value for m in at.markdown)
+
+
+def test_project_switches_to_a_new_file(open_page: Callable[..., AppTest], tmp_path: Path) -> None:
+    at = open_page("pages/project.py")
+    other = tmp_path / "second.db"
+    at.text_input(key="project_new_path").input(str(other))
+    at.button(key="project_open").click().run()
+    check(at)
+    assert other.exists() and at.session_state["project_path"] == str(other.resolve())
+    assert any(f"Created {other}" in s.value for s in at.success)
+    assert [m.value for m in at.metric][:1] == ["0"]
