@@ -137,6 +137,7 @@ with st.expander("Rounds: agreement before and after adjudication", icon=":mater
             ]),
             hide_index=True, key="ag_rounds", width="stretch",
         )
+        st.caption("For the report:  \n" + "  \n".join(r.sentence() for r in rounds))
     else:
         st.caption("No round recorded yet. Record the agreement before you adjudicate, and again after.")
     r1, r2, r3 = st.columns([1, 3, 1.3], vertical_alignment="bottom")

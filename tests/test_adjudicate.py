@@ -161,3 +161,17 @@ def test_cli_queue_adjudicate_export(tmp_path, capsys) -> None:  # type: ignore[
     assert "round 1 before" in capsys.readouterr().out
     assert main(["adjudicate", str(path), "--coders", "A,B", "--segment", str(seg), "--code", "T/X",
                  "--decision", "keep_a", "--rationale", ""]) == 2
+
+
+def test_round_sentence_for_the_report(two) -> None:  # type: ignore[no-untyped-def]
+    store, codes, segs = two
+    r = adj.record_round(store, ["A", "B"], n_boot=100)
+    text = r.sentence()
+    assert text.startswith("Round 1 (before adjudication): A and B, 5 coded segments: Cohen's kappa ")
+    assert "Krippendorff's alpha" in text and "% agreement" in text
+    adj.accept_agreements(store, "A", "B")
+    for d in adj.disagreements(store, "A", "B"):
+        adj.decide(store, d.segment_id, d.code_id, "A", "B", "keep_a", "A")
+    after = adj.record_round(store, ["A", "consensus"], stage="after", n_boot=100)
+    assert "Round 1 (after adjudication): A and consensus" in after.sentence()
+    assert "kappa 1.00" in after.sentence()

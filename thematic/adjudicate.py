@@ -103,6 +103,29 @@ class RoundRecord:
     def to_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "coders": list(self.coders)}
 
+    def sentence(self) -> str:
+        """One sentence for a report's method section, over the units at least one coder coded."""
+        o = self.report.get("overall", {}).get("coded_units", {})
+
+        def est(name: str) -> str:
+            e = o.get(name, {})
+            if e.get("value") is None:
+                return f"{name} not defined ({e.get('reason') or 'no data'})"
+            ci = f" (95% CI {e['low']:.2f} to {e['high']:.2f})" if e.get("low") is not None and e.get("high") is not None else ""
+            return f"{'Cohen' if name == 'kappa' else 'Krippendorff'}'s {name} {e['value']:.2f}{ci}"
+
+        pct = o.get("percent", {}).get("value")
+        stage = "before adjudication" if self.stage == "before" else "after adjudication"
+        who = " and ".join(self.coders) if len(self.coders) <= 2 else ", ".join(self.coders)
+        parts = [est("kappa")] if len(self.coders) == 2 else []
+        parts.append(est("alpha"))
+        if pct is not None:
+            parts.append(f"{100 * pct:.0f}% agreement")
+        return (
+            f"Round {self.round} ({stage}): {who}, {self.report.get('n_coded_units', 0)} coded {self.level}s: "
+            + "; ".join(parts) + "."
+        )
+
 
 # ---------------------------------------------------------------------- helpers
 
