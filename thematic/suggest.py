@@ -336,11 +336,10 @@ def suggest(
 
     report = progress or (lambda done, total, message="": None)
     emb = embedder or default_embedder()
-    model = code_model(store, embedder=emb, progress=lambda d, t, m="": report(0, 1, "Embedding the codebook"))
     ids = _segment_ids(store, segment_ids, question_id)
     if not ids:
-        report(0, 0, "No segments to suggest for")
         return []
+    model = code_model(store, embedder=emb, progress=lambda d, t, m="": report(d, t, "Embedding the codebook"))
     protos, few = coder_prototypes(store, model, coder, embedder=emb)
     total = len(ids)
     _, vecs = embed_segments(
