@@ -133,3 +133,13 @@ def test_control_characters_never_break_an_export(store: Store) -> None:
     root = etree.fromstring(export.render(store, "svg"))
     assert root.findtext("{http://www.w3.org/2000/svg}title") == "Study one"
     etree.fromstring(zipfile.ZipFile(io.BytesIO(export.render(store, "qdpx"))).read("project.qde"))
+
+
+def test_depth_three_adds_code_rows_to_the_count_sheets(store: Store) -> None:
+    import openpyxl
+
+    build_project(store, themes=2, subthemes=2, n_forms=6, codes_per_sub=2)
+    for depth, rows in ((2, 2 + 2), (3, 2 + 2 + 4)):
+        wb = openpyxl.load_workbook(io.BytesIO(export.render(store, "xlsx", depth=depth)))
+        assert wb["Theme x question"].max_row == 1 + rows
+        assert wb["Codebook"].max_row == 1 + 8  # the codebook sheet always lists every code

@@ -8,6 +8,7 @@ timestamps.
 from __future__ import annotations
 
 import io
+import threading
 from xml.sax.saxutils import escape as _escape
 from xml.sax.saxutils import quoteattr
 
@@ -16,6 +17,7 @@ from .tree import CAPTION_SIZE, EDGE_COLOUR, FONT_FAMILY, Layout, TreeNode, Tree
 
 SVG_FONTS = "'DejaVu Sans', 'Bitstream Vera Sans', 'Liberation Sans', Arial, Helvetica, sans-serif"
 RADIUS = 2.5
+_LOCK = threading.Lock()  # rc_context changes matplotlib's global settings: one render at a time
 _RC = {"text.hinting": "none", "text.hinting_factor": 1, "svg.fonttype": "none"}
 BOX_STROKE = 0.9
 
@@ -117,7 +119,7 @@ def to_png(layout: Layout, *, dpi: int = 300) -> bytes:
     import matplotlib
 
     # Unhinted glyphs keep the advance widths the layout measured, at any resolution.
-    with matplotlib.rc_context(_RC):
+    with _LOCK, matplotlib.rc_context(_RC):
         fig = _figure(layout)
         FigureCanvasAgg(fig)  # type: ignore[arg-type]
         buf = io.BytesIO()
@@ -130,7 +132,7 @@ def to_pdf(layout: Layout) -> bytes:
     import matplotlib
     from matplotlib.backends.backend_pdf import FigureCanvasPdf
 
-    with matplotlib.rc_context({**_RC, "pdf.fonttype": 42}):
+    with _LOCK, matplotlib.rc_context({**_RC, "pdf.fonttype": 42}):
         fig = _figure(layout)
         FigureCanvasPdf(fig)  # type: ignore[arg-type]
         buf = io.BytesIO()

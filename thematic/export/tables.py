@@ -117,7 +117,7 @@ def render_xlsx(
             c.font = bold
         return c
 
-    codes = [c for c in list_codes(store) if c.depth < max(depth, 3)]
+    codes = [c for c in list_codes(store) if c.depth < max(depth, 2)]  # themes, subthemes (and codes: depth 3)
     totals = code_counts(store, coder=coder)
     counts_ = store.counts()
     project = title if title is not None else (store.get_setting("title", "") or "Thematic analysis")
@@ -180,7 +180,7 @@ def render_xlsx(
         blocks.append((f, values, code_counts_by_group(store, f, coder=coder)))
         widest = max(widest, len(values))
     ws = sheet("Theme x metadata", [30, 34, 30] + [16] * widest)
-    header(ws, ["Theme", "Subtheme", "Code"] + [f"group {i + 1}" for i in range(widest)])
+    header(ws, ["Theme", "Subtheme", "Code", f"{unit.capitalize()} per group: one block per metadata field below"])
     if not blocks:
         ws.append(["No metadata field with up to %d distinct values." % MAX_GROUP_VALUES])
     for f, values, grouped in blocks:
