@@ -85,6 +85,24 @@ INTERESTED = [
     "The practical exercises rather than the theory.",
     "The research on compassion and staff wellbeing – good to know there is an evidence base.",
     "Understanding why I react the way I do when a patient shouts at me. Threat system!",
+    'How our threat system was designed for a very different world – it explains a lot about the anxiety on the unit.',
+    'The difference between compassion and empathy. I thought they were the same thing.',
+    "Learning about the 'old brain' and 'new brain' loops – how worry feeds itself.",
+    'That you can feel compassion and still hold boundaries. As a manager I needed to hear that.',
+    'The piece on shame. Hearing it named out loud in a room of colleagues was quite moving.',
+    'The idea that soothe is not the same as pleasure or reward – it is about safeness and connection.',
+    'How self-criticism can be a safety strategy that once protected us. That made me much less angry with myself.',
+    'Seeing how the three circles apply to a whole team, not just to one person.',
+    'Hearing the lived experience facilitator talk about what helped her on the ward and what didn’t.',
+    'The evidence that compassionate teams have less sickness and better patient care.',
+    'Thinking about how patients experience us when we are stuck in drive, rushing from task to task.',
+    'The compassionate other imagery. I pictured my nan, which made me a bit tearful.',
+    'That compassion has two psychologies – the courage to engage and the wisdom to act.',
+    'How posture and voice tone change how we feel. Such a small thing!',
+    'I was interested in the threat circle because I work in crisis and we rarely talk about how it affects us.',
+    'The way the facilitators modelled compassion with each other during the day.',
+    'Compassion for ourselves being a foundation for compassion for patients – not selfish.',
+    'Mindfulness and how it fits with CMT.',
 ]
 
 HELPFUL = [
@@ -120,6 +138,24 @@ HELPFUL = [
     "Small group work",
     "Slides and handouts",
     "The chance to practise the exercises, not just hear about them.",
+    'Time to practise soothing rhythm breathing together as a group – easier than trying alone at home.',
+    'The handout summarising the three flows of compassion.',
+    'Talking about self-criticism honestly in a small group. I realised everyone has an inner critic.',
+    'The facilitators sharing their own struggles, it made it feel human.',
+    'Learning a quick grounding exercise to use between patients.',
+    'Discussing real situations from the ward and how we could respond with compassion.',
+    'The lived experience facilitator answering our questions so openly.',
+    'Working through the compassionate letter step by step.',
+    'The pace in the morning was just right.',
+    'The safe space agreement – we agreed what was said in the room stayed in the room.',
+    'Understanding the science, it made me take it seriously.',
+    'Resources to take home, including the app and the book list.',
+    'Being with colleagues from other professions and hearing how they cope.',
+    'The body scan – I actually relaxed for the first time in weeks.',
+    'The role play on responding to a distressed colleague.',
+    'Being reminded that self-care is not selfish.',
+    'Music and the guided imagery.',
+    'Feeling listened to.',
 ]
 
 UNHELPFUL = [
@@ -153,6 +189,14 @@ UNHELPFUL = [
     "The sandwiches!",
     "Nothing really, maybe a bit long.",
     "Felt a bit exposing to share in front of my manager.",
+    'The chairs were really uncomfortable for a whole day.',
+    "It was hot in the room and the windows didn't open.",
+    'Too much packed in – I was exhausted by 3pm.',
+    'The lunch break was too short to go outside.',
+    'Some of the language felt a bit academic.',
+    'None really',
+    'Nothing at all',
+    'Not enough time to ask questions at the end.',
 ]
 
 TAKE_AWAY = [
@@ -185,6 +229,22 @@ TAKE_AWAY = [
     "Encourage the team to do the training too.",
     "",
     "Not sure yet.",
+    'Start team meetings with a short breathing exercise.',
+    'Be more aware of my tone of voice with patients and colleagues.',
+    'I will try to notice my inner critic and give it a name, like they suggested.',
+    'Go home on time at least twice a week.',
+    'Ask for help when I need it instead of struggling alone.',
+    'Teach soothing rhythm breathing to the patients on my caseload.',
+    'Use the compassionate self when I’m dreading a difficult meeting.',
+    'Set up a monthly reflective group with the psychologist on our ward.',
+    'Stop apologising for taking my lunch break.',
+    'Write the three circles on the whiteboard in the staff room.',
+    'Pay attention to the drive system – I say yes to everything.',
+    'Bring what I learnt to my peer support role and share it with the people I support.',
+    'Try to slow down my breathing when the phones are ringing non-stop.',
+    'Remember that everyone on the team is doing their best with a tricky brain.',
+    'Recommend this course to the rest of the therapy team.',
+    'Be gentler with students and new nurses.',
 ]
 
 OTHER = [
@@ -216,6 +276,14 @@ OTHER = [
     "",
     "-",
     "Thank you 😊",
+    'It would help if managers protected time for us to practise this on shift.',
+    'Would be good to have a follow-up day in a few months to see how we are getting on.',
+    'Please do a session for night staff – we always miss out.',
+    'Can the slides be shared on the intranet?',
+    'Loved the lived experience input, it made the day.',
+    'The room needs better ventilation.',
+    'Thank you! Best training I have been on in years.',
+    'Keep the groups small, it made sharing easier.',
 ]
 
 
