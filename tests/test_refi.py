@@ -149,7 +149,7 @@ def test_nvivo_export_imports_all_262_codes_with_nesting() -> None:
     assert s.audit_log(limit=1)[0].actor == "tester"
 
 
-def _qdpx(qde: str, files: dict[str, bytes] | None = None) -> bytes:
+def _qdpx(qde: str | bytes, files: dict[str, bytes] | None = None) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("project.qde", qde)
@@ -308,3 +308,9 @@ def test_real_comments_ingested_by_sentence_round_trip(tmp_path: Path) -> None:
     import_qdpx(fresh, data)
     assert export.render(fresh, "qdpx") == data
     assert {r[0] for r in fresh.query("SELECT s.text FROM segments s JOIN codings c ON c.segment_id = s.id")} == coded
+
+
+def test_utf16_doctype_is_refused_too(store: Store) -> None:
+    xml = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE Project [<!ENTITY a "aaaa">]><Project name="&a;"/>'
+    with pytest.raises(InvalidInput, match="DTD"):
+        import_qdpx(store, _qdpx(xml.encode("utf-16")))

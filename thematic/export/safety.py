@@ -91,16 +91,19 @@ def parse_xml(data: bytes, *, what: str = "XML") -> Any:
     """Parse untrusted XML with lxml: no DTD loading, no entity expansion, no network, no huge trees."""
     from lxml import etree
 
-    if b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data:
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:  # markup only: in text they would be escaped
         raise InvalidInput(f"the {what} declares a DTD or entities, which are not allowed in REFI-QDA files")
     parser = etree.XMLParser(
         resolve_entities=False, no_network=True, huge_tree=False, load_dtd=False, dtd_validation=False,
         remove_blank_text=False,
     )
     try:
-        return etree.fromstring(data, parser=parser)
+        root = etree.fromstring(data, parser=parser)
     except etree.XMLSyntaxError as exc:
         raise InvalidInput(f"the {what} is not well-formed XML ({exc})") from exc
+    if root.getroottree().docinfo.doctype:  # e.g. a UTF-16 file the byte check above cannot read
+        raise InvalidInput(f"the {what} declares a DTD, which is not allowed in REFI-QDA files")
+    return root
 
 
 def safe_member_name(name: str) -> bool:
