@@ -178,13 +178,17 @@ def clear_caches() -> None:
 
 def codebook_fingerprint(store: Store) -> str:
     """A hash of everything a zero-shot prototype depends on: the codes, their tree and their examples."""
-    h = hashlib.sha256()
     with store.read() as conn:
-        for r in conn.execute("SELECT id, parent_id, name, definition, includes FROM codes ORDER BY id"):
-            h.update(repr(tuple(r)).encode())
-        h.update(b"|examples|")
-        for r in conn.execute("SELECT code_id, text FROM code_examples ORDER BY id"):
-            h.update(repr(tuple(r)).encode())
+        return _fingerprint(conn)
+
+
+def _fingerprint(conn: Any) -> str:
+    h = hashlib.sha256()
+    for r in conn.execute("SELECT id, parent_id, name, definition, includes FROM codes ORDER BY id"):
+        h.update(repr(tuple(r)).encode())
+    h.update(b"|examples|")
+    for r in conn.execute("SELECT code_id, text FROM code_examples ORDER BY id"):
+        h.update(repr(tuple(r)).encode())
     return h.hexdigest()
 
 
@@ -198,15 +202,18 @@ def code_model(store: Store, *, embedder: Embedder | None = None, progress: Prog
     cached = _recall(_code_models, key)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    codes = list_codes(store)
+    with store.read() as conn:  # the codes as the fingerprint saw them (a snapshot)
+        fp = _fingerprint(conn)
+        codes = list_codes(store)
+        examples: dict[int, list[str]] = {}
+        for r in store.query("SELECT code_id, text FROM code_examples ORDER BY id"):
+            examples.setdefault(int(r[0]), []).append(str(r[1]))
+    key = (fp, emb.model_id)
     parents = {c.parent_id for c in codes if c.parent_id is not None}
     leaves = [c for c in codes if c.id not in parents]
     if not leaves:
         raise NotFound("the project has no codes to suggest: import a codebook first (python -m thematic suggest "
                        "P.db --codebook FILE ...)")
-    examples: dict[int, list[str]] = {}
-    for r in store.query("SELECT code_id, text FROM code_examples ORDER BY id"):
-        examples.setdefault(int(r[0]), []).append(str(r[1]))
     groups = [code_texts(c.path, c.definition, c.includes, examples.get(c.id, [])) for c in leaves]
     flat = [t for g in groups for t in g]
     vecs = embed_texts(store, flat, embedder=emb, progress=progress)
