@@ -14,6 +14,7 @@ Every renderer takes the store and the same keyword options (each uses the ones 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -63,7 +64,9 @@ def export_project(store: Store, fmt: str, dest: Dest, *, actor: str | None = No
     spec = get_format(fmt)
     data = spec.render(store, **options)
     write_bytes(data, dest)
-    record_export(store, spec.name, target=str(getattr(dest, "name", dest)), actor=actor, size=len(data))
+    target = dest if isinstance(dest, (str, os.PathLike)) else getattr(dest, "name", "")
+    record_export(store, spec.name, target=str(target) if isinstance(target, (str, os.PathLike)) else "",
+                  actor=actor, size=len(data))
 
 
 def record_export(store: Store, fmt: str, *, target: str = "", actor: str | None = None, size: int = 0) -> None:

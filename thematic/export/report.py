@@ -310,7 +310,8 @@ def _md_quotes(t: ThemeEntry) -> list[str]:
 
 
 def render_docx(store: Store, *, counts: str = "respondents", depth: int = 2, coder: str | None = None,
-                title: str | None = None, figure: bool = True, greyscale: bool = False, **_: Any) -> bytes:
+                title: str | None = None, figure: bool = True, greyscale: bool = False, orientation: str = "auto",
+                **_: Any) -> bytes:
     from docx import Document
     from docx.enum.table import WD_TABLE_ALIGNMENT
     from docx.shared import Cm, Pt
@@ -329,7 +330,7 @@ def render_docx(store: Store, *, counts: str = "respondents", depth: int = 2, co
         from .tree import layout_tree, tree_spec
 
         png = diagram.to_png(layout_tree(tree_spec(store, counts=counts, depth=depth, title=title, coder=coder),
-                                         greyscale=greyscale), dpi=300)
+                                         greyscale=greyscale, orientation=orientation), dpi=300)
         doc.add_picture(io.BytesIO(png), width=Cm(16))
         cap = doc.add_paragraph("Figure 1. Superordinate themes and subthemes" + (
             " with the number of respondents" if counts == "respondents" else
