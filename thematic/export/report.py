@@ -244,6 +244,12 @@ def _theme_rows(themes: list[ThemeEntry]) -> list[tuple[str, str, str, int, int]
     return rows
 
 
+def _heading(t: ThemeEntry, counts: str) -> str:
+    if counts == "none":
+        return t.name
+    return f"{t.name} (n = {t.segments if counts == 'segments' else t.respondents})"
+
+
 def _attribution(q: Quote) -> str:
     return f"respondent {q.respondent}, {q.question}"
 
@@ -282,12 +288,12 @@ def render_markdown(store: Store, *, counts: str = "respondents", depth: int = 2
         out.append("| " + " | ".join(_md_cell(x) for x in row) + " |")
     out.append("")
     for t in rep.themes:
-        out += [f"### {t.name}", ""]
+        out += [f"### {_heading(t, counts)}", ""]
         if t.definition:
             out += [t.definition, ""]
         out += _md_quotes(t)
         for s in t.children:
-            out += [f"#### {s.name}", ""]
+            out += [f"#### {_heading(s, counts)}", ""]
             if s.definition:
                 out += [s.definition, ""]
             out += _md_quotes(s)
@@ -358,12 +364,12 @@ def render_docx(store: Store, *, counts: str = "respondents", depth: int = 2, co
                 for run in par.runs:
                     run.font.size = Pt(9)
     for t in rep.themes:
-        doc.add_heading(f"{t.name} (n = {t.respondents if counts != 'segments' else t.segments})", level=2)
+        doc.add_heading(_heading(t, counts), level=2)
         if t.definition:
             doc.add_paragraph(t.definition)
         _docx_quotes(doc, t)
         for s in t.children:
-            doc.add_heading(s.name, level=3)
+            doc.add_heading(_heading(s, counts), level=3)
             if s.definition:
                 doc.add_paragraph(s.definition)
             _docx_quotes(doc, s)
