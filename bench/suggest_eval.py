@@ -206,20 +206,26 @@ def evaluate(
     seed: int = 0,
     vectors: np.ndarray | None = None,
     codebook_path: Path | None = CODEBOOK,
+    subcategories: Sequence[str] | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Top-1/top-3 accuracy of suggestions against ``labels``; see the module docstring. ``vectors`` (one row per
-    text, from the same model as ``embedder``) skip re-encoding the comments."""
+    text, from the same model as ``embedder``) skip re-encoding the comments. With ``subcategories`` (one per text),
+    the full codebook's suggested subcategory is also scored against them (``codebook_sub_top1``/``_top3``)."""
     report = progress or (lambda d, t, m="": None)
+    subs_in = list(subcategories) if subcategories is not None else [""] * len(texts)
     pairs = [(str(t).strip(), norm_label(lab)) for t, lab in zip(texts, labels) if str(t).strip()]
+    subs = [norm_label(sub) for t, sub in zip(texts, subs_in) if str(t).strip()]
     emb: Embedder = embedder
     if vectors is not None:
         rows = normalise(np.asarray(vectors))
         emb = CachedEmbedder(embedder, {_hash(str(t).strip()): v for t, v in zip(texts, rows) if str(t).strip()})
     cats = [norm_label(c) for c in categories] if categories is not None else sorted({lab for _, lab in pairs})
-    pairs = [(t, lab) for t, lab in pairs if lab in cats]
+    keep = [i for i, (_, lab) in enumerate(pairs) if lab in cats]
+    pairs, subs = [pairs[i] for i in keep], [subs[i] for i in keep]
     store, ids = _project([t for t, _ in pairs])
     truth = dict(zip(ids, (lab for _, lab in pairs)))
+    sub_truth = dict(zip(ids, subs))
     freq = Counter(truth.values())
     n = len(ids)
     res: dict[str, Any] = {"n": n, "categories": len(cats), "k": k}
@@ -250,6 +256,15 @@ def evaluate(
         res[f"{name}_warm_seconds"] = round(time.perf_counter() - t0, 3)
         ranked = _ranked_categories(found)
         res[f"{name}_top1"], res[f"{name}_top3"] = _accuracy(ranked, truth, ids)
+        if name == "codebook" and subcategories is not None:
+            leaves_ranked: dict[int, list[str]] = {}
+            for sug in found:
+                leaves_ranked.setdefault(sug.segment_id, []).append(norm_label(sug.code_path.split("/")[-1]))
+            res["codebook_sub_top1"], res["codebook_sub_top3"] = _accuracy(leaves_ranked, sub_truth, ids)
+            sub_freq = Counter(sub_truth.values())
+            res["subcategories"] = len(sub_freq)
+            res["sub_majority_top1"] = sub_freq.most_common(1)[0][1] / n
+            res["sub_majority_top3"] = sum(c for _, c in sub_freq.most_common(3)) / n
         if name != "codebook":
             first = {s.segment_id: s.score for s in found if s.rank == 1}
             res[f"{name}_mean_top1_score"] = float(np.mean(list(first.values())))
@@ -312,8 +327,8 @@ def _logreg(
 # ---------------------------------------------------------------------- running alone
 
 
-def load_nhs(limit: int | None = None, seed: int = 0) -> tuple[list[str], list[str], list[str]]:
-    """(texts, labels, every comment of the file) - a stratified sample of ``limit`` rows if given."""
+def load_nhs(limit: int | None = None, seed: int = 0) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(texts, labels, subcategories, every comment of the file) - a stratified sample of ``limit`` rows if given."""
     import pandas as pd
 
     df = pd.read_csv(DATA)
@@ -328,7 +343,12 @@ def load_nhs(limit: int | None = None, seed: int = 0) -> tuple[list[str], list[s
             for i in g.sample(max(1, round(len(g) * frac)), random_state=seed).index
         ]
         df = df.loc[sorted(keep)]
-    return [str(t) for t in df["feedback"]], [str(lab) for lab in df["label"]], everything
+    return (
+        [str(t) for t in df["feedback"]],
+        [str(lab) for lab in df["label"]],
+        [str(sub) for sub in df["subcategory"].fillna("")],
+        everything,
+    )
 
 
 ROWS = [
@@ -350,6 +370,12 @@ def table(res: dict[str, Any]) -> str:
     for label, key in ROWS:
         if f"{key}_top1" in res:
             lines.append(f"{label:52} {res[f'{key}_top1']:7.3f} {res[f'{key}_top3']:7.3f}")
+    if "codebook_sub_top1" in res:
+        lines.append("-" * 68)
+        lines.append(f"{'subcategory (' + str(res['subcategories']) + ' in the data): majority class':52} "
+                     f"{res['sub_majority_top1']:7.3f} {res['sub_majority_top3']:7.3f}")
+        lines.append(f"{'subcategory: full codebook, zero-shot':52} {res['codebook_sub_top1']:7.3f} "
+                     f"{res['codebook_sub_top3']:7.3f}")
     lines.append("-" * 68)
     lines.append(f"comments: {res['n']} ({res['n_few_shot_eval']} in the few-shot test set, k = {res['k']})")
     for name in ("names", "definitions"):
@@ -379,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from thematic.commands import progress_line
     from thematic.embed import MiniLMEmbedder
 
-    texts, labels, everything = load_nhs(args.limit, args.seed)
+    texts, labels, subcategories, everything = load_nhs(args.limit, args.seed)
     inner = MiniLMEmbedder()
     cache = CachedEmbedder(inner, path=RESULTS / f"suggest_eval_{inner.model_id.split('/')[-1]}.npz")
     if any(_hash(t.strip()) not in cache.known for t in texts if t.strip()):
@@ -387,7 +413,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if seeded:
             print(f"reused {seeded} vectors from bench/results/nhs_raw_minilm.npy", file=sys.stderr)
     t0 = time.perf_counter()
-    res = evaluate(texts, labels, cache, k=args.k, seed=args.seed, progress=progress_line())
+    res = evaluate(
+        texts, labels, cache, k=args.k, seed=args.seed, subcategories=subcategories, progress=progress_line()
+    )
     res["total_seconds"] = round(time.perf_counter() - t0, 1)
     res["texts_encoded"] = cache.encoded
     cache.save()

@@ -332,10 +332,12 @@ def test_bench_evaluate_on_constructed_labels(tmp_path: Path, emb) -> None:
         "  - {name: Access, definition: getting an appointment, children: [{name: Appointments}]}\n",
         encoding="utf-8",
     )
-    res = bench.evaluate(texts, labels, emb, k=3, codebook_path=cb)
+    leaf = {"Staff": "Nurses", "Environment/ facilities": "Ward", "Access": "Appointments"}
+    res = bench.evaluate(texts, labels, emb, k=3, codebook_path=cb, subcategories=[leaf[x] for x in labels])
     assert res["n"] == 26 and res["categories"] == 3
     assert res["majority_top1"] == pytest.approx(12 / 26) and res["random_top3"] == 1.0
     assert res["names_top3"] == 1.0 and res["codebook_top3"] == 1.0  # three categories: always in the top 3
+    assert res["codebook_sub_top3"] == 1.0 and res["sub_majority_top1"] == pytest.approx(12 / 26)
     assert res["names_top1"] > res["majority_top1"]  # the names are in the texts
     assert res["names_few_shot_share"] == 1.0 and res["n_few_shot_eval"] == 26 - 9
     assert res["names_few_shot_top1"] == 1.0
