@@ -143,6 +143,8 @@ def test_nvivo_export_imports_all_262_codes_with_nesting() -> None:
 
     walk(root.find(f"{NS}CodeBook/{NS}Codes"), "")
     assert [c.path_str for c in codes] == want
+    cb = refi.read_qdc(zipfile.ZipFile(NVIVO).read("project.qde"), name="nvivo")  # a project's codebook reads too
+    assert len(cb) == 262 and ["/".join(p) for p, _ in cb.walk()] == want
     assert {r[0] for r in s.query("SELECT name FROM coders")} == {"chrisp", "cp"}
     assert s.get_setting("title") == "qc project" and stats["forms"] == 2
     _valid(_schema("Project.xsd"), _qde(export.render(s, "qdpx")))
