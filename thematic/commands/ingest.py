@@ -63,6 +63,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             question_columns=args.question_columns,
             meta_columns=args.meta_columns,
             answer_column=args.answer_column,
+            progress=progress,
         )
         report = add_forms(
             store,
@@ -74,7 +75,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             progress=progress,
         )
     m = result.mapping
-    print(f"read {result.rows} rows from {result.name}" + (f" (sheet {m.sheet!r}, header row {m.header_row})" if m.sheet else f" (header row {m.header_row})"))
+    where = f"sheet {m.sheet!r}, header row {m.header_row}" if m.sheet else f"header row {m.header_row}"
+    print(f"read {result.rows} rows from {result.name} ({where})")
     print(f"layout {m.layout}; id column: {m.id_column or '(row numbers)'}")
     print("questions: " + "; ".join(result.questions))
     if m.meta_columns:

@@ -379,11 +379,11 @@ def _read_wide(
         if not answers:
             empty += 1
         forms.append(FormRecord(fid, n, answers, meta))
-        if progress is not None and rows % 5000 == 0:
-            progress(rows, 0, "reading rows")
+        if progress is not None and rows % 2000 == 0:
+            _report(progress, src)
     if dups:
         warnings.append(f"{dups} rows repeat a form already read from this file and were skipped")
-    return _result(src, m, list(m.question_columns), forms, blanks, empty, dups, rows, warnings)
+    return _result(progress, src, m, list(m.question_columns), forms, blanks, empty, dups, rows, warnings)
 
 
 def _read_long(
@@ -438,13 +438,23 @@ def _read_long(
                 f"{src.name}: form id {fid!r} answers {qkey!r} differently in rows {prior[1]} and {n}"
             )
         form.answers[qkey] = (text, n)
-        if progress is not None and rows % 5000 == 0:
-            progress(rows, 0, "reading rows")
+        if progress is not None and rows % 2000 == 0:
+            _report(progress, src)
     if dups:
         warnings.append(f"{dups} rows repeat an answer already read from this file and were skipped")
     records = list(forms.values())
     empty = sum(1 for f in records if not f.answers)
-    return _result(src, m, list(questions), records, blanks, empty, dups, rows, warnings)
+    return _result(progress, src, m, list(questions), records, blanks, empty, dups, rows, warnings)
+
+
+def _report(progress: Progress, src: Source) -> None:
+    """Reading progress: megabytes of a CSV, rows of a sheet."""
+    if src.extent:
+        if src.kind == "csv":
+            total = max(1, src.extent >> 20)
+            progress(min(src.position >> 20, total - 1), total, "reading MB")
+        else:
+            progress(min(src.position, src.extent - 1), src.extent, "reading rows")
 
 
 def _texts_of(form: FormRecord) -> dict[str, str]:
@@ -456,6 +466,7 @@ def _texts_of_answers(answers: dict[str, tuple[str, int]]) -> dict[str, str]:
 
 
 def _result(
+    progress: Progress | None,
     src: Source,
     m: Mapping,
     questions: list[str],
@@ -468,6 +479,8 @@ def _result(
 ) -> ReadResult:
     if not forms:
         raise InvalidInput("no forms: every row below the header is empty", path=src.name)
+    if progress is not None:
+        progress(1, 1, "reading")
     if len(warnings) > 50:
         warnings = warnings[:50] + [f"... and {len(warnings) - 50} more warnings"]
     return ReadResult(

@@ -49,6 +49,8 @@ class Source:
     encoding: str | None = None
     delimiter: str | None = None
     sheets: list[str] = field(default_factory=list)
+    position: int = 0  # how far ``rows`` has got: bytes (CSV) or rows (XLSX) ...
+    extent: int = 0  # ... out of this many (0 when unknown)
     _path: Path | None = None
     _data: IO[bytes] | None = None
 
@@ -94,8 +96,11 @@ class Source:
             text = io.TextIOWrapper(raw, encoding=self.encoding, newline="")
             reader = csv.reader(text, delimiter=self.delimiter)
             n = 0
+            self.position, self.extent = 0, self.size
             try:
                 for n, row in enumerate(reader, start=1):
+                    if n % 1000 == 0:
+                        self.position = raw.tell()
                     while row and row[-1] == "":
                         row.pop()
                     yield n, [_newlines(v) for v in row]
@@ -113,7 +118,9 @@ class Source:
             ws = wb[name]
             if not hasattr(ws, "iter_rows"):
                 raise InvalidInput(f"sheet {name!r} is a chart, not a table", path=self.name)
+            self.position, self.extent = 0, int(ws.max_row or 0)
             for n, row in enumerate(ws.iter_rows(values_only=True), start=1):
+                self.position = n
                 values = list(row)
                 while values and (values[-1] is None or values[-1] == ""):
                     values.pop()
