@@ -30,7 +30,7 @@ PHASES = {
 # Audit actions (by prefix) that belong to each phase.
 PHASE_ACTIONS: dict[int, tuple[str, ...]] = {
     1: ("ingest.", "source.", "import.", "form.", "segment.", "redact."),
-    2: ("coding.", "suggestion."),
+    2: ("coding.", "codings.", "suggestion."),
     3: ("cluster.", "candidate.", "topic.", "codebook.import", "code.add", "code.ensure"),
     4: ("code.move", "code.merge", "code.delete", "code.promote", "code.demote", "agreement.", "adjudication."),
     5: ("code.update", "code.quotes"),
