@@ -95,3 +95,15 @@ def test_markdown_and_json(proj: Store) -> None:
     assert {"name", "definition", "segments", "respondents", "children", "quotes"} <= t.keys()
     assert sum(len(x["children"]) for x in doc["themes"]) == 12
     assert t["definition"].endswith("(revised)")
+
+
+def test_clustering_and_imports_are_reported(store: Store) -> None:
+    build_project(store, themes=2, subthemes=2, n_forms=4)
+    with store.action("cluster.propose", "Cluster 16 segments into 3 candidate themes", keep_if_unchanged=True):
+        pass
+    paras = method_paragraphs(store)
+    assert "clustered automatically into candidate themes" in paras[2] and "(1 clustering step)" in paras[2]
+    with store.action("ingest", "Import forms.csv", keep_if_unchanged=True):
+        pass
+    assert "imported (8 non-empty answers, split into 16 segments for coding) on " in method_paragraphs(store)[0]
+    assert method_paragraphs(store)[0].rstrip().endswith(".")
