@@ -10,7 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from thematic import adjudicate, codebook, corpus, reliability
+from thematic import adjudicate, codebook, coding, corpus, reliability
 from thematic.errors import ThematicError
 from ui import store as ui_store
 from ui.errors import guard, show
@@ -36,9 +36,9 @@ default = humans[:2] if len(humans) >= 2 else with_codings[:2]
 chosen = c1.multiselect("Coders to compare", with_codings, default=default, key="ag_coders", max_selections=6)
 level = c2.radio("Unit", ["segment", "form"], key="ag_level", horizontal=True,
                  help="Segment: each segment. Form: a coder applied the code anywhere in the form.")
-coded_only = c3.toggle("Leave out text nobody coded", key="ag_coded_only", value=True,
-                       help="Uncoded text agrees 'not applied' with itself and inflates kappa and % agreement. "
-                       "Both figures are kept; this chooses which one the table shows.")
+coded_only = c3.toggle("Coded text only", key="ag_coded_only", value=True,
+                       help="Leave out text that none of these coders coded: it agrees 'not applied' with itself "
+                       "and inflates kappa and % agreement. Both figures are kept; this chooses which one is shown.")
 n_boot = int(c4.number_input("Bootstrap resamples", 0, 5000, 500, step=100, key="ag_boot",
                              help="For the 95% intervals (seeded: the same data gives the same interval)."))
 rollup = st.toggle("Themes include their subcodes", key="ag_rollup",
@@ -91,7 +91,7 @@ def chart(report: reliability.Report, coded: bool) -> alt.LayerChart | None:
     if not data:
         return None
     df = pd.DataFrame(data)
-    y = alt.Y("code:N", sort=None, title=None)
+    y = alt.Y("code:N", sort=None, title=None, axis=alt.Axis(labelLimit=320))
     bars = alt.Chart(df).mark_bar().encode(
         x=alt.X(f"{stat}:Q", scale=alt.Scale(domain=[-1, 1]), title=f"{'Cohen' if two else 'Krippendorff'}'s {stat}"),
         y=y,
@@ -99,8 +99,8 @@ def chart(report: reliability.Report, coded: bool) -> alt.LayerChart | None:
                  alt.Tooltip("high:Q", format=".2f")],
     )
     ci = alt.Chart(df.dropna(subset=["low", "high"])).mark_rule(color="black").encode(x="low:Q", x2="high:Q", y=y)
-    guide = alt.Chart(pd.DataFrame({"x": [0.6, 0.8]})).mark_rule(strokeDash=[4, 4], color="grey").encode(x="x:Q")
-    return (bars + ci + guide).properties(height=max(120, 28 * len(df)))
+    guide = alt.Chart(pd.DataFrame({"x": [0.667, 0.8]})).mark_rule(strokeDash=[4, 4], color="grey").encode(x="x:Q")
+    return (bars + ci + guide).properties(height=alt.Step(26))
 
 
 report: reliability.Report | None = None
@@ -235,6 +235,11 @@ if open_items:
         st.markdown(f"**{item.code_path}** — applied by **{a if item.a_applied else b}**, not by "
                     f"**{b if item.a_applied else a}**")
         st.caption(f"Respondent {seg.external_id} · {seg.question}")
+        paths = {c.id: c.path_str for c in codes}
+        here = coding.codings(store, segment_ids=[seg.id])
+        for who in (a, b):
+            mine = sorted(paths.get(c.code_id, "?") for c in here if c.coder == who)
+            st.caption(f"{who} coded this segment: {', '.join(mine) if mine else 'nothing'}")
         start = seg.start if answer[seg.start:seg.end] == seg.text else answer.find(seg.text)
         if start < 0:
             answer, start = seg.text, 0
