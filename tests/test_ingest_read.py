@@ -33,14 +33,14 @@ def answers(result, question: str) -> list[str]:  # type: ignore[no-untyped-def]
 # ---------------------------------------------------------------------------------------------- CSV text
 
 
-@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252", "utf-16"])
 def test_encodings_keep_pound_and_smart_quotes(tmp_path: Path, encoding: str) -> None:
     text = f"ID,Profession,{Q1}\r\n1,Nurse,“The breathing” – worth £10 of anyone’s time\r\n2,Admin,Café chat\r\n"
     r = read_forms(write_csv(tmp_path / "f.csv", text, encoding))
     assert answers(r, Q1) == ["“The breathing” – worth £10 of anyone’s time", "Café chat"]
     assert r.mapping.question_columns == (Q1,)  # the BOM is not part of the first header
     assert r.mapping.id_column == "ID"
-    assert r.encoding == ("cp1252" if encoding == "cp1252" else "utf-8-sig")
+    assert r.encoding == {"cp1252": "cp1252", "utf-16": "utf-16"}.get(encoding, "utf-8-sig")
 
 
 @pytest.mark.parametrize("delim", [",", ";", "\t"])

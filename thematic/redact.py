@@ -55,6 +55,7 @@ NOT_NAMES = frozenset(
     Morning Afternoon Evening Day Week Month Year Session Sessions Workshop Course Group Groups Training On In At
     Of To For With From By My Our Your His Her Their Its Mum Dad Mother Father Son Daughter Wife Husband Partner
     Nan Grandma Grandad Sir Madam Hospital Centre Center House Surgery Trust Street St Road Lane Hub
+    Department Dept Room Office Referral Assessment Appointment Review Practice Programme Project Office
     """.split()
 )
 

@@ -13,11 +13,13 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import Conflict, InvalidInput
 from ..store import Action, Store, now
+from ..segment import Span
 from .forms import FormRecord, ReadResult
 
 Progress = Callable[[int, int, str], None]
@@ -136,6 +138,27 @@ def add_forms(
     summary = f"Imported {len(new)} forms from {result.name}"
     if progress is not None:
         progress(0, 1, "writing")
+    try:
+        _write(store, result, new, flat, spans, options, summary, actor, report)
+    except sqlite3.IntegrityError as exc:  # another process imported the same file or forms meanwhile
+        raise Conflict(f"{result.name}: the project changed while importing ({exc}); nothing was imported") from exc
+    if progress is not None:
+        progress(1, 1, "writing")
+    return report
+
+
+def _write(
+    store: Store,
+    result: ReadResult,
+    new: list[tuple[FormRecord, dict[str, tuple[str, int]]]],
+    flat: list[tuple[int, str, str, int]],
+    spans: list[list[Span]],
+    options: dict[str, object],
+    summary: str,
+    actor: str | None,
+    report: IngestReport,
+) -> None:
+    unit, redact = options["unit"], options["redact"]
     with store.action("ingest", summary, actor=actor, details={"source": result.name, "sha256": result.sha256}) as act:
         source_id = act.insert(
             "INSERT INTO sources (name, sha256, imported_at, options) VALUES (?, ?, ?, ?)",
@@ -191,9 +214,6 @@ def add_forms(
                 "redactions": report.redactions,
             }
         )
-    if progress is not None:
-        progress(1, 1, "writing")
-    return report
 
 
 def _next_id(act: Action, table: str) -> int:
