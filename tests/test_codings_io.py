@@ -11,7 +11,7 @@ import pytest
 
 from thematic import export
 from thematic.cli import main
-from thematic.codebook import ensure_path, find_code
+from thematic.codebook import ensure_path, find_code, list_codes
 from thematic.codings_io import export_codings_csv, import_codings
 from thematic.coding import apply_code, codings
 from thematic.errors import InvalidInput
@@ -28,16 +28,8 @@ def _csv(path: Path, rows: list[list[object]]) -> Path:
 
 
 def _pairs(store: Store, coder: str) -> set[tuple[int, str]]:
-    paths = {}
-    for c in codings(store, coder=coder):
-        code = store.query_one("SELECT id FROM codes WHERE id = ?", (c.code_id,))
-        assert code is not None
-        paths[c.code_id] = "/".join(
-            r[0] for r in store.query(
-                "WITH RECURSIVE up(id, parent_id, name, d) AS (SELECT id, parent_id, name, 0 FROM codes WHERE id = ? "
-                "UNION ALL SELECT c.id, c.parent_id, c.name, d + 1 FROM codes c JOIN up ON c.id = up.parent_id) "
-                "SELECT name FROM up ORDER BY d DESC", (c.code_id,))
-        )
+    """(segment, code path) of every coding of ``coder``."""
+    paths = {c.id: c.path_str for c in list_codes(store)}
     return {(c.segment_id, paths[c.code_id]) for c in codings(store, coder=coder)}
 
 
