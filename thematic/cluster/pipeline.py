@@ -1,0 +1,408 @@
+"""The clustering algorithm: segment vectors in, candidate themes (two levels) out. No database here.
+
+It is a BERTopic pipeline with components chosen for feedback forms (short texts, 80 to 50,000 of them, a human
+who will review every candidate):
+
+* embeddings: precomputed (:mod:`thematic.embed`), so re-clustering never re-embeds;
+* dimensionality reduction: none by default (``"pca"`` optional): MiniLM's 384 normalised dimensions cluster
+  as well as a UMAP projection on this kind of data and cost nothing, where UMAP costs most of BERTopic's time;
+* clustering: :class:`SampledKMeans`, k-means on normalised vectors with k chosen from the data size, fitted on a
+  seeded sample of at most ``sample_size`` vectors and extended to the rest by nearest centroid with two
+  full-data refinement passes. No topic -1 by construction; segments without any letter or digit (``"-"``,
+  ``"?"``) form an explicit "Unclustered" group, and ``outliers="unclustered"`` also moves segments far from
+  every centroid there, counted;
+* vectorizer and c-TF-IDF: words lemmatised once per distinct word, stop words and form boilerplate removed,
+  unigrams and bigrams, BERTopic's ``ClassTfidfTransformer(reduce_frequent_words=True)``;
+* representation: keywords and 3-5 representative segments (nearest the centroid, distinct texts);
+* second level: ward-linkage agglomerative clustering of the candidates' centroids into a few parents, each
+  labelled by c-TF-IDF over its children's segments.
+
+Deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import keywords as kw
+
+Progress = Callable[[int, int, str], None]
+UNCLUSTERED = -1
+_CONTENT = re.compile(r"[^\W_]", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Params:
+    """Everything that shapes a proposal; recorded with each run."""
+
+    n_candidates: int | None = None  # None: chosen from the number of segments
+    n_groups: int | None = None  # None: about sqrt(n_candidates); 0: no second level
+    reduction: str = "none"  # "none" or "pca"
+    pca_dims: int = 50
+    sample_size: int = 10_000  # k-means is fitted on at most this many vectors
+    n_init: int = 1
+    outliers: str = "reassign"  # "reassign" (every segment with content is placed) or "unclustered"
+    outlier_similarity: float = 0.3  # with outliers="unclustered": below this cosine to its centroid
+    top_keywords: int = 10
+    representatives: int = 5
+    use_bertopic: bool = True  # run the leaf level through BERTopic (False: same components, called directly)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> Params:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in (d or {}).items() if k in known})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Node:
+    """A candidate (level 1) or a group of candidates (level 0). ``members`` are row indices into the input."""
+
+    index: int
+    label: str
+    keywords: list[str]
+    members: list[int]
+    representatives: list[int]
+    parent: int | None = None
+    children: list[int] = field(default_factory=list)
+    unclustered: bool = False
+
+
+@dataclass
+class Proposal:
+    labels: np.ndarray  # per row: candidate index, or -1 (Unclustered)
+    scores: np.ndarray  # cosine similarity of each row to its candidate's centroid
+    candidates: list[Node]
+    groups: list[Node]
+    unclustered: Node | None
+    params: dict[str, Any]
+    seconds: float
+
+
+def auto_k(n: int) -> int:
+    """Candidates for ``n`` segments: ~7 for 80, ~19 for 1,000, ~45 for 10,000, at most 60 (a human reviews them)."""
+    if n < 6:
+        return 1
+    return int(min(60, max(2, round(1.2 * n**0.4)), max(2, n // 4)))
+
+
+def auto_groups(k: int) -> int:
+    if k < 4:
+        return 0
+    return int(min(10, max(2, round(math.sqrt(k)))))
+
+
+def has_content(text: str) -> bool:
+    return bool(_CONTENT.search(text))
+
+
+def _noop(done: int, total: int, message: str = "") -> None:
+    return None
+
+
+# ---------------------------------------------------------------------- components
+
+
+class SampledKMeans:
+    """k-means on a seeded sample, extended to all rows by nearest centroid; a BERTopic clustering component.
+
+    ``exclude``: rows that must not be clustered (label -1, the explicit Unclustered group).
+    """
+
+    def __init__(
+        self,
+        n_clusters: int,
+        *,
+        seed: int = 42,
+        sample_size: int = 10_000,
+        n_init: int = 1,
+        exclude: np.ndarray | None = None,
+        outliers: str = "reassign",
+        outlier_similarity: float = 0.3,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.seed = seed
+        self.sample_size = sample_size
+        self.n_init = n_init
+        self.exclude = exclude
+        self.outliers = outliers
+        self.outlier_similarity = outlier_similarity
+        self.labels_: np.ndarray = np.zeros(0, dtype=np.int64)
+        self.cluster_centers_: np.ndarray = np.zeros((0, 0))
+
+    def fit(self, X: np.ndarray, y: Any = None) -> SampledKMeans:
+        from sklearn.cluster import KMeans
+
+        X = np.asarray(X, dtype=np.float32)
+        n = len(X)
+        labels = np.full(n, UNCLUSTERED, dtype=np.int64)
+        ok = np.ones(n, dtype=bool) if self.exclude is None else ~np.asarray(self.exclude, dtype=bool)
+        rows = np.nonzero(ok)[0]
+        k = max(1, min(self.n_clusters, len(rows)))
+        if len(rows) == 0:
+            self.labels_, self.cluster_centers_ = labels, np.zeros((0, X.shape[1]), dtype=np.float32)
+            return self
+        data = X[rows]
+        rng = np.random.default_rng(self.seed)
+        if len(rows) > self.sample_size:
+            fit_rows = np.sort(rng.choice(len(rows), self.sample_size, replace=False))
+        else:
+            fit_rows = np.arange(len(rows))
+        # float64: scikit-learn's k-means++ on float32 upcasts chunk by chunk and runs ~4x slower
+        km = KMeans(n_clusters=k, n_init=self.n_init, random_state=self.seed).fit(data[fit_rows].astype(np.float64))
+        centers = km.cluster_centers_.astype(np.float32)
+        assign = _nearest(data, centers)
+        passes = 2 if len(fit_rows) < len(rows) else 0
+        for _ in range(passes):  # refine on all rows
+            centers = _means(data, assign, centers)
+            assign = _nearest(data, centers)
+        assign, centers = _relabel_dense(assign, centers)
+        labels[rows] = assign
+        self.cluster_centers_ = centers
+        if self.outliers == "unclustered":
+            sims = _cosine_to_centroid(X, labels, centers)
+            far = (labels >= 0) & (sims < self.outlier_similarity)
+            labels[far] = UNCLUSTERED
+        self.labels_ = labels
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return _nearest(np.asarray(X, dtype=np.float32), self.cluster_centers_)
+
+
+def _nearest(X: np.ndarray, centers: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """Index of the nearest centre (Euclidean) for each row, in chunks to bound memory."""
+    half_norms = 0.5 * (centers**2).sum(axis=1)
+    out = np.empty(len(X), dtype=np.int64)
+    for s in range(0, len(X), chunk):
+        out[s : s + chunk] = np.argmax(X[s : s + chunk] @ centers.T - half_norms, axis=1)
+    return out
+
+
+def _means(X: np.ndarray, assign: np.ndarray, old: np.ndarray) -> np.ndarray:
+    k = len(old)
+    sums = np.zeros_like(old, dtype=np.float64)
+    np.add.at(sums, assign, X)
+    counts = np.bincount(assign, minlength=k)[:, None]
+    return np.where(counts > 0, sums / np.maximum(counts, 1), old).astype(np.float32)
+
+
+def _relabel_dense(assign: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop empty clusters and number the rest 0..k-1 (largest first, ties by old index)."""
+    counts = np.bincount(assign, minlength=len(centers))
+    order = [i for i in np.argsort(-counts, kind="stable") if counts[i] > 0]
+    remap = np.full(len(centers), -1, dtype=np.int64)
+    remap[order] = np.arange(len(order))
+    return remap[assign], centers[order]
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.maximum(norms, 1e-12)
+
+
+def _cosine_to_centroid(X: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    sims = np.zeros(len(X), dtype=np.float32)
+    ok = labels >= 0
+    if ok.any():
+        c = _unit(centers)[labels[ok]]
+        sims[ok] = (_unit(X[ok]) * c).sum(axis=1)
+    return sims
+
+
+def _reducer(params: Params, seed: int, n: int, dim: int) -> Any:
+    if params.reduction == "pca" and n > params.pca_dims and dim > params.pca_dims:
+        from sklearn.decomposition import PCA
+
+        return PCA(n_components=params.pca_dims, random_state=seed)
+    if params.reduction not in ("none", "pca"):
+        raise ValueError(f"unknown reduction {params.reduction!r} (none or pca)")
+    return None
+
+
+# ---------------------------------------------------------------------- the pipeline
+
+
+def propose_clusters(
+    vectors: np.ndarray,
+    texts: Sequence[str],
+    *,
+    seed: int = 42,
+    params: Params | None = None,
+    progress: Progress | None = None,
+) -> Proposal:
+    """Candidate themes for ``texts`` (rows of ``vectors``, L2-normalised)."""
+    p = params or Params()
+    report = progress or _noop
+    t0 = time.perf_counter()
+    X = np.asarray(vectors, dtype=np.float32)
+    n = len(texts)
+    if X.shape[0] != n:
+        raise ValueError(f"{X.shape[0]} vectors for {n} texts")
+    steps = 5
+    report(0, steps, "Clustering: preparing words")
+    docs = kw.lemmatise(texts)
+    empty = np.array([not has_content(t) for t in texts], dtype=bool)
+    n_ok = int((~empty).sum())
+    k = p.n_candidates or auto_k(n_ok)
+    k = max(1, min(k, n_ok)) if n_ok else 0
+    report(1, steps, "Clustering: finding candidates")
+    reducer = _reducer(p, seed, n_ok, X.shape[1] if X.ndim == 2 else 0)
+    space = X
+    if reducer is not None:
+        reducer.fit(X[~empty])
+        space = _unit(reducer.transform(X)).astype(np.float32)
+    clusterer = SampledKMeans(
+        max(k, 1),
+        seed=seed,
+        sample_size=p.sample_size,
+        n_init=p.n_init,
+        exclude=empty,
+        outliers=p.outliers,
+        outlier_similarity=p.outlier_similarity,
+    )
+    if n_ok == 0:
+        labels = np.full(n, UNCLUSTERED, dtype=np.int64)
+        topic_words: dict[int, list[tuple[str, float]]] = {}
+    elif p.use_bertopic and n_ok >= 2:
+        labels, topic_words = _fit_bertopic(X, docs, clusterer, p)
+    else:
+        labels = clusterer.fit(space).labels_
+        report(2, steps, "Clustering: keywords")
+        topic_words = kw.ctfidf(docs, labels.tolist(), top_n=p.top_keywords)
+    report(3, steps, "Clustering: representatives")
+    k_found = int(labels.max()) + 1 if (labels >= 0).any() else 0
+    centroids = np.vstack([_unit(X[labels == c].mean(axis=0)) for c in range(k_found)]) if k_found else np.zeros(
+        (0, X.shape[1] if X.ndim == 2 else 0), dtype=np.float32
+    )
+    scores = _cosine_to_centroid(X, labels, centroids) if k_found else np.zeros(n, dtype=np.float32)
+    candidates = []
+    for c in range(k_found):
+        members = np.nonzero(labels == c)[0]
+        reps = representatives(members, scores, texts, p.representatives)
+        words = [w for w, _ in topic_words.get(c, [])][: p.top_keywords]
+        wordy = sum(1 for i in members if docs[i]) / max(len(members), 1)
+        label = label_for(words if wordy >= 0.5 else [], reps, texts)  # mostly stop-word answers: quote one
+        candidates.append(Node(c, label, words, members.tolist(), reps))
+    report(4, steps, "Clustering: grouping candidates")
+    groups = _groups(candidates, centroids, docs, labels, p, seed)
+    unclustered = None
+    if (labels == UNCLUSTERED).any():
+        members = np.nonzero(labels == UNCLUSTERED)[0]
+        unclustered = Node(-1, "Unclustered", [], members.tolist(), members[: p.representatives].tolist(), unclustered=True)
+    report(steps, steps, "Clustering: done")
+    params = p.to_dict() | {"n_candidates_used": k_found, "n_groups_used": len(groups)}
+    return Proposal(labels, scores, candidates, groups, unclustered, params, time.perf_counter() - t0)
+
+
+def _fit_bertopic(
+    X: np.ndarray, docs: list[list[str]], clusterer: SampledKMeans, p: Params
+) -> tuple[np.ndarray, dict[int, list[tuple[str, float]]]]:
+    """The leaf level through BERTopic with our components; returns labels (largest first) and c-TF-IDF words."""
+    from bertopic import BERTopic
+    from bertopic.dimensionality import BaseDimensionalityReduction
+    from bertopic.vectorizers import ClassTfidfTransformer
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    reducer = _reducer(p, clusterer.seed, len(X), X.shape[1]) or BaseDimensionalityReduction()
+    model = BERTopic(
+        embedding_model=None,
+        umap_model=reducer,
+        hdbscan_model=clusterer,
+        vectorizer_model=CountVectorizer(analyzer=_analyze),
+        ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
+        top_n_words=p.top_keywords * 2,
+        calculate_probabilities=False,
+        verbose=False,
+    )
+    joined = [" ".join(d) + " " + _SEP for d in docs]  # BERTopic joins a topic's documents with spaces
+    topics, _ = model.fit_transform(joined, embeddings=X)
+    raw = np.asarray(topics, dtype=np.int64)
+    # BERTopic numbers topics by size already; make the numbering dense and stable (size desc, then first row).
+    ids = sorted({int(t) for t in raw if t >= 0}, key=lambda t: (-int((raw == t).sum()), int(np.argmax(raw == t))))
+    remap = {t: i for i, t in enumerate(ids)}
+    labels = np.array([remap.get(int(t), UNCLUSTERED) for t in raw], dtype=np.int64)
+    words: dict[int, list[tuple[str, float]]] = {}
+    for t, i in remap.items():
+        got = model.get_topic(t) or []
+        pairs = [(str(w), float(s)) for w, s in got if w]
+        words[i] = kw._dedupe(pairs, p.top_keywords)
+    return labels, words
+
+
+_SEP = "qqsepqq"  # alphanumeric: BERTopic strips other characters before vectorizing
+
+
+def _analyze(doc: str) -> list[str]:
+    """Lemmas and bigrams of adjacent lemmas, never across the boundary between two joined documents."""
+    out: list[str] = []
+    for part in doc.split(_SEP):
+        words = part.split()
+        out += words
+        out += [a + " " + b for a, b in zip(words, words[1:])]
+    return out
+
+
+def representatives(members: np.ndarray, scores: np.ndarray, texts: Sequence[str], n: int) -> list[int]:
+    """Up to ``n`` rows nearest the centroid, one per distinct text (casefolded)."""
+    order = members[np.argsort(-scores[members], kind="stable")]
+    seen: set[str] = set()
+    picked: list[int] = []
+    for i in order:
+        key = " ".join(texts[i].casefold().split())
+        if key in seen:
+            continue
+        seen.add(key)
+        picked.append(int(i))
+        if len(picked) == n:
+            break
+    return picked
+
+
+def label_for(words: Sequence[str], reps: Sequence[int], texts: Sequence[str]) -> str:
+    """Keywords make the label; a cluster of stop-word answers ("Nothing.") is named by its typical answer."""
+    if words:
+        return kw.make_label(words)
+    if reps:
+        quote = " ".join(texts[reps[0]].split())
+        more = "\u2026" if len(quote) > 60 else ""
+        return "\u201c" + quote[:60] + more + "\u201d"
+    return "Unlabelled"
+
+
+def _groups(
+    candidates: list[Node], centroids: np.ndarray, docs: list[list[str]], labels: np.ndarray, p: Params, seed: int
+) -> list[Node]:
+    k = len(candidates)
+    g = auto_groups(k) if p.n_groups is None else min(p.n_groups, k)
+    if g < 2 or k < 3:
+        return []
+    from sklearn.cluster import AgglomerativeClustering
+
+    parent_of = AgglomerativeClustering(n_clusters=g, linkage="ward").fit_predict(centroids)
+    sizes = {c.index: len(c.members) for c in candidates}
+    gids = sorted(set(parent_of.tolist()), key=lambda q: -sum(sizes[i] for i in range(k) if parent_of[i] == q))
+    remap = {q: i for i, q in enumerate(gids)}
+    row_group = np.array([remap[int(parent_of[lab])] if lab >= 0 else -1 for lab in labels], dtype=np.int64)
+    words = kw.ctfidf(docs, row_group.tolist(), top_n=p.top_keywords)
+    groups = []
+    for q, gi in remap.items():
+        children = [i for i in range(k) if parent_of[i] == q]
+        for i in children:
+            candidates[i].parent = gi
+        members = sorted(m for i in children for m in candidates[i].members)
+        reps = [candidates[i].representatives[0] for i in children if candidates[i].representatives][:5]
+        gw = [w for w, _ in words.get(gi, [])]
+        fallback = candidates[children[0]].label
+        groups.append(Node(gi, kw.make_label(gw, fallback=fallback) if gw else fallback, gw, members, reps, children=children))
+    groups.sort(key=lambda node: node.index)
+    return groups
