@@ -19,7 +19,7 @@ def _coders(text: str) -> list[str]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("agreement", help="inter-coder agreement per code: % agreement, Cohen's kappa, Krippendorff's alpha")
+    p = sub.add_parser("agreement", help="inter-coder agreement per code: %% agreement, Cohen's kappa, Krippendorff's alpha")
     p.add_argument("project")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--coders", help="two or more coder names, e.g. A,B")
