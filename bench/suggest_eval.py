@@ -204,13 +204,15 @@ def evaluate(
     categories: Sequence[str] | None = None,
     k: int = 10,
     seed: int = 0,
+    repeats: int = 5,
     vectors: np.ndarray | None = None,
     codebook_path: Path | None = CODEBOOK,
     subcategories: Sequence[str] | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Top-1/top-3 accuracy of suggestions against ``labels``; see the module docstring. ``vectors`` (one row per
-    text, from the same model as ``embedder``) skip re-encoding the comments. With ``subcategories`` (one per text),
+    text, from the same model as ``embedder``) skip re-encoding the comments. Few-shot figures are means over
+    ``repeats`` random draws of the k labelled comments per category (``_sd``: their standard deviation). With ``subcategories`` (one per text),
     the full codebook's suggested subcategory is also scored against them (``codebook_sub_top1``/``_top3``)."""
     report = progress or (lambda d, t, m="": None)
     subs_in = list(subcategories) if subcategories is not None else [""] * len(texts)
@@ -235,12 +237,14 @@ def evaluate(
     res["random_top3"] = min(3, len(cats)) / len(cats)
 
     books = _codebooks(cats, codebook_path)
-    rng = np.random.default_rng(seed)
     by_cat: dict[str, list[int]] = {}
     for sid in ids:
         by_cat.setdefault(truth[sid], []).append(sid)
-    train = sorted(int(s) for c in cats for s in rng.choice(by_cat[c], min(k, len(by_cat[c]) - 1), replace=False))
-    rest = sorted(set(ids) - set(train))
+    splits = []  # (train, rest) per repeat: k random comments per category, and the others
+    for r in range(repeats):
+        rng = np.random.default_rng(seed + r)
+        train = sorted(int(s) for c in cats for s in rng.choice(by_cat[c], min(k, len(by_cat[c]) - 1), replace=False))
+        splits.append((train, sorted(set(ids) - set(train))))
     steps = len(books) + 2
     for step, (name, cb) in enumerate(books.items()):
         report(step, steps, f"Suggesting with the '{name}' codebook")
@@ -270,25 +274,30 @@ def evaluate(
             res[f"{name}_mean_top1_score"] = float(np.mean(list(first.values())))
             p_true = [s.score for s in found if norm_label(s.code_path) == truth[s.segment_id]]
             res[f"{name}_logloss"] = float(-np.mean(np.log(np.maximum(p_true, 1e-12))))
-            # Few-shot: a coder codes k comments per category, the rest are scored.
-            zero_rest = _accuracy(ranked, truth, rest)
-            res[f"{name}_zero_shot_on_rest_top1"], res[f"{name}_zero_shot_on_rest_top3"] = zero_rest
+            # Few-shot: a coder codes k comments per category, the rest are scored (mean over the repeats).
             code_of = {norm_label(p): cid for cid, p in zip(*_code_paths(store))}
-            with store.action("bench.train", f"code {k} per category", actor="bench"):
-                for c in cats:
-                    apply_code_many(store, [s for s in train if truth[s] == c], code_of[c], "bench")
-            few = sg.suggest(store, segment_ids=rest, top=leaves, coder="bench", embedder=emb)
-            res[f"{name}_few_shot_share"] = float(np.mean([s.kind == sg.FEW_SHOT for s in few]))
-            res[f"{name}_few_shot_top1"], res[f"{name}_few_shot_top3"] = _accuracy(_ranked_categories(few), truth, rest)
-            if name == "names":
-                t0 = time.perf_counter()
-                for sid in rest[:50]:
-                    sg.suggest(store, segment_ids=[sid], top=3, coder="bench", embedder=emb)
-                res["one_segment_ms"] = round(1000 * (time.perf_counter() - t0) / min(50, len(rest)), 2)
-            store.undo()  # the training codings
+            zero, fews, share = [], [], []
+            for r, (train, rest) in enumerate(splits):
+                zero.append(_accuracy(ranked, truth, rest))
+                with store.action("bench.train", f"code {k} per category", actor="bench"):
+                    for c in cats:
+                        apply_code_many(store, [s for s in train if truth[s] == c], code_of[c], "bench")
+                few = sg.suggest(store, segment_ids=rest, top=leaves, coder="bench", embedder=emb)
+                share.append(float(np.mean([s.kind == sg.FEW_SHOT for s in few])))
+                fews.append(_accuracy(_ranked_categories(few), truth, rest))
+                if name == "names" and r == 0:
+                    t0 = time.perf_counter()
+                    for sid in rest[:50]:
+                        sg.suggest(store, segment_ids=[sid], top=3, coder="bench", embedder=emb)
+                    res["one_segment_ms"] = round(1000 * (time.perf_counter() - t0) / min(50, len(rest)), 2)
+                store.undo()  # the training codings
+            _mean_into(res, f"{name}_zero_shot_on_rest", zero)
+            _mean_into(res, f"{name}_few_shot", fews)
+            res[f"{name}_few_shot_share"] = float(np.mean(share))
     report(steps - 1, steps, "Logistic regression baseline")
-    res["logreg_top1"], res["logreg_top3"] = _logreg(store, ids, train, rest, truth, cats, emb)
-    res["n_few_shot_eval"] = len(rest)
+    _mean_into(res, "logreg", [_logreg(store, train, rest, truth, emb) for train, rest in splits])
+    res["n_few_shot_eval"] = len(splits[0][1])
+    res["repeats"] = repeats
     report(steps, steps, "Done")
     store.close()
     return res
@@ -301,14 +310,14 @@ def _code_paths(store: Store) -> tuple[list[int], list[str]]:
     return [c.id for c in codes], [c.path_str for c in codes]
 
 
+def _mean_into(res: dict[str, Any], key: str, runs: Sequence[tuple[float, float]]) -> None:
+    arr = np.array(runs, dtype=float)
+    res[f"{key}_top1"], res[f"{key}_top3"] = float(arr[:, 0].mean()), float(arr[:, 1].mean())
+    res[f"{key}_top1_sd"], res[f"{key}_top3_sd"] = float(arr[:, 0].std()), float(arr[:, 1].std())
+
+
 def _logreg(
-    store: Store,
-    ids: Sequence[int],
-    train: Sequence[int],
-    rest: Sequence[int],
-    truth: dict[int, str],
-    cats: Sequence[str],
-    emb: Embedder,
+    store: Store, train: Sequence[int], rest: Sequence[int], truth: dict[int, str], emb: Embedder
 ) -> tuple[float, float]:
     """A supervised baseline on the same k labelled comments per category: logistic regression on the vectors."""
     from sklearn.linear_model import LogisticRegression
@@ -369,7 +378,8 @@ def table(res: dict[str, Any]) -> str:
     lines = [f"{'':52} {'top-1':>7} {'top-3':>7}", "-" * 68]
     for label, key in ROWS:
         if f"{key}_top1" in res:
-            lines.append(f"{label:52} {res[f'{key}_top1']:7.3f} {res[f'{key}_top3']:7.3f}")
+            sd = f"  (sd {res[f'{key}_top1_sd']:.3f} / {res[f'{key}_top3_sd']:.3f})" if f"{key}_top1_sd" in res else ""
+            lines.append(f"{label:52} {res[f'{key}_top1']:7.3f} {res[f'{key}_top3']:7.3f}{sd}")
     if "codebook_sub_top1" in res:
         lines.append("-" * 68)
         lines.append(f"{'subcategory (' + str(res['subcategories']) + ' in the data): majority class':52} "
@@ -377,7 +387,10 @@ def table(res: dict[str, Any]) -> str:
         lines.append(f"{'subcategory: full codebook, zero-shot':52} {res['codebook_sub_top1']:7.3f} "
                      f"{res['codebook_sub_top3']:7.3f}")
     lines.append("-" * 68)
-    lines.append(f"comments: {res['n']} ({res['n_few_shot_eval']} in the few-shot test set, k = {res['k']})")
+    lines.append(
+        f"comments: {res['n']} ({res['n_few_shot_eval']} in each few-shot test set, k = {res['k']} per category, "
+        f"mean of {res['repeats']} draws)"
+    )
     for name in ("names", "definitions"):
         if f"{name}_logloss" in res:
             lines.append(
@@ -398,6 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="a stratified sample of N comments (default: all)")
     parser.add_argument("--k", type=int, default=10, help="labelled comments per category for few-shot (default 10)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=5, help="random draws of the k labelled comments (default 5)")
     args = parser.parse_args(argv)
     if not DATA.exists():
         print(f"no data at {DATA}", file=sys.stderr)
@@ -414,7 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"reused {seeded} vectors from bench/results/nhs_raw_minilm.npy", file=sys.stderr)
     t0 = time.perf_counter()
     res = evaluate(
-        texts, labels, cache, k=args.k, seed=args.seed, subcategories=subcategories, progress=progress_line()
+        texts, labels, cache, k=args.k, seed=args.seed, repeats=args.repeats, subcategories=subcategories, progress=progress_line()
     )
     res["total_seconds"] = round(time.perf_counter() - t0, 1)
     res["texts_encoded"] = cache.encoded
