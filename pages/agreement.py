@@ -41,20 +41,31 @@ coded_only = c3.toggle("Coded text only", key="ag_coded_only", value=True,
                        "and inflates kappa and % agreement. Both figures are kept; this chooses which one is shown.")
 n_boot = int(c4.number_input("Bootstrap resamples", 0, 5000, 500, step=100, key="ag_boot",
                              help="For the 95% intervals (seeded: the same data gives the same interval)."))
-rollup = st.toggle("Themes include their subcodes", key="ag_rollup",
+t1, t2 = st.columns(2)
+rollup = t1.toggle("Themes include their subcodes", key="ag_rollup",
                    help="A theme or subtheme counts as applied wherever it or any code under it was applied.")
+common = t2.toggle("Only forms every coder has coded", key="ag_common",
+                   help="While coders are still working through the forms: a form one of them has not reached "
+                   "yet is left out instead of counting as disagreement.")
+scope = "common" if common else "all"
 
 
 @st.cache_data(max_entries=16, show_spinner="Computing agreement…")
 def _report(
-    key: tuple[str, int, int], coders: tuple[str, ...], level: str, rollup: bool, n_boot: int
+    key: tuple[str, int, int], coders: tuple[str, ...], level: str, rollup: bool, scope: str, n_boot: int
 ) -> reliability.Report:
-    return reliability.agreement_report(ui_store.get_store(), list(coders), level=level, rollup=rollup, n_boot=n_boot)
+    return reliability.agreement_report(
+        ui_store.get_store(), list(coders), level=level, rollup=rollup, scope=scope, n_boot=n_boot
+    )
 
 
 @st.cache_data(max_entries=16, show_spinner="Comparing with the model…")
-def _machine(key: tuple[str, int, int], coder: str, level: str, rollup: bool, n_boot: int) -> reliability.Report:
-    return reliability.machine_agreement(ui_store.get_store(), coder, level=level, rollup=rollup, n_boot=n_boot)
+def _machine(
+    key: tuple[str, int, int], coder: str, level: str, rollup: bool, scope: str, n_boot: int
+) -> reliability.Report:
+    return reliability.machine_agreement(
+        ui_store.get_store(), coder, level=level, rollup=rollup, scope=scope, n_boot=n_boot
+    )
 
 
 def _fmt(v: float, lo: float, hi: float) -> str:
@@ -108,12 +119,12 @@ if len(chosen) < 2:
     st.warning("Choose at least two coders.")
 else:
     with guard():
-        report = _report(ui_store.version(store), tuple(chosen), level, rollup, n_boot)
+        report = _report(ui_store.version(store), tuple(chosen), level, rollup, scope, n_boot)
 if report is not None:
-    scope = report.n_coded_units if coded_only else report.n_units
+    n_used = report.n_coded_units if coded_only else report.n_units
     st.caption(
         f"{report.n_units:,} {level}s, {report.n_coded_units:,} coded by at least one of {', '.join(report.coders)}; "
-        f"the table uses {scope:,}. Intervals: {report.n_boot} bootstrap resamples of the units. "
+        f"the table uses {n_used:,}. Intervals: {report.n_boot} bootstrap resamples of the units. "
         "Rough guide: kappa/alpha above 0.8 is good, 0.67–0.8 tentative (dashed lines)."
     )
     for note in report.notes:
@@ -162,7 +173,7 @@ with st.expander("The model as a coder", icon=":material/smart_toy:"):
                           placeholder="Choose a coder")
     if mcoder:
         with guard():
-            mrep = _machine(ui_store.version(store), mcoder, level, rollup, n_boot)
+            mrep = _machine(ui_store.version(store), mcoder, level, rollup, scope, n_boot)
             if not mrep.codes:
                 st.info("No accepted machine proposals and no codings of this coder to compare.")
             else:

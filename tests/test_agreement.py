@@ -391,3 +391,26 @@ def test_two_coders_spreadsheets_on_nhs_sample_end_to_end(shared, tmp_path, caps
     pb = np.concatenate([[1.0 if coded_b.get(u) == c else 0.0 for u in units] for c in codes])
     assert abs(report["overall"]["all_units"]["kappa"]["value"] - cohen_kappa_score(pa, pb)) <= 1e-9
     assert report["overall"]["all_units"]["kappa"]["value"] > report["overall"]["coded_units"]["kappa"]["value"]
+
+
+def test_common_scope_leaves_out_forms_a_coder_has_not_reached(store: Store) -> None:
+    ids = make_corpus(store, [(f"F{i}", {}, {"Q1": [f"f{i} a", f"f{i} b"]}) for i in range(6)], questions=("Q1",))
+    x = ensure_path(store, "X")
+    # A coded all six forms; B has only reached the first three.
+    a_segs = [ids[(f"F{i}", "Q1", 0)] for i in range(6)]
+    b_segs = [ids[("F0", "Q1", 0)], ids[("F1", "Q1", 1)], ids[("F2", "Q1", 0)]]
+    for s in a_segs:
+        apply_code(store, s, x, "A")
+    for s in b_segs:
+        apply_code(store, s, x, "B")
+    full = reliability.agreement_report(store, ["A", "B"], n_boot=0)
+    common = reliability.agreement_report(store, ["A", "B"], scope="common", n_boot=0)
+    assert full.n_units == 12 and common.n_units == 6
+    segs = [ids[(f"F{i}", "Q1", j)] for i in range(3) for j in range(2)]
+    a = np.array([1.0 if s in a_segs else 0.0 for s in segs])
+    b = np.array([1.0 if s in b_segs else 0.0 for s in segs])
+    assert abs(common.codes[0].all_units.kappa.value - cohen_kappa_score(a, b)) <= 1e-9
+    assert common.codes[0].all_units.kappa.value > full.codes[0].all_units.kappa.value
+    assert any("only the 3 forms" in n for n in common.notes)
+    with pytest.raises(InvalidInput, match="scope"):
+        reliability.agreement_report(store, ["A", "B"], scope="some")

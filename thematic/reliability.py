@@ -31,6 +31,7 @@ from .store import Store
 MACHINE = "machine"
 MACHINE_ORIGINS = ("cluster", "suggestion")
 LEVELS = ("segment", "form")
+SCOPES = ("all", "common")
 BLIND_SETTING = "blind_mode"
 
 
@@ -88,12 +89,14 @@ class Report:
     n_boot: int = agreement.DEFAULT_BOOT
     seed: int = agreement.DEFAULT_SEED
     rollup: bool = False
+    scope: str = "all"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "coders": list(self.coders),
             "level": self.level,
             "rollup": self.rollup,
+            "scope": self.scope,
             "n_units": self.n_units,
             "n_coded_units": self.n_coded_units,
             "bootstrap": {"resamples": self.n_boot, "seed": self.seed, "interval": 0.95},
@@ -174,12 +177,15 @@ def agreement_report(
     level: str = "segment",
     codes: Sequence[int | str] | None = None,
     rollup: bool = False,
+    scope: str = "all",
     n_boot: int = agreement.DEFAULT_BOOT,
     seed: int = agreement.DEFAULT_SEED,
 ) -> Report:
     """Agreement between two or more coders per code and overall (kappa needs exactly two).
 
-    With ``rollup`` a code counts as applied where it or any of its subcodes was (agreement on themes)."""
+    With ``rollup`` a code counts as applied where it or any of its subcodes was (agreement on themes). With
+    ``scope="common"`` only forms in which every coder coded something count (coders still working through the
+    forms: a form one of them has not reached yet is not a disagreement)."""
     names = [c.strip() for c in coders if c and c.strip()]
     if len(names) < 2:
         raise InvalidInput("agreement needs at least two coders (e.g. --coders A,B)")
@@ -192,7 +198,8 @@ def agreement_report(
             f"no coder {', '.join(repr(u) for u in unknown)} in this project (coders: {', '.join(sorted(known)) or 'none'})"
         )
     return _report(
-        store, [_Side(n, n) for n in names], level=level, codes=codes, rollup=rollup, n_boot=n_boot, seed=seed
+        store, [_Side(n, n) for n in names], level=level, codes=codes, rollup=rollup, scope=scope, n_boot=n_boot,
+        seed=seed,
     )
 
 
@@ -203,6 +210,7 @@ def machine_agreement(
     level: str = "segment",
     codes: Sequence[int | str] | None = None,
     rollup: bool = False,
+    scope: str = "all",
     n_boot: int = agreement.DEFAULT_BOOT,
     seed: int = agreement.DEFAULT_SEED,
 ) -> Report:
@@ -210,7 +218,7 @@ def machine_agreement(
     if store.scalar("SELECT 1 FROM coders WHERE name = ?", (coder,)) is None:
         raise NotFound(f"no coder {coder!r} in this project")
     sides = [_Side(MACHINE, None, origins=MACHINE_ORIGINS), _Side(coder, coder, exclude_origins=MACHINE_ORIGINS)]
-    return _report(store, sides, level=level, codes=codes, rollup=rollup, n_boot=n_boot, seed=seed)
+    return _report(store, sides, level=level, codes=codes, rollup=rollup, scope=scope, n_boot=n_boot, seed=seed)
 
 
 def _report(
@@ -222,16 +230,22 @@ def _report(
     n_boot: int,
     seed: int,
     rollup: bool = False,
+    scope: str = "all",
 ) -> Report:
     if level not in LEVELS:
         raise InvalidInput(f"level must be 'segment' or 'form', not {level!r}")
-    unit_col = "c.segment_id" if level == "segment" else "a.form_id"
+    if scope not in SCOPES:
+        raise InvalidInput(f"scope must be 'all' or 'common', not {scope!r}")
     with store.read() as conn:
         if level == "segment":
-            units = [r[0] for r in conn.execute("SELECT id FROM segments ORDER BY id")]
+            unit_form = {
+                int(r[0]): int(r[1])
+                for r in conn.execute("SELECT s.id, a.form_id FROM segments s JOIN answers a ON a.id = s.answer_id")
+            }
         else:
-            units = [r[0] for r in conn.execute("SELECT id FROM forms ORDER BY id")]
+            unit_form = {int(r[0]): int(r[0]) for r in conn.execute("SELECT id FROM forms")}
         applied: list[dict[int, set[int]]] = []  # per side: code id -> units
+        forms_coded: list[set[int]] = []  # per side: forms it coded anything in
         for side in sides:
             where, params = [], []
             if side.coder is not None:
@@ -244,15 +258,33 @@ def _report(
                 where.append(f"c.origin NOT IN ({','.join('?' * len(side.exclude_origins))})")
                 params += list(side.exclude_origins)
             rows = conn.execute(
-                f"SELECT DISTINCT c.code_id, {unit_col} FROM codings c JOIN coders k ON k.id = c.coder_id "
+                "SELECT DISTINCT c.code_id, c.segment_id, a.form_id FROM codings c JOIN coders k ON k.id = c.coder_id "
                 "JOIN segments s ON s.id = c.segment_id JOIN answers a ON a.id = s.answer_id WHERE "
                 + " AND ".join(where or ["1 = 1"]),
                 params,
             ).fetchall()
             per: dict[int, set[int]] = {}
-            for code_id, unit in rows:
-                per.setdefault(int(code_id), set()).add(int(unit))
+            forms: set[int] = set()
+            for code_id, seg_id, form_id in rows:
+                per.setdefault(int(code_id), set()).add(int(seg_id if level == "segment" else form_id))
+                forms.add(int(form_id))
             applied.append(per)
+            forms_coded.append(forms)
+    notes: list[str] = []
+    if scope == "common":
+        present = [f for f in forms_coded if f]
+        common = set.intersection(*present) if present else set()
+        before = len(unit_form)
+        unit_form = {u: f for u, f in unit_form.items() if f in common}
+        for per in applied:
+            for cid in list(per):
+                per[cid] &= set(unit_form)
+                if not per[cid]:
+                    del per[cid]
+        notes.append(
+            f"only the {len(common)} forms every coder coded something in: {len(unit_form)} of {before} {level}s"
+        )
+    units = sorted(unit_form)
     all_codes = list_codes(store)
     paths = {c.id: c.path_str for c in all_codes}
     if rollup:
@@ -270,8 +302,7 @@ def _report(
         code_ids = [_resolve_code(store, c, paths) for c in codes]
     index = {u: i for i, u in enumerate(units)}
     n = len(units)
-    notes: list[str] = []
-    missing = [s.label for s, per in zip(sides, applied) if not per]
+    missing = [s.label for s, forms in zip(sides, forms_coded) if not forms]
     for m in missing:
         notes.append(f"{m} has no codings: treated as missing, so the statistics are undefined")
     coded_any = np.zeros(n, dtype=bool)
@@ -282,7 +313,7 @@ def _report(
     for cid in code_ids:
         m = np.zeros((len(sides), n))
         for i, per in enumerate(applied):
-            if not per:
+            if not forms_coded[i]:
                 m[i, :] = np.nan
             else:
                 m[i, [index[u] for u in per.get(cid, ())]] = 1.0
@@ -309,7 +340,8 @@ def _report(
         overall = CodeAgreement(None, "(all codes)", empty, empty)
         notes.append("none of these coders applied any code")
     return Report(
-        tuple(s.label for s in sides), level, n, int(coded_any.sum()), rows_out, overall, notes, n_boot, seed, rollup
+        tuple(s.label for s in sides), level, n, int(coded_any.sum()), rows_out, overall, notes, n_boot, seed, rollup,
+        scope,
     )
 
 

@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="unit of comparison: each segment, or each form (code applied anywhere in it)")
     p.add_argument("--codes", default=None, help="only these codes (paths or ids, comma-separated)")
     p.add_argument("--rollup", action="store_true", help="a code counts where it or any of its subcodes was applied")
+    p.add_argument("--common", action="store_true",
+                   help="only forms in which every coder coded something (coders still working through the forms)")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.add_argument("--boot", type=int, default=1000, help="bootstrap resamples for the 95%% intervals (0: none)")
     p.add_argument("--seed", type=int, default=20240601, help="bootstrap seed (results are reproducible)")
@@ -121,12 +123,13 @@ def cmd_agreement(args: argparse.Namespace) -> int:
     with open_store(args.project) as store:
         if args.machine:
             report = machine_agreement(
-                store, args.machine, level=args.level, codes=codes, rollup=args.rollup, n_boot=args.boot, seed=args.seed
+                store, args.machine, level=args.level, codes=codes, rollup=args.rollup,
+                scope="common" if args.common else "all", n_boot=args.boot, seed=args.seed,
             )
         else:
             report = agreement_report(
-                store, _coders(args.coders), level=args.level, codes=codes, rollup=args.rollup, n_boot=args.boot,
-                seed=args.seed,
+                store, _coders(args.coders), level=args.level, codes=codes, rollup=args.rollup,
+                scope="common" if args.common else "all", n_boot=args.boot, seed=args.seed,
             )
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
