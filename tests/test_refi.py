@@ -185,8 +185,8 @@ FOREIGN = f"""<?xml version="1.0" encoding="utf-8"?>
 def test_foreign_project_with_overlapping_selections(store: Store) -> None:
     stats = import_qdpx(store, _qdpx(FOREIGN))
     assert stats["forms"] == 1 and stats["codings"] == 4
-    assert [c.path_str for c in list_codes(store)] == ["Theme-with slash", "Theme-with slash/Sub",
-                                                       "Theme-with slash/sub (2)"]
+    assert [c.path for c in list_codes(store)] == [("Theme/with slash",), ("Theme/with slash", "Sub"),
+                                                  ("Theme/with slash", "sub (2)")]
     segs = store.query('SELECT start, "end", text FROM segments ORDER BY position')
     assert "".join(r[2] for r in segs) == "Alpha beta. Gamma delta! Epsilon."  # the segments tile the answer
     assert [(r[0], r[1]) for r in segs] == [(0, 6), (6, 11), (11, 24), (24, 33)]

@@ -64,17 +64,48 @@ def get_code(store: Store, code_id: int) -> Code:
 
 
 def find_code(store: Store, path: str | Sequence[str]) -> Code | None:
-    """A code by its path (``"Theme/Subtheme/Code"`` or a list of names), matched case-insensitively."""
+    """A code by its path (``"Theme/Subtheme/Code"`` or a list of names), matched case-insensitively.
+
+    A ``/`` inside a name is written ``\\/`` in a path string; an unescaped path that matches exactly one code's
+    names joined by ``/`` is accepted too, so ``"Environment/ facilities"`` finds the code of that name."""
     parts = split_path(path) if isinstance(path, str) else [p.strip() for p in path]
     want = tuple(p.casefold() for p in parts)
-    for c in list_codes(store):
+    codes = list_codes(store)
+    for c in codes:
         if tuple(p.casefold() for p in c.path) == want:
             return c
+    if isinstance(path, str):
+        def fold(text: str) -> str:
+            return "/".join(" ".join(p.split()) for p in text.split("/")).casefold()
+
+        raw = fold(path)
+        loose = [c for c in codes if fold("/".join(c.path)) == raw]
+        if len(loose) == 1:
+            return loose[0]
     return None
 
 
+def join_path(parts: Iterable[str]) -> str:
+    """``("Environment/ facilities", "Parking")`` -> ``"Environment\\/ facilities/Parking"`` (inverse of split_path)."""
+    return "/".join(p.replace("\\", "\\\\").replace("/", "\\/") for p in parts)
+
+
 def split_path(path: str) -> list[str]:
-    parts = [p.strip() for p in path.split("/")]
+    """``"Theme/Sub"`` -> ``["Theme", "Sub"]``; ``\\/`` is a slash inside a name and ``\\\\`` a backslash."""
+    parts: list[str] = []
+    buf: list[str] = []
+    chars = iter(path)
+    for ch in chars:
+        if ch == "\\":
+            nxt = next(chars, "")
+            buf.append(nxt if nxt in ("/", "\\") else ch + nxt)
+        elif ch == "/":
+            parts.append("".join(buf))
+            buf = []
+        else:
+            buf.append(ch)
+    parts.append("".join(buf))
+    parts = [" ".join(p.split()) for p in parts]
     if not parts or any(not p for p in parts):
         raise InvalidInput(f"code path {path!r} has an empty part (use Theme/Subtheme/Code)")
     return parts
@@ -282,7 +313,7 @@ def ensure_path(
 ) -> int:
     """The id of the code at ``path``, creating missing levels (the last one with ``definition``)."""
     parts = split_path(path) if isinstance(path, str) else [p.strip() for p in path]
-    with store.action("code.ensure", f"Ensure code '{'/'.join(parts)}'", actor=actor):
+    with store.action("code.ensure", f"Ensure code '{join_path(parts)}'", actor=actor):
         parent: int | None = None
         for i, name in enumerate(parts):
             row = store.query_one(
@@ -336,8 +367,6 @@ def _clean_name(name: str) -> str:
     cleaned = " ".join(str(name).split())
     if not cleaned:
         raise InvalidInput("a code needs a name")
-    if "/" in cleaned:
-        raise InvalidInput(f"code name {cleaned!r} contains '/', which separates levels in code paths")
     if len(cleaned) > 200:
         raise InvalidInput(f"code name is {len(cleaned)} characters long; keep it under 200")
     return cleaned

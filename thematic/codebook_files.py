@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from .codebook import split_path
 from .errors import InvalidInput
 from .store import Store
 
@@ -157,7 +158,10 @@ def _from_csv(data: bytes, stem: str, filename: str) -> Codebook:
     for rowno, row in enumerate(reader, start=2):
         if "path" in cols:
             raw = (row.get(cols["path"]) or "").strip()
-            parts = tuple(p.strip() for p in raw.split("/")) if raw else ()
+            try:
+                parts = tuple(split_path(raw)) if raw else ()
+            except InvalidInput:
+                raise InvalidInput(f"code path {raw!r} has an empty part", path=filename, row=rowno) from None
         else:
             parts = tuple(v for v in ((row.get(cols[c]) or "").strip() for c in levels) if v)
         if not parts:

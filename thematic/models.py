@@ -51,7 +51,13 @@ class Code:
 
     @property
     def path_str(self) -> str:
-        return "/".join(self.path)
+        """The path as typed in spreadsheets: names joined by ``/``, a ``/`` inside a name written ``\\/``."""
+        return "/".join(p.replace("\\", "\\\\").replace("/", "\\/") for p in self.path)
+
+    @property
+    def label(self) -> str:
+        """The path for people to read: ``Theme › Subtheme``."""
+        return " › ".join(self.path)
 
 
 @dataclass

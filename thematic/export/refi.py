@@ -175,8 +175,8 @@ def read_qdc(fileobj: IO[bytes] | bytes, *, name: str | None = None) -> Any:
 
 
 def clean_code_name(raw: str, siblings: set[str]) -> str:
-    """A valid, sibling-unique thematic code name ('/' separates levels, so it becomes '-')."""
-    name = " ".join(raw.replace("/", "-").split())[:190] or "Unnamed code"
+    """A valid, sibling-unique thematic code name (whitespace folded, at most 190 characters)."""
+    name = " ".join(raw.split())[:190] or "Unnamed code"
     base, k = name, 2
     while name.casefold() in siblings:
         name = f"{base} ({k})"
