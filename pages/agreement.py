@@ -157,7 +157,7 @@ with st.expander("Rounds: agreement before and after adjudication", icon=":mater
     if r3.button("Record this round", key="ag_record", icon=":material/save:", disabled=len(chosen) < 2):
         with guard():
             rec = adjudicate.record_round(store, chosen, level=level, stage=stage, note=note, actor=actor,
-                                          n_boot=n_boot)
+                                          rollup=rollup, scope=scope, n_boot=n_boot)
             ui_store.changed()
             st.session_state["ag_round_ok"] = f"Recorded round {rec.round} ({rec.stage}): kappa {rec.kappa_text}."
             st.rerun()

@@ -422,6 +422,8 @@ def record_round(
     round: int | None = None,
     note: str = "",
     actor: str | None = None,
+    rollup: bool = False,
+    scope: str = "all",
     n_boot: int = agreement.DEFAULT_BOOT,
     seed: int = agreement.DEFAULT_SEED,
 ) -> RoundRecord:
@@ -429,7 +431,7 @@ def record_round(
     belongs to the latest one."""
     if stage not in ("before", "after"):
         raise InvalidInput(f"stage must be 'before' or 'after', not {stage!r}")
-    report = agreement_report(store, coders, level=level, n_boot=n_boot, seed=seed)
+    report = agreement_report(store, coders, level=level, rollup=rollup, scope=scope, n_boot=n_boot, seed=seed)
     latest = store.scalar("SELECT max(round) FROM agreement_rounds")
     if round is None:
         rnd = (int(latest or 0) + 1) if stage == "before" else int(latest or 1)
