@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import Conflict, InvalidInput
 from ..store import Action, Store, now
-from ..segment import Span
 from .forms import FormRecord, ReadResult
 
 Progress = Callable[[int, int, str], None]
@@ -71,7 +70,7 @@ def add_forms(
     progress: Progress | None = None,
 ) -> IngestReport:
     """Write ``result`` into ``store`` (see the module docstring). Returns what was done."""
-    from ..segment import UNITS, check_tiling, split_many
+    from ..segment import UNITS
 
     if unit not in UNITS:
         raise InvalidInput(f"unknown segment unit {unit!r}: use one of {', '.join(UNITS)}")
@@ -86,17 +85,17 @@ def add_forms(
 
     # 1. redact (before comparing, so that a re-import of redacted forms compares equal)
     forms = result.forms
-    texts: list[str] = [t for f in forms for t, _row in f.answers.values()]
+    answer_texts: list[dict[str, tuple[str, int]]] = [f.answers for f in forms]
     if redact:
         from ..redact import Redactor
 
+        texts = [t for f in forms for t, _row in f.answers.values()]
         redacted = Redactor(staff_names).redact_many(texts, progress)
+        del texts
         report.redactions = sum(n for _t, n in redacted)
-        texts = [t for t, _n in redacted]
-    answer_texts: list[dict[str, tuple[str, int]]] = []
-    it = iter(texts)
-    for f in forms:
-        answer_texts.append({q: (next(it), row) for q, (_t, row) in f.answers.items()})
+        it = iter(redacted)
+        answer_texts = [{q: (next(it)[0], row) for q, (_t, row) in f.answers.items()} for f in forms]
+        del redacted
 
     # 2. forms already in the project
     existing = _existing_forms(store, [f.external_id for f in forms])
@@ -114,12 +113,10 @@ def add_forms(
             f"form id {f.external_id!r} in row {f.row} of {result.name} has different answers from the form "
             f"already in the project ({where})"
         )
+    del answer_texts, existing
 
-    # 3. segments
-    flat = [(i, q, t, row) for i, (_f, answers) in enumerate(new) for q, (t, row) in answers.items()]
-    spans = split_many([t for _i, _q, t, _r in flat], unit, progress)
-    for (_i, _q, t, _r), ss in zip(flat, spans):
-        check_tiling(t, ss)
+    # 3. segments, kept compactly as the end offsets of each answer's spans, in answer order
+    ends = _segment(new, unit, progress)
 
     # 4. write, all in one action
     options = {
@@ -139,7 +136,7 @@ def add_forms(
     if progress is not None:
         progress(0, 1, "writing")
     try:
-        _write(store, result, new, flat, spans, options, summary, actor, report)
+        _write(store, result, new, ends, options, summary, actor, report)
     except sqlite3.IntegrityError as exc:  # another process imported the same file or forms meanwhile
         raise Conflict(f"{result.name}: the project changed while importing ({exc}); nothing was imported") from exc
     if progress is not None:
@@ -147,12 +144,39 @@ def add_forms(
     return report
 
 
+SEGMENT_CHUNK = 5000
+
+
+def _segment(
+    new: list[tuple[FormRecord, dict[str, tuple[str, int]]]], unit: str, progress: Progress | None
+) -> list[tuple[int, ...]]:
+    """Split every answer (in chunks, to keep memory flat) and check that the spans tile it exactly."""
+    from ..segment import check_tiling, split_many
+
+    texts = [t for _f, answers in new for t, _row in answers.values()]
+    total = len(texts)
+    ends: list[tuple[int, ...]] = []
+
+    def chunk_progress(offset: int) -> Progress | None:
+        if progress is None:
+            return None
+        return lambda done, _total, message: progress(min(offset + done, total), total, message)
+
+    for offset in range(0, total, SEGMENT_CHUNK):
+        chunk = texts[offset : offset + SEGMENT_CHUNK]
+        for text, spans in zip(chunk, split_many(chunk, unit, chunk_progress(offset))):
+            check_tiling(text, spans)
+            ends.append(tuple(sp.end for sp in spans))
+    if progress is not None and total == 0:
+        progress(0, 0, "segmenting")
+    return ends
+
+
 def _write(
     store: Store,
     result: ReadResult,
     new: list[tuple[FormRecord, dict[str, tuple[str, int]]]],
-    flat: list[tuple[int, str, str, int]],
-    spans: list[list[Span]],
+    ends: list[tuple[int, ...]],
     options: dict[str, object],
     summary: str,
     actor: str | None,
@@ -173,34 +197,41 @@ def _write(
                 )
                 position += 1
                 report.questions_added += 1
-        form_id = _next_id(act, "forms")
-        answer_id = _next_id(act, "answers")
-        form_rows, meta_rows, answer_rows, segment_rows = [], [], [], []
-        answer_ids: dict[tuple[int, str], int] = {}
-        for i, (f, answers) in enumerate(new):
-            fid = form_id + i
-            form_rows.append((fid, f.external_id, source_id, f.row))
-            meta_rows.extend((fid, k, v) for k, v in f.meta.items())
-            for q, (t, row) in answers.items():
-                answer_rows.append((answer_id, fid, qids[q], t, row))
-                answer_ids[(i, q)] = answer_id
-                answer_id += 1
-            if not answers:
-                report.empty_forms += 1
-        for (i, q, _t, _r), ss in zip(flat, spans):
-            aid = answer_ids[(i, q)]
-            segment_rows.extend((aid, pos, s.start, s.end, s.text) for pos, s in enumerate(ss))
-        act.executemany("INSERT INTO forms (id, external_id, source_id, source_row) VALUES (?, ?, ?, ?)", form_rows)
-        act.executemany("INSERT INTO form_meta (form_id, field, value) VALUES (?, ?, ?)", meta_rows)
+        first_form = _next_id(act, "forms")
+        first_answer = _next_id(act, "answers")
         act.executemany(
-            "INSERT INTO answers (id, form_id, question_id, text, source_row) VALUES (?, ?, ?, ?, ?)", answer_rows
+            "INSERT INTO forms (id, external_id, source_id, source_row) VALUES (?, ?, ?, ?)",
+            ((first_form + i, f.external_id, source_id, f.row) for i, (f, _a) in enumerate(new)),
         )
         act.executemany(
-            'INSERT INTO segments (answer_id, position, start, "end", text) VALUES (?, ?, ?, ?, ?)', segment_rows
+            "INSERT INTO form_meta (form_id, field, value) VALUES (?, ?, ?)",
+            ((first_form + i, k, v) for i, (f, _a) in enumerate(new) for k, v in f.meta.items()),
         )
-        report.forms_added = len(form_rows)
-        report.answers = len(answer_rows)
-        report.segments = len(segment_rows)
+
+        def answer_rows() -> Iterator[tuple[int, int, int, str, int]]:
+            aid = first_answer
+            for i, (_f, answers) in enumerate(new):
+                for q, (text, row) in answers.items():
+                    yield (aid, first_form + i, qids[q], text, row)
+                    aid += 1
+
+        act.executemany(
+            "INSERT INTO answers (id, form_id, question_id, text, source_row) VALUES (?, ?, ?, ?, ?)", answer_rows()
+        )
+
+        def segment_rows() -> Iterator[tuple[int, int, int, int, str]]:
+            for (aid, _fid, _qid, text, _row), stops in zip(answer_rows(), ends):
+                start = 0
+                for pos, end in enumerate(stops):
+                    yield (aid, pos, start, end, text[start:end])
+                    start = end
+
+        act.executemany('INSERT INTO segments (answer_id, position, start, "end", text) VALUES (?, ?, ?, ?, ?)',
+                        segment_rows())
+        report.forms_added = len(new)
+        report.empty_forms = sum(1 for _f, answers in new if not answers)
+        report.answers = len(ends)
+        report.segments = sum(len(e) for e in ends)
         report.source_id = source_id
         report.event_id = act.event_id
         act.details.update(
