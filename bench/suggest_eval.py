@@ -276,7 +276,7 @@ def evaluate(
             res[f"{name}_logloss"] = float(-np.mean(np.log(np.maximum(p_true, 1e-12))))
             # Few-shot: a coder codes k comments per category, the rest are scored (mean over the repeats).
             code_of = {norm_label(p): cid for cid, p in zip(*_code_paths(store))}
-            zero, fews, share = [], [], []
+            zero, fews, share, conf = [], [], [], []
             for r, (train, rest) in enumerate(splits):
                 zero.append(_accuracy(ranked, truth, rest))
                 with store.action("bench.train", f"code {k} per category", actor="bench"):
@@ -284,6 +284,7 @@ def evaluate(
                         apply_code_many(store, [s for s in train if truth[s] == c], code_of[c], "bench")
                 few = sg.suggest(store, segment_ids=rest, top=leaves, coder="bench", embedder=emb)
                 share.append(float(np.mean([s.kind == sg.FEW_SHOT for s in few])))
+                conf.append(float(np.mean([s.score for s in few if s.rank == 1])))
                 fews.append(_accuracy(_ranked_categories(few), truth, rest))
                 if name == "names" and r == 0:
                     t0 = time.perf_counter()
@@ -294,6 +295,7 @@ def evaluate(
             _mean_into(res, f"{name}_zero_shot_on_rest", zero)
             _mean_into(res, f"{name}_few_shot", fews)
             res[f"{name}_few_shot_share"] = float(np.mean(share))
+            res[f"{name}_few_shot_mean_top1_score"] = float(np.mean(conf))
     report(steps - 1, steps, "Logistic regression baseline")
     _mean_into(res, "logreg", [_logreg(store, train, rest, truth, emb) for train, rest in splits])
     res["n_few_shot_eval"] = len(splits[0][1])
@@ -395,7 +397,9 @@ def table(res: dict[str, Any]) -> str:
         if f"{name}_logloss" in res:
             lines.append(
                 f"calibration ({name}): mean top-1 score {res[f'{name}_mean_top1_score']:.3f} vs top-1 accuracy "
-                f"{res[f'{name}_top1']:.3f}; log-loss {res[f'{name}_logloss']:.3f} (uniform: {np.log(res['categories']):.3f})"
+                f"{res[f'{name}_top1']:.3f}; log-loss {res[f'{name}_logloss']:.3f} (uniform: {np.log(res['categories']):.3f}); "
+                f"few-shot: mean top-1 score {res[f'{name}_few_shot_mean_top1_score']:.3f} vs accuracy "
+                f"{res[f'{name}_few_shot_top1']:.3f}"
             )
     secs = ", ".join(
         f"{n}: {res[f'{n}_seconds']}s first, {res[f'{n}_warm_seconds']}s again"
@@ -411,6 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="a stratified sample of N comments (default: all)")
     parser.add_argument("--k", type=int, default=10, help="labelled comments per category for few-shot (default 10)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--codebook", type=Path, default=CODEBOOK, help="the NHS codebook (default: the shipped one)")
     parser.add_argument("--repeats", type=int, default=5, help="random draws of the k labelled comments (default 5)")
     args = parser.parse_args(argv)
     if not DATA.exists():
@@ -428,7 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"reused {seeded} vectors from bench/results/nhs_raw_minilm.npy", file=sys.stderr)
     t0 = time.perf_counter()
     res = evaluate(
-        texts, labels, cache, k=args.k, seed=args.seed, repeats=args.repeats, subcategories=subcategories, progress=progress_line()
+        texts, labels, cache, k=args.k, seed=args.seed, repeats=args.repeats, codebook_path=args.codebook, subcategories=subcategories, progress=progress_line()
     )
     res["total_seconds"] = round(time.perf_counter() - t0, 1)
     res["texts_encoded"] = cache.encoded
