@@ -122,7 +122,8 @@ def ctfidf(
     classes = sorted(int(c) for c in set(labels_arr[keep].tolist()))
     if not classes:
         return {}
-    joined = [" ".join(d) for d in docs]
+    rows_kept = np.nonzero(keep)[0]
+    joined = [" ".join(docs[i]) for i in rows_kept]
     n = len(joined)
     vec = CountVectorizer(
         analyzer="word",
@@ -137,10 +138,8 @@ def ctfidf(
     except ValueError:  # no words at all
         return {c: [] for c in classes}
     index = {c: i for i, c in enumerate(classes)}
-    rows = np.array([index.get(int(lab), 0) for lab in labels_arr])
-    onehot = sparse.csr_matrix(
-        (np.ones(int(keep.sum())), (rows[keep], np.nonzero(keep)[0])), shape=(len(classes), n)
-    )
+    rows = np.array([index[int(labels_arr[i])] for i in rows_kept], dtype=np.int64)
+    onehot = sparse.csr_matrix((np.ones(n), (rows, np.arange(n))), shape=(len(classes), n))
     tf = (onehot @ counts).tocsr().astype(np.float64)
     weights = _class_tfidf(tf)
     vocab = vec.get_feature_names_out()

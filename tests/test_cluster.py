@@ -1,0 +1,187 @@
+"""Auto-clustering: determinism, small and large inputs, no silent outliers, keywords, caching, progress."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from thematic import cluster as cl
+from thematic.cluster import keywords as kw
+from thematic.cluster.pipeline import Params, auto_k, propose_clusters
+from thematic.embed import HashingEmbedder
+from thematic.store import Store
+from tests.helpers import make_corpus
+
+TOPICS = {
+    "food": ["the food was cold", "lovely food and hot drinks", "poor choice of meals", "tasty meals and snacks"],
+    "staff": ["kind and friendly nurses", "the nurses were caring and kind", "friendly helpful nurses", "caring nurses"],
+    "parking": ["the car park was full", "no parking spaces in the car park", "parking costs too much", "car park fees"],
+    "waiting": ["long waiting list", "waited weeks for an appointment", "the waiting time was long", "appointment delays"],
+}
+EXTRA = ["in the workshop today", "on the course", "during the session", "really", "every day", "on the ward", "", "a lot"]
+
+
+def texts_for(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    rng = random.Random(seed)
+    topics = sorted(TOPICS)
+    out, truth = [], []
+    for i in range(n):
+        t = topics[i % len(topics)]
+        out.append(f"{rng.choice(TOPICS[t])} {rng.choice(EXTRA)}".strip())
+        truth.append(t)
+    return out, truth
+
+
+def corpus(store: Store, n_forms: int, seed: int = 0) -> dict[tuple[str, str, int], int]:
+    texts, _ = texts_for(2 * n_forms, seed)
+    forms = [
+        (f"R{i:04d}", {"profession": ["Nurse", "Doctor", "Admin"][i % 3]}, {"Q1": [texts[2 * i]], "Q2": [texts[2 * i + 1]]})
+        for i in range(n_forms)
+    ]
+    return make_corpus(store, forms)
+
+
+def vectors(texts: Sequence[str]) -> np.ndarray:
+    return HashingEmbedder(dim=128).encode(list(texts))
+
+
+def test_same_seed_same_assignments_and_80_segments(store: Store) -> None:
+    corpus(store, 40)  # 80 segments
+    emb = HashingEmbedder(dim=128)
+    a = cl.propose(store, seed=7, embedder=emb)
+    b = cl.propose(store, seed=7, embedder=emb)
+    ass_a = [x["candidate_id"] for x in cl.assignments(store, a.id)]
+    ass_b = [x["candidate_id"] for x in cl.assignments(store, b.id)]
+    offset = min(ass_b) - min(ass_a)
+    assert [x + offset for x in ass_a] == ass_b
+    la = [(c.label, c.size, c.keywords) for c in cl.candidates(store, a.id)]
+    lb = [(c.label, c.size, c.keywords) for c in cl.candidates(store, b.id)]
+    assert la == lb
+    leaves = [c for c in cl.candidates(store, a.id) if c.level == 1]
+    assert 4 <= len(leaves) <= 12
+    assert sum(c.size for c in leaves) == 80
+    assert a.n_segments == 80 and a.seed == 7 and a.model_id == emb.model_id
+    assert a.params["n_candidates_used"] == len([c for c in leaves if not c.unclustered])
+    for c in leaves:
+        assert 1 <= len(c.representative_ids) <= 5 and c.respondents <= c.size
+        assert set(c.representative_ids) <= set(cl.segment_ids(store, c.id))
+        assert sum(c.by_question.values()) == c.size
+        assert sum(c.by_meta["profession"].values()) == c.respondents
+
+
+def test_two_levels_and_groups_add_up(store: Store) -> None:
+    corpus(store, 60)
+    run = cl.propose(store, seed=1, embedder=HashingEmbedder(dim=128), params={"n_candidates": 8, "n_groups": 3})
+    cands = cl.candidates(store, run.id)
+    groups = [c for c in cands if c.level == 0]
+    leaves = [c for c in cands if c.level == 1 and not c.unclustered]
+    assert len(groups) == 3 and len(leaves) == 8
+    assert all(c.parent_id in {g.id for g in groups} for c in leaves)
+    for g in groups:
+        assert g.label and g.size == sum(c.size for c in leaves if c.parent_id == g.id)
+        assert sorted(g.children) == sorted(c.id for c in leaves if c.parent_id == g.id)
+
+
+def test_question_filter(store: Store) -> None:
+    corpus(store, 30)
+    qid = store.scalar("SELECT id FROM questions WHERE key = 'Q2'")
+    run = cl.propose(store, question_id=qid, embedder=HashingEmbedder())
+    assert run.n_segments == 30 and run.question_id == qid
+    assert {a["question"] for a in cl.assignments(store, run.id)} == {"Q2"}
+
+
+def test_contentless_segments_form_a_counted_unclustered_group() -> None:
+    texts, _ = texts_for(60)
+    texts[3], texts[10], texts[20] = "-", "???", "  ...  "
+    p = propose_clusters(vectors(texts), texts, seed=0, params=Params(use_bertopic=False))
+    assert p.unclustered is not None and sorted(p.unclustered.members) == [3, 10, 20]
+    assert set(np.nonzero(p.labels < 0)[0].tolist()) == {3, 10, 20}
+    assert all(3 not in c.members for c in p.candidates)
+
+
+def test_far_outliers_go_to_unclustered_only_when_asked() -> None:
+    texts, _ = texts_for(80)
+    X = vectors(texts)
+    rng = np.random.default_rng(0)
+    X[5] = rng.normal(size=X.shape[1]).astype(np.float32)
+    X[5] /= np.linalg.norm(X[5])
+    kept = propose_clusters(X, texts, seed=0, params=Params(use_bertopic=False))
+    assert kept.unclustered is None and (kept.labels >= 0).all()
+    out = propose_clusters(X, texts, seed=0, params=Params(use_bertopic=False, outliers="unclustered",
+                                                           outlier_similarity=0.5))
+    assert out.unclustered is not None and 5 in out.unclustered.members
+    assert len(out.unclustered.members) == int((out.labels < 0).sum())
+
+
+def test_stored_run_has_no_minus_one_and_unclustered_is_explicit(store: Store) -> None:
+    corpus(store, 20)
+    store_texts = store.query("SELECT id FROM segments ORDER BY id LIMIT 2")
+    with store.action("test.blank", "blank two segments") as act:
+        for r in store_texts:
+            act.execute("UPDATE segments SET text = '-' WHERE id = ?", (r[0],))
+    run = cl.propose(store, embedder=HashingEmbedder())
+    unc = [c for c in cl.candidates(store, run.id) if c.unclustered]
+    assert len(unc) == 1 and unc[0].label == "Unclustered" and unc[0].size == 2
+    assert store.scalar("SELECT count(*) FROM cluster_members WHERE run_id = ?", (run.id,)) == 40
+    assert store.scalar("SELECT min(candidate_id) FROM cluster_members") > 0
+
+
+def test_ten_thousand_segments_sampled_and_assigned() -> None:
+    texts, truth = texts_for(10_000, seed=3)
+    X = vectors(texts)
+    seen: list[tuple[int, int, str]] = []
+    p = propose_clusters(X, texts, seed=42, params=Params(sample_size=2000),
+                         progress=lambda d, t, m="": seen.append((d, t, m)))
+    leaves = p.candidates
+    assert len(leaves) == auto_k(len(texts) - (0 if p.unclustered is None else len(p.unclustered.members)))
+    assert sum(len(c.members) for c in leaves) + (len(p.unclustered.members) if p.unclustered else 0) == 10_000
+    assert seen[-1][0] == seen[-1][1] and len(seen) >= 4
+    from sklearn.metrics import adjusted_mutual_info_score
+
+    assert adjusted_mutual_info_score(truth, p.labels) > 0.3  # the four planted topics are recovered in parts
+    again = propose_clusters(X, texts, seed=42, params=Params(sample_size=2000))
+    assert np.array_equal(p.labels, again.labels)
+
+
+def test_keywords_exclude_boilerplate_and_are_lemmatised() -> None:
+    texts = ["In the workshop today the sessions were really good about breathing"] * 3 + [
+        "Found the breathing exercises calming on the course",
+        "Nothing, the day was great, breathing exercise helped",
+        "parking was awful", "no parking spaces", "the car parks were full",
+    ]
+    docs = kw.lemmatise(texts)
+    labels = [0] * 5 + [1] * 3
+    words = kw.ctfidf(docs, labels, top_n=10)
+    flat = {w for ws in words.values() for phrase, _ in ws for w in phrase.split()}
+    assert not flat & {"workshop", "today", "course", "session", "sessions", "day", "really", "found", "find", "nothing"}
+    assert "breathing" in " ".join(p for p, _ in words[0]) or "breathe" in " ".join(p for p, _ in words[0])
+    assert any("parking" in p or "park" in p for p, _ in words[1])
+    assert "exercise" in [w for d in docs for w in d]  # "exercises" lemmatised
+    assert "exercises" not in [w for d in docs for w in d]
+
+
+def test_reclustering_does_not_re_embed(store: Store) -> None:
+    corpus(store, 25)
+    emb = HashingEmbedder()
+    cl.propose(store, embedder=emb)
+    calls = emb.calls
+    assert calls == 1
+    cl.propose(store, seed=3, embedder=emb)
+    assert emb.calls == calls
+
+
+def test_progress_covers_embedding_and_clustering(store: Store) -> None:
+    corpus(store, 25)
+    seen: list[str] = []
+    cl.propose(store, embedder=HashingEmbedder(), progress=lambda d, t, m="": seen.append(m))
+    assert seen[0].startswith("Embedding") and any(m.startswith("Clustering") for m in seen)
+
+
+def test_no_segments_is_a_clear_error(store: Store) -> None:
+    from thematic.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="no segments"):
+        cl.propose(store, embedder=HashingEmbedder())
