@@ -90,3 +90,13 @@ def test_real_rows_naming_staff() -> None:
 def test_redaction_count_merges_adjacent_matches() -> None:
     r = rules(("Jen Thompson",))
     assert r.redact("Jen Thompson and Jen") == ("[NAME] and [NAME]", 2)
+
+
+def test_no_false_positives_in_the_demo_workbook() -> None:
+    """The demo answers name no one: threat/drive/soothe, Monday, "Merci", "my nan" must all survive."""
+    from thematic.ingest import read_forms
+
+    result = read_forms(Path(__file__).resolve().parents[1] / "examples" / "cmt_workshop_evaluations.xlsx")
+    texts = [t for f in result.forms for t, _row in f.answers.values()]
+    out = Redactor().redact_many(texts)
+    assert [t for t, n in out if n] == []

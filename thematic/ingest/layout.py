@@ -45,7 +45,7 @@ _META_HEADER = re.compile(
     re.IGNORECASE,
 )
 _QUESTION_HEADER = re.compile(
-    r"\?|\.\.\.|…|^(?:what|how|why|which|any|anything|please|describe|tell|today|is there|do you|did you|"
+    r"\?|\.\.\.|…|^q(?:uestion)?\s*\d+\b|^(?:what|how|why|which|any|anything|please|describe|tell|today|is there|do you|did you|"
     r"would you|if you|other|comments?|feedback|free ?text|suggestions?|improve)",
     re.IGNORECASE,
 )
