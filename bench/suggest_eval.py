@@ -53,13 +53,20 @@ Progress = Callable[[int, int, str], None]
 
 
 def norm_label(label: str) -> str:
-    """Data labels and code names match after NFKC (the codebook writes '/' as the full-width '／') and strip."""
+    """Data labels and code names match after NFKC (older codebooks wrote '/' as the full-width '／') and strip."""
     return " ".join(unicodedata.normalize("NFKC", str(label)).split())
 
 
 def code_name(label: str) -> str:
-    """A category label as a code name ('/' separates levels in code paths, so it becomes '／')."""
-    return norm_label(label).replace("/", "\uff0f")
+    """A category label as a code name (a name may hold '/': code paths escape it)."""
+    return norm_label(label)
+
+
+def path_parts(code_path: str) -> list[str]:
+    """A suggestion's code path back to its names ('\\/' is a slash inside a name)."""
+    from thematic.codebook import split_path
+
+    return split_path(code_path)
 
 
 # ---------------------------------------------------------------------- vectors
@@ -180,7 +187,7 @@ def _ranked_categories(found: list[sg.Suggestion]) -> dict[int, list[str]]:
     """Per segment, the distinct categories (first path level) in rank order."""
     out: dict[int, list[str]] = {}
     for s in found:
-        cat = norm_label(s.code_path.split("/")[0])
+        cat = norm_label(path_parts(s.code_path)[0])
         lst = out.setdefault(s.segment_id, [])
         if cat not in lst:
             lst.append(cat)
@@ -263,7 +270,7 @@ def evaluate(
         if name == "codebook" and subcategories is not None:
             leaves_ranked: dict[int, list[str]] = {}
             for sug in found:
-                leaves_ranked.setdefault(sug.segment_id, []).append(norm_label(sug.code_path.split("/")[-1]))
+                leaves_ranked.setdefault(sug.segment_id, []).append(norm_label(path_parts(sug.code_path)[-1]))
             res["codebook_sub_top1"], res["codebook_sub_top3"] = _accuracy(leaves_ranked, sub_truth, ids)
             sub_freq = Counter(sub_truth.values())
             res["subcategories"] = len(sub_freq)
@@ -272,10 +279,10 @@ def evaluate(
         if name != "codebook":
             first = {s.segment_id: s.score for s in found if s.rank == 1}
             res[f"{name}_mean_top1_score"] = float(np.mean(list(first.values())))
-            p_true = [s.score for s in found if norm_label(s.code_path) == truth[s.segment_id]]
+            p_true = [s.score for s in found if norm_label(path_parts(s.code_path)[0]) == truth[s.segment_id]]
             res[f"{name}_logloss"] = float(-np.mean(np.log(np.maximum(p_true, 1e-12))))
             # Few-shot: a coder codes k comments per category, the rest are scored (mean over the repeats).
-            code_of = {norm_label(p): cid for cid, p in zip(*_code_paths(store))}
+            code_of = {norm_label(path_parts(p)[0]): cid for cid, p in zip(*_code_paths(store))}
             zero, fews, share, conf = [], [], [], []
             for r, (train, rest) in enumerate(splits):
                 zero.append(_accuracy(ranked, truth, rest))

@@ -283,6 +283,7 @@ def minilm():  # type: ignore[no-untyped-def]
 
 
 def test_real_model_ranks_staff_above_environment(store: Store, minilm) -> None:
+    from thematic.codebook import split_path
     from thematic.codebook_files import Codebook, import_codebook, read_codebook
 
     path = REPO / "codebooks" / "nhs_patient_experience.yaml"
@@ -290,7 +291,7 @@ def test_real_model_ranks_staff_above_environment(store: Store, minilm) -> None:
         pytest.skip("codebooks/nhs_patient_experience.yaml is not there")
     # Two of the nine categories with their subcategories, definitions and examples (all 44 cost far more CPU).
     full = read_codebook(path)
-    keep = {"Staff", "Environment\uff0f facilities"}
+    keep = {"Staff", "Environment/ facilities"}
     cb = Codebook("nhs", codes=[e for e in full.codes if e.name in keep])
     assert len(cb.codes) == 2
     seg = make_corpus(store, [("F1", {}, {"Q1": ["The nurses were very kind", "The ward was dirty and too noisy"]})])
@@ -298,10 +299,10 @@ def test_real_model_ranks_staff_above_environment(store: Store, minilm) -> None:
     found = sg.suggest(store, top=100, embedder=minilm)
 
     def theme_rank(sid: int, theme: str) -> int:
-        return min(s.rank for s in found if s.segment_id == sid and s.code_path.split("/")[0] == theme)
+        return min(s.rank for s in found if s.segment_id == sid and split_path(s.code_path)[0] == theme)
 
     kind, ward = seg[("F1", "Q1", 0)], seg[("F1", "Q1", 1)]
-    env = "Environment\uff0f facilities"
+    env = "Environment/ facilities"
     assert theme_rank(kind, "Staff") == 1 and theme_rank(kind, env) > 1
     assert theme_rank(ward, env) == 1 and theme_rank(ward, "Staff") > 1
 
@@ -328,7 +329,7 @@ def test_bench_evaluate_on_constructed_labels(tmp_path: Path, emb) -> None:
     cb.write_text(
         "format: thematic-codebook/1\nname: t\ncodes:\n"
         "  - {name: Staff, definition: staff and nurses, children: [{name: Nurses, examples: [the nurses]}]}\n"
-        "  - {name: Environment／ facilities, definition: the ward building, children: [{name: Ward}]}\n"
+        "  - {name: Environment/ facilities, definition: the ward building, children: [{name: Ward}]}\n"
         "  - {name: Access, definition: getting an appointment, children: [{name: Appointments}]}\n",
         encoding="utf-8",
     )

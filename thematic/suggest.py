@@ -99,7 +99,8 @@ def code_texts(
 ) -> list[str]:
     """The texts whose embeddings make a code's zero-shot prototype.
 
-    NFKC-normalised: code names write "/" as the full-width "／" (U+FF0F), which the model's vocabulary lacks."""
+    NFKC-normalised: some codebooks write "/" in names as the full-width "／" (U+FF0F), which the model's
+    vocabulary lacks."""
     name = path[-1] if len(path) < 2 else f"{path[-2]}: {path[-1]}"
     texts = [NAME_TEMPLATE.format(name)]
     texts += [t for t in (definition.strip(), includes.strip()) if t]
