@@ -290,6 +290,27 @@ def _decisions_csv() -> bytes:
 
 decided = adjudicate.decisions(store)
 if decided:
+    with st.expander(f"Decisions ({len(decided)})", icon=":material/gavel:"):
+        st.dataframe(
+            pd.DataFrame([
+                {"#": d.id, "round": d.round, "segment": d.segment_id, "code": d.code_path, "decision": d.decision,
+                 "new code": d.new_code_path, "rationale": d.rationale, "by": d.adjudicator or "",
+                 "when": d.created_at[:16].replace("T", " ")}
+                for d in decided
+            ]),
+            hide_index=True, width="stretch",
+        )
+        w1, w2 = st.columns([3, 1], vertical_alignment="bottom")
+        pick = w1.selectbox("Withdraw a decision", [d.id for d in decided], index=None, key="ag_revoke_pick",
+                            format_func=lambda i: next(f"#{d.id}: segment {d.segment_id}, {d.code_path}, {d.decision}"
+                                                       for d in decided if d.id == i),
+                            placeholder="Choose a decision")
+        if w2.button("Withdraw", key="ag_revoke", disabled=pick is None, icon=":material/undo:"):
+            with guard():
+                adjudicate.revoke(store, int(pick), actor=actor)  # type: ignore[arg-type]
+                ui_store.changed()
+                st.session_state["ag_queue_ok"] = "Decision withdrawn: the item is back in the queue."
+                st.rerun()
     st.download_button(
         f"Download the {len(decided)} decisions (CSV)",
         data=_decisions_csv,

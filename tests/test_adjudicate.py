@@ -156,6 +156,10 @@ def test_cli_queue_adjudicate_export(tmp_path, capsys) -> None:  # type: ignore[
     assert "keep_a" in capsys.readouterr().out
     assert main(["adjudications", str(path), "--csv", str(tmp_path / "d.csv")]) == 0
     assert "wrote 1 decisions" in capsys.readouterr().out
+    assert main(["adjudications", str(path)]) == 0
+    assert "#1" in capsys.readouterr().out
+    assert main(["adjudications", str(path), "--revoke", "1"]) == 0
+    assert "withdrew decision 1" in capsys.readouterr().out
     assert main(["record-round", str(path), "--coders", "A,B", "--boot", "20"]) == 0
     assert main(["rounds", str(path)]) == 0
     assert "round 1 before" in capsys.readouterr().out
@@ -175,3 +179,24 @@ def test_round_sentence_for_the_report(two) -> None:  # type: ignore[no-untyped-
     after = adj.record_round(store, ["A", "consensus"], stage="after", n_boot=100)
     assert "Round 1 (after adjudication): A and consensus" in after.sentence()
     assert "kappa 1.00" in after.sentence()
+
+
+def test_revoke_an_earlier_decision(two) -> None:  # type: ignore[no-untyped-def]
+    store, codes, segs = two
+    before = dump(store)
+    first = adj.decide(store, segs[2], "T/X", "A", "B", "new_code", "about Z", new_code="T/Z")
+    after_first = dump(store)
+    adj.decide(store, segs[4], "T/Y", "A", "B", "both", "yes")
+    adj.revoke(store, first.id)
+    # The first item is back in the queue, its consensus codings gone; the later decision stands.
+    assert (segs[2], codes["X"]) in {(d.segment_id, d.code_id) for d in adj.disagreements(store, "A", "B")}
+    assert {(c.segment_id, c.code_id) for c in codings(store, coder="consensus")} == {(segs[4], codes["Y"])}
+    store.undo()
+    assert {(c.segment_id, c.code_id) for c in codings(store, coder="consensus")} == {
+        (segs[4], codes["Y"]), (segs[2], find_code(store, "T/Z").id)}  # type: ignore[union-attr]
+    store.undo()
+    assert dump(store) == after_first
+    store.undo()
+    assert dump(store) == before
+    with pytest.raises(NotFound):
+        adj.revoke(store, 999)

@@ -151,3 +151,16 @@ def test_agreement_page_compares_the_model_with_a_coder(open_page: Callable[...,
     with Store.open(project) as s:
         rep = reliability.machine_agreement(s, "ben", n_boot=0)
     assert list(machine["code"]) == [c.path for c in rep.codes] + ["(all codes)"]
+
+
+def test_agreement_page_withdraws_a_decision(open_page: Callable[..., AppTest], project: Path) -> None:
+    with Store.open(project) as s:
+        d = adjudicate.disagreements(s, "anna", "ben")[0]
+        dec = adjudicate.decide(s, d.segment_id, d.code_id, "anna", "ben", "keep_a", "first reading")
+    at = open_page("pages/agreement.py", coder="lead")
+    at.selectbox(key="ag_revoke_pick").set_value(dec.id).run()
+    at.button(key="ag_revoke").click().run()
+    check(at)
+    with Store.open(project) as s:
+        assert adjudicate.decisions(s) == []
+        assert coding.codings(s, coder="consensus") == []

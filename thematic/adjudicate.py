@@ -322,6 +322,38 @@ def decide(
     return _decisions(store, "WHERE d.id = ?", [did])[0]
 
 
+def revoke(store: Store, adjudication_id: int, *, actor: str | None = None) -> Decision:
+    """Withdraw one earlier decision (not only the last change): its item goes back to the queue and the consensus
+    coding it wrote is removed. One undoable step; returns the decision as it was."""
+    found = _decisions(store, "WHERE d.id = ?", [adjudication_id])
+    if not found:
+        raise NotFound(f"no adjudication decision {adjudication_id}")
+    d = found[0]
+    with store.action(
+        "adjudication.revoke",
+        f"Withdraw decision on segment {d.segment_id} / '{d.code_path}' ({d.decision})",
+        actor=actor,
+        details={"adjudication_id": adjudication_id},
+    ) as act:
+        cons = act.execute("SELECT id FROM coders WHERE name = ?", (d.consensus,)).fetchone()
+        act.execute("DELETE FROM adjudications WHERE id = ?", (adjudication_id,))
+        if cons is not None:
+            for code_id in (d.code_id, d.new_code_id):
+                if code_id is None:
+                    continue
+                other = act.execute(
+                    "SELECT 1 FROM adjudications WHERE segment_id = ? AND (code_id = ? OR new_code_id = ?)",
+                    (d.segment_id, code_id, code_id),
+                ).fetchone()
+                if other is None:
+                    act.execute(
+                        "DELETE FROM codings WHERE segment_id = ? AND code_id = ? AND coder_id = ? "
+                        "AND origin = 'adjudication'",
+                        (d.segment_id, code_id, cons[0]),
+                    )
+    return d
+
+
 def accept_agreements(
     store: Store, coder_a: str, coder_b: str, *, consensus: str | None = None, actor: str | None = None
 ) -> int:

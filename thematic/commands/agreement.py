@@ -75,9 +75,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--by", default=None, help="who decides (recorded in the audit trail)")
     p.set_defaults(func=cmd_adjudicate)
 
-    p = sub.add_parser("adjudications", help="list adjudication decisions, or write them to a CSV file")
+    p = sub.add_parser("adjudications", help="list adjudication decisions, write them to a CSV file, or withdraw one")
     p.add_argument("project")
     p.add_argument("--csv", default=None, help="write the decisions to this CSV file")
+    p.add_argument("--revoke", type=int, default=None, metavar="ID",
+                   help="withdraw decision ID (its item returns to the queue; its consensus coding is removed)")
+    p.add_argument("--by", default=None, help="who withdraws it (recorded in the audit trail)")
     p.set_defaults(func=cmd_adjudications)
 
     p = sub.add_parser("record-round", help="store the agreement of a round (before or after adjudication)")
@@ -206,16 +209,20 @@ def cmd_adjudicate(args: argparse.Namespace) -> int:
 
 
 def cmd_adjudications(args: argparse.Namespace) -> int:
-    from ..adjudicate import decisions, export_decisions_csv
+    from ..adjudicate import decisions, export_decisions_csv, revoke
 
     with open_store(args.project) as store:
+        if args.revoke is not None:
+            d = revoke(store, args.revoke, actor=args.by)
+            print(f"withdrew decision {d.id}: segment {d.segment_id} / {d.code_path} ({d.decision})")
+            return 0
         if args.csv:
             n = export_decisions_csv(store, args.csv)
             print(f"wrote {n} decisions to {args.csv}")
             return 0
         rows = decisions(store)
     for d in rows:
-        print(f"round {d.round}  segment {d.segment_id:>6}  {d.code_path:<30} {d.decision:<9} {d.rationale}")
+        print(f"#{d.id:<5} round {d.round}  segment {d.segment_id:>6}  {d.code_path:<30} {d.decision:<9} {d.rationale}")
     if not rows:
         print("no adjudication decisions yet")
     return 0
