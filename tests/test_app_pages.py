@@ -259,3 +259,32 @@ def test_project_switches_to_a_new_file(open_page: Callable[..., AppTest], tmp_p
     assert other.exists() and at.session_state["project_path"] == str(other.resolve())
     assert any(f"Created {other}" in s.value for s in at.success)
     assert [m.value for m in at.metric][:1] == ["0"]
+
+
+def test_themes_clusters_then_accepts_a_candidate_under_a_theme(
+    open_page: Callable[..., AppTest], project: Path
+) -> None:
+    from thematic import cluster
+
+    at = open_page("pages/themes.py", coder="cara")
+    assert any("No clustering run yet" in i.value for i in at.info)
+    at.toggle(key="cl_bertopic").set_value(False)  # the same steps without BERTopic's import time
+    at.button(key="cl_run").click().run()
+    check(at)
+    with Store.open(project) as s:
+        run = cluster.latest_run(s)
+        assert run is not None and run.n_segments == 6
+        first = [c for c in cluster.candidates(s, run.id) if c.level == 1][0]
+        practices = codebook.find_code(s, "Practices")
+        assert practices is not None
+    assert any(first.label in m.value for m in at.markdown)
+    at.selectbox(key=f"cl_parent_{first.id}").set_value(practices.id)
+    at.text_input(key=f"cl_name_{first.id}").input("Exercises")
+    at.button(key=f"cl_accept_{first.id}").click().run()
+    check(at)
+    with Store.open(project) as s:
+        code = codebook.find_code(s, "Practices/Exercises")
+        assert code is not None
+        got = coding.codings(s, coder="cara", code_id=code.id)
+        assert len(got) == first.size and {c.origin for c in got} == {"cluster"}
+        assert cluster.get_candidate(s, first.id).status == "accepted"

@@ -149,31 +149,14 @@ def overview(key: tuple[str, int, int]) -> dict[int, str]:
 
 def _candidates_line(store: Store) -> str:
     cluster = ui_store.optional("thematic.cluster")
-    if cluster is None or not hasattr(cluster, "candidates"):
+    if cluster is None or not hasattr(cluster, "latest_run"):
         return ""
-    try:
-        run = _latest_run(cluster, store)
-        if run is None:
-            return ""
-        cands = cluster.candidates(store, run)
-    except ThematicError:
-        return ""
-    open_ = sum(1 for c in cands if getattr(c, "status", "open") in ("open", "proposed", "pending"))
-    return f" · {len(cands) - open_}/{len(cands)} candidates reviewed"
-
-
-def _latest_run(cluster: object, store: Store) -> int | None:
-    for name in ("latest_run", "last_run"):
-        fn = getattr(cluster, name, None)
-        if callable(fn):
-            run = fn(store)
-            return None if run is None else int(getattr(run, "id", run))
-    fn = getattr(cluster, "runs", None)
-    if callable(fn):
-        runs = fn(store)
-        if runs:
-            return int(getattr(runs[0], "id", runs[0]))
-    return None
+    run = cluster.latest_run(store)
+    if run is None:
+        return " · not clustered yet"
+    leaves = cluster.candidates(store, run.id, include_closed=True, level=1)
+    done = sum(1 for c in leaves if c.status != "open")
+    return f" · {done}/{len(leaves)} candidates reviewed"
 
 
 def status(store: Store) -> None:
