@@ -97,3 +97,57 @@ def test_two_processes_coding_the_same_file_lose_nothing(tmp_path: Path) -> None
         switches = sum(1 for a, b in zip(actors, actors[1:]) if a != b)
         assert switches > 20, f"the workers barely overlapped ({switches} switches)"
     print(f"2 x {OPS} operations in {elapsed:.1f}s, {switches} switches between the processes")
+
+
+def _same_coder_worker(path: str, worker: int, segs: list[int], codes: list[int], start: object) -> None:
+    store = Store.open(path)
+    rnd = random.Random(worker)
+    start.wait(30)  # type: ignore[attr-defined]
+    for _ in range(OPS // 2):
+        seg, code = rnd.choice(segs), rnd.choice(codes)
+        r = rnd.random()
+        if r < 0.6:
+            apply_code(store, seg, code, "shared")
+        elif r < 0.9:
+            remove_coding(store, seg, code, "shared")
+        else:
+            try:
+                store.undo()
+            except Exception as exc:  # NothingToUndo only
+                assert type(exc).__name__ == "NothingToUndo", exc
+    store.close()
+
+
+def test_same_coder_in_two_processes_with_undo_unwinds_exactly(tmp_path: Path) -> None:
+    """The same coder in two processes (two browser tabs, or the app and the CLI), undoing now and then: the file
+    stays consistent, and undoing every change restores the starting state exactly."""
+    from thematic.codebook import ensure_path
+
+    from .conftest import dump
+
+    path = tmp_path / "shared.db"
+    with Store(path) as s:
+        ids = make_corpus(s, [(f"F{i}", {}, {"Q1": [f"x{i} {j}" for j in range(3)]}) for i in range(10)],
+                          questions=("Q1",))
+        codes = [ensure_path(s, f"T/C{i}") for i in range(3)]
+        start_state = dump(s)
+        last_setup = s.scalar("SELECT max(id) FROM audit")
+    ctx = mp.get_context("spawn")
+    start = ctx.Event()
+    procs = [ctx.Process(target=_same_coder_worker, args=(str(path), w, sorted(ids.values()), codes, start))
+             for w in (0, 1)]
+    for p in procs:
+        p.start()
+    time.sleep(0.5)
+    start.set()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    with Store.open(path) as s:
+        assert s.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert s.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        while (ev := s.undoable()) is not None and ev.id > last_setup:
+            s.undo()
+        after = dump(s)
+        assert after["codings"] == start_state["codings"] == []
+        assert after == start_state
