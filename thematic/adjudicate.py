@@ -14,7 +14,8 @@
   ========== ==========================================================================
 
   Deciding the same item again in the same round replaces the earlier decision. Each decision is one audited,
-  undoable step (``store.undo()`` restores the codings and the queue exactly).
+  undoable step (``store.undo()`` restores the codings and the queue exactly); :func:`revoke` withdraws an
+  earlier decision without undoing what came after it. :func:`export_decisions_csv` writes them all.
 * :func:`accept_agreements` copies what both coders agree on into the consensus, so that the consensus coder
   holds the complete adjudicated result.
 * :func:`record_round` keeps the agreement report of a round (``before`` or ``after`` adjudication), so that the
