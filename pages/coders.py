@@ -53,8 +53,9 @@ else:
 st.subheader("Import a coder's spreadsheet")
 st.caption(
     "Columns: form id, question, segment (its id, or its exact text), code path (Theme/Subtheme/Code). "
-    "Header names may vary (e.g. 'Respondent', 'Quote', 'Code'). A row whose text is a whole answer codes all of "
-    "its segments. If any row matches no segment, nothing is imported and the rows are listed."
+    "Header names may vary (e.g. 'Respondent', 'Quote', 'Code'). A row whose text is a whole answer, or several "
+    "consecutive segments, codes each of them. If any row matches no segment, nothing is imported and the rows "
+    "are listed."
 )
 with st.form("coders_import", clear_on_submit=False):
     upload = st.file_uploader("Spreadsheet (.xlsx or .csv)", type=["xlsx", "csv"], key="coders_file")

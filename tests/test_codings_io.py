@@ -178,3 +178,15 @@ def test_question_column_needed_with_several_questions(proj, tmp_path) -> None: 
     f = _csv(tmp_path / "noq.csv", [["form", "text", "code"], ["F1", "Too hot in the room.", "X"]])
     with pytest.raises(InvalidInput, match="add a 'question' column"):
         import_codings(store, f, coder="Ann")
+
+
+def test_text_spanning_consecutive_segments(store: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ids = make_corpus(store, [("F1", {}, {"Q1": ["One.", "Two.", "Three."]})], questions=("Q1",))
+    f = _csv(tmp_path / "span.csv", [["form", "question", "text", "code"], ["F1", "Q1", "two. three.", "X"],
+                                     ["F1", "Q1", "One. Two", "Y"]])
+    with pytest.raises(InvalidInput, match="row 3: no segment 'One. Two'"):
+        import_codings(store, f, coder="Ann")
+    f = _csv(tmp_path / "span2.csv", [["form", "question", "text", "code"], ["F1", "Q1", "two. three.", "X"]])
+    res = import_codings(store, f, coder="Ann")
+    assert res.added == 2 and res.whole_answers == 0
+    assert {c.segment_id for c in codings(store, coder="Ann")} == {ids[("F1", "Q1", 1)], ids[("F1", "Q1", 2)]}

@@ -11,7 +11,9 @@ Columns (header names are matched case-insensitively; spaces, ``_`` and ``-`` ar
 
 A segment given by text matches the segment(s) of that form and question whose text is that text (spaces
 normalised; if no exact match, case-insensitively). If the text is the whole answer (the coder coded the whole
-answer), every segment of the answer gets the code. Rows with no code are skipped (a sheet may list every
+answer), every segment of the answer gets the code; if it is a run of consecutive segments (two sentences
+highlighted together), those segments get it. Text that is only part of a segment matches nothing: segments are the
+unit of coding. Rows with no code are skipped (a sheet may list every
 segment, coded or not). A row that matches no segment, or names no known form/question, stops the import with one
 error listing the rows (first few and a count): nothing is imported. Codes not in the codebook are created under
 ``Imported/`` (``--unknown-codes create``, default) or refused. The whole file is one undoable step.
@@ -292,6 +294,17 @@ def _match_segment(cells: dict[str, str], segs: list[tuple[int, str]], answer_te
         return folded, False
     if _norm_text(answer_text).casefold() == text.casefold():
         return [sid for sid, _ in segs], True
+    # A run of consecutive segments (a coder highlighted two sentences together).
+    want = text.casefold()
+    norm = [_norm_text(t).casefold() for _, t in segs]
+    for i in range(len(segs)):
+        joined = norm[i]
+        for j in range(i + 1, len(segs)):
+            if not want.startswith(joined):
+                break
+            joined = f"{joined} {norm[j]}"
+            if joined == want:
+                return [sid for sid, _ in segs[i : j + 1]], j - i + 1 == len(segs)
     return [], False
 
 
