@@ -28,6 +28,12 @@ if len(with_codings) < 2:
     )
     st.stop()
 
+if reliability.blind_mode(store):
+    st.caption(
+        ":material/visibility_off: Blind coding is on: this page shows every coder's codings. Coders still coding "
+        "should wait until the round is finished."
+    )
+
 # ---------------------------------------------------------------------- settings
 
 humans = [c for c in with_codings if c != consensus]
