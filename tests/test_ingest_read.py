@@ -283,3 +283,10 @@ def test_big_csv_streams(tmp_path: Path) -> None:
     r = read_forms(path)
     assert len(r.forms) == i and r.answers == i
     assert r.forms[-1].answers[Q1][0].endswith(f" {i}") and r.forms[-1].meta == {"Team": f"T{i % 7}"}
+
+
+def test_columns_left_out_are_reported_not_dropped_silently(tmp_path: Path) -> None:
+    text = f"ID,Site,{Q1}\n1,Leeds,The breathing exercise\n2,York,Circles,a stray cell\n"
+    r = read_forms(write_csv(tmp_path / "f.csv", text), question_columns=[Q1], meta_columns=[])
+    assert "column 'Site' was not imported (2 non-empty cells)" in r.warnings
+    assert "column 'Column D' was not imported (1 non-empty cells)" in r.warnings

@@ -307,9 +307,38 @@ def _resolve(
     )
 
 
-def _data_rows(src: Source, m: Mapping, header: Header) -> Iterator[tuple[int, list[Any]]]:
+class _Unused:
+    """Counts non-empty cells in columns that are not imported, so that nothing is dropped silently."""
+
+    def __init__(self, columns: list[Column], m: Mapping) -> None:
+        used = {m.id_column, m.answer_column, *m.question_columns, *m.meta_columns}
+        self.columns = [c for c in columns if c.name not in used]
+        self.width = max((c.index for c in columns), default=-1) + 1
+        self.counts: dict[str, int] = {}
+        self.beyond: list[int] = []
+
+    def see(self, n: int, values: list[Any]) -> None:
+        for c in self.columns:
+            if c.index < len(values) and not is_blank(cell_text(values[c.index])):
+                self.counts[c.name] = self.counts.get(c.name, 0) + 1
+        if len(values) > self.width and any(not is_blank(cell_text(v)) for v in values[self.width :]):
+            self.beyond.append(n)
+
+    def warnings(self) -> list[str]:
+        out = [f"column {name!r} was not imported ({k} non-empty cells)" for name, k in self.counts.items()]
+        if self.beyond:
+            rows = ", ".join(map(str, self.beyond[:5])) + (" ..." if len(self.beyond) > 5 else "")
+            out.append(f"{len(self.beyond)} rows have cells right of the last headed column, not imported (rows {rows})")
+        return out
+
+
+def _data_rows(
+    src: Source, m: Mapping, header: Header, unused: _Unused | None = None
+) -> Iterator[tuple[int, list[Any]]]:
     for n, values in src.rows(m.sheet):
         if n > header.row and _row_filled(values):
+            if unused is not None:
+                unused.see(n, values)
             yield n, values
 
 
@@ -351,7 +380,8 @@ def _read_wide(
     forms: list[FormRecord] = []
     seen: dict[str, int] = {}
     blanks = empty = dups = rows = 0
-    for n, values in _data_rows(src, m, header):
+    unused = _Unused(preview.columns, m)
+    for n, values in _data_rows(src, m, header, unused):
         rows += 1
         fid = _form_id(values, id_col, n, warnings)
         answers: dict[str, tuple[str, int]] = {}
@@ -383,6 +413,7 @@ def _read_wide(
             _report(progress, src)
     if dups:
         warnings.append(f"{dups} rows repeat a form already read from this file and were skipped")
+    warnings.extend(unused.warnings())
     return _result(progress, src, m, list(m.question_columns), forms, blanks, empty, dups, rows, warnings)
 
 
@@ -400,7 +431,8 @@ def _read_long(
     meta_rows: dict[tuple[str, str], int] = {}
     questions: dict[str, None] = {}
     blanks = dups = rows = 0
-    for n, values in _data_rows(src, m, header):
+    unused = _Unused(preview.columns, m)
+    for n, values in _data_rows(src, m, header, unused):
         rows += 1
         fid = _form_id(values, id_col, n, warnings)
         qtext = cell_text(values[qcol.index]) if qcol.index < len(values) else None
@@ -442,6 +474,7 @@ def _read_long(
             _report(progress, src)
     if dups:
         warnings.append(f"{dups} rows repeat an answer already read from this file and were skipped")
+    warnings.extend(unused.warnings())
     records = list(forms.values())
     empty = sum(1 for f in records if not f.answers)
     return _result(progress, src, m, list(questions), records, blanks, empty, dups, rows, warnings)
