@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from thematic import codings_io, reliability
+from thematic import codings_io, merge, reliability
 from ui import store as ui_store
 from ui.errors import attempt, guard, show
 
@@ -97,3 +97,46 @@ if names:
     )
 else:
     st.caption("Nothing to export yet.")
+
+# ---------------------------------------------------------------------- merging
+
+st.subheader("Merge")
+with st.expander("Another copy of this project, coded elsewhere", icon=":material/merge:"):
+    st.caption(
+        "Brings in every coding, code, memo and chosen quote of the other copy (same forms). Coders with the same "
+        "name are the same coder; give a prefix to keep the incoming ones apart. Nothing is lost: if a coded "
+        "segment of the other copy cannot be matched here, nothing is merged and the segments are listed."
+    )
+    with st.form("coders_merge_project"):
+        other = st.file_uploader("The other copy (.db)", type=["db", "sqlite", "sqlite3"], key="coders_other")
+        prefix = st.text_input("Prefix for incoming coder names (optional)", key="coders_prefix",
+                               placeholder="e.g. site2: (leave empty to merge coders by name)")
+        go_merge = st.form_submit_button("Merge the copy", icon=":material/merge:")
+    if go_merge:
+        if other is None:
+            st.error("Choose the other copy first.")
+        else:
+            with guard():
+                report = merge.merge_project(store, other, coder_prefix=prefix, actor=actor)
+                ui_store.changed()
+                st.success(report.summary() + ". Undo reverts the whole merge.", icon=":material/check_circle:")
+                for w in report.warnings:
+                    st.caption(w)
+
+with st.expander("Two codebooks, by a mapping table", icon=":material/table_rows:"):
+    st.caption(
+        "A CSV with columns from_path,to_path (e.g. 'Anna/Room temperature,Environment/Room'). Each 'from' code is "
+        "merged into its 'to' code (created if new); every coding moves, duplicates collapse, definitions are kept "
+        "as memos."
+    )
+    with st.form("coders_merge_mapping"):
+        mapping = st.file_uploader("Mapping (.csv)", type=["csv"], key="coders_mapping")
+        go_map = st.form_submit_button("Merge codes", icon=":material/merge_type:")
+    if go_map:
+        if mapping is None:
+            st.error("Choose the mapping file first.")
+        else:
+            with guard():
+                report = merge.merge_by_mapping(store, mapping, actor=actor)
+                ui_store.changed()
+                st.success(report.summary() + ". Undo reverts all of it.", icon=":material/check_circle:")

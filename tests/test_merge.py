@@ -214,3 +214,28 @@ def test_cli_merges(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     with Store(main_path) as s:
         assert _triples(s) == {(1, "b-Bea", "Content/Models")}
     assert main(["merge-codes", str(main_path), "Content/Models"]) == 2
+
+
+def test_merge_project_from_uploaded_bytes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    main_path, other_path = _copy(tmp_path)
+    with Store(other_path) as o:
+        apply_code(o, 1, find_code(o, "Content/Models").id, "Bea")  # type: ignore[union-attr]
+    upload = io.BytesIO(other_path.read_bytes())
+    upload.name = "site 2 copy.db"
+    with Store(main_path) as s:
+        rep = merge.merge_project(s, upload)
+        assert rep.details["added"] == 1
+        assert s.audit_log(limit=1)[0].summary == "Merge project copy site 2 copy.db"
+        with pytest.raises(InvalidInput, match="not an SQLite file"):
+            merge.merge_project(s, b"hello")
+
+
+def test_mapping_from_an_uploaded_csv(coded) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    store, _ = coded
+    upload = io.BytesIO("\ufefffrom_path,to_path\nContent/Circles,Content/Models\n".encode("utf-8"))
+    rep = merge.merge_by_mapping(store, upload)
+    assert rep.details["codes merged"] == 1 and find_code(store, "Content/Circles") is None

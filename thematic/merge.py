@@ -24,7 +24,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from . import codebook
 from .adjudicate import resolve_code
@@ -173,7 +173,7 @@ def split_code(
 # ---------------------------------------------------------------------- codebooks by a mapping table
 
 
-def read_mapping(source: str | Path | io.TextIOBase | Sequence[tuple[str, str]]) -> list[tuple[str, str, int]]:
+def read_mapping(source: str | Path | IO[Any] | Sequence[tuple[str, str]]) -> list[tuple[str, str, int]]:
     """``(from_path, to_path, row)`` pairs from a CSV file with columns from_path,to_path (or a list of pairs)."""
     if isinstance(source, (list, tuple)):
         return [(str(a).strip(), str(b).strip(), i + 1) for i, (a, b) in enumerate(source)]
@@ -184,7 +184,8 @@ def read_mapping(source: str | Path | io.TextIOBase | Sequence[tuple[str, str]])
             raise NotFound(f"no mapping file {p}")
         text = p.read_text(encoding="utf-8-sig")
     else:
-        text = str(source.read())  # type: ignore[union-attr]
+        raw = source.read()  # type: ignore[union-attr]
+        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else str(raw)
     rows = list(csv.reader(io.StringIO(text)))
     if not rows:
         raise InvalidInput("the mapping file is empty", path=name)
@@ -207,7 +208,7 @@ def read_mapping(source: str | Path | io.TextIOBase | Sequence[tuple[str, str]])
 
 
 def merge_by_mapping(
-    store: Store, mapping: str | Path | io.TextIOBase | Sequence[tuple[str, str]], *, actor: str | None = None
+    store: Store, mapping: str | Path | IO[Any] | Sequence[tuple[str, str]], *, actor: str | None = None
 ) -> MergeReport:
     """Merge every ``from_path`` code into ``to_path`` (created if new) in one step; every coding moves."""
     pairs = read_mapping(mapping)
@@ -264,7 +265,9 @@ def _open_other(path: str | Path) -> sqlite3.Connection:
     with p.open("rb") as fh:
         if fh.read(16) != b"SQLite format 3\x00":
             raise InvalidInput("not a thematic project (not an SQLite file)", path=p)
-    conn = sqlite3.connect(f"file:{p.resolve()}?mode=ro", uri=True)
+    from urllib.parse import quote
+
+    conn = sqlite3.connect(f"file:{quote(str(p.resolve()))}?mode=ro", uri=True)
     conn.row_factory = sqlite3.Row
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if not {"forms", "answers", "segments", "codes", "codings", "coders", "questions"} <= tables:
@@ -274,16 +277,29 @@ def _open_other(path: str | Path) -> sqlite3.Connection:
 
 
 def merge_project(
-    store: Store, other: str | Path, *, coder_prefix: str = "", actor: str | None = None
+    store: Store, other: str | Path | IO[bytes] | bytes, *, coder_prefix: str = "", actor: str | None = None
 ) -> MergeReport:
-    """Bring in every coding, code, memo and quote of another copy of this project (read, never written)."""
+    """Bring in every coding, code, memo and quote of another copy of this project (read, never written).
+    ``other`` is a path, or the file's bytes / a binary file object (an upload)."""
+    if not isinstance(other, (str, Path)):
+        import tempfile
+
+        data = other if isinstance(other, bytes) else other.read()
+        label = Path(str(getattr(other, "name", "") or "uploaded copy")).name
+        with tempfile.TemporaryDirectory(prefix="thematic-merge-") as tmp:
+            copy = Path(tmp) / "copy.db"
+            copy.write_bytes(data)
+            return _merge_project(store, copy, label, coder_prefix, actor)
+    return _merge_project(store, Path(other), Path(other).name, coder_prefix, actor)
+
+
+def _merge_project(store: Store, other: Path, name: str, coder_prefix: str, actor: str | None) -> MergeReport:
     conn = _open_other(other)
     try:
         plan = _plan(store, conn, coder_prefix)
     finally:
         conn.close()
     before = _counts(store)
-    name = Path(other).name
     with store.action(
         "merge.project", f"Merge project copy {name}", actor=actor, details={"file": name, "prefix": coder_prefix}
     ) as act:
