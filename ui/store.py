@@ -77,8 +77,23 @@ def _create_demo(path: Path) -> None:
         close()
 
 
+def _leave_legacy_multipage_mode() -> None:
+    """Streamlit decides per server whether ``pages/`` is a legacy multipage folder: if the very first request of
+    a fresh server asks for a page URL (``/themes``), it runs ``pages/themes.py`` on its own, without ``app.py``
+    (no sidebar, no navigation) until something calls ``st.navigation``. Switch that mode off and rerun, so that
+    ``app.py`` runs and resolves the page (Streamlit 1.67's ``PagesManager.uses_pages_directory``)."""
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # pragma: no cover - another Streamlit layout
+        return
+    if getattr(PagesManager, "uses_pages_directory", None):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def get_store() -> Store:
     """The store of the project open in this session (opened once per file per server)."""
+    _leave_legacy_multipage_mode()
     return _open(str(project_path().resolve()))
 
 
