@@ -97,11 +97,16 @@ def test_two_row_header_in_csv(tmp_path: Path) -> None:
         "1,F,Lovely intro to the three circles,5,Too long after lunch,3\n"
         "2,M,Breathing,4,Group work was good,4\n"
     )
-    p = sniff(write_csv(tmp_path / "f.csv", text))
+    path = write_csv(tmp_path / "f.csv", text)
+    p = sniff(path)
     assert p.header_rows == (1, 2)
     assert [c.name for c in p.columns] == [
         "ID", "Gender", "Morning / Comments", "Morning / Rating", "Afternoon / Comments", "Afternoon / Rating",
     ]
+    # the preview's mapping (header row 2, the last header row) reads the same columns back
+    r = read_forms(path, p.mapping)
+    assert r.mapping.question_columns == ("Morning / Comments", "Afternoon / Comments")
+    assert r.forms[0].answers["Afternoon / Comments"][0] == "Too long after lunch"
 
 
 def test_duplicate_id_with_different_answers_names_both_rows(tmp_path: Path) -> None:
@@ -209,6 +214,7 @@ def test_xlsx_merged_two_row_header_numbers_and_sheet_choice(tmp_path: Path) -> 
     assert p.sheets == ["Notes", "Data"] and p.sheet == "Data" and p.header_rows == (1, 2)
     assert [c.name for c in p.columns] == ["Form ID", "Date", Q1, Q2, "Any other comments?"]
     r = read_forms(path, question_columns=[Q1, Q2, "Any other comments?"])
+    assert read_forms(path, p.mapping).mapping.question_columns == r.mapping.question_columns
     assert [f.external_id for f in r.forms] == ["12", "13"]  # 12.0 is "12"
     assert [f.meta["Date"] for f in r.forms] == ["2025-03-14", "2025-03-14 13:30"]
     with pytest.raises(InvalidInput, match="no sheet 'Other'"):

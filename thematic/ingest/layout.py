@@ -45,8 +45,9 @@ _META_HEADER = re.compile(
     re.IGNORECASE,
 )
 _QUESTION_HEADER = re.compile(
-    r"\?|\.\.\.|…|^q(?:uestion)?\s*\d+\b|^(?:what|how|why|which|any|anything|please|describe|tell|today|is there|do you|did you|"
-    r"would you|if you|other|comments?|feedback|free ?text|suggestions?|improve)",
+    r"\?|\.\.\.|…|^q(?:uestion)?\s*\d+\b|\b(?:comments?|feedback|free ?text|suggestions?|remarks?)\b|"
+    r"^(?:what|how|why|which|any|anything|please|describe|tell|today|is there|do you|did you|would you|if you|"
+    r"other|improve)",
     re.IGNORECASE,
 )
 _LONG_QUESTION_HEADER = re.compile(r"^(?:question|questions|item|prompt|question[ _]?(?:text|name|id))$", re.I)
@@ -133,14 +134,20 @@ def find_header(
                 break
         if first is None:  # a one-column sheet: its first text cell
             first = next((n for n, v in scan if any(_is_label(x) for x in v)), scan[0][0])
-    if header_row is None and first - 1 in by_row and _is_group_row(
+    # a group row ("Questions" over the sub-headers) just above the header, or (when guessing) the row found
+    # is itself a group row over the real header; an explicit header_row is always the last header row
+    if first - 1 in by_row and _is_group_row(
         first - 1, list(by_row[first - 1]), list(by_row[first]), merged, by_row.get(first + 1, []), above=True
     ):
         first -= 1
+        two_rows = True
+    else:
+        two_rows = header_row is None and _is_group_row(
+            first, list(by_row[first]), list(by_row.get(first + 1, [])), merged, by_row.get(first + 2, [])
+        )
     top = list(by_row[first])
     sub_row = first + 1
     below = list(by_row.get(sub_row, []))
-    two_rows = header_row is None and _is_group_row(first, top, below, merged, by_row.get(first + 2, []))
     width = max(len(v) for _n, v in scan)
     top_names = _fill_merged(first, top, merged, width)
     if two_rows:
