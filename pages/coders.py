@@ -41,7 +41,7 @@ st.caption(
 
 # ---------------------------------------------------------------------- who coded what
 
-st.subheader("Coders")
+st.subheader("Who coded what")
 summary = reliability.coder_summary(store)
 if summary:
     st.dataframe(pd.DataFrame(summary), hide_index=True, key="coders_table", width="stretch")
