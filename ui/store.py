@@ -27,6 +27,7 @@ APP_DIR = Path(__file__).resolve().parents[1]
 DEMO_PATH = APP_DIR / "projects" / "demo.db"
 PATH_KEY = "project_path"
 VERSION_KEY = "_data_version"
+APP_RAN_KEY = "_app_ran"  # set by app.py once its st.navigation has run in this session
 
 
 def _argv_project() -> str | None:
@@ -86,7 +87,7 @@ def _leave_legacy_multipage_mode() -> None:
         from streamlit.runtime.pages_manager import PagesManager
     except ImportError:  # pragma: no cover - another Streamlit layout
         return
-    if getattr(PagesManager, "uses_pages_directory", None):
+    if getattr(PagesManager, "uses_pages_directory", None) and not st.session_state.get(APP_RAN_KEY):
         PagesManager.uses_pages_directory = False
         st.rerun()
 
