@@ -210,3 +210,14 @@ def test_demo_project(tmp_path: Path) -> None:
         assert s.counts()["forms"] == 60 and s.get_setting("title", "").startswith("CMT for All")
     with pytest.raises(Exception, match="already exists"):
         create_demo_project(path)
+
+
+def test_files_without_ids_append_with_distinct_row_ids(store: Store, tmp_path: Path) -> None:
+    a = write(tmp_path / "spring.csv", f"Team,{Q1}\nA,The breathing exercise helped me\nB,Group discussion\n")
+    b = write(tmp_path / "autumn.csv", f"Team,{Q1}\nC,The three circles model\nD,Group discussion\n")
+    ra = ingest_file(store, a, unit="response")
+    rb = ingest_file(store, b, unit="response")
+    assert (ra.forms_added, rb.forms_added, rb.forms_skipped) == (2, 2, 0)
+    ids = [r[0] for r in store.query("SELECT external_id FROM forms ORDER BY id")]
+    assert ids == ["row-2", "row-3", "autumn:row-2", "autumn:row-3"]
+    assert any("autumn:row-N" in w for w in rb.warnings)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -100,19 +101,38 @@ def add_forms(
     # 2. forms already in the project
     existing = _existing_forms(store, [f.external_id for f in forms])
     new: list[tuple[FormRecord, dict[str, tuple[str, int]]]] = []
-    for f, answers in zip(forms, answer_texts):
-        old = existing.get(f.external_id)
-        if old is None:
+    if result.mapping.id_column is None:
+        # forms numbered by their row: a new file's row-2 is another respondent than an earlier file's row-2
+        taken = {r[0] for r in store.query("SELECT external_id FROM forms")} if existing else set()
+        stem = Path(result.name).stem
+        renamed = 0
+        for f, answers in zip(forms, answer_texts):
+            if f.external_id in taken:
+                name = f"{stem}:{f.external_id}"
+                if name in taken:
+                    name = f"{stem}-{result.sha256[:8]}:{f.external_id}"
+                f = FormRecord(name, f.row, f.answers, f.meta)
+                renamed += 1
             new.append((f, answers))
-            continue
-        old_answers, where = old
-        if old_answers == {q: t for q, (t, _r) in answers.items()}:
-            report.forms_skipped += 1
-            continue
-        raise Conflict(
-            f"form id {f.external_id!r} in row {f.row} of {result.name} has different answers from the form "
-            f"already in the project ({where})"
-        )
+        if renamed:
+            report.warnings.append(
+                f"{renamed} row numbers were already used by forms of another file; these forms are called "
+                f"'{stem}:row-N'"
+            )
+    else:
+        for f, answers in zip(forms, answer_texts):
+            old = existing.get(f.external_id)
+            if old is None:
+                new.append((f, answers))
+                continue
+            old_answers, where = old
+            if old_answers == {q: t for q, (t, _r) in answers.items()}:
+                report.forms_skipped += 1
+                continue
+            raise Conflict(
+                f"form id {f.external_id!r} in row {f.row} of {result.name} has different answers from the form "
+                f"already in the project ({where})"
+            )
     del answer_texts, existing
 
     # 3. segments, kept compactly as the end offsets of each answer's spans, in answer order
