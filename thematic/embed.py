@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -65,12 +66,14 @@ class MiniLMEmbedder:
         self.device = device
         self.batch_size = batch_size
         self._model: Any = None
+        self._lock = threading.Lock()
 
     def load(self) -> Any:
         """Load the model once; :class:`ModelMissing` if the package (or its files) is absent."""
-        if self._model is None:
-            self._model = load_minilm(self.device)
-        return self._model
+        with self._lock:
+            if self._model is None:
+                self._model = load_minilm(self.device)
+            return self._model
 
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         report = progress or _noop
@@ -140,8 +143,17 @@ class HashingEmbedder:
         return normalise(out)
 
 
+_DEFAULT: MiniLMEmbedder | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
 def default_embedder() -> Embedder:
-    return MiniLMEmbedder()
+    """The process-wide MiniLM embedder (the model is loaded once, on first use)."""
+    global _DEFAULT
+    with _DEFAULT_LOCK:
+        if _DEFAULT is None:
+            _DEFAULT = MiniLMEmbedder()
+        return _DEFAULT
 
 
 def text_hash(text: str) -> str:

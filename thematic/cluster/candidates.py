@@ -280,10 +280,10 @@ def run_vectors(
     } if seg_ids else {}
     texts = [rows[i] for i in seg_ids]
     if embedder is None or embedder.model_id != run.model_id:
-        from ..embed import MINILM_ID, MiniLMEmbedder
+        from ..embed import MINILM_ID, default_embedder
 
         if embedder is None and run.model_id == MINILM_ID:
-            embedder = MiniLMEmbedder()
+            embedder = default_embedder()
         else:
             embedder = _CacheOnly(run.model_id)
     return texts, embed_texts(store, texts, embedder=embedder)
