@@ -120,6 +120,17 @@ def reject(seg_id: int, code_id: int) -> None:
         ui_store.changed()
 
 
+def undo_last(expected: int) -> None:
+    """Undo from the coding panel (the sidebar's label is not redrawn by a fragment rerun)."""
+    ev = store.undoable()
+    if ev is None or ev.id != expected:
+        st.session_state["ic_error"] = "The last change is no longer the one shown; nothing was undone."
+        return
+    if attempt("ic", store.undo, actor=coder) is not None:
+        st.session_state["ic_ok"] = f"Undone: {ev.summary}"
+        ui_store.changed()
+
+
 def add_note(seg_id: int) -> None:
     body = st.session_state.get("ic_note", "")
     if attempt("ic", memos.add_memo, store, body, segment_id=seg_id, coder=coder) is not None:
@@ -149,6 +160,10 @@ def panel() -> None:
     nav2.button("Next", key="ic_next", icon=":material/arrow_forward:", on_click=go, args=(1,),
                 disabled=pos >= n - 1 and not uncoded, shortcut="Right", help="Next segment (→ key)")
     nav3.caption(f"Segment {pos + 1:,} of {n:,} · id {seg.id} · respondent {seg.external_id}")
+    last = store.undoable()
+    if last is not None and last.actor == coder:
+        nav3.button(f"Undo: {last.summary}", key="ic_undo", type="tertiary", icon=":material/undo:",
+                    on_click=undo_last, args=(last.id,), help="Undo your last change")
 
     ans = corpus.answers(store, form_id=seg.form_id, question_id=seg.question_id)
     meta = corpus.form_meta(store, [seg.form_id]).get(seg.form_id, {})

@@ -288,3 +288,21 @@ def test_themes_clusters_then_accepts_a_candidate_under_a_theme(
         got = coding.codings(s, coder="cara", code_id=code.id)
         assert len(got) == first.size and {c.origin for c in got} == {"cluster"}
         assert cluster.get_candidate(s, first.id).status == "accepted"
+
+
+def test_initial_codes_panel_undo_names_and_reverts_the_last_coding(
+    open_page: Callable[..., AppTest], project: Path
+) -> None:
+    at = open_page("pages/initial_codes.py", coder="anna")
+    at.multiselect(key="ic_codes").select("Environment")
+    at.button(key="ic_apply").click().run()
+    check(at)
+    undo = at.button(key="ic_undo")
+    assert "Code segment" in undo.label
+    with Store.open(project) as s:
+        env = codebook.find_code(s, "Environment")
+        assert env is not None and len(coding.codings(s, code_id=env.id)) == 2
+    undo.click().run()
+    check(at)
+    with Store.open(project) as s:
+        assert len(coding.codings(s, code_id=env.id)) == 1
