@@ -296,3 +296,18 @@ def test_columns_left_out_are_reported_not_dropped_silently(tmp_path: Path) -> N
     r = read_forms(write_csv(tmp_path / "f.csv", text), question_columns=[Q1], meta_columns=[])
     assert "column 'Site' was not imported (2 non-empty cells)" in r.warnings
     assert "column 'Column D' was not imported (1 non-empty cells)" in r.warnings
+
+
+def test_metadata_merged_down_over_rows_is_given_to_each_row(tmp_path: Path) -> None:
+    rows: list[list[object]] = [
+        ["ID", "Workshop date", Q1],
+        ["A1", datetime(2025, 3, 14), "The breathing exercise in pairs"],
+        ["A2", None, "The group discussion about self-criticism"],
+        ["A3", datetime(2025, 4, 25), "Long answer merged down"],
+        ["A4", None, None],
+    ]
+    path = make_xlsx(tmp_path / "f.xlsx", rows, merges=("B2:B3", "C4:C5", "B4:B9"))
+    r = read_forms(path, question_columns=[Q1])
+    # B4:B9 runs past the last form: the blank rows below stay blank (no forms made of a merged cell alone)
+    assert [f.meta.get("Workshop date") for f in r.forms] == ["2025-03-14", "2025-03-14", "2025-04-25", "2025-04-25"]
+    assert [len(f.answers) for f in r.forms] == [1, 1, 1, 0]  # a merged answer is not copied

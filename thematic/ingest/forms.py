@@ -120,6 +120,7 @@ def _sniff(src: Source, sheet: str | None, header_row: int | None) -> tuple[Prev
         if header_row is not None:
             raise InvalidInput(f"row {header_row} is not in the sheet", path=src.name)
         raise InvalidInput("no table found (the sheet is empty)", path=src.name)
+    header.merged = list(merged)
     sample: list[list[Any]] = []
     for n, values in itertools.chain(head, rows_iter):
         if n <= header.row or not _row_filled(values):
@@ -335,8 +336,23 @@ class _Unused:
 def _data_rows(
     src: Source, m: Mapping, header: Header, unused: _Unused | None = None
 ) -> Iterator[tuple[int, list[Any]]]:
+    """Data rows below the header. A metadata or id cell merged down over several rows (one "Workshop date"
+    for a whole cohort) is given to each of those rows; merged answer cells are not copied."""
+    by_name = {c.name: c.index + 1 for c in header.columns}
+    fillable = {by_name[n] for n in (m.id_column, *m.meta_columns) if n in by_name}
+    downs = [(r1, c1, r2) for r1, c1, r2, c2 in header.merged if r1 > header.row and r2 > r1 and c1 == c2 and c1 in fillable]
+    tops: dict[tuple[int, int], Any] = {}
     for n, values in src.rows(m.sheet):
-        if n > header.row and _row_filled(values):
+        filled = _row_filled(values)  # a row holding only a merged-down cell is still a blank row
+        if downs:
+            for r1, c1, r2 in downs:
+                if n == r1 and c1 <= len(values):
+                    tops[(r1, c1)] = values[c1 - 1]
+                elif r1 < n <= r2 and (r1, c1) in tops:
+                    values = values + [None] * (c1 - len(values))
+                    if values[c1 - 1] is None:
+                        values[c1 - 1] = tops[(r1, c1)]
+        if n > header.row and filled:
             if unused is not None:
                 unused.see(n, values)
             yield n, values

@@ -85,6 +85,7 @@ class Header:
     row: int  # 1-based row number of the (last) header row
     rows: tuple[int, ...]  # all header rows (one or two)
     columns: list[Column]
+    merged: list[tuple[int, int, int, int]] = field(default_factory=list)  # the sheet's merged ranges
 
 
 def column_letter(index: int) -> str:
