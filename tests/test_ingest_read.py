@@ -151,6 +151,8 @@ def test_overrides_and_unknown_columns(tmp_path: Path) -> None:
     assert r.forms[0].external_id == "row-2" and list(r.forms[0].answers) == [Q2]
     with pytest.raises(InvalidInput, match="no column 'Nope'"):
         read_forms(path, question_columns=["Nope"])
+    with pytest.raises(InvalidInput, match="no sheets"):
+        read_forms(path, sheet="Sheet1")
 
 
 def test_nhs_sample_reads_every_answer_byte_for_byte() -> None:

@@ -180,6 +180,8 @@ def _sniff(src: Source, sheet: str | None, header_row: int | None) -> tuple[Prev
 
 def _choose_sheet(src: Source, sheet: str | None) -> str | None:
     if src.kind != "xlsx":
+        if sheet is not None:
+            raise InvalidInput(f"a {src.kind.upper()} file has no sheets (a sheet is for .xlsx workbooks)", path=src.name)
         return None
     if sheet is not None:
         if sheet not in src.sheets:
