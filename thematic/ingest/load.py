@@ -187,8 +187,6 @@ def _segment(
         for text, spans in zip(chunk, split_many(chunk, unit, chunk_progress(offset))):
             check_tiling(text, spans)
             ends.append(tuple(sp.end for sp in spans))
-    if progress is not None and total == 0:
-        progress(0, 0, "segmenting")
     return ends
 
 
