@@ -313,3 +313,15 @@ def test_metadata_merged_down_over_rows_is_given_to_each_row(tmp_path: Path) -> 
     # B4:B9 runs past the last form: the blank rows below stay blank (no forms made of a merged cell alone)
     assert [f.meta.get("Workshop date") for f in r.forms] == ["2025-03-14", "2025-03-14", "2025-04-25", "2025-04-25"]
     assert [len(f.answers) for f in r.forms] == [1, 1, 1, 0]  # a merged answer is not copied
+
+
+def test_damaged_sheet_names_the_row(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.xlsx"
+    with zipfile.ZipFile(DEMO) as zin, zipfile.ZipFile(broken, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data[: len(data) // 2] + b"<<<garbage" + data[len(data) // 2 :]
+            zout.writestr(info, data)
+    with pytest.raises(InvalidInput, match=r"broken\.xlsx, row \d+: cannot read sheet 'Evaluations'"):
+        read_forms(broken)

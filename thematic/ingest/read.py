@@ -119,7 +119,16 @@ class Source:
             if not hasattr(ws, "iter_rows"):
                 raise InvalidInput(f"sheet {name!r} is a chart, not a table", path=self.name)
             self.position, self.extent = 0, int(ws.max_row or 0)
-            for n, row in enumerate(ws.iter_rows(values_only=True), start=1):
+            rows = ws.iter_rows(values_only=True)
+            n = 0
+            while True:
+                try:
+                    row = next(rows)
+                except StopIteration:
+                    break
+                except Exception as exc:  # a damaged sheet part: say where
+                    raise InvalidInput(f"cannot read sheet {name!r}: {exc}", path=self.name, row=n + 1) from exc
+                n += 1
                 self.position = n
                 values = list(row)
                 while values and (values[-1] is None or values[-1] == ""):
