@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from ..store import Store
-from .forms import FormRecord, Mapping, Preview, ReadResult, read_forms, sniff
+from .forms import FormRecord, ReadResult, read_forms
+from .preview import Mapping, Preview, sniff
 from .layout import Column, is_blank
 from .load import IngestReport, add_forms
 from .read import FileInput

@@ -1,4 +1,4 @@
-"""From a file to forms, without writing anything: ``sniff`` (a preview with guessed roles) and ``read_forms``.
+"""The second step of an import: ``read_forms`` reads every form of a file with a mapping (nothing is written).
 
 A *form* is one respondent's evaluation: an id, metadata (profession, gender, date ...) and answers to the
 questions. Wide layout: a row per form, a column per question. Long layout: a row per answer, with an id
@@ -11,63 +11,16 @@ Metadata values are stripped; dates become ISO ``YYYY-MM-DD``; numbers their tex
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import Conflict, InvalidInput
-from .layout import (
-    SAMPLE_ROWS,
-    Column,
-    Header,
-    describe,
-    find_header,
-    guess_roles,
-    is_blank,
-    is_free_text,
-    to_iso_date,
-)
+from .layout import Column, Header, is_blank, is_free_text, to_iso_date
+from .preview import LAYOUTS, Mapping, Preview, row_filled, sniff_source
 from .read import FileInput, Source, cell_text, open_source
 
 Progress = Callable[[int, int, str], None]
-LAYOUTS = ("wide", "long")
-
-
-@dataclass(frozen=True)
-class Mapping:
-    """Which column plays which role. In long layout ``question_columns`` holds the one column naming the
-    question and ``answer_column`` the column holding the answer text."""
-
-    layout: str = "wide"
-    id_column: str | None = None
-    question_columns: tuple[str, ...] = ()
-    meta_columns: tuple[str, ...] = ()
-    answer_column: str | None = None
-    sheet: str | None = None
-    header_row: int | None = None
-
-
-@dataclass
-class Preview:
-    """What ``sniff`` found: enough for the app to show the file and let the user correct the mapping."""
-
-    name: str
-    kind: str  # "xlsx" or "csv"
-    sheets: list[str]
-    sheet: str | None
-    header_row: int
-    header_rows: tuple[int, ...]
-    columns: list[Column]
-    rows: list[dict[str, str]]  # the first data rows, by column name
-    mapping: Mapping
-    encoding: str | None
-    delimiter: str | None
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def layout(self) -> str:
-        return self.mapping.layout
 
 
 @dataclass(slots=True)
@@ -101,106 +54,6 @@ class ReadResult:
         return sum(len(f.answers) for f in self.forms)
 
 
-# ---------------------------------------------------------------------------------------------- sniff
-
-
-def sniff(file: FileInput, sheet: str | None = None, *, header_row: int | None = None) -> Preview:
-    """Open ``file``, find its header and guess the role of each column (nothing is written)."""
-    src = open_source(file)
-    return _sniff(src, sheet, header_row)[0]
-
-
-def _sniff(src: Source, sheet: str | None, header_row: int | None) -> tuple[Preview, Header, list[list[Any]]]:
-    sheet_name = _choose_sheet(src, sheet)
-    rows_iter = src.rows(sheet_name)
-    head = list(itertools.islice(rows_iter, 40))
-    merged = src.merged_ranges(sheet_name) if src.kind == "xlsx" else []
-    header = find_header(head, merged, header_row)
-    if header is None:
-        if header_row is not None:
-            raise InvalidInput(f"row {header_row} is not in the sheet", path=src.name)
-        raise InvalidInput("no table found (the sheet is empty)", path=src.name)
-    header.merged = list(merged)
-    sample: list[list[Any]] = []
-    for n, values in itertools.chain(head, rows_iter):
-        if n <= header.row or not _row_filled(values):
-            continue
-        sample.append(values)
-        if len(sample) >= SAMPLE_ROWS:
-            break
-    if not sample:
-        raise InvalidInput(f"no forms: the file has a header (row {header.row}) but no rows below it", path=src.name)
-    columns = header.columns
-    describe(columns, sample, text_dates=src.kind == "csv")
-    columns = [c for c in columns if c.filled or not c.name.startswith("Column ")]  # trailing blank columns
-    layout, id_col = guess_roles(columns, sample)
-    warnings = []
-    if layout == "long":
-        mapping = Mapping(
-            layout="long",
-            id_column=id_col,
-            question_columns=tuple(c.name for c in columns if c.role == "question_key"),
-            meta_columns=tuple(c.name for c in columns if c.role == "meta"),
-            answer_column=next(c.name for c in columns if c.role == "answer"),
-            sheet=sheet_name,
-            header_row=header.row,
-        )
-    else:
-        mapping = Mapping(
-            layout="wide",
-            id_column=id_col,
-            question_columns=tuple(c.name for c in columns if c.role == "question"),
-            meta_columns=tuple(c.name for c in columns if c.role == "meta"),
-            sheet=sheet_name,
-            header_row=header.row,
-        )
-    if id_col is None:
-        warnings.append("no id column found: forms are numbered by their row (row-17 is the form in row 17)")
-    if not mapping.question_columns:
-        warnings.append("no free-text column found: choose the question columns")
-    preview_rows = [
-        {c.name: (cell_text(r[c.index]) if c.index < len(r) else None) or "" for c in columns} for r in sample[:10]
-    ]
-    preview = Preview(
-        name=src.name,
-        kind=src.kind,
-        sheets=src.sheets,
-        sheet=sheet_name,
-        header_row=header.row,
-        header_rows=header.rows,
-        columns=columns,
-        rows=preview_rows,
-        mapping=mapping,
-        encoding=src.encoding,
-        delimiter=src.delimiter,
-        warnings=warnings,
-    )
-    return preview, header, sample
-
-
-def _choose_sheet(src: Source, sheet: str | None) -> str | None:
-    if src.kind != "xlsx":
-        if sheet is not None:
-            raise InvalidInput(f"a {src.kind.upper()} file has no sheets (a sheet is for .xlsx workbooks)", path=src.name)
-        return None
-    if sheet is not None:
-        if sheet not in src.sheets:
-            raise InvalidInput(f"no sheet {sheet!r} (sheets: {', '.join(src.sheets)})", path=src.name)
-        return sheet
-    for name in src.sheets:  # the first sheet with data
-        try:
-            for _n, values in itertools.islice(src.rows(name), 50):
-                if _row_filled(values):
-                    return name
-        except InvalidInput:
-            continue
-    raise InvalidInput("every sheet of the workbook is empty", path=src.name)
-
-
-def _row_filled(values: Sequence[Any]) -> bool:
-    return any(v is not None and (not isinstance(v, str) or v.strip()) for v in values)
-
-
 # ---------------------------------------------------------------------------------------------- read_forms
 
 
@@ -222,7 +75,7 @@ def read_forms(
     if mapping is not None:
         sheet = sheet or mapping.sheet
         header_row = header_row or mapping.header_row
-    preview, header, _sample = _sniff(src, sheet, header_row)
+    preview, header, _sample = sniff_source(src, sheet, header_row)
     m = _resolve(preview, mapping, layout, id_column, question_columns, meta_columns, answer_column)
     by_name = {c.name: c for c in preview.columns}
     if m.layout == "long":
@@ -345,7 +198,7 @@ def _data_rows(
     downs = [(r1, c1, r2) for r1, c1, r2, c2 in header.merged if r1 > header.row and r2 > r1 and c1 == c2 and c1 in fillable]
     tops: dict[tuple[int, int], Any] = {}
     for n, values in src.rows(m.sheet):
-        filled = _row_filled(values)  # a row holding only a merged-down cell is still a blank row
+        filled = row_filled(values)  # a row holding only a merged-down cell is still a blank row
         if downs:
             for r1, c1, r2 in downs:
                 if n == r1 and c1 <= len(values):
