@@ -22,7 +22,7 @@ qlabel = {q.id: f"{q.position + 1}. {q.label}" for q in questions}
 
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner="Counting words…")
-def frequencies(key: tuple[str, int, int], question_id: int, ngram: int, top: int = 30) -> pd.DataFrame:
+def frequencies(key: tuple[str, int], question_id: int, ngram: int, top: int = 30) -> pd.DataFrame:
     """The most frequent words (ngram=1) or two-word phrases (ngram=2) in a question's answers, without English
     stop words; counts are occurrences and answers using the term."""
     from sklearn.feature_extraction.text import CountVectorizer
@@ -114,7 +114,7 @@ with tab_w:
     if tab_w.open is not False:  # only the open tab does its work
         qid_w = st.selectbox("Question", list(qlabel), format_func=qlabel.get, key="fam_words_question",
                              persist_state="session")
-        key = ui_store.version(store)
+        key = (store.path, store.counts()["answers"])  # the texts change only when forms come or go, not on coding
         c1, c2 = st.columns(2)
         with c1:
             st.subheader("Words")

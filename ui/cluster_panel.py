@@ -11,7 +11,6 @@ import pandas as pd
 import streamlit as st
 
 from thematic import codebook, corpus
-from thematic.errors import ThematicError
 from thematic.store import Store
 
 from . import models
@@ -29,7 +28,7 @@ SEGMENTS_SHOWN = 20
 def _candidates(key: tuple[str, int, int], run_id: int) -> list[Any]:
     from thematic import cluster
 
-    return cluster.candidates(ui_store.get_store(), run_id)
+    return cluster.candidates(ui_store.get_store(), run_id, include_closed=True)
 
 
 def _run_label(run: Any) -> str:
@@ -95,6 +94,7 @@ def render(store: Store) -> None:
 
 
 def _cards(store: Store, cands: list[Any]) -> None:
+    cands = [c for c in cands if c.status in ("open", "accepted")]
     groups = {c.id: c for c in cands if c.level == 0}
     leaves = [c for c in cands if c.level == 1]
     open_ = [c for c in leaves if c.status == "open"]
@@ -145,10 +145,12 @@ def card(cid: int, c: Any, targets: list[Any], groups: dict[int, Any]) -> None:
     from thematic import cluster
 
     store = ui_store.get_store()
-    try:  # the card may have changed since the page drew it (this fragment reruns alone)
-        c = cluster.get_candidate(store, cid)
-    except ThematicError:
+    # The card may have changed since the page drew it (this fragment reruns alone): read it again (cached per
+    # data version, so a click recomputes the run's figures once).
+    fresh = [x for x in _candidates(ui_store.version(store), c.run_id) if x.id == cid]
+    if not fresh:
         return
+    c = fresh[0]
     coder = ui_store.actor()
     codes = codebook.list_codes(store)
     with st.container(border=True):
