@@ -71,7 +71,7 @@ def test_split_many_matches_split_and_reports_progress() -> None:
     assert seen[-1] == (4, 4)
 
 
-alphabet = st.sampled_from(list("ab .,!?\n\t-•1)(’£é😊") + ["Dr. ", "e.g. ", "2. ", "\r\n", "  "])
+alphabet = st.sampled_from(list("ab .,!?\n\t-•1)(’£é😊") + ["Dr. ", "e.g. ", "2. ", "\r\n", "  ", "[NAME]", "A."])
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

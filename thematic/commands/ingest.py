@@ -20,7 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("project", help="the project file (create it with: python -m thematic init P.db)")
     p.add_argument("file", help="the .xlsx or .csv file")
     p.add_argument("--sheet", help="the sheet to read (default: the first sheet with data)")
-    p.add_argument("--id-column", help="the column holding the form id (default: guessed; else the row number)")
+    p.add_argument(
+        "--id-column", help="the column holding the form id (default: guessed; \"\" to number forms by row)"
+    )
     p.add_argument(
         "--question-column",
         action="append",
