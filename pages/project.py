@@ -8,7 +8,6 @@ from pathlib import Path
 import streamlit as st
 
 from thematic import codebook_files, reliability
-from thematic.errors import ThematicError
 from ui import ingest_panel
 from ui import store as ui_store
 from ui.errors import guard
