@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -102,6 +103,8 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def e2e_out() -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
+    for old in [*OUT.glob("*.png"), *OUT.glob("*.svg")]:  # screenshots are of this run only
+        old.unlink()
     return OUT
 
 
@@ -156,14 +159,28 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    rep = yield
+    setattr(item, f"rep_{rep.when}", rep)
+    return rep
+
+
 @pytest.fixture
-def page(browser: Any, app_server: Server, e2e_out: Path) -> Iterator[Any]:
+def page(request: pytest.FixtureRequest, browser: Any, app_server: Server, e2e_out: Path) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     context.set_default_timeout(30_000)
     pg = context.new_page()
     try:
         yield pg
     finally:
+        rep = getattr(request.node, "rep_call", None)
+        if rep is not None and rep.failed:
+            try:  # what the page looked like when the test failed, and the server's last words
+                pg.screenshot(path=str(e2e_out / f"FAILED_{request.node.name}.png"), full_page=True)
+            except Exception:
+                pass
+            print(f"--- server log (last lines) ---\n{app_server.log_tail()}")
         context.close()
 
 
@@ -179,7 +196,7 @@ def wait_idle(page: Any, timeout: float = 60_000) -> None:
     page.locator('[data-testid="stStatusWidgetRunningIcon"]').first.wait_for(state="hidden", timeout=timeout)
 
 
-def wait_text(page: Any, text: str, timeout: float = 60_000, *, exact: bool = False, where: Any = None) -> Any:
+def wait_text(page: Any, text: str | re.Pattern[str], timeout: float = 60_000, *, exact: bool = False, where: Any = None) -> Any:
     """Wait for visible text in the main area (or ``where``), then for the run to settle; returns the locator."""
     scope = where if where is not None else page.locator('[data-testid="stMain"]')
     loc = scope.get_by_text(text, exact=exact).first
@@ -188,14 +205,20 @@ def wait_text(page: Any, text: str, timeout: float = 60_000, *, exact: bool = Fa
     return loc
 
 
-def retry(fn: Any, attempts: int = 3, what: str = "") -> Any:
-    """Call ``fn`` until it succeeds (element waits that lost a race with a rerun get another go)."""
+def retry(fn: Any, attempts: int = 3, what: str = "", between: Any = None) -> Any:
+    """Call ``fn`` until it succeeds (element waits that lost a race with a rerun get another go);
+    ``between()`` tidies up after a failed attempt."""
     last: Exception | None = None
     for _ in range(attempts):
         try:
             return fn()
         except Exception as exc:  # playwright TimeoutError / Error: retried, then re-raised
             last = exc
+            if between is not None:
+                try:
+                    between()
+                except Exception:
+                    pass
             time.sleep(0.5)
     assert last is not None
     raise AssertionError(f"{what or getattr(fn, '__name__', 'step')} failed after {attempts} attempts: {last}") from last
