@@ -64,15 +64,21 @@ def answer_notes() -> dict[int, list[memos.Memo]]:
     return out
 
 
+def _first_page() -> None:
+    st.session_state["fam_page"] = 1
+
+
 tab_q, tab_r, tab_w, tab_j = st.tabs(
     ["By question", "By respondent", "Words and phrases", "Journal and notes"], key="fam_tab", on_change="rerun")
 
 with tab_q:
     if tab_q.open is not False:  # only the open tab does its work
         c1, c2 = st.columns([2, 3])
-        qid = c1.selectbox("Question", list(qlabel), format_func=qlabel.get, key="fam_question", persist_state="session")
+        qid = c1.selectbox("Question", list(qlabel), format_func=qlabel.get, key="fam_question", persist_state="session",
+                           on_change=_first_page)
         search = c2.text_input(
-            'Search (all words must occur; use "quotes" for a phrase)', key="fam_search", persist_state="session"
+            'Search (all words must occur; use "quotes" for a phrase)', key="fam_search", persist_state="session",
+            on_change=_first_page,
         )
         with st.expander("Filter by respondent metadata", icon=":material/filter_alt:"):
             meta = meta_filter(store, "fam_meta")

@@ -42,6 +42,7 @@ with tab_x:
             format_func=lambda i: f"{label[i]} ({counts.get(i, (0, 0))[0]} segments, {counts.get(i, (0, 0))[1]} respondents)",
             key="rv_code",
             persist_state="session",
+            on_change=lambda: st.session_state.update(rv_page=1),
         )
         if pick is not None:
             code = next(c for c in codes if c.id == pick)
