@@ -13,17 +13,18 @@ from ui import store as ui_store
 from ui.errors import guard
 
 st.title("Project")
-store = ui_store.get_store()
 path = ui_store.project_path()
+store = ui_store.try_store()
 
 # ------------------------------------------------------------------ which file
 with st.container(border=True):
     st.subheader("Project file")
     st.write(f"Open: `{path}`")
-    counts = store.counts()
-    cols = st.columns(6)
-    for col, name in zip(cols, ("forms", "questions", "answers", "segments", "codes", "codings")):
-        col.metric(name.capitalize(), f"{counts[name]:,}")
+    if store is not None:
+        counts = store.counts()
+        cols = st.columns(6)
+        for col, name in zip(cols, ("forms", "questions", "answers", "segments", "codes", "codings")):
+            col.metric(name.capitalize(), f"{counts[name]:,}")
     known = sorted({str(p) for p in (ui_store.APP_DIR / "projects").glob("*.db")} | {str(path)})
     c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
     picked = c1.selectbox("Open a project file", known, index=known.index(str(path)), key="project_target")
@@ -45,6 +46,8 @@ with st.container(border=True):
     flash = st.session_state.pop("project_flash", None)
     if flash:
         st.success(flash)
+if store is None:
+    st.stop()
 
 # ------------------------------------------------------------------ title
 with st.container(border=True):

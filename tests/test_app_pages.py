@@ -306,3 +306,22 @@ def test_initial_codes_panel_undo_names_and_reverts_the_last_coding(
     check(at)
     with Store.open(project) as s:
         assert len(coding.codings(s, code_id=env.id)) == 1
+
+
+def test_a_file_that_is_not_a_project_is_one_error_line_and_another_can_be_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = tmp_path / "notes.db"
+    bad.write_text("not a database", encoding="utf-8")
+    monkeypatch.setenv("THEMATIC_PROJECT", str(bad))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert any("not a thematic project" in e.value for e in at.error)
+    at.switch_page("pages/review.py").run()
+    assert not at.exception and any("Cannot open the project" in e.value for e in at.error)
+    at.switch_page("pages/project.py").run()
+    good = tmp_path / "fresh.db"
+    at.text_input(key="project_new_path").input(str(good))
+    at.button(key="project_open").click().run()
+    assert not at.exception and not at.error
+    assert good.exists() and bad.read_text(encoding="utf-8") == "not a database"

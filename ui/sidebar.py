@@ -24,12 +24,10 @@ THIN_RESPONDENTS = 3
 
 def render() -> None:
     """Draw the shared sidebar (called by app.py before the page runs)."""
-    try:
-        store = ui_store.get_store()
-    except ThematicError as exc:
-        st.sidebar.error(f"Cannot open {ui_store.project_path()}: {exc}")
-        return
     with st.sidebar:
+        store = ui_store.try_store()
+        if store is None:
+            return
         title = store.get_setting("title", "") or ui_store.project_path().stem
         st.caption(f"Project: **{title}** · `{ui_store.project_path().name}`")
         coder_picker(store)

@@ -21,6 +21,7 @@ from typing import Any
 
 import streamlit as st
 
+from thematic.errors import ThematicError
 from thematic.store import Store
 
 APP_DIR = Path(__file__).resolve().parents[1]
@@ -92,10 +93,26 @@ def _leave_legacy_multipage_mode() -> None:
         st.rerun()
 
 
-def get_store() -> Store:
-    """The store of the project open in this session (opened once per file per server)."""
+def try_store(where: Any = None) -> Store | None:
+    """The store of this session's project, or None after showing why it cannot be opened."""
     _leave_legacy_multipage_mode()
-    return _open(str(project_path().resolve()))
+    path = project_path()
+    try:
+        return _open(str(path.resolve()))
+    except ThematicError as exc:
+        (where or st).error(f"Cannot open the project {path}: {exc}. Open another one on the Project page.",
+                            icon=":material/error:")
+        return None
+
+
+def get_store() -> Store:
+    """The store of the project open in this session (opened once per file per server); a page stops with one
+    error line if the file cannot be opened."""
+    store = try_store()
+    if store is None:
+        st.stop()
+    assert store is not None
+    return store
 
 
 def open_project(path: str | Path) -> Store:
