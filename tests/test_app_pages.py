@@ -3,6 +3,7 @@ changes the project as it should (checked in the project file, not in the page).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -271,12 +272,23 @@ def test_themes_clusters_then_accepts_a_candidate_under_a_theme(
     at.toggle(key="cl_bertopic").set_value(False)  # the same steps without BERTopic's import time
     at.button(key="cl_run").click().run()
     check(at)
+    assert at.button(key="cl_run").disabled  # one clustering at a time; it runs in the background
     with Store.open(project) as s:
+        deadline = time.monotonic() + 120
+        while cluster.latest_run(s) is None and time.monotonic() < deadline:
+            time.sleep(0.2)
         run = cluster.latest_run(s)
         assert run is not None and run.n_segments == 6
         first = [c for c in cluster.candidates(s, run.id) if c.level == 1][0]
         practices = codebook.find_code(s, "Practices")
         assert practices is not None
+    for _ in range(50):  # the page's poller notices the finished job and reruns the page with its candidates
+        at.run()
+        check(at)
+        if any("Clustered 6 segments" in m.value for m in at.success):
+            break
+        time.sleep(0.1)
+    assert any("Clustered 6 segments" in m.value for m in at.success)
     assert any(first.label in m.value for m in at.markdown)
     at.selectbox(key=f"cl_parent_{first.id}").set_value(practices.id)
     at.text_input(key=f"cl_name_{first.id}").input("Exercises")

@@ -5,6 +5,7 @@ that card (a merge or split, which change other cards, reruns the page)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pandas as pd
@@ -13,10 +14,9 @@ import streamlit as st
 from thematic import codebook, corpus
 from thematic.store import Store
 
-from . import models
+from . import jobs, models
 from . import store as ui_store
 from .errors import attempt, guard, missing, show
-from .progress import bar
 from .widgets import md_escape
 
 PER_PAGE = 10
@@ -36,22 +36,45 @@ def _run_label(run: Any) -> str:
             f"seed {run.seed} · {run.model_id.split('/')[-1]}")
 
 
+def _job_key(store: Store) -> str:
+    return f"cluster:{store.path}"
+
+
 def _propose(store: Store, cluster: Any) -> None:
+    """Start clustering in the background (one run at a time per project); :func:`_poll` shows its progress."""
     qid = st.session_state.get("cl_question") or None
     params: dict[str, Any] = {"use_bertopic": bool(st.session_state.get("cl_bertopic", True))}
     n = int(st.session_state.get("cl_n") or 0)
     if n:
         params["n_candidates"] = n
-    report, widget = bar("Clustering")
-    with guard() as g:
-        run = cluster.propose(store, question_id=qid, seed=int(st.session_state.get("cl_seed", 42)),
-                              embedder=models.embedder(), params=params, progress=report, actor=ui_store.actor())
-    widget.empty()
-    if g.ok:
-        st.session_state["cl_run_pick"] = run.id
-        st.session_state["cl_page"] = 1
-        ui_store.changed()
-        st.rerun()
+    jobs.start(_job_key(store), "Clustering", cluster.propose, store, question_id=qid,
+               seed=int(st.session_state.get("cl_seed", 42)), embedder=models.embedder(), params=params,
+               actor=ui_store.actor())
+
+
+@st.fragment(run_every=1.0)
+def _poll(key: str) -> None:
+    job = jobs.get(key)
+    if job is None:
+        return
+    if job.running:
+        elapsed = time.monotonic() - job.started
+        text = f"{job.message or job.label}" + (f" — {job.done:,}/{job.total:,}" if job.total else "")
+        st.progress(job.fraction, text=f"{text} · {elapsed:.0f} s")
+        st.caption("Clustering runs in the background: you can keep working on other pages meanwhile.")
+        return
+    if not job.seen:
+        job.seen = True
+        if job.error:
+            st.session_state["cl_error"] = job.error
+        else:
+            run = job.result
+            st.session_state["cl_run_pick"] = run.id
+            st.session_state["cl_page"] = 1
+            st.session_state["cl_ok"] = (f"Clustered {run.n_segments:,} segments in "
+                                         f"{job.finished - job.started:.0f} s (run {run.id}).")
+            ui_store.changed()
+        st.rerun(scope="app")
 
 
 def render(store: Store) -> None:
@@ -75,19 +98,25 @@ def render(store: Store) -> None:
         st.caption("Embeds every segment offline (all-MiniLM-L6-v2, cached in the project), clusters them, and "
                    "proposes candidate themes with keywords and representative quotes. Nothing is coded until you "
                    "accept a candidate; the run itself is one undoable step.")
-        if st.button("Run auto-clustering", key="cl_run", type="primary", icon=":material/play_arrow:"):
-            _propose(store, cluster)
+        job = jobs.get(_job_key(store))
+        busy = job is not None and job.running
+        st.button("Run auto-clustering", key="cl_run", type="primary", icon=":material/play_arrow:", disabled=busy,
+                  on_click=_propose, args=(store, cluster), help="Already running" if busy else None)
+    job = jobs.get(_job_key(store))
+    if job is not None and (job.running or not job.seen):
+        _poll(_job_key(store))
 
+    show("cl")
     runs = cluster.runs(store)
     if not runs:
-        st.info("No clustering run yet.")
+        if job is None or not job.running:
+            st.info("No clustering run yet.")
         return
     ids = [r.id for r in runs]
     if st.session_state.get("cl_run_pick") not in ids:
         st.session_state["cl_run_pick"] = ids[0]
     run_id = st.selectbox("Run", ids, format_func=lambda i: _run_label(next(r for r in runs if r.id == i)),
                           key="cl_run_pick")
-    show("cl")
     with guard():
         cands = _candidates(ui_store.version(store), int(run_id))
         _cards(store, cands)
