@@ -28,6 +28,7 @@ import io
 import json
 import os
 import pstats
+import re
 import shutil
 import statistics
 import sys
@@ -161,7 +162,7 @@ def _cluster_module() -> Any:
         from thematic import cluster
     except ImportError:
         return None
-    return cluster if hasattr(cluster, "run_clustering") else None
+    return cluster if hasattr(cluster, "propose") and hasattr(cluster, "accept_candidate") else None
 
 
 def cluster_once(store: Any, cluster: Any, embedder_kind: str, log: Callable[[str], None]) -> dict[str, Any]:
@@ -175,9 +176,9 @@ def cluster_once(store: Any, cluster: Any, embedder_kind: str, log: Callable[[st
             last[0] = time.perf_counter()
             log(f"  cluster: {message} {done}/{total}")
 
-    run = cluster.run_clustering(store, embedder=make_embedder(embedder_kind), progress=progress, actor=CODER)
-    run_id = int(getattr(run, "id", run))
-    n = len(cluster.candidates(store, run_id))
+    run = cluster.propose(store, embedder=make_embedder(embedder_kind), progress=progress, actor=CODER)
+    run_id = int(run.id)
+    n = sum(1 for c in cluster.candidates(store, run_id) if c.level == 1)
     secs = round(time.perf_counter() - t, 1)
     log(f"clustering ({embedder_kind}): run {run_id}, {n} candidates in {secs} s")
     return {"cluster_run": run_id, "candidates": n, "cluster_s": secs, "embedder": embedder_kind}
@@ -267,14 +268,19 @@ class Bench:
     # -------------------------------------------------------------- helpers
 
     def measure(self, name: str, kind: str, before: Callable[[int], Any], action: Callable[[int], Any],
-                note: str = "") -> Result:
-        """``before(i)`` (untimed) then ``action(i)`` (timed), ``runs`` times after one untimed warm-up."""
+                note: str = "", after: Callable[[int], Any] | None = None) -> Result:
+        """``before(i)`` (untimed), ``action(i)`` (timed), ``after(i)`` (untimed), ``runs`` times after one
+        untimed warm-up."""
         res = Result(name, kind, note=note)
         before(-1)
         action(-1)  # warm-up: first-use costs (model load, imports) are not what a user pays on every click
+        if after is not None:
+            after(-1)
         for i in range(self.runs):
             before(i)
             res.ms.append(timed(lambda: action(i)))
+            if after is not None:
+                after(i)
         self.results.append(res)
         self.log(f"  {name:<48} median {res.median:8.1f} ms   p95 {res.p95:8.1f} ms")
         return res
@@ -351,10 +357,36 @@ class Bench:
         self.measure("4 Review: open a theme's extracts", "action", before, pick,
                      note=f"the {len(picks)} largest themes in turn")
 
+    def open_candidates(self) -> list[int]:
+        cluster = _cluster_module()
+        run = cluster.latest_run(self.store) if cluster is not None else None
+        if run is None:
+            return []
+        return [c.id for c in cluster.candidates(self.store, run.id)
+                if c.level == 1 and c.status == "open" and not c.unclustered]
+
     def accept_candidate(self) -> None:
-        if _cluster_module() is None:
-            self.log("  (accept a candidate: skipped, thematic.cluster has no candidates API yet)")
+        if not self.open_candidates():
+            self.log("  (accept a candidate: skipped, the project has no clustering run)")
             return
+        at = new_app()
+        select_tab(at, "th_tab", "Candidate themes (auto-clustering)")
+        open_page(at, "pages/themes.py")
+        pending: list[Any] = []
+
+        def before(_: int) -> None:
+            buttons = [b for b in at.button if re.fullmatch(r"cl_accept_\d+", str(b.key or ""))]
+            if not buttons:
+                raise SystemExit("no open candidate card with an Accept button on the page")
+            pending[:] = [buttons[0]]
+
+        def click(_: int) -> None:
+            pending[0].click()
+            at.run()
+            check(at, "accept")
+
+        self.measure("3 Themes: accept a candidate", "action", before, click,
+                     note="AppTest reruns the whole page; in the browser the card is a fragment")
 
     # -------------------------------------------------------------- the library calls behind them
 
@@ -381,6 +413,12 @@ class Bench:
             corpus.form_meta(s, [x.form_id for x in segs])
 
         self.measure("lib: extracts (count + 25 segments + meta)", "library", lambda _: None, extracts)
+        cands = self.open_candidates()
+        cluster = _cluster_module()
+        if cluster is not None and cands:
+            self.measure("lib: cluster.accept_candidate", "library", lambda _: None,
+                         lambda i: cluster.accept_candidate(s, cands[-1], coder="bench-lib"),
+                         after=lambda _: s.undo(actor="bench-lib"), note="accepted, then undone (untimed)")
         self.measure("lib: coding.code_counts (rolled up)", "library", lambda _: None, lambda _: coding.code_counts(s))
         self.measure("lib: codebook.list_codes", "library", lambda _: None, lambda _: codebook.list_codes(s))
         self.measure("lib: corpus.count_segments(coded=True)", "library", lambda _: None,
