@@ -48,5 +48,5 @@ sections = {
 }
 nav = st.navigation({name: [p for p in pages if p is not None] for name, pages in sections.items()})
 st.session_state["_app_ran"] = True  # see ui.store._leave_legacy_multipage_mode
-sidebar.render()
+sidebar.render(nav.title)
 nav.run()

@@ -337,3 +337,14 @@ def test_a_file_that_is_not_a_project_is_one_error_line_and_another_can_be_opene
     at.button(key="project_open").click().run()
     assert not at.exception and not at.error
     assert good.exists() and bad.read_text(encoding="utf-8") == "not a database"
+
+
+def test_sidebar_journal_entry_from_any_page(open_page: Callable[..., AppTest], project: Path) -> None:
+    at = open_page("pages/project.py", coder="anna")
+    assert at.sidebar.selectbox(key="journal_phase").value == 1  # the Project page is not a phase: phase 1
+    at.sidebar.selectbox(key="journal_phase").set_value(3)
+    at.sidebar.text_area(key="journal_body").input("Two candidates look like one theme.")
+    at.sidebar.button(key="journal_save").click().run()
+    check(at)
+    with Store.open(project) as s:
+        assert [(m.phase, m.body, m.coder) for m in memos.memos(s)] == [(3, "Two candidates look like one theme.", "anna")]

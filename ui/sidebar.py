@@ -22,8 +22,8 @@ PHASE_PAGES = {
 THIN_RESPONDENTS = 3
 
 
-def render() -> None:
-    """Draw the shared sidebar (called by app.py before the page runs)."""
+def render(page_title: str = "") -> None:
+    """Draw the shared sidebar (called by app.py before the page runs, with the page's title)."""
     with st.sidebar:
         store = ui_store.try_store()
         if store is None:
@@ -32,6 +32,7 @@ def render() -> None:
         st.caption(f"Project: **{title}** · `{ui_store.project_path().name}`")
         coder_picker(store)
         undo_redo(store)
+        journal(store, page_title)
         status(store)
 
 
@@ -49,6 +50,29 @@ def coder_picker(store: Store) -> None:
         bind="query-params",
         help="Your codings and memos are recorded under this name (also settable as ?coder=NAME in the URL).",
     )
+
+
+def _save_journal() -> None:
+    body = st.session_state.get("journal_body", "")
+    phase = st.session_state.get("journal_phase")
+    try:
+        memos.add_memo(ui_store.get_store(), body, phase=phase, coder=ui_store.actor())
+    except ThematicError as exc:
+        st.session_state["sidebar_flash"] = f"Not saved: {exc}"
+        return
+    st.session_state["journal_body"] = ""
+    st.session_state["sidebar_flash"] = f"Journal entry saved (phase {phase})."
+    ui_store.changed()
+
+
+def journal(store: Store, page_title: str) -> None:
+    """A reflexive-journal entry from any page, for the phase of that page by default."""
+    here = int(page_title[0]) if page_title[:1].isdigit() and 1 <= int(page_title[0]) <= 6 else 1
+    with st.popover("Journal entry", icon=":material/edit_note:", width="stretch", key="journal_pop"):
+        st.selectbox("Phase", list(memos.PHASES), index=here - 1, key="journal_phase",
+                     format_func=lambda p: f"{p}. {memos.PHASES[p]}")
+        st.text_area("What you noticed, assumed or decided", key="journal_body")
+        st.button("Save entry", key="journal_save", on_click=_save_journal)
 
 
 def undo_redo(store: Store) -> None:
