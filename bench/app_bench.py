@@ -439,24 +439,41 @@ def table(results: list[Result]) -> str:
 
 
 def profile(bench: Bench, name: str) -> None:
-    """Run the scenarios with cProfile on, and print the top of the one named (cumulative time)."""
-    prof = cProfile.Profile()
-    orig = timed
+    """Run the scenarios with cProfile on in the script thread (where Streamlit runs the page) and in the caller,
+    only while a measured call runs; print the top of the profile by cumulative time."""
+    from streamlit.runtime.scriptrunner import script_runner
 
-    def profiled(fn: Callable[[], Any]) -> float:
+    prof = cProfile.Profile()
+    active = [False]
+    orig_timed = timed
+    orig_run = script_runner.ScriptRunner._run_script
+
+    def run_script(self: Any, rerun_data: Any) -> None:
+        if not active[0]:
+            return orig_run(self, rerun_data)
         prof.enable()
         try:
-            return orig(fn)
+            return orig_run(self, rerun_data)
         finally:
             prof.disable()
 
+    def profiled(fn: Callable[[], Any]) -> float:
+        active[0] = True
+        try:
+            return orig_timed(fn)
+        finally:
+            active[0] = False
+
     globals()["timed"] = profiled
+    script_runner.ScriptRunner._run_script = run_script  # type: ignore[method-assign]
     try:
         run_scenarios(bench, only={name})
     finally:
-        globals()["timed"] = orig
+        globals()["timed"] = orig_timed
+        script_runner.ScriptRunner._run_script = orig_run  # type: ignore[method-assign]
     out = io.StringIO()
-    pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(30)
+    stats = pstats.Stats(prof, stream=out)
+    stats.sort_stats("cumulative").print_stats(40)
     print(out.getvalue())
 
 
