@@ -79,7 +79,8 @@ with st.container(border=True):
 with st.container(border=True):
     st.subheader("Import a codebook")
     st.caption("A starting set of codes (YAML or CSV from `codebooks/`, or REFI-QDA .qdc). Existing codes are reused.")
-    shipped = sorted((ui_store.APP_DIR / "codebooks").glob("*.y*ml")) + sorted((ui_store.APP_DIR / "codebooks").glob("*.csv"))
+    shipped = sorted(p for p in (ui_store.APP_DIR / "codebooks").glob("*")
+                     if p.suffix.lower() in (".yaml", ".yml", ".csv", ".qdc"))
     source = st.radio("Source", ["Shipped codebook", "Upload a file"], key="project_cb_source", horizontal=True)
     book = None
     if source == "Shipped codebook":
