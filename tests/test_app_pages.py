@@ -348,3 +348,18 @@ def test_sidebar_journal_entry_from_any_page(open_page: Callable[..., AppTest], 
     check(at)
     with Store.open(project) as s:
         assert [(m.phase, m.body, m.coder) for m in memos.memos(s)] == [(3, "Two candidates look like one theme.", "anna")]
+
+
+def test_project_imports_a_shipped_codebook(open_page: Callable[..., AppTest], project: Path) -> None:
+    at = open_page("pages/project.py", coder="anna")
+    files = at.selectbox(key="project_cb_file").options
+    pick = next(o for o in files if "cmt_for_all" in o)
+    at.selectbox(key="project_cb_file").set_value(next(
+        v for v in (Path(__file__).resolve().parents[1] / "codebooks").glob("*") if v.name in pick)).run()
+    check(at)
+    at.button(key="project_cb_import").click().run()
+    check(at)
+    assert any("new codes" in s.value for s in at.success)
+    with Store.open(project) as s:
+        assert len(codebook.list_codes(s)) > 3 + 10
+        assert s.audit_log(limit=1)[0].action == "codebook.import"
