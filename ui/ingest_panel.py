@@ -164,7 +164,8 @@ def render(store: Store) -> None:
             _write(store, ingest, result, unit=str(unit), redact=bool(redact), staff=staff)
     last = st.session_state.get("project_report")
     if last:
-        st.success("\n\n".join(last), icon=":material/check_circle:")
+        st.success(last[0], icon=":material/check_circle:")
+        st.code("\n".join(last[1:]), language=None)
 
 
 def _write(store: Store, ingest: Any, result: Any, *, unit: str, redact: bool, staff: str) -> None:
