@@ -83,8 +83,11 @@ class MiniLMEmbedder:
         model = self.load()
         out = []
         report(0, total, "Embedding")
+        # Longest first over the whole input (not only within a chunk): batches of like lengths pad least.
+        order = sorted(range(total), key=lambda i: -len(texts[i]))
+        ordered = [texts[i] for i in order]
         for start in range(0, total, self.batch_size * 4):
-            chunk = list(texts[start : start + self.batch_size * 4])
+            chunk = ordered[start : start + self.batch_size * 4]
             vec = model.encode(
                 chunk,
                 batch_size=self.batch_size,
@@ -94,7 +97,9 @@ class MiniLMEmbedder:
             )
             out.append(np.asarray(vec, dtype=np.float32))
             report(min(start + len(chunk), total), total, "Embedding")
-        return normalise(np.vstack(out))
+        vectors = np.empty((total, out[0].shape[1]), dtype=np.float32)
+        vectors[order] = np.vstack(out)
+        return normalise(vectors)
 
 
 def load_minilm(device: str = "cpu") -> Any:
