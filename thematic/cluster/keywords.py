@@ -21,13 +21,17 @@ import numpy as np
 
 _WORD = re.compile(r"[a-z][a-z'\-]*[a-z]|[a-z]")
 
-#: Words that say nothing about a theme in feedback forms (lemmas).
+#: Words that say nothing about a theme in feedback forms (lemmas), contractions written without their
+#: apostrophe, and redaction placeholders ("XXXX", "[name]").
 BOILERPLATE = frozenset(
     """
     workshop course session day today really found find nothing thing things lot bit just also
     feel felt think thought did does doing got get etc ok okay yes no none n/a na overall actually
     quite very much many would could should will can able make made way time today's everything
     anything something
+    dont don't cant can't im i'm ive i've didnt didn't doesnt doesn't wont won't isnt isn't wasnt wasn't
+    couldnt couldn't wouldnt wouldn't shouldnt shouldn't youre you're theyre they're thats that's nope yeah
+    xxxx xxx redacted name
     """.split()
 )
 #: Lemmas kept although sklearn lists them as stop words (they carry meaning in feedback).
