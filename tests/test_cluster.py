@@ -185,3 +185,14 @@ def test_no_segments_is_a_clear_error(store: Store) -> None:
 
     with pytest.raises(InvalidInput, match="no segments"):
         cl.propose(store, embedder=HashingEmbedder())
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [["one answer"], ["kind staff", "long wait"], ["same words"] * 12, ["-", "?"], ["a", "b", "c", "d", "e", "f", "g"]],
+)
+def test_tiny_and_degenerate_inputs(texts: list[str]) -> None:
+    p = propose_clusters(vectors(texts), texts, seed=0)
+    placed = sum(len(c.members) for c in p.candidates) + (len(p.unclustered.members) if p.unclustered else 0)
+    assert placed == len(texts) and all(c.label for c in p.candidates)
+    assert len(p.candidates) <= len(set(texts))

@@ -157,20 +157,16 @@ def ctfidf(
 
 
 def _class_tfidf(tf: Any) -> Any:
-    """BERTopic's ``ClassTfidfTransformer(reduce_frequent_words=True)``: sqrt(tf/|c|) * log(1 + A / f_t)."""
-    from scipy import sparse
+    """BERTopic's ``ClassTfidfTransformer(reduce_frequent_words=True)``: sqrt(tf / |c|) * log(1 + A / f_t).
 
+    The same formula, written out so that a one-word vocabulary (where BERTopic's fails) works too.
+    """
+    from scipy import sparse
     from sklearn.preprocessing import normalize
 
-    try:  # the component BERTopic itself uses, when it is there
-        from bertopic.vectorizers import ClassTfidfTransformer
-
-        return sparse.csr_matrix(ClassTfidfTransformer(reduce_frequent_words=True).fit_transform(tf))
-    except ImportError:
-        pass
     df = np.asarray(tf.sum(axis=0)).ravel()
-    avg = float(tf.sum(axis=1).mean())
-    idf = np.log(1 + avg / np.maximum(df, 1))
+    avg = int(tf.sum(axis=1).mean())
+    idf = np.log(avg / np.maximum(df, 1) + 1)
     out = normalize(tf, axis=1, norm="l1", copy=True)
     out.data = np.sqrt(out.data)
     return sparse.csr_matrix(out @ sparse.diags(idf))

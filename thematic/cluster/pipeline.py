@@ -157,6 +157,7 @@ class SampledKMeans:
             fit_rows = np.sort(rng.choice(len(rows), self.sample_size, replace=False))
         else:
             fit_rows = np.arange(len(rows))
+        k = min(k, len(np.unique(data[fit_rows], axis=0)))  # no more clusters than distinct vectors
         # float64: scikit-learn's k-means++ on float32 upcasts chunk by chunk and runs ~4x slower
         km = KMeans(n_clusters=k, n_init=self.n_init, random_state=self.seed).fit(data[fit_rows].astype(np.float64))
         centers = km.cluster_centers_.astype(np.float32)
@@ -273,7 +274,7 @@ def propose_clusters(
     if n_ok == 0:
         labels = np.full(n, UNCLUSTERED, dtype=np.int64)
         topic_words: dict[int, list[tuple[str, float]]] = {}
-    elif p.use_bertopic and n_ok >= 2:
+    elif p.use_bertopic and n_ok >= 2 and len({w for d in docs for w in d}) >= 2:  # BERTopic needs 2+ words
         labels, topic_words = _fit_bertopic(X, docs, clusterer, p)
     else:
         labels = clusterer.fit(space).labels_
