@@ -48,7 +48,7 @@ def open_page(project: Path) -> Callable[..., AppTest]:
             at.session_state[k] = v
         at.run()
         assert not at.exception, at.exception
-        if page != "pages/project.py":
+        if page != "views/project.py":
             at.switch_page(page).run()
         assert not at.exception, at.exception
         return at
@@ -63,14 +63,14 @@ def check(at: AppTest) -> AppTest:
 
 
 def test_sidebar_names_the_change_undo_reverts(open_page: Callable[..., AppTest], project: Path) -> None:
-    at = open_page("pages/project.py")
+    at = open_page("views/project.py")
     assert any("Undo would revert" in c.value and "Environment" in c.value for c in at.sidebar.caption)
     at.sidebar.button(key="sidebar_undo").click().run()
     check(at)
     with Store.open(project) as s:
         assert coding.code_counts(s)[codebook.find_code(s, "Environment").id] == (0, 0)  # type: ignore[union-attr]
     # AppTest (1.67) drops the sidebar from the tree on reruns of an st.navigation app: redo from a fresh session.
-    at = open_page("pages/project.py")
+    at = open_page("views/project.py")
     assert any("Redo: Code segment" in (b.help or "") for b in at.sidebar.button if b.key == "sidebar_redo")
     at.sidebar.button(key="sidebar_redo").click().run()
     check(at)
@@ -87,7 +87,7 @@ def test_project_imports_a_csv_after_preview(open_page: Callable[..., AppTest], 
         "F12,Porter,Being listened to.\n",
         encoding="utf-8",
     )
-    at = open_page("pages/project.py")
+    at = open_page("views/project.py")
     at.radio(key="project_source").set_value("A path on this computer").run()
     at.text_input(key="project_file_path").input(str(csv)).run()
     check(at)
@@ -108,7 +108,7 @@ def test_project_imports_a_csv_after_preview(open_page: Callable[..., AppTest], 
 
 
 def test_familiarise_adds_a_journal_entry(open_page: Callable[..., AppTest], project: Path) -> None:
-    at = open_page("pages/familiarise.py", coder="anna")
+    at = open_page("views/familiarise.py", coder="anna")
     assert any("Loved the breathing." in m.value for m in at.markdown)
     at.text_input(key="fam_search").input('"rhythm breathing"').run()
     check(at)
@@ -126,7 +126,7 @@ def test_familiarise_adds_a_journal_entry(open_page: Callable[..., AppTest], pro
 
 
 def test_initial_codes_applies_and_creates_codes(open_page: Callable[..., AppTest], project: Path) -> None:
-    at = open_page("pages/initial_codes.py", coder="ben")
+    at = open_page("views/initial_codes.py", coder="ben")
     assert any("<mark>The three circles made sense.</mark>" in m.value for m in at.markdown)
     at.multiselect(key="ic_codes").select("Practices/Breathing").select("Models/Three circles")
     at.button(key="ic_apply_next").click().run()
@@ -142,7 +142,7 @@ def test_initial_codes_applies_and_creates_codes(open_page: Callable[..., AppTes
 
 
 def test_initial_codes_uncoded_only_and_suggestion_accept(open_page: Callable[..., AppTest], project: Path) -> None:
-    at = open_page("pages/initial_codes.py", coder="anna")
+    at = open_page("views/initial_codes.py", coder="anna")
     at.toggle(key="ic_uncoded").set_value(True).run()
     check(at)
     with Store.open(project) as s:
@@ -156,7 +156,7 @@ def test_initial_codes_uncoded_only_and_suggestion_accept(open_page: Callable[..
 
 
 def test_review_shows_extracts_and_warnings(open_page: Callable[..., AppTest]) -> None:
-    at = open_page("pages/review.py")
+    at = open_page("views/review.py")
     check(at)
     assert at.selectbox(key="rv_code").value is not None
     quotes = [m.value for m in at.markdown if m.value.startswith("> ")]
@@ -169,7 +169,7 @@ def test_review_shows_extracts_and_warnings(open_page: Callable[..., AppTest]) -
 
 
 def test_define_saves_definition_and_quotes(open_page: Callable[..., AppTest], project: Path) -> None:
-    at = open_page("pages/define.py")
+    at = open_page("views/define.py")
     with Store.open(project) as s:
         theme = codebook.find_code(s, "Practices")
         assert theme is not None
@@ -193,7 +193,7 @@ def test_report_previews_svg_and_offers_every_format(open_page: Callable[..., Ap
 
     from ui import downloads
 
-    at = open_page("pages/report.py")
+    at = open_page("views/report.py")
     check(at)
     images = at.get("image")
     assert images, "the theme tree is shown inline"
@@ -209,7 +209,7 @@ def test_report_previews_svg_and_offers_every_format(open_page: Callable[..., Ap
 
 
 def test_audit_lists_events_and_undo_reverts(open_page: Callable[..., AppTest], project: Path) -> None:
-    at = open_page("pages/audit.py")
+    at = open_page("views/audit.py")
     check(at)
     df = at.dataframe[0].value
     assert "Code segment" in " ".join(df["what"]) and len(df) >= 5
@@ -222,7 +222,7 @@ def test_audit_lists_events_and_undo_reverts(open_page: Callable[..., AppTest], 
 
 
 def test_initial_codes_blind_mode_hides_other_coders(open_page: Callable[..., AppTest], project: Path) -> None:
-    at = open_page("pages/initial_codes.py", coder="ben", ic_pos=1)
+    at = open_page("views/initial_codes.py", coder="ben", ic_pos=1)
     assert any("Other coders: anna: Practices/Breathing" in c.value for c in at.caption)
     with Store.open(project) as s:
         from thematic import reliability
@@ -235,7 +235,7 @@ def test_initial_codes_blind_mode_hides_other_coders(open_page: Callable[..., Ap
 
 
 def test_themes_tree_create_theme_and_move_a_code(open_page: Callable[..., AppTest], project: Path) -> None:
-    at = open_page("pages/themes.py", th_tab="Arrange the theme tree")
+    at = open_page("views/themes.py", th_tab="Arrange the theme tree")
     assert any("**Practices**" in m.value for m in at.markdown)
     at.text_input(key="tree_new_name").input("Setting")
     at.button(key="tree_create").click().run()
@@ -254,7 +254,7 @@ def test_themes_tree_create_theme_and_move_a_code(open_page: Callable[..., AppTe
 
 
 def test_project_switches_to_a_new_file(open_page: Callable[..., AppTest], tmp_path: Path) -> None:
-    at = open_page("pages/project.py")
+    at = open_page("views/project.py")
     other = tmp_path / "second.db"
     at.text_input(key="project_new_path").input(str(other))
     at.button(key="project_open").click().run()
@@ -269,7 +269,7 @@ def test_themes_clusters_then_accepts_a_candidate_under_a_theme(
 ) -> None:
     from thematic import cluster
 
-    at = open_page("pages/themes.py", coder="cara")
+    at = open_page("views/themes.py", coder="cara")
     assert any("No clustering run yet" in i.value for i in at.info)
     at.toggle(key="cl_bertopic").set_value(False)  # the same steps without BERTopic's import time
     at.button(key="cl_run").click().run()
@@ -307,7 +307,7 @@ def test_themes_clusters_then_accepts_a_candidate_under_a_theme(
 def test_initial_codes_panel_undo_names_and_reverts_the_last_coding(
     open_page: Callable[..., AppTest], project: Path
 ) -> None:
-    at = open_page("pages/initial_codes.py", coder="anna")
+    at = open_page("views/initial_codes.py", coder="anna")
     at.multiselect(key="ic_codes").select("Environment")
     at.button(key="ic_apply").click().run()
     check(at)
@@ -331,9 +331,9 @@ def test_a_file_that_is_not_a_project_is_one_error_line_and_another_can_be_opene
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     assert not at.exception
     assert any("not a thematic project" in e.value for e in at.error)
-    at.switch_page("pages/review.py").run()
+    at.switch_page("views/review.py").run()
     assert not at.exception and any("Cannot open the project" in e.value for e in at.error)
-    at.switch_page("pages/project.py").run()
+    at.switch_page("views/project.py").run()
     good = tmp_path / "fresh.db"
     at.text_input(key="project_new_path").input(str(good))
     at.button(key="project_open").click().run()
@@ -342,7 +342,7 @@ def test_a_file_that_is_not_a_project_is_one_error_line_and_another_can_be_opene
 
 
 def test_sidebar_journal_entry_from_any_page(open_page: Callable[..., AppTest], project: Path) -> None:
-    at = open_page("pages/project.py", coder="anna")
+    at = open_page("views/project.py", coder="anna")
     assert at.sidebar.selectbox(key="journal_phase").value == 1  # the Project page is not a phase: phase 1
     at.sidebar.selectbox(key="journal_phase").set_value(3)
     at.sidebar.text_area(key="journal_body").input("Two candidates look like one theme.")
@@ -353,7 +353,7 @@ def test_sidebar_journal_entry_from_any_page(open_page: Callable[..., AppTest], 
 
 
 def test_project_imports_a_shipped_codebook(open_page: Callable[..., AppTest], project: Path) -> None:
-    at = open_page("pages/project.py", coder="anna")
+    at = open_page("views/project.py", coder="anna")
     files = at.selectbox(key="project_cb_file").options
     pick = next(o for o in files if "cmt_for_all" in o)
     at.selectbox(key="project_cb_file").set_value(next(

@@ -58,7 +58,7 @@ def check(at: AppTest) -> AppTest:
 
 
 def test_coders_page_lists_coders_and_toggles_blind_mode(open_page: Callable[..., AppTest], project: Path) -> None:
-    at = open_page("pages/coders.py", coder="anna")
+    at = open_page("views/coders.py", coder="anna")
     table = _df(at, "codes used")
     assert set(table["coder"]) == {"anna", "ben"}
     assert dict(zip(table["coder"], table["codings"])) == {"anna": 2, "ben": 2}
@@ -73,7 +73,7 @@ def test_coders_page_lists_coders_and_toggles_blind_mode(open_page: Callable[...
 
 
 def test_agreement_page_shows_table_and_adjudicates(open_page: Callable[..., AppTest], project: Path) -> None:
-    at = open_page("pages/agreement.py", coder="lead")
+    at = open_page("views/agreement.py", coder="lead")
     table = _df(at, "kappa [95% CI]")
     assert list(table["code"]) == ["Practices/Breathing", "Environment/Room", "(all codes)"]
     with Store.open(project) as s:
@@ -95,7 +95,7 @@ def test_agreement_page_shows_table_and_adjudicates(open_page: Callable[..., App
 
 
 def test_agreement_page_rejects_a_decision_without_rationale(open_page: Callable[..., AppTest], project: Path) -> None:
-    at = open_page("pages/agreement.py", coder="lead")
+    at = open_page("views/agreement.py", coder="lead")
     at.button(key="ag_decide_submit").click().run()
     assert any("rationale" in e.value for e in at.error)
     with Store.open(project) as s:
@@ -103,7 +103,7 @@ def test_agreement_page_rejects_a_decision_without_rationale(open_page: Callable
 
 
 def test_agreement_page_records_a_round_and_copies_agreements(open_page: Callable[..., AppTest], project: Path) -> None:
-    at = open_page("pages/agreement.py", coder="lead")
+    at = open_page("views/agreement.py", coder="lead")
     at.button(key="ag_record").click().run()
     check(at)
     at.button(key="ag_accept").click().run()
@@ -122,7 +122,7 @@ def test_agreement_page_with_one_coder_explains(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("THEMATIC_PROJECT", str(path))
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
-    at.switch_page("pages/agreement.py").run()
+    at.switch_page("views/agreement.py").run()
     check(at)
     assert any("two coders" in i.value for i in at.info)
 
@@ -142,7 +142,7 @@ def test_agreement_page_compares_the_model_with_a_coder(open_page: Callable[...,
         room = codebook.find_code(s, "Environment/Room")
         assert room is not None
         coding.apply_code(s, seg[2][0], room.id, "anna", origin="suggestion")  # an accepted proposal
-    at = open_page("pages/agreement.py", coder="lead")
+    at = open_page("views/agreement.py", coder="lead")
     before = len(at.dataframe)
     at.selectbox(key="ag_machine_coder").set_value("ben").run()
     check(at)
@@ -157,7 +157,7 @@ def test_agreement_page_withdraws_a_decision(open_page: Callable[..., AppTest], 
     with Store.open(project) as s:
         d = adjudicate.disagreements(s, "anna", "ben")[0]
         dec = adjudicate.decide(s, d.segment_id, d.code_id, "anna", "ben", "keep_a", "first reading")
-    at = open_page("pages/agreement.py", coder="lead")
+    at = open_page("views/agreement.py", coder="lead")
     at.selectbox(key="ag_revoke_pick").set_value(dec.id).run()
     at.button(key="ag_revoke").click().run()
     check(at)

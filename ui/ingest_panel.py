@@ -144,7 +144,7 @@ def render(store: Store) -> None:
     if redact:
         staff = st.text_area("Staff names, one a line (full names; first names are matched too)", key="project_staff")
 
-    b1, b2, _ = st.columns([1, 1, 3])
+    b1, b2, _ = st.columns([2, 2, 3])
     check = b1.button("Check (writes nothing)", key="project_check", icon=":material/fact_check:")
     go = b2.button("Import forms", key="project_import", type="primary", icon=":material/upload:")
     if check or go:

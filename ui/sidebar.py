@@ -12,12 +12,12 @@ from . import store as ui_store
 from .errors import guard
 
 PHASE_PAGES = {
-    1: ("pages/familiarise.py", "1 Familiarise"),
-    2: ("pages/initial_codes.py", "2 Generate initial codes"),
-    3: ("pages/themes.py", "3 Search for themes"),
-    4: ("pages/review.py", "4 Review themes"),
-    5: ("pages/define.py", "5 Define and name"),
-    6: ("pages/report.py", "6 Report"),
+    1: ("views/familiarise.py", "1 Familiarise"),
+    2: ("views/initial_codes.py", "2 Generate initial codes"),
+    3: ("views/themes.py", "3 Search for themes"),
+    4: ("views/review.py", "4 Review themes"),
+    5: ("views/define.py", "5 Define and name"),
+    6: ("views/report.py", "6 Report"),
 }
 THIN_RESPONDENTS = 3
 
@@ -159,14 +159,19 @@ def overview(key: tuple[str, int, int]) -> dict[int, str]:
     undefined = sum(1 for c in codes if c.depth <= 1 and not c.definition)
     with_quotes = sum(1 for t in themes if codebook.quotes(store, t.id))
     lines = {
-        1: f"{len(corpus.questions(store))} questions · {journal} journal entries · {notes} notes",
+        1: f"{_n(len(corpus.questions(store)), 'question')} · {_n(journal, 'journal entry', 'journal entries')} · "
+        f"{_n(notes, 'note')}",
         2: f"{coded:,}/{total:,} segments coded ({(100 * coded // total) if total else 0}%)",
-        3: f"{len(themes)} themes · {len(codes) - len(themes)} codes under them" + _candidates_line(store),
-        4: f"{thin} thin themes (< {THIN_RESPONDENTS} respondents)" if themes else "no themes yet",
+        3: f"{_n(len(themes), 'theme')} · {_n(len(codes) - len(themes), 'code')} under them" + _candidates_line(store),
+        4: f"{_n(thin, 'thin theme')} (< {THIN_RESPONDENTS} respondents)" if themes else "no themes yet",
         5: f"{undefined} themes/subthemes without a definition" if codes else "no themes yet",
         6: f"{with_quotes}/{len(themes)} themes with quotes chosen" if themes else "no themes yet",
     }
     return lines
+
+
+def _n(count: int, one: str, many: str | None = None) -> str:
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
 
 
 def _candidates_line(store: Store) -> str:

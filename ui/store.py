@@ -28,7 +28,6 @@ APP_DIR = Path(__file__).resolve().parents[1]
 DEMO_PATH = APP_DIR / "projects" / "demo.db"
 PATH_KEY = "project_path"
 VERSION_KEY = "_data_version"
-APP_RAN_KEY = "_app_ran"  # set by app.py once its st.navigation has run in this session
 
 
 def _argv_project() -> str | None:
@@ -79,23 +78,8 @@ def _create_demo(path: Path) -> None:
         close()
 
 
-def _leave_legacy_multipage_mode() -> None:
-    """Streamlit decides per server whether ``pages/`` is a legacy multipage folder: if the very first request of
-    a fresh server asks for a page URL (``/themes``), it runs ``pages/themes.py`` on its own, without ``app.py``
-    (no sidebar, no navigation) until something calls ``st.navigation``. Switch that mode off and rerun, so that
-    ``app.py`` runs and resolves the page (Streamlit 1.67's ``PagesManager.uses_pages_directory``)."""
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # pragma: no cover - another Streamlit layout
-        return
-    if getattr(PagesManager, "uses_pages_directory", None) and not st.session_state.get(APP_RAN_KEY):
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
 def try_store(where: Any = None) -> Store | None:
     """The store of this session's project, or None after showing why it cannot be opened."""
-    _leave_legacy_multipage_mode()
     path = project_path()
     try:
         return _open(str(path.resolve()))

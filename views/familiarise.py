@@ -16,7 +16,7 @@ store = ui_store.get_store()
 questions = corpus.questions(store)
 if not questions:
     st.info("No forms yet: import them on the Project page.")
-    st.page_link("pages/project.py", label="Go to Project", icon=":material/folder_open:")
+    st.page_link("views/project.py", label="Go to Project", icon=":material/folder_open:")
     st.stop()
 qlabel = {q.id: f"{q.position + 1}. {q.label}" for q in questions}
 

@@ -18,7 +18,7 @@ store = ui_store.get_store()
 codes = codebook.list_codes(store)
 if not codes:
     st.info("No themes yet: accept candidate themes or arrange codes into themes in phase 3.")
-    st.page_link("pages/themes.py", label="3 Search for themes", icon=":material/bubble_chart:")
+    st.page_link("views/themes.py", label="3 Search for themes", icon=":material/bubble_chart:")
     st.stop()
 counts = coding.code_counts(store)
 only_top = st.toggle("Themes and subthemes only", value=True, key="df_top", persist_state="session")

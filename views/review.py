@@ -126,7 +126,7 @@ with tab_u:
             with st.container(border=True):
                 quote(s, metas_u.get(s.form_id, {}))
         if segs_u:
-            st.page_link("pages/initial_codes.py", label="Code them in phase 2", icon=":material/label:")
+            st.page_link("views/initial_codes.py", label="Code them in phase 2", icon=":material/label:")
 
 with tab_w:
     if tab_w.open is not False:  # only the open tab does its work

@@ -16,7 +16,7 @@ st.title("6 Produce the report")
 store = ui_store.get_store()
 export = ui_store.optional("thematic.export")
 
-c1, c2, c3, c4, c5 = st.columns(5)
+c1, c2, c3, c4, c5 = st.columns([1, 1.5, 1.2, 1, 1])
 counts = c1.selectbox("Counts", ["respondents", "segments", "none"], key="rp_counts", persist_state="session")
 depth = c2.selectbox("Depth", [2, 1, 3], key="rp_depth", persist_state="session",
                      format_func={1: "Themes", 2: "Themes and subthemes", 3: "With codes"}.get)
