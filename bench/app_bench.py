@@ -26,6 +26,7 @@ import argparse
 import cProfile
 import io
 import json
+import math
 import os
 import pstats
 import re
@@ -208,7 +209,7 @@ class Result:
         if not self.ms:
             return float("nan")
         s = sorted(self.ms)
-        return s[min(len(s) - 1, max(0, int(round(0.95 * len(s) + 0.5)) - 1))]  # nearest rank
+        return s[max(0, math.ceil(0.95 * len(s)) - 1)]  # nearest rank: the 19th of 20
 
     @property
     def cpu_median(self) -> float:

@@ -142,6 +142,8 @@ def test_browser_flow(page: Any, app_server: Server, e2e_out: Path) -> None:
         choose(page, "tree_parent", THEME)
         click(page, "tree_move")
         wait_text(page, "Moved.")
+        # Committed before the page answered: the file already has it, no polling.
+        assert _parent_name(app_server, code) == THEME, f"{code!r} is under {THEME!r} in the project file"
     tree_md = page.locator('[data-testid="stMain"]').inner_text()
     assert THEME in tree_md and accepted in tree_md and NEW_CODE in tree_md
     shot(page, e2e_out, "3_themes_tree")
@@ -204,6 +206,16 @@ def _code_id(server: Server, name: str) -> int:
         row = s.query_one("SELECT id FROM codes WHERE name = ?", (name,))
     assert row is not None, f"code {name!r} is not in the project file after the page answered"
     return int(row[0])
+
+
+def _parent_name(server: Server, name: str) -> str | None:
+    from thematic.store import Store
+
+    with Store.open(server.project) as s:
+        row = s.query_one(
+            "SELECT p.name FROM codes c LEFT JOIN codes p ON p.id = c.parent_id WHERE c.name = ?", (name,)
+        )
+    return None if row is None else row[0]
 
 
 def _norm(text: str) -> str:
