@@ -190,9 +190,11 @@ def _nearest(X: np.ndarray, centers: np.ndarray, chunk: int = 8192) -> np.ndarra
 
 
 def _means(X: np.ndarray, assign: np.ndarray, old: np.ndarray) -> np.ndarray:
+    from scipy import sparse
+
     k = len(old)
-    sums = np.zeros_like(old, dtype=np.float64)
-    np.add.at(sums, assign, X)
+    onehot = sparse.csr_matrix((np.ones(len(assign)), (assign, np.arange(len(assign)))), shape=(k, len(assign)))
+    sums = np.asarray(onehot @ X.astype(np.float64))  # np.add.at is ~30x slower here
     counts = np.bincount(assign, minlength=k)[:, None]
     return np.where(counts > 0, sums / np.maximum(counts, 1), old).astype(np.float32)
 
