@@ -30,7 +30,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "test-output" / "e2e"
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("THEMATIC_E2E_CHROMIUM", "/usr/bin/chromium"))  # override for other layouts
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
