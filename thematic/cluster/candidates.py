@@ -107,7 +107,8 @@ def propose(
         )
         group_ids: dict[int, int] = {}
         for pos, g in enumerate(result.groups):
-            group_ids[g.index] = _insert_candidate(act, run_id, 0, g.label, g.keywords, [ids[i] for i in g.representatives], None, pos)
+            reps = [ids[i] for i in g.representatives]
+            group_ids[g.index] = _insert_candidate(act, run_id, 0, g.label, g.keywords, reps, None, pos)
         cand_ids: dict[int, int] = {}
         for pos, c in enumerate(result.candidates):
             parent = group_ids.get(c.parent) if c.parent is not None else None
@@ -166,7 +167,9 @@ def latest_run(store: Store, question_id: int | None = None, *, any_question: bo
     if question_id is None and any_question:
         r = store.query_one("SELECT * FROM cluster_runs ORDER BY id DESC LIMIT 1")
     else:
-        r = store.query_one("SELECT * FROM cluster_runs WHERE question_id IS ? ORDER BY id DESC LIMIT 1", (question_id,))
+        r = store.query_one(
+            "SELECT * FROM cluster_runs WHERE question_id IS ? ORDER BY id DESC LIMIT 1", (question_id,)
+        )
     return None if r is None else _run(r)
 
 
@@ -177,7 +180,9 @@ def candidates(store: Store, run_id: int, *, include_closed: bool = False, level
     """
     get_run(store, run_id)
     with store.read() as conn:
-        rows = conn.execute("SELECT * FROM cluster_candidates WHERE run_id = ? ORDER BY level, position, id", (run_id,)).fetchall()
+        rows = conn.execute(
+            "SELECT * FROM cluster_candidates WHERE run_id = ? ORDER BY level, position, id", (run_id,)
+        ).fetchall()
         members = conn.execute(
             "SELECT m.candidate_id, a.form_id, q.key FROM cluster_members m JOIN segments s ON s.id = m.segment_id "
             "JOIN answers a ON a.id = s.answer_id JOIN questions q ON q.id = a.question_id WHERE m.run_id = ?",
@@ -242,7 +247,9 @@ def segment_ids(store: Store, candidate_id: int) -> list[int]:
     if row is None:
         raise NotFound(f"no candidate theme {candidate_id}")
     if row["level"] == 1:
-        rows = store.query("SELECT segment_id FROM cluster_members WHERE candidate_id = ? ORDER BY segment_id", (candidate_id,))
+        rows = store.query(
+            "SELECT segment_id FROM cluster_members WHERE candidate_id = ? ORDER BY segment_id", (candidate_id,)
+        )
     else:
         rows = store.query(
             "SELECT m.segment_id FROM cluster_members m JOIN cluster_candidates c ON c.id = m.candidate_id "
@@ -306,7 +313,8 @@ def refresh(act: Action, run: Run, candidate_ids: Sequence[int], *, relabel: Seq
     store = act.store
     rows = act.execute(
         "SELECT m.segment_id, m.candidate_id, s.text FROM cluster_members m JOIN segments s ON s.id = m.segment_id "
-        "JOIN cluster_candidates c ON c.id = m.candidate_id WHERE m.run_id = ? AND c.unclustered = 0 ORDER BY m.segment_id",
+        "JOIN cluster_candidates c ON c.id = m.candidate_id WHERE m.run_id = ? AND c.unclustered = 0 "
+        "ORDER BY m.segment_id",
         (run.id,),
     ).fetchall()
     if not rows:

@@ -301,7 +301,8 @@ def propose_clusters(
     unclustered = None
     if (labels == UNCLUSTERED).any():
         members = np.nonzero(labels == UNCLUSTERED)[0]
-        unclustered = Node(-1, "Unclustered", [], members.tolist(), members[: p.representatives].tolist(), unclustered=True)
+        first = members[: p.representatives].tolist()
+        unclustered = Node(-1, "Unclustered", [], members.tolist(), first, unclustered=True)
     report(steps, steps, "Clustering: done")
     params = p.to_dict() | {"n_candidates_used": k_found, "n_groups_used": len(groups)}
     return Proposal(labels, scores, candidates, groups, unclustered, params, time.perf_counter() - t0)
@@ -406,6 +407,7 @@ def _groups(
         reps = [candidates[i].representatives[0] for i in children if candidates[i].representatives][:5]
         gw = [w for w, _ in words.get(gi, [])]
         fallback = candidates[children[0]].label
-        groups.append(Node(gi, kw.make_label(gw, fallback=fallback) if gw else fallback, gw, members, reps, children=children))
+        label = kw.make_label(gw, fallback=fallback) if gw else fallback
+        groups.append(Node(gi, label, gw, members, reps, children=children))
     groups.sort(key=lambda node: node.index)
     return groups
