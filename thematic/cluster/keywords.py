@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-_WORD = re.compile(r"[a-z][a-z'\-]*[a-z]|[a-z]")
+_WORD = re.compile(r"[a-z][a-z']*[a-z]|[a-z]")  # hyphenated words count as their parts
+_POSSESSIVE = re.compile(r"'s\b")
 
 #: Words that say nothing about a theme in feedback forms (lemmas), contractions written without their
 #: apostrophe, and redaction placeholders ("XXXX", "[name]").
@@ -50,7 +51,7 @@ def stop_words() -> frozenset[str]:
 
 
 def tokens(text: str) -> list[str]:
-    return _WORD.findall(text.lower().replace("\u2019", "'"))
+    return _WORD.findall(_POSSESSIVE.sub("", text.lower().replace("\u2019", "'")))
 
 
 def _spacy() -> Any:
