@@ -53,17 +53,19 @@ CODED_SHARE = 0.3
 PAGE_TARGET_MS = 1000.0
 ACTION_TARGET_MS = 300.0
 
+# The page files (app.py's st.navigation); they live in views/ (not pages/, which would turn on Streamlit's legacy
+# multipage mode).
 PAGES = {
-    "Project": "pages/project.py",
-    "1 Familiarise": "pages/familiarise.py",
-    "2 Initial codes": "pages/initial_codes.py",
-    "3 Search for themes": "pages/themes.py",
-    "4 Review themes": "pages/review.py",
-    "5 Define and name": "pages/define.py",
-    "6 Report": "pages/report.py",
-    "Coders": "pages/coders.py",
-    "Agreement": "pages/agreement.py",
-    "Audit trail": "pages/audit.py",
+    "Project": "views/project.py",
+    "1 Familiarise": "views/familiarise.py",
+    "2 Initial codes": "views/initial_codes.py",
+    "3 Search for themes": "views/themes.py",
+    "4 Review themes": "views/review.py",
+    "5 Define and name": "views/define.py",
+    "6 Report": "views/report.py",
+    "Coders": "views/coders.py",
+    "Agreement": "views/agreement.py",
+    "Audit trail": "views/audit.py",
 }
 
 
@@ -310,10 +312,12 @@ class Bench:
 
         self.measure("Project: first load (new session)", "page", fresh, lambda _: (first.run(), check(first, "Project")))
         for title, page in PAGES.items():
-            if not (REPO / page).exists() or (only and title not in only):
+            if only and title not in only:
                 continue
+            if not (REPO / page).exists():
+                raise SystemExit(f"{page} is missing: update PAGES in bench/app_bench.py to app.py's pages")
             at = new_app()
-            other = "pages/audit.py" if page != "pages/audit.py" else "pages/project.py"
+            other = "views/audit.py" if page != "views/audit.py" else "views/project.py"
             self.measure(f"{title}: load", "page", lambda _, a=at, o=other: open_page(a, o),
                          lambda _, a=at, p=page: open_page(a, p))
 
@@ -323,7 +327,7 @@ class Bench:
         from thematic import codebook
 
         at = new_app()
-        open_page(at, "pages/initial_codes.py")
+        open_page(at, "views/initial_codes.py")
         path = codebook.get_code(self.store, self.leaves[0].id).path_str
 
         def before(_: int) -> None:
@@ -339,7 +343,7 @@ class Bench:
     def move_code(self) -> None:
         at = new_app()
         select_tab(at, "th_tab", "Arrange the theme tree")
-        open_page(at, "pages/themes.py")
+        open_page(at, "views/themes.py")
         code = self.leaves[0].id
         targets = [self.themes[1].id, self.themes[2].id]
 
@@ -358,7 +362,7 @@ class Bench:
 
     def extracts(self) -> None:
         at = new_app()
-        open_page(at, "pages/review.py")
+        open_page(at, "views/review.py")
         picks = [t.id for t in self.themes[:5]]
 
         def before(_: int) -> None:
@@ -385,7 +389,7 @@ class Bench:
             return
         at = new_app()
         select_tab(at, "th_tab", "Candidate themes (auto-clustering)")
-        open_page(at, "pages/themes.py")
+        open_page(at, "views/themes.py")
         pending: list[Any] = []
 
         def before(_: int) -> None:
