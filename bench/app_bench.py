@@ -107,7 +107,8 @@ def build_project(path: Path, *, embedder_kind: str, log: Callable[[str], None] 
     with open(NHS_CSV, newline="", encoding="utf-8") as fh:
         rows = {r["row_index"]: (r["label"].strip(), r["subcategory"].strip()) for r in csv.DictReader(fh)}
     seg_rows = store.query(
-        "SELECT s.id, f.external_id FROM segments s JOIN answers a ON a.id = s.answer_id JOIN forms f ON f.id = a.form_id"
+        "SELECT s.id, f.external_id FROM segments s JOIN answers a ON a.id = s.answer_id "
+        "JOIN forms f ON f.id = a.form_id"
     )
     by_code: dict[tuple[str, str], list[int]] = {}
     for r in seg_rows:
@@ -310,7 +311,8 @@ class Bench:
             nonlocal first
             first = new_app()
 
-        self.measure("Project: first load (new session)", "page", fresh, lambda _: (first.run(), check(first, "Project")))
+        self.measure("Project: first load (new session)", "page", fresh,
+                     lambda _: (first.run(), check(first, "Project")))
         for title, page in PAGES.items():
             if only and title not in only:
                 continue

@@ -196,7 +196,9 @@ def wait_idle(page: Any, timeout: float = 60_000) -> None:
     page.locator('[data-testid="stStatusWidgetRunningIcon"]').first.wait_for(state="hidden", timeout=timeout)
 
 
-def wait_text(page: Any, text: str | re.Pattern[str], timeout: float = 60_000, *, exact: bool = False, where: Any = None) -> Any:
+def wait_text(
+    page: Any, text: str | re.Pattern[str], timeout: float = 60_000, *, exact: bool = False, where: Any = None
+) -> Any:
     """Wait for visible text in the main area (or ``where``), then for the run to settle; returns the locator."""
     scope = where if where is not None else page.locator('[data-testid="stMain"]')
     loc = scope.get_by_text(text, exact=exact).first
@@ -221,4 +223,5 @@ def retry(fn: Any, attempts: int = 3, what: str = "", between: Any = None) -> An
                     pass
             time.sleep(0.5)
     assert last is not None
-    raise AssertionError(f"{what or getattr(fn, '__name__', 'step')} failed after {attempts} attempts: {last}") from last
+    name = what or getattr(fn, "__name__", "step")
+    raise AssertionError(f"{name} failed after {attempts} attempts: {last}") from last
