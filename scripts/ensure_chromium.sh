@@ -4,7 +4,7 @@
 # is not used). Called by .ci/run. Runs as root (no sudo); does nothing when chromium is already there.
 set -eu
 if [ -x /usr/bin/chromium ]; then
-    echo "chromium present: $(/usr/bin/chromium --version 2>/dev/null || echo /usr/bin/chromium)"
+    echo "chromium present: $(dpkg-query -W -f='${Version}' chromium 2>/dev/null || echo /usr/bin/chromium)"
     exit 0
 fi
 if [ "$(id -u)" != "0" ]; then
@@ -19,4 +19,4 @@ if [ ! -x /usr/bin/chromium ]; then
     echo "ensure_chromium: apt-get finished but /usr/bin/chromium is still missing" >&2
     exit 1
 fi
-echo "chromium installed: $(/usr/bin/chromium --version 2>/dev/null || echo /usr/bin/chromium)"
+echo "chromium installed: $(dpkg-query -W -f='${Version}' chromium 2>/dev/null || echo /usr/bin/chromium)"
