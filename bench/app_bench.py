@@ -3,11 +3,12 @@
     python bench/app_bench.py                 # 20 runs each, real embeddings (MiniLM), cached project
     python bench/app_bench.py --runs 5        # quicker
     python bench/app_bench.py --rebuild       # rebuild the cached project from the NHS csv
-    python bench/app_bench.py --profile "4 Review themes: load"   # cProfile one scenario, top 25 by cumulative time
+    python bench/app_bench.py --profile accept   # cProfile one scenario (or a page title), top 40 by cumulative time
+    python bench/app_bench.py --embedder hashing # no model: the tiny hashing embedder (its own cached project)
 
 What is measured
 * The project: ``../shared/data/nhs_patient_feedback_phase1.csv`` imported with :func:`thematic.ingest.ingest_file`
-  (long layout: its five real questions, one form per comment, ``unit="response"``): 10,302 segments. A codebook
+  (long layout: its five real questions, one form per comment, ``unit="response"``): 10,333 segments. A codebook
   built from the data's own label/subcategory columns (themes and codes) and 30% of the segments coded by one coder,
   then one clustering run (:mod:`thematic.cluster`) so that there are candidates to accept. The built project is
   cached as ``bench/results/app_bench_10k.db`` (gitignored); each bench run works on a copy of it.
@@ -523,7 +524,9 @@ def run_scenarios(bench: Bench, only: set[str] | None = None) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=20, help="measured runs per scenario (default 20)")
-    ap.add_argument("--project", type=Path, default=PROJECT, help="the cached bench project")
+    ap.add_argument("--project", type=Path, default=None,
+                    help=f"the cached bench project (default {PROJECT.relative_to(REPO)}, or *_hashing.db with "
+                         "--embedder hashing)")
     ap.add_argument("--rebuild", action="store_true", help="rebuild the cached project from the NHS csv")
     ap.add_argument("--embedder", choices=("minilm", "hashing"), default="minilm",
                     help="embeddings for the clustering run and the suggestions (default: the real MiniLM)")
@@ -534,6 +537,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.embedder == "hashing":
         os.environ["THEMATIC_FAKE_EMBEDDER"] = "1"
+    if args.project is None:  # one cached project per embedder: its clustering run used that embedder
+        args.project = PROJECT if args.embedder == "minilm" else PROJECT.with_name(f"{PROJECT.stem}_hashing.db")
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.rebuild or not args.project.exists():
         print(f"building {args.project} ...", flush=True)
