@@ -16,17 +16,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..memos import PHASES
 from ..store import Store
 from .safety import xml_text
 
-PHASES = {
-    1: "Familiarising with the data",
-    2: "Generating initial codes",
-    3: "Searching for themes",
-    4: "Reviewing themes",
-    5: "Defining and naming themes",
-    6: "Producing the report",
-}
 # Audit actions (by prefix) that belong to each phase.
 PHASE_ACTIONS: dict[int, tuple[str, ...]] = {
     1: ("ingest.", "source.", "import.", "form.", "segment.", "redact."),
