@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import random
+import sys
 import time
+import types
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from thematic.coding import apply_code, codings, remove_coding
@@ -12,6 +16,26 @@ from thematic.memos import add_memo, memos
 from thematic.store import Store
 
 from .helpers import make_corpus
+
+
+@contextmanager
+def _plain_main() -> Iterator[None]:
+    """Start spawned workers from a bare ``__main__``.
+
+    A spawned child re-runs the parent's ``__main__`` file. After an AppTest in the same pytest process that is
+    ``app.py`` (Streamlit installs the script as ``__main__``), which must not run in a worker."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+def _start(procs: Sequence[mp.process.BaseProcess]) -> None:
+    with _plain_main():
+        for p in procs:
+            p.start()
 
 OPS = 1000
 N_SEGMENTS = 60
@@ -71,8 +95,7 @@ def test_two_processes_coding_the_same_file_lose_nothing(tmp_path: Path) -> None
     ctx = mp.get_context("spawn")
     start = ctx.Event()
     procs = [ctx.Process(target=_worker, args=(str(path), w, segs, codes, start)) for w in (0, 1)]
-    for p in procs:
-        p.start()
+    _start(procs)
     time.sleep(0.5)
     t0 = time.perf_counter()
     start.set()
@@ -136,8 +159,7 @@ def test_same_coder_in_two_processes_with_undo_unwinds_exactly(tmp_path: Path) -
     start = ctx.Event()
     procs = [ctx.Process(target=_same_coder_worker, args=(str(path), w, sorted(ids.values()), codes, start))
              for w in (0, 1)]
-    for p in procs:
-        p.start()
+    _start(procs)
     time.sleep(0.5)
     start.set()
     for p in procs:
