@@ -31,9 +31,28 @@ def render(page_title: str = "") -> None:
         title = store.get_setting("title", "") or ui_store.project_path().stem
         st.caption(f"Project: **{title}** · `{ui_store.project_path().name}`")
         coder_picker(store)
-        undo_redo(store)
-        journal(store, page_title)
-        status(store)
+        live(page_title)
+
+
+LIVE_EVERY = 4  # seconds between refreshes of the live part of the sidebar
+
+
+@st.fragment(run_every=LIVE_EVERY)
+def live(page_title: str) -> None:
+    """Undo/redo, the journal and where each phase stands, refreshed on its own every few seconds.
+
+    A click inside a page's fragment (the coding panel, a candidate card) reruns only that fragment, and another
+    coder or the CLI may write to the same file: refreshing this part on a timer keeps the undo label and the
+    counts true without rerunning the page. An undo or redo here reruns the whole app, since the page shows
+    what it changed."""
+    store = ui_store.try_store()
+    if store is None:
+        return
+    if st.session_state.pop("sidebar_rerun_app", False):
+        st.rerun(scope="app")
+    undo_redo(store)
+    journal(store, page_title)
+    status(store)
 
 
 def coder_picker(store: Store) -> None:
@@ -62,6 +81,7 @@ def _save_journal() -> None:
         return
     st.session_state["journal_body"] = ""
     st.session_state["sidebar_flash"] = f"Journal entry saved (phase {phase})."
+    st.session_state["sidebar_rerun_app"] = True
     ui_store.changed()
 
 
@@ -128,6 +148,7 @@ def _undo(expected: int | None) -> None:
             return
         ev = store.undo(actor=ui_store.actor())
         st.session_state["sidebar_flash"] = f"Undone: {ev.summary}"
+        st.session_state["sidebar_rerun_app"] = True
         ui_store.changed()
 
 
@@ -140,6 +161,7 @@ def _redo(expected: int | None) -> None:
             return
         ev = store.redo(actor=ui_store.actor())
         st.session_state["sidebar_flash"] = f"Redone: {ev.summary}"
+        st.session_state["sidebar_rerun_app"] = True
         ui_store.changed()
 
 
