@@ -284,7 +284,8 @@ def test_themes_clusters_then_accepts_a_candidate_under_a_theme(
         first = [c for c in cluster.candidates(s, run.id) if c.level == 1][0]
         practices = codebook.find_code(s, "Practices")
         assert practices is not None
-    for _ in range(50):  # the page's poller notices the finished job and reruns the page with its candidates
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:  # the page's poller notices the finished job and reruns with its candidates
         at.run()
         check(at)
         if any("Clustered 6 segments" in m.value for m in at.success):

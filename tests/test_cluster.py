@@ -60,7 +60,7 @@ def test_same_seed_same_assignments_and_80_segments(store: Store) -> None:
     la = [(c.label, c.size, c.keywords) for c in cl.candidates(store, a.id)]
     lb = [(c.label, c.size, c.keywords) for c in cl.candidates(store, b.id)]
     assert la == lb
-    leaves = [c for c in cl.candidates(store, a.id) if c.level == 1]
+    leaves = [c for c in cl.candidates(store, a.id, with_meta=True) if c.level == 1]
     assert 4 <= len(leaves) <= 12
     assert sum(c.size for c in leaves) == 80
     assert a.n_segments == 80 and a.seed == 7 and a.model_id == emb.model_id
@@ -70,6 +70,9 @@ def test_same_seed_same_assignments_and_80_segments(store: Store) -> None:
         assert set(c.representative_ids) <= set(cl.segment_ids(store, c.id))
         assert sum(c.by_question.values()) == c.size
         assert sum(c.by_meta["profession"].values()) == c.respondents
+    assert all(c.by_meta == {} for c in cl.candidates(store, a.id))  # the metadata spread only when asked for
+    counts = cl.status_counts(store, a.id)
+    assert counts == {"open": len(leaves)}
 
 
 def test_two_levels_and_groups_add_up(store: Store) -> None:

@@ -6,11 +6,13 @@ AppTest suite and dry runs); otherwise all-MiniLM-L6-v2 from the installed packa
 
 from __future__ import annotations
 
+import gc
 import os
 
 import streamlit as st
 
 from thematic.embed import Embedder, HashingEmbedder, MiniLMEmbedder
+from thematic.errors import ModelMissing
 
 
 def fake() -> bool:
@@ -21,7 +23,16 @@ def fake() -> bool:
 def _embedder(kind: str) -> Embedder:
     if kind == "fake":
         return HashingEmbedder()
-    return MiniLMEmbedder()
+    model = MiniLMEmbedder()
+    try:
+        model.load()
+    except ModelMissing:
+        return model  # its first use raises the one-sentence error where the page shows errors
+    # torch and the model add ~500k long-lived objects; without this, Python's full collections scan them again
+    # and again and pause random clicks by 100-250 ms (measured in bench/app_bench.py). Freeze them out of the GC.
+    gc.collect()
+    gc.freeze()
+    return model
 
 
 def embedder() -> Embedder:

@@ -203,9 +203,9 @@ def _candidates_line(store: Store) -> str:
     run = cluster.latest_run(store)
     if run is None:
         return " · not clustered yet"
-    leaves = cluster.candidates(store, run.id, include_closed=True, level=1)
-    done = sum(1 for c in leaves if c.status != "open")
-    return f" · {done}/{len(leaves)} candidates reviewed"
+    counts = cluster.status_counts(store, run.id, level=1)
+    done = sum(n for status, n in counts.items() if status != "open")
+    return f" · {done}/{sum(counts.values())} candidates reviewed"
 
 
 def status(store: Store) -> None:

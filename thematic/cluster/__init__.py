@@ -22,6 +22,7 @@ from .candidates import (
     Run,
     assignments,
     candidates,
+    status_counts,
     get_candidate,
     get_run,
     latest_run,
@@ -40,6 +41,7 @@ from .operations import (
 from .pipeline import Params, Proposal, propose_clusters
 
 __all__ = [
+    "status_counts",
     "Candidate",
     "Params",
     "Proposal",

@@ -173,10 +173,13 @@ def latest_run(store: Store, question_id: int | None = None, *, any_question: bo
     return None if r is None else _run(r)
 
 
-def candidates(store: Store, run_id: int, *, include_closed: bool = False, level: int | None = None) -> list[Candidate]:
+def candidates(
+    store: Store, run_id: int, *, include_closed: bool = False, level: int | None = None, with_meta: bool = False
+) -> list[Candidate]:
     """The run's groups (level 0) and candidates (level 1), groups first, each in proposal order.
 
     Closed candidates (merged into another, or rejected) are left out unless ``include_closed``; accepted ones stay.
+    The spread over metadata groups (``by_meta``) reads every form's metadata, so it is filled only ``with_meta``.
     """
     get_run(store, run_id)
     with store.read() as conn:
@@ -188,7 +191,7 @@ def candidates(store: Store, run_id: int, *, include_closed: bool = False, level
             "JOIN answers a ON a.id = s.answer_id JOIN questions q ON q.id = a.question_id WHERE m.run_id = ?",
             (run_id,),
         ).fetchall()
-    meta = form_meta(store)
+    meta = form_meta(store) if with_meta else {}
     parent_of = {r["id"]: r["parent_id"] for r in rows}
     status_of = {r["id"]: r["status"] for r in rows}
     size: Counter[int] = Counter()
@@ -215,7 +218,7 @@ def candidates(store: Store, run_id: int, *, include_closed: bool = False, level
             continue
         cid = r["id"]
         spread: dict[str, Counter[str]] = defaultdict(Counter)
-        for f in forms[cid]:
+        for f in forms[cid] if with_meta else ():
             for k, v in meta.get(f, {}).items():
                 spread[k][v] += 1
         out.append(
@@ -231,11 +234,20 @@ def candidates(store: Store, run_id: int, *, include_closed: bool = False, level
     return out
 
 
+def status_counts(store: Store, run_id: int, *, level: int = 1) -> dict[str, int]:
+    """How many candidates of a run are open, accepted, merged or rejected (one query, for progress lines)."""
+    rows = store.query(
+        "SELECT status, count(*) FROM cluster_candidates WHERE run_id = ? AND level = ? GROUP BY status",
+        (run_id, level),
+    )
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
 def get_candidate(store: Store, candidate_id: int) -> Candidate:
     row = store.query_one("SELECT run_id FROM cluster_candidates WHERE id = ?", (candidate_id,))
     if row is None:
         raise NotFound(f"no candidate theme {candidate_id}")
-    for c in candidates(store, row["run_id"], include_closed=True):
+    for c in candidates(store, row["run_id"], include_closed=True, with_meta=True):
         if c.id == candidate_id:
             return c
     raise NotFound(f"no candidate theme {candidate_id}")  # pragma: no cover
