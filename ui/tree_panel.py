@@ -22,7 +22,8 @@ def tree_markdown(nodes: list[CodeNode], counts: dict[int, tuple[int, int]], dep
         segs, resp = counts.get(n.code.id, (0, 0))
         mark = "**" if depth == 0 else ""
         flag = "" if n.code.definition else " ·  _no definition_"
-        lines.append(f"{'    ' * depth}- {mark}{md_escape(n.code.name)}{mark} — {resp} respondents, {segs} segments{flag}")
+        lines.append(f"{'    ' * depth}- {mark}{md_escape(n.code.name)}{mark} — {resp} respondent{'' if resp == 1 else 's'}, "
+                     f"{segs} segment{'' if segs == 1 else 's'}{flag}")
         lines += tree_markdown(n.children, counts, depth + 1)
     return lines
 
