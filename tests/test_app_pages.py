@@ -16,10 +16,9 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from thematic import codebook, coding, corpus, memos  # noqa: E402
 from thematic.store import Store  # noqa: E402
 
+from .apptest import APP, TIMEOUT, check, open_app  # noqa: E402
 from .helpers import SMALL, make_corpus  # noqa: E402
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-TIMEOUT = 60
 
 
 @pytest.fixture
@@ -43,23 +42,10 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 @pytest.fixture
 def open_page(project: Path) -> Callable[..., AppTest]:
     def run(page: str, **state: object) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-        for k, v in state.items():
-            at.session_state[k] = v
-        at.run()
-        assert not at.exception, at.exception
-        if page != "views/project.py":
-            at.switch_page(page).run()
-        assert not at.exception, at.exception
-        return at
+        return open_app(page, **state)
 
     return run
 
-
-def check(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
 
 
 def test_sidebar_names_the_change_undo_reverts(open_page: Callable[..., AppTest], project: Path) -> None:

@@ -13,10 +13,9 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from thematic import adjudicate, codebook, coding, reliability  # noqa: E402
 from thematic.store import Store  # noqa: E402
 
+from .apptest import APP, TIMEOUT, check, open_app  # noqa: E402
 from .helpers import SMALL, make_corpus  # noqa: E402
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-TIMEOUT = 60
 
 
 @pytest.fixture
@@ -40,21 +39,10 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 @pytest.fixture
 def open_page(project: Path) -> Callable[..., AppTest]:
     def run(page: str, **state: object) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-        for k, v in state.items():
-            at.session_state[k] = v
-        at.run()
-        assert not at.exception, at.exception
-        at.switch_page(page).run()
-        return check(at)
+        return open_app(page, strict=True, **state)
 
     return run
 
-
-def check(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
 
 
 def test_coders_page_lists_coders_and_toggles_blind_mode(open_page: Callable[..., AppTest], project: Path) -> None:
