@@ -92,9 +92,7 @@ def test_csv_has_bom_and_opens_as_the_same_rows(proj: Store) -> None:
 
 
 def test_large_project_streams(store: Store) -> None:
-    """Write-only mode: a few thousand coded segments export quickly and completely."""
-    import time
-
+    """Write-only mode: a thousand coded segments export completely."""
     import openpyxl
 
     segs = add_corpus(store, 1000)
@@ -103,9 +101,7 @@ def test_large_project_streams(store: Store) -> None:
 
     cid = add_code(store, "Everything")
     apply_code_many(store, segs, cid, "alice")
-    t = time.perf_counter()
     data = export.render(store, "xlsx")
-    assert time.perf_counter() - t < 20
     wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
     assert sum(1 for _ in wb["Coded extracts"].iter_rows(values_only=True)) == 1 + len(segs)
 

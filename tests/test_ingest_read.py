@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-import time
+import tracemalloc
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -272,10 +272,14 @@ def test_zip_bomb_is_refused_quickly(tmp_path: Path) -> None:
             for _ in range(400):  # 240 MB of XML, a few hundred KB compressed
                 part.write(block)
     assert path.stat().st_size < 5_000_000
-    t = time.perf_counter()
-    with pytest.raises(InvalidInput, match="refused"):
-        sniff(path)
-    assert time.perf_counter() - t < 2.0
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidInput, match="refused"):
+            sniff(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000  # refused from the zip directory, before inflating the 240 MB part
 
 
 def test_big_csv_streams(tmp_path: Path) -> None:
