@@ -12,6 +12,13 @@ from ui import ingest_panel
 from ui import store as ui_store
 from ui.errors import guard
 
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _shipped_codebook(path: str, mtime: float) -> codebook_files.Codebook:
+    """A shipped codebook, parsed once per file version (not on every rerun of the page)."""
+    return codebook_files.read_codebook(path)
+
+
 st.title("Project")
 path = ui_store.project_path()
 store = ui_store.try_store()
@@ -87,7 +94,7 @@ with st.container(border=True):
         pick = st.selectbox("Codebook", shipped, format_func=lambda p: p.name, key="project_cb_file")
         if pick is not None:
             with guard():
-                book = codebook_files.read_codebook(pick)
+                book = _shipped_codebook(str(pick), pick.stat().st_mtime)
     else:
         up = st.file_uploader("Codebook file", type=["yaml", "yml", "csv", "qdc"], key="project_cb_upload")
         if up is not None:
