@@ -119,13 +119,19 @@ def _kappa_features(idx: npt.NDArray[np.int64], k: int) -> Array:
     return f
 
 
-def _alpha_features(idx: npt.NDArray[np.int64], k: int) -> Array:
-    """The unit's coincidence contributions (K*K), as Krippendorff defines them."""
-    n_units = idx.shape[1]
-    counts = np.zeros((n_units, k))
+def _value_counts(idx: npt.NDArray[np.int64], k: int) -> Array:
+    """Per unit, how many coders gave each of the K values (missing values, coded -1, are skipped)."""
+    counts = np.zeros((idx.shape[1], k))
     for row in idx:
         ok = row >= 0
         np.add.at(counts, (np.nonzero(ok)[0], row[ok]), 1.0)
+    return counts
+
+
+def _alpha_features(idx: npt.NDArray[np.int64], k: int) -> Array:
+    """The unit's coincidence contributions (K*K), as Krippendorff defines them."""
+    n_units = idx.shape[1]
+    counts = _value_counts(idx, k)
     m = counts.sum(axis=1)
     pairable = np.maximum(m, 2.0)
     o = counts[:, :, None] * counts[:, None, :]
@@ -138,10 +144,7 @@ def _alpha_features(idx: npt.NDArray[np.int64], k: int) -> Array:
 def _percent_features(idx: npt.NDArray[np.int64], k: int) -> Array:
     """(agreeing-pair share, 1) for units with two or more values, (0, 0) otherwise."""
     n_units = idx.shape[1]
-    counts = np.zeros((n_units, k))
-    for row in idx:
-        ok = row >= 0
-        np.add.at(counts, (np.nonzero(ok)[0], row[ok]), 1.0)
+    counts = _value_counts(idx, k)
     m = counts.sum(axis=1)
     pairs = m * (m - 1) / 2
     agree = (counts * (counts - 1) / 2).sum(axis=1)
