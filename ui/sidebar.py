@@ -139,28 +139,24 @@ def undo_redo(store: Store) -> None:
 
 
 def _undo(expected: int | None) -> None:
-    store = ui_store.get_store()
-    with guard(st.sidebar):
-        now = store.undoable()
-        if now is None or now.id != expected:
-            # A change landed since the button was drawn (another tab, a fragment): don't revert the wrong thing.
-            st.session_state["sidebar_flash"] = "The last change was something else; check the label and try again."
-            return
-        ev = store.undo(actor=ui_store.actor())
-        st.session_state["sidebar_flash"] = f"Undone: {ev.summary}"
-        st.session_state["sidebar_rerun_app"] = True
-        ui_store.changed()
+    # A change may have landed since the button was drawn (another tab, a fragment): don't revert the wrong thing.
+    _step("undo", expected, "The last change was something else; check the label and try again.")
 
 
 def _redo(expected: int | None) -> None:
+    _step("redo", expected, "Nothing to redo any more (another change was made).")
+
+
+def _step(kind: str, expected: int | None, stale: str) -> None:
+    """Undo or redo, but only the event the button named when it was drawn."""
     store = ui_store.get_store()
     with guard(st.sidebar):
-        now = store.redoable()
+        now = store.undoable() if kind == "undo" else store.redoable()
         if now is None or now.id != expected:
-            st.session_state["sidebar_flash"] = "Nothing to redo any more (another change was made)."
+            st.session_state["sidebar_flash"] = stale
             return
-        ev = store.redo(actor=ui_store.actor())
-        st.session_state["sidebar_flash"] = f"Redone: {ev.summary}"
+        ev = store.undo(actor=ui_store.actor()) if kind == "undo" else store.redo(actor=ui_store.actor())
+        st.session_state["sidebar_flash"] = f"{'Undone' if kind == 'undo' else 'Redone'}: {ev.summary}"
         st.session_state["sidebar_rerun_app"] = True
         ui_store.changed()
 
