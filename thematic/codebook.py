@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .coding import move_codings
 from .errors import Conflict, InvalidInput, NotFound
 from .models import Code, CodeNode
 from .store import Action, Store, now
@@ -270,11 +271,8 @@ def merge_codes(store: Store, source_id: int, target_id: int, *, actor: str | No
         details={"source_id": source_id, "target_id": target_id},
     ) as act:
         before = act.execute("SELECT count(*) FROM codings WHERE code_id = ?", (source_id,)).fetchone()[0]
-        moved = act.execute(
-            "UPDATE OR IGNORE codings SET code_id = ? WHERE code_id = ?", (target_id, source_id)
-        ).rowcount
-        # What is left on the source duplicated a coding the target already had: it collapses.
-        act.execute("DELETE FROM codings WHERE code_id = ?", (source_id,))
+        # What would duplicate a coding the target already has collapses into it.
+        moved = move_codings(act, source_id, target_id)
         act.execute("UPDATE OR IGNORE quotes SET code_id = ? WHERE code_id = ?", (target_id, source_id))
         act.execute("UPDATE code_examples SET code_id = ? WHERE code_id = ?", (target_id, source_id))
         act.execute("UPDATE memos SET code_id = ? WHERE code_id = ?", (target_id, source_id))
