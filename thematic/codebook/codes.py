@@ -2,7 +2,7 @@
 
 Every change is one audited, undoable :meth:`Store.action`. Sibling names are unique (case-insensitively), a code
 cannot be moved under itself, and merging keeps every coding (duplicates collapse) and keeps the merged code's
-definition as a memo on the target. Reading and writing codebook files lives in :mod:`thematic.codebook_files`.
+definition as a memo on the target. Reading and writing codebook files lives in :mod:`thematic.codebook.files`.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .coding import move_codings
-from .errors import Conflict, InvalidInput, NotFound
-from .models import Code, CodeNode
-from .store import Action, Store, now
+from ..coding import move_codings
+from ..errors import Conflict, InvalidInput, NotFound
+from ..models import Code, CodeNode
+from ..store import Action, Store, now
 
 # A colour-blind-safe palette (Paul Tol's "bright" and "muted") for new top-level codes.
 PALETTE = (
@@ -388,18 +388,3 @@ def _check_unique(act: Action, parent_id: int | None, name: str, exclude: int | 
 def _renumber(act: Action, ids: Sequence[int]) -> None:
     for i, cid in enumerate(ids):
         act.execute("UPDATE codes SET position = ? WHERE id = ? AND position != ?", (i, cid, i))
-
-
-_FILE_API = {
-    "Codebook", "CodebookEntry", "read_codebook", "write_codebook_yaml", "import_codebook", "codebook_from_store",
-    "codebook_to_dict",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """``thematic.codebook.read_codebook`` and friends live in :mod:`thematic.codebook_files`."""
-    if name in _FILE_API:
-        from . import codebook_files
-
-        return getattr(codebook_files, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

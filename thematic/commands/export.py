@@ -74,9 +74,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import_codebook(args: argparse.Namespace) -> int:
-    from ..codebook_files import import_codebook, read_codebook
+    from ..codebook.files import import_codebook
+    from . import read_codebook_file
 
-    cb = read_codebook(args.file)
+    cb = read_codebook_file(args.file)
     with open_store(args.project) as store:
         created = import_codebook(store, cb, actor=args.actor)
     print(f"imported codebook '{cb.name}': {len(cb)} codes, {created} new")

@@ -143,8 +143,8 @@ def render_qdc(store: Store, **_: Any) -> bytes:
 
 
 def read_qdc(fileobj: IO[bytes] | bytes, *, name: str | None = None) -> Any:
-    """A :class:`~thematic.codebook_files.Codebook` from a REFI-QDA ``.qdc`` (or the CodeBook of a ``.qde``)."""
-    from ..codebook_files import Codebook, CodebookEntry
+    """A :class:`~thematic.codebook.files.Codebook` from a REFI-QDA ``.qdc`` (or the CodeBook of a ``.qde``)."""
+    from ..codebook.files import Codebook, CodebookEntry
     from .safety import parse_xml
 
     data = fileobj if isinstance(fileobj, bytes) else fileobj.read()
