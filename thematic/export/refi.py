@@ -1,5 +1,5 @@
 """REFI-QDA (QDA-XML 1.0) export: the codebook (``.qdc``) and the whole project (``.qdpx``), for NVivo, ATLAS.ti,
-MAXQDA, QualCoder and others. Import lives in :mod:`thematic.export.refi_import` (re-exported here).
+MAXQDA, QualCoder and others. Import lives in :mod:`thematic.export.refi_import`.
 
 Mapping (validated against the REFI schemas ``Codebook.xsd`` and ``Project.xsd``):
 
@@ -360,11 +360,3 @@ def render_qdpx(store: Store, **_: Any) -> bytes:
     """The whole project as a REFI-QDA project exchange file (a zip)."""
     qde, files = build_qde(store)
     return _zip({"project.qde": qde, **files})
-
-
-def __getattr__(name: str) -> Any:
-    if name in ("import_qdpx", "read_qdpx"):
-        from . import refi_import
-
-        return getattr(refi_import, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
