@@ -12,7 +12,6 @@ from .errors import InvalidInput, NotFound
 from .models import ORIGINS, Coding
 from .store import Action, Store, now
 
-
 CodingRow = tuple[int, int, int, str] | tuple[int, int, int, str, str]
 """A coding to write: ``(segment_id, code_id, coder_id, origin)``, optionally with ``created_at`` last."""
 
@@ -203,7 +202,8 @@ def codings(
     code_id: int | None = None,
     segment_ids: Iterable[int] | None = None,
 ) -> list[Coding]:
-    where, params = [], []
+    where: list[str] = []
+    params: list[object] = []
     if coder is not None:
         where.append("k.name = ?")
         params.append(coder)

@@ -221,10 +221,10 @@ def import_codings(
     ) as act:
         who = coder_id(act, clean_coder)
         ids: dict[tuple[str, ...], int] = {}
-        for key, parts in unknown.items():
-            path = [IMPORTED_BRANCH, *parts]
-            ids[key] = ensure_path(store, path, actor=actor or clean_coder)
-            result.codes_created.append("/".join(path))
+        for key, names in unknown.items():
+            code_path = [IMPORTED_BRANCH, *names]
+            ids[key] = ensure_path(store, code_path, actor=actor or clean_coder)
+            result.codes_created.append("/".join(code_path))
         t = now()
         seen: set[tuple[int, int]] = set()
         for sid, parts in wanted:
@@ -321,7 +321,7 @@ def codings_rows(store: Store, *, coder: str | None = None) -> Iterable[list[Any
         yield [r["external_id"], r["key"], r["segment_id"], r["text"], paths[r["code_id"]], r["coder"], r["origin"]]
 
 
-def render_codings_csv(store: Store, *, coder: str | None = None, **_: Any) -> bytes:
+def render_codings_csv(store: Store, *, coder: str | None = None) -> bytes:
     """The codings as CSV bytes (UTF-8 with BOM so Excel opens it), for the export format table."""
     buf = io.StringIO()
     w = csv.writer(buf)

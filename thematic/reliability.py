@@ -304,8 +304,8 @@ def _report(
     index = {u: i for i, u in enumerate(units)}
     n = len(units)
     missing = [s.label for s, forms in zip(sides, forms_coded) if not forms]
-    for m in missing:
-        notes.append(f"{m} has no codings: treated as missing, so the statistics are undefined")
+    for label in missing:
+        notes.append(f"{label} has no codings: treated as missing, so the statistics are undefined")
     coded_any = np.zeros(n, dtype=bool)
     for per in applied:
         for us in per.values():

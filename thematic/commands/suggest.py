@@ -47,9 +47,9 @@ def _missing_paths(store: Store, cb: object) -> int:
 
 def cmd_suggest(args: argparse.Namespace) -> int:
     from ..codebook.files import import_codebook
-    from . import read_codebook_file
     from ..corpus import get_segments, question_by_ref
     from ..suggest import FEW_SHOT, suggest
+    from . import read_codebook_file
 
     if args.top < 1:
         raise InvalidInput(f"--top must be at least 1 (got {args.top})")

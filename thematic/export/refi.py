@@ -127,7 +127,7 @@ def _serialise(root: Any) -> bytes:
 # ---------------------------------------------------------------------- codebook (.qdc)
 
 
-def render_qdc(store: Store, **_: Any) -> bytes:
+def render_qdc(store: Store) -> bytes:
     """The code tree as a REFI-QDA codebook."""
     from lxml import etree
 
@@ -356,7 +356,7 @@ def _zip(members: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def render_qdpx(store: Store, **_: Any) -> bytes:
+def render_qdpx(store: Store) -> bytes:
     """The whole project as a REFI-QDA project exchange file (a zip)."""
     qde, files = build_qde(store)
     return _zip({"project.qde": qde, **files})
