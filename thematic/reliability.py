@@ -233,117 +233,154 @@ def _report(
     rollup: bool = False,
     scope: str = "all",
 ) -> Report:
-    if level not in LEVELS:
-        raise InvalidInput(f"level must be 'segment' or 'form', not {level!r}")
-    if scope not in SCOPES:
-        raise InvalidInput(f"scope must be 'all' or 'common', not {scope!r}")
+    _check_level_scope(level, scope)
     with store.read() as conn:
-        if level == "segment":
-            unit_form = {
-                int(r[0]): int(r[1])
-                for r in conn.execute("SELECT s.id, a.form_id FROM segments s JOIN answers a ON a.id = s.answer_id")
-            }
-        else:
-            unit_form = {int(r[0]): int(r[0]) for r in conn.execute("SELECT id FROM forms")}
-        applied: list[dict[int, set[int]]] = []  # per side: code id -> units
-        forms_coded: list[set[int]] = []  # per side: forms it coded anything in
-        for side in sides:
-            where, params = [], []
-            if side.coder is not None:
-                where.append("k.name = ?")
-                params.append(side.coder)
-            if side.origins:
-                where.append(f"c.origin IN ({','.join('?' * len(side.origins))})")
-                params += list(side.origins)
-            if side.exclude_origins:
-                where.append(f"c.origin NOT IN ({','.join('?' * len(side.exclude_origins))})")
-                params += list(side.exclude_origins)
-            rows = conn.execute(
-                "SELECT DISTINCT c.code_id, c.segment_id, a.form_id FROM codings c JOIN coders k ON k.id = c.coder_id "
-                "JOIN segments s ON s.id = c.segment_id JOIN answers a ON a.id = s.answer_id WHERE "
-                + " AND ".join(where or ["1 = 1"]),
-                params,
-            ).fetchall()
-            per: dict[int, set[int]] = {}
-            forms: set[int] = set()
-            for code_id, seg_id, form_id in rows:
-                per.setdefault(int(code_id), set()).add(int(seg_id if level == "segment" else form_id))
-                forms.add(int(form_id))
-            applied.append(per)
-            forms_coded.append(forms)
+        unit_form = _unit_forms(conn, level)
+        coded = [_side_codings(conn, side, level) for side in sides]
+    applied = [per for per, _ in coded]  # per side: code id -> units
+    forms_coded = [forms for _, forms in coded]  # per side: forms it coded anything in
     notes: list[str] = []
     if scope == "common":
-        present = [f for f in forms_coded if f]
-        common = set.intersection(*present) if present else set()
-        before = len(unit_form)
-        unit_form = {u: f for u, f in unit_form.items() if f in common}
-        for per in applied:
-            for cid in list(per):
-                per[cid] &= set(unit_form)
-                if not per[cid]:
-                    del per[cid]
-        notes.append(
-            f"only the {len(common)} forms every coder coded something in: {len(unit_form)} of {before} {level}s"
-        )
+        unit_form = _common_forms_only(unit_form, applied, forms_coded, level, notes)
     units = sorted(unit_form)
     all_codes = list_codes(store)
     paths = {c.id: c.path_str for c in all_codes}
     if rollup:
-        parent = {c.id: c.parent_id for c in all_codes}
-        for per in applied:
-            for cid, us in list(per.items()):
-                p = parent.get(cid)
-                while p is not None:
-                    per.setdefault(p, set()).update(us)
-                    p = parent.get(p)
+        _roll_up(applied, {c.id: c.parent_id for c in all_codes})
     if codes is None:
         used = set().union(*[set(p) for p in applied])
         code_ids = [c.id for c in all_codes if c.id in used]
     else:
         code_ids = [_resolve_code(store, c, paths) for c in codes]
+    for side, forms in zip(sides, forms_coded):
+        if not forms:
+            notes.append(f"{side.label} has no codings: treated as missing, so the statistics are undefined")
     index = {u: i for i, u in enumerate(units)}
-    n = len(units)
-    missing = [s.label for s, forms in zip(sides, forms_coded) if not forms]
-    for label in missing:
-        notes.append(f"{label} has no codings: treated as missing, so the statistics are undefined")
-    coded_any = np.zeros(n, dtype=bool)
+    coded_any = _coded_any(applied, index)
+    blocks = [_code_matrix(cid, applied, forms_coded, index) for cid in code_ids]
+    rows_out = [
+        CodeAgreement(
+            cid,
+            paths[cid],
+            agreement.estimate(m, n_boot=n_boot, seed=seed),
+            agreement.estimate(m[:, coded_any], n_boot=n_boot, seed=seed),
+        )
+        for cid, m in zip(code_ids, blocks)
+    ]
+    overall = _overall(blocks, coded_any, len(sides), n_boot, seed, notes)
+    return Report(
+        tuple(s.label for s in sides), level, len(units), int(coded_any.sum()), rows_out, overall, notes, n_boot,
+        seed, rollup, scope,
+    )
+
+
+def _check_level_scope(level: str, scope: str) -> None:
+    if level not in LEVELS:
+        raise InvalidInput(f"level must be 'segment' or 'form', not {level!r}")
+    if scope not in SCOPES:
+        raise InvalidInput(f"scope must be 'all' or 'common', not {scope!r}")
+
+
+def _coded_any(applied: list[dict[int, set[int]]], index: dict[int, int]) -> np.ndarray:
+    """Per unit: did any side apply any code to it."""
+    out = np.zeros(len(index), dtype=bool)
     for per in applied:
         for us in per.values():
-            coded_any[[index[u] for u in us]] = True
-    blocks: list[np.ndarray] = []
-    for cid in code_ids:
-        m = np.zeros((len(sides), n))
-        for i, per in enumerate(applied):
-            if not forms_coded[i]:
-                m[i, :] = np.nan
-            else:
-                m[i, [index[u] for u in per.get(cid, ())]] = 1.0
-        blocks.append(m)
-    rows_out = []
-    for cid, m in zip(code_ids, blocks):
-        rows_out.append(
-            CodeAgreement(
-                cid,
-                paths[cid],
-                agreement.estimate(m, n_boot=n_boot, seed=seed),
-                agreement.estimate(m[:, coded_any], n_boot=n_boot, seed=seed),
-            )
-        )
+            out[[index[u] for u in us]] = True
+    return out
+
+
+def _unit_forms(conn: Any, level: str) -> dict[int, int]:
+    """Unit id -> its form id: segments, or forms (each its own form)."""
+    if level == "segment":
+        rows = conn.execute("SELECT s.id, a.form_id FROM segments s JOIN answers a ON a.id = s.answer_id")
+        return {int(r[0]): int(r[1]) for r in rows}
+    return {int(r[0]): int(r[0]) for r in conn.execute("SELECT id FROM forms")}
+
+
+def _side_codings(conn: Any, side: _Side, level: str) -> tuple[dict[int, set[int]], set[int]]:
+    """One side's codings: code id -> units it applied the code to, and the forms it coded anything in."""
+    where: list[str] = []
+    params: list[Any] = []
+    if side.coder is not None:
+        where.append("k.name = ?")
+        params.append(side.coder)
+    if side.origins:
+        where.append(f"c.origin IN ({','.join('?' * len(side.origins))})")
+        params += list(side.origins)
+    if side.exclude_origins:
+        where.append(f"c.origin NOT IN ({','.join('?' * len(side.exclude_origins))})")
+        params += list(side.exclude_origins)
+    rows = conn.execute(
+        "SELECT DISTINCT c.code_id, c.segment_id, a.form_id FROM codings c JOIN coders k ON k.id = c.coder_id "
+        "JOIN segments s ON s.id = c.segment_id JOIN answers a ON a.id = s.answer_id WHERE "
+        + " AND ".join(where or ["1 = 1"]),
+        params,
+    ).fetchall()
+    per: dict[int, set[int]] = {}
+    forms: set[int] = set()
+    for code_id, seg_id, form_id in rows:
+        per.setdefault(int(code_id), set()).add(int(seg_id if level == "segment" else form_id))
+        forms.add(int(form_id))
+    return per, forms
+
+
+def _common_forms_only(
+    unit_form: dict[int, int],
+    applied: list[dict[int, set[int]]],
+    forms_coded: list[set[int]],
+    level: str,
+    notes: list[str],
+) -> dict[int, int]:
+    """Keep only the units of forms every side coded something in (``applied`` is narrowed in place)."""
+    present = [f for f in forms_coded if f]
+    common = set.intersection(*present) if present else set()
+    kept = {u: f for u, f in unit_form.items() if f in common}
+    for per in applied:
+        for cid in list(per):
+            per[cid] &= set(kept)
+            if not per[cid]:
+                del per[cid]
+    notes.append(f"only the {len(common)} forms every coder coded something in: {len(kept)} of {len(unit_form)} {level}s")
+    return kept
+
+
+def _roll_up(applied: list[dict[int, set[int]]], parent: dict[int, int | None]) -> None:
+    """A code counts as applied wherever one of its subcodes was (in place)."""
+    for per in applied:
+        for cid, us in list(per.items()):
+            p = parent.get(cid)
+            while p is not None:
+                per.setdefault(p, set()).update(us)
+                p = parent.get(p)
+
+
+def _code_matrix(
+    cid: int, applied: list[dict[int, set[int]]], forms_coded: list[set[int]], index: dict[int, int]
+) -> np.ndarray:
+    """Sides x units: 1 where the side applied the code, 0 where not, NaN for a side with no codings at all."""
+    m = np.zeros((len(applied), len(index)))
+    for i, per in enumerate(applied):
+        if not forms_coded[i]:
+            m[i, :] = np.nan
+        else:
+            m[i, [index[u] for u in per.get(cid, ())]] = 1.0
+    return m
+
+
+def _overall(
+    blocks: list[np.ndarray], coded_any: np.ndarray, n_sides: int, n_boot: int, seed: int, notes: list[str]
+) -> CodeAgreement:
     if blocks:
-        overall = CodeAgreement(
+        return CodeAgreement(
             None,
             "(all codes)",
             agreement.pooled_estimate(blocks, n_boot=n_boot, seed=seed),
             agreement.pooled_estimate([b[:, coded_any] for b in blocks], n_boot=n_boot, seed=seed),
         )
-    else:
-        empty = agreement.Stats(0, len(sides), *(agreement.Estimate(float("nan"), reason="no codes applied"),) * 3)
-        overall = CodeAgreement(None, "(all codes)", empty, empty)
-        notes.append("none of these coders applied any code")
-    return Report(
-        tuple(s.label for s in sides), level, n, int(coded_any.sum()), rows_out, overall, notes, n_boot, seed, rollup,
-        scope,
-    )
+    empty = agreement.Stats(0, n_sides, *(agreement.Estimate(float("nan"), reason="no codes applied"),) * 3)
+    notes.append("none of these coders applied any code")
+    return CodeAgreement(None, "(all codes)", empty, empty)
 
 
 def _resolve_code(store: Store, ref: int | str, paths: dict[int, str]) -> int:
