@@ -36,7 +36,7 @@ from .codebook import ensure_path, find_code, list_codes
 from .coding import coder_id, delete_codings, find_coder, require_coder, write_codings
 from .errors import Conflict, InvalidInput, NotFound
 from .reliability import agreement_report
-from .store import Store, now
+from .store import Action, Store, now
 
 DECISIONS = ("keep_a", "keep_b", "both", "neither", "new_code")
 CONSENSUS_SETTING = "consensus_coder"
@@ -222,32 +222,13 @@ def decide(
     round: int | None = None,
 ) -> Decision:
     """Decide one disagreement; the outcome becomes the consensus coder's coding. One undoable step."""
-    if decision not in DECISIONS:
-        raise InvalidInput(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
-    if not rationale or not rationale.strip():
-        raise InvalidInput("write a rationale for the decision (it is kept with it and exported)")
-    if coder_a == coder_b:
-        raise InvalidInput("choose two different coders")
+    _check_decision(decision, rationale, coder_a, coder_b)
     cons = consensus_name(store, consensus)
     if cons in (coder_a, coder_b):
         raise InvalidInput(f"the consensus coder {cons!r} must not be one of the coders being adjudicated")
     a_id, b_id = require_coder(store, coder_a), require_coder(store, coder_b)
     code_id = resolve_code(store, code)
-    if store.scalar("SELECT 1 FROM segments WHERE id = ?", (segment_id,)) is None:
-        raise NotFound(f"no segment {segment_id} in this project")
-    has = {
-        int(r[0])
-        for r in store.query(
-            "SELECT coder_id FROM codings WHERE segment_id = ? AND code_id = ? AND coder_id IN (?, ?)",
-            (segment_id, code_id, a_id, b_id),
-        )
-    }
-    a_has, b_has = a_id in has, b_id in has
-    if a_has == b_has:
-        raise Conflict(
-            f"{coder_a} and {coder_b} agree on segment {segment_id} for this code "
-            f"({'both applied it' if a_has else 'neither applied it'}): nothing to adjudicate"
-        )
+    a_has, b_has = _who_applied(store, segment_id, code_id, (coder_a, a_id), (coder_b, b_id))
     if decision == "new_code" and new_code is None:
         raise InvalidInput("decision new_code needs the code to apply instead (new_code)")
     if decision != "new_code" and new_code is not None:
@@ -263,28 +244,8 @@ def decide(
     ) as act:
         cons_id = coder_id(act, cons)
         adj_id = coder_id(act, actor) if actor else None
-        new_id: int | None = None
-        if new_code is not None:
-            if isinstance(new_code, int) or str(new_code).strip().isdigit():
-                new_id = resolve_code(store, new_code)
-            else:
-                new_id = ensure_path(store, str(new_code), actor=actor)
-            if new_id == code_id:
-                raise InvalidInput("the new code is the disputed code itself: decide 'both' instead")
-        prior = act.execute(
-            "SELECT id, new_code_id FROM adjudications WHERE segment_id = ? AND code_id = ? AND round = ?",
-            (segment_id, code_id, rnd),
-        ).fetchone()
-        if prior is not None:
-            old_new = prior["new_code_id"]
-            act.execute("DELETE FROM adjudications WHERE id = ?", (prior["id"],))
-            if old_new is not None and old_new != new_id:
-                still_used = act.execute(
-                    "SELECT 1 FROM adjudications WHERE segment_id = ? AND (new_code_id = ? OR code_id = ?)",
-                    (segment_id, old_new, old_new),
-                ).fetchone()
-                if still_used is None:
-                    delete_codings(act, segment_id, old_new, cons_id, origin="adjudication")
+        new_id = None if new_code is None else _new_code_id(store, new_code, code_id, actor)
+        _replace_prior(act, segment_id, code_id, rnd, new_id, cons_id)
         t = now()
         if present:
             write_codings(act, [(segment_id, code_id, cons_id, "adjudication", t)])
@@ -299,6 +260,70 @@ def decide(
         )
         act.details["adjudication_id"] = did
     return _decisions(store, "WHERE d.id = ?", [did])[0]
+
+
+def _check_decision(decision: str, rationale: str, coder_a: str, coder_b: str) -> None:
+    if decision not in DECISIONS:
+        raise InvalidInput(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
+    if not rationale or not rationale.strip():
+        raise InvalidInput("write a rationale for the decision (it is kept with it and exported)")
+    if coder_a == coder_b:
+        raise InvalidInput("choose two different coders")
+
+
+def _who_applied(
+    store: Store, segment_id: int, code_id: int, a: tuple[str, int], b: tuple[str, int]
+) -> tuple[bool, bool]:
+    """Whether coder A and coder B (name, id) applied the code to the segment; a Conflict when they agree."""
+    (coder_a, a_id), (coder_b, b_id) = a, b
+    if store.scalar("SELECT 1 FROM segments WHERE id = ?", (segment_id,)) is None:
+        raise NotFound(f"no segment {segment_id} in this project")
+    has = {
+        int(r[0])
+        for r in store.query(
+            "SELECT coder_id FROM codings WHERE segment_id = ? AND code_id = ? AND coder_id IN (?, ?)",
+            (segment_id, code_id, a_id, b_id),
+        )
+    }
+    a_has, b_has = a_id in has, b_id in has
+    if a_has == b_has:
+        raise Conflict(
+            f"{coder_a} and {coder_b} agree on segment {segment_id} for this code "
+            f"({'both applied it' if a_has else 'neither applied it'}): nothing to adjudicate"
+        )
+    return a_has, b_has
+
+
+def _new_code_id(store: Store, new_code: int | str, code_id: int, actor: str | None) -> int:
+    """The code a ``new_code`` decision applies instead (an id, or a path created if new)."""
+    if isinstance(new_code, int) or str(new_code).strip().isdigit():
+        new_id = resolve_code(store, new_code)
+    else:
+        new_id = ensure_path(store, str(new_code), actor=actor)
+    if new_id == code_id:
+        raise InvalidInput("the new code is the disputed code itself: decide 'both' instead")
+    return new_id
+
+
+def _replace_prior(act: Action, segment_id: int, code_id: int, rnd: int, new_id: int | None, cons_id: int) -> None:
+    """Remove an earlier decision on the same item in the same round, and the code it applied instead if no other
+    decision still uses it."""
+    prior = act.execute(
+        "SELECT id, new_code_id FROM adjudications WHERE segment_id = ? AND code_id = ? AND round = ?",
+        (segment_id, code_id, rnd),
+    ).fetchone()
+    if prior is None:
+        return
+    old_new = prior["new_code_id"]
+    act.execute("DELETE FROM adjudications WHERE id = ?", (prior["id"],))
+    if old_new is None or old_new == new_id:
+        return
+    still_used = act.execute(
+        "SELECT 1 FROM adjudications WHERE segment_id = ? AND (new_code_id = ? OR code_id = ?)",
+        (segment_id, old_new, old_new),
+    ).fetchone()
+    if still_used is None:
+        delete_codings(act, segment_id, old_new, cons_id, origin="adjudication")
 
 
 def revoke(store: Store, adjudication_id: int, *, actor: str | None = None) -> Decision:
