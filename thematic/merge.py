@@ -119,28 +119,8 @@ def split_code(
     seg = list(dict.fromkeys(int(s) for s in segment_ids))
     if not seg:
         raise InvalidInput("choose the segments whose codings move to the new code")
-    coder_ids: list[int] | None = None
-    if coders:
-        coder_ids = []
-        for name in coders:
-            found = find_coder(store, name)
-            if found is None:
-                raise NotFound(f"no coder {name!r} in this project")
-            coder_ids.append(found)
-    marks = ",".join("?" * len(seg))
-    coder_clause = f" AND coder_id IN ({','.join('?' * len(coder_ids))})" if coder_ids else ""
-    params: list[Any] = [cid, *seg, *(coder_ids or [])]
-    has = {
-        int(r[0])
-        for r in store.query(
-            f"SELECT DISTINCT segment_id FROM codings WHERE code_id = ? AND segment_id IN ({marks}){coder_clause}", params
-        )
-    }
-    missing = [s for s in seg if s not in has]
-    if missing:
-        raise InvalidInput(
-            f"{len(missing)} of the chosen segments are not coded '{c.name}' (e.g. segment {missing[0]}); nothing was split"
-        )
+    coder_ids = _coder_ids(store, coders) if coders else None
+    _check_all_coded(store, cid, c.name, seg, coder_ids)
     before = _counts(store)
     with store.action(
         "merge.split",
@@ -154,18 +134,51 @@ def split_code(
         )
         moved = move_codings(act, cid, new_id, segment_ids=seg, coder_ids=coder_ids)
         act.execute(
-            f"UPDATE OR IGNORE quotes SET code_id = ? WHERE code_id = ? AND segment_id IN ({marks})", [new_id, cid, *seg]
+            f"UPDATE OR IGNORE quotes SET code_id = ? WHERE code_id = ? AND segment_id IN ({','.join('?' * len(seg))})",
+            [new_id, cid, *seg],
         )
-        after = _snapshot(act)
-        split = {(s, k) for s, k, x in snap if x == cid and s in set(seg) and (coder_ids is None or k in coder_ids)}
-        lost = sum(
-            1 for s, k, x in snap
-            if (s, k, new_id if (x == cid and (s, k) in split) else x) not in after
-        )
+        lost = _lost_in_split(snap, _snapshot(act), cid, new_id, set(seg), coder_ids)
         if lost:
             raise ThematicError(f"split would lose {lost} codings; nothing was changed")
         act.details.update({"new_code_id": new_id, "moved": moved})
     return MergeReport("split code", before, _counts(store), {"new_code_id": new_id, "codings moved": moved, "lost": 0})
+
+
+def _coder_ids(store: Store, names: Sequence[str]) -> list[int]:
+    out = []
+    for name in names:
+        found = find_coder(store, name)
+        if found is None:
+            raise NotFound(f"no coder {name!r} in this project")
+        out.append(found)
+    return out
+
+
+def _check_all_coded(store: Store, cid: int, name: str, seg: list[int], coder_ids: list[int] | None) -> None:
+    """Every chosen segment must carry the code (by one of ``coder_ids``, when given)."""
+    marks = ",".join("?" * len(seg))
+    coder_clause = f" AND coder_id IN ({','.join('?' * len(coder_ids))})" if coder_ids else ""
+    params: list[Any] = [cid, *seg, *(coder_ids or [])]
+    has = {
+        int(r[0])
+        for r in store.query(
+            f"SELECT DISTINCT segment_id FROM codings WHERE code_id = ? AND segment_id IN ({marks}){coder_clause}", params
+        )
+    }
+    missing = [s for s in seg if s not in has]
+    if missing:
+        raise InvalidInput(
+            f"{len(missing)} of the chosen segments are not coded '{name}' (e.g. segment {missing[0]}); nothing was split"
+        )
+
+
+def _lost_in_split(
+    snap: set[tuple[int, int, int]], after: set[tuple[int, int, int]], cid: int, new_id: int, seg: set[int],
+    coder_ids: list[int] | None,
+) -> int:
+    """How many codings of ``snap`` have no counterpart in ``after`` (the split ones counted on the new code)."""
+    split = {(s, k) for s, k, x in snap if x == cid and s in seg and (coder_ids is None or k in coder_ids)}
+    return sum(1 for s, k, x in snap if (s, k, new_id if (x == cid and (s, k) in split) else x) not in after)
 
 
 # ---------------------------------------------------------------------- codebooks by a mapping table
@@ -353,6 +366,30 @@ def _merge_project(store: Store, other: Path, name: str, coder_prefix: str, acto
 
 def _plan(store: Store, conn: sqlite3.Connection, prefix: str) -> dict[str, Any]:
     """Match everything the other copy holds to this project; raise listing what cannot be matched."""
+    seg_map, answer_map, forms = _match_segments(store, conn)
+    warnings: list[str] = []
+    coders = {r["id"]: f"{prefix}{r['name']}" for r in conn.execute("SELECT id, name FROM coders")}
+    codings = [
+        (seg_map[r[0]], r[1], r[2], r[3], r[4])
+        for r in conn.execute("SELECT segment_id, code_id, coder_id, origin, created_at FROM codings ORDER BY id")
+    ]
+    memos = _other_memos(conn, seg_map, answer_map, warnings)
+    quotes = [(r[0], seg_map[r[1]], r[2]) for r in conn.execute("SELECT code_id, segment_id, position FROM quotes")]
+    other_forms = {r[0] for r in conn.execute("SELECT external_id FROM forms")}
+    extra = other_forms - set(forms)
+    if extra:
+        warnings.append(f"{len(extra)} forms of the other copy are not in this project (they had no codings)")
+    return {
+        "codes": _other_codes(conn), "coders": coders, "codings": codings, "memos": memos, "quotes": quotes,
+        "warnings": warnings,
+    }
+
+
+def _match_segments(store: Store, conn: sqlite3.Connection) -> tuple[dict[int, int], dict[int, int], dict[str, int]]:
+    """The other copy's segment ids -> this project's, its answer ids -> ours, and our forms by external id.
+
+    A segment matches by form, question and exact span, else by its text with spaces collapsed. A segment the
+    other copy coded, quoted or wrote a memo on that matches nothing here is an error (nothing is merged)."""
     forms = {r[0]: r[1] for r in store.query("SELECT external_id, id FROM forms")}
     qkeys = {r[0]: r[1] for r in store.query("SELECT key, id FROM questions")}
     answers = {(r[1], r[2]): r[0] for r in store.query("SELECT id, form_id, question_id FROM answers")}
@@ -362,7 +399,6 @@ def _plan(store: Store, conn: sqlite3.Connection, prefix: str) -> dict[str, Any]
     seg_map: dict[int, int] = {}
     answer_map: dict[int, int] = {}
     problems: list[str] = []
-    warnings: list[str] = []
     needed_segments = {
         r[0] for r in conn.execute(
             "SELECT segment_id FROM codings UNION SELECT segment_id FROM memos WHERE segment_id IS NOT NULL "
@@ -380,17 +416,16 @@ def _plan(store: Store, conn: sqlite3.Connection, prefix: str) -> dict[str, Any]
         aid = answers.get((fid, qid)) if fid is not None and qid is not None else None
         if aid is not None:
             answer_map[r["answer_id"]] = aid
-        mine = segs.get(aid, []) if aid is not None else []
-        hit = next((m[0] for m in mine if m[2] == r["start"] and m[3] == r["end"] and m[4] == r["text"]), None)
-        if hit is None:
-            hit = next((m[0] for m in mine if " ".join(m[4].split()) == " ".join(r["text"].split())), None)
+        hit = _same_segment(r, segs.get(aid, []) if aid is not None else [])
         if hit is not None:
             seg_map[r["id"]] = hit
         elif r["id"] in needed_segments:
-            where = f"form {r['external_id']!r}, question {r['key']!r}"
             if fid is None:
                 unmatched_forms.add(r["external_id"])
-            problems.append(f"segment {r['id']} ({where}): {' '.join(r['text'].split())[:40]!r}")
+            problems.append(
+                f"segment {r['id']} (form {r['external_id']!r}, question {r['key']!r}): "
+                f"{' '.join(r['text'].split())[:40]!r}"
+            )
     if problems:
         more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
         hint = f" ({len(unmatched_forms)} forms are not in this project)" if unmatched_forms else ""
@@ -398,7 +433,19 @@ def _plan(store: Store, conn: sqlite3.Connection, prefix: str) -> dict[str, Any]
             f"{len(problems)} coded segments of the other copy match no segment here{hint}: "
             f"{'; '.join(problems[:5])}{more}; nothing was merged"
         )
-    # Codes, parents first, with their paths.
+    return seg_map, answer_map, forms
+
+
+def _same_segment(r: Any, mine: list[Any]) -> int | None:
+    """Our segment (of the same answer) that ``r`` is: the same span and text, else the same text."""
+    hit = next((m[0] for m in mine if m[2] == r["start"] and m[3] == r["end"] and m[4] == r["text"]), None)
+    if hit is None:
+        hit = next((m[0] for m in mine if " ".join(m[4].split()) == " ".join(r["text"].split())), None)
+    return None if hit is None else int(hit)
+
+
+def _other_codes(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The other copy's codes, parents first, each with its path and examples."""
     crow = conn.execute("SELECT * FROM codes ORDER BY position, id").fetchall()
     children: dict[Any, list[Any]] = {}
     for r in crow:
@@ -416,11 +463,13 @@ def _plan(store: Store, conn: sqlite3.Connection, prefix: str) -> dict[str, Any]
             walk(r["id"], p)
 
     walk(None, ())
-    coders = {r["id"]: f"{prefix}{r['name']}" for r in conn.execute("SELECT id, name FROM coders")}
-    codings = [
-        (seg_map[r[0]], r[1], r[2], r[3], r[4])
-        for r in conn.execute("SELECT segment_id, code_id, coder_id, origin, created_at FROM codings ORDER BY id")
-    ]
+    return codes
+
+
+def _other_memos(
+    conn: sqlite3.Connection, seg_map: dict[int, int], answer_map: dict[int, int], warnings: list[str]
+) -> list[dict[str, Any]]:
+    """The other copy's memos with segment and answer ids mapped to ours."""
     memos = []
     for r in conn.execute("SELECT * FROM memos ORDER BY id"):
         m = dict(r)
@@ -431,12 +480,7 @@ def _plan(store: Store, conn: sqlite3.Connection, prefix: str) -> dict[str, Any]
                 warnings.append(f"memo {m['id']} is on an answer that is not in this project: kept without it")
             m["answer_id"] = answer_map.get(m["answer_id"])
         memos.append(m)
-    quotes = [(r[0], seg_map[r[1]], r[2]) for r in conn.execute("SELECT code_id, segment_id, position FROM quotes")]
-    other_forms = {r[0] for r in conn.execute("SELECT external_id FROM forms")}
-    extra = other_forms - set(forms)
-    if extra:
-        warnings.append(f"{len(extra)} forms of the other copy are not in this project (they had no codings)")
-    return {"codes": codes, "coders": coders, "codings": codings, "memos": memos, "quotes": quotes, "warnings": warnings}
+    return memos
 
 
 def _bring_codes(
