@@ -138,67 +138,115 @@ def import_codings(
     clean_coder = " ".join(str(coder).split())
     if not clean_coder:
         raise InvalidInput("say whose codings these are (--coder NAME)")
-    _header, rows, name = read_rows(file)
+    header, rows, name = read_rows(file)
     result = ImportResult(clean_coder)
-
-    forms = {r[1]: r[0] for r in store.query("SELECT id, external_id FROM forms")}
-    qrows = store.query("SELECT id, key, label, position FROM questions")
-    qmap: dict[str, int] = {}
-    for r in qrows:
-        qmap.setdefault(_norm_text(r["label"]).casefold(), r["id"])
-    for r in qrows:
-        qmap[_norm_text(r["key"]).casefold()] = r["id"]
-    if not qrows:
-        raise InvalidInput("this project has no forms yet: import the forms before their codings", path=name)
-    answers: dict[tuple[int, int], tuple[int, str]] = {
-        (r[1], r[2]): (r[0], r[3]) for r in store.query("SELECT id, form_id, question_id, text FROM answers")
-    }
-    segs_of: dict[int, list[tuple[int, str]]] = {}
-    for r in store.query("SELECT id, answer_id, text FROM segments ORDER BY answer_id, position"):
-        segs_of.setdefault(r[1], []).append((r[0], r[2]))
-    code_paths = {tuple(p.casefold() for p in c.path): c.id for c in list_codes(store)}
-
+    look = _Lookups.of(store, name)
     problems: list[str] = []
     unknown: dict[tuple[str, ...], list[str]] = {}
     wanted: list[tuple[int, tuple[str, ...]]] = []  # (segment id, code path parts)
     for n, cells in rows:
-        code_text = cells.get("code", "")
-        if not code_text:
+        if not cells.get("code", ""):
             result.skipped_blank += 1
             continue
         result.rows += 1
-        try:
-            parts = tuple(split_path(code_text))
-        except InvalidInput as exc:
-            problems.append(f"row {n}: {exc}")
+        found = _match_row(n, cells, look, "question" in header, name)
+        if isinstance(found, str):
+            problems.append(found)
             continue
-        fid = forms.get(cells.get("form", ""))
-        if fid is None:
-            problems.append(f"row {n}: no form {cells.get('form', '')!r}")
-            continue
-        qid = _question(cells.get("question") or None, qmap, qrows)
-        if qid is None:
-            if "question" not in _header:
-                raise InvalidInput(
-                    "this project has several questions: add a 'question' column (key or label)", path=name
-                )
-            problems.append(f"row {n}: no question {cells.get('question', '')!r}")
-            continue
-        ans = answers.get((fid, qid))
-        if ans is None:
-            problems.append(f"row {n}: form {cells['form']!r} has no answer to {cells['question']!r}")
-            continue
-        matched, whole = _match_segment(cells, segs_of.get(ans[0], []), ans[1])
-        if not matched:
-            seg = cells.get("segment_id") or cells.get("segment") or cells.get("segment_text") or ""
-            problems.append(f"row {n}: no segment {_short(seg)!r} in form {cells['form']!r}, {cells['question']!r}")
-            continue
+        matched, whole, parts = found
         result.whole_answers += int(whole)
         key = tuple(p.casefold() for p in parts)
-        if key not in code_paths:
+        if key not in look.code_paths:
             unknown.setdefault(key, list(parts))
-        for sid in matched:
-            wanted.append((sid, parts))
+        wanted += [(sid, parts) for sid in matched]
+    _refuse(problems, unknown, unknown_codes, name)
+    with store.action(
+        "codings.import",
+        f"Import codings of '{clean_coder}' from {Path(str(name)).name}",
+        actor=actor or clean_coder,
+        details={"file": Path(str(name)).name, "coder": clean_coder, "rows": result.rows},
+    ) as act:
+        who = coder_id(act, clean_coder)
+        ids = dict(look.code_paths)
+        for key, names in unknown.items():
+            code_path = [IMPORTED_BRANCH, *names]
+            ids[key] = ensure_path(store, code_path, actor=actor or clean_coder)
+            result.codes_created.append("/".join(code_path))
+        t = now()
+        todo = dict.fromkeys((sid, ids[tuple(p.casefold() for p in parts)]) for sid, parts in wanted)
+        for sid, cid in todo:
+            if write_codings(act, [(sid, cid, who, "import", t)]):
+                result.added += 1
+            else:
+                result.already_present += 1
+        act.details.update({"added": result.added, "codes_created": len(result.codes_created)})
+    return result
+
+
+@dataclass
+class _Lookups:
+    """What rows of a codings file are matched against: the project's forms, questions, answers, segments, codes."""
+
+    forms: dict[str, int]
+    qrows: list[Any]
+    qmap: dict[str, int]
+    answers: dict[tuple[int, int], tuple[int, str]]
+    segs_of: dict[int, list[tuple[int, str]]]
+    code_paths: dict[tuple[str, ...], int]
+
+    @classmethod
+    def of(cls, store: Store, name: str) -> _Lookups:
+        qrows = store.query("SELECT id, key, label, position FROM questions")
+        if not qrows:
+            raise InvalidInput("this project has no forms yet: import the forms before their codings", path=name)
+        qmap: dict[str, int] = {}
+        for r in qrows:
+            qmap.setdefault(_norm_text(r["label"]).casefold(), r["id"])
+        for r in qrows:
+            qmap[_norm_text(r["key"]).casefold()] = r["id"]
+        segs_of: dict[int, list[tuple[int, str]]] = {}
+        for r in store.query("SELECT id, answer_id, text FROM segments ORDER BY answer_id, position"):
+            segs_of.setdefault(r[1], []).append((r[0], r[2]))
+        return cls(
+            forms={r[1]: r[0] for r in store.query("SELECT id, external_id FROM forms")},
+            qrows=qrows,
+            qmap=qmap,
+            answers={
+                (r[1], r[2]): (r[0], r[3]) for r in store.query("SELECT id, form_id, question_id, text FROM answers")
+            },
+            segs_of=segs_of,
+            code_paths={tuple(p.casefold() for p in c.path): c.id for c in list_codes(store)},
+        )
+
+
+def _match_row(
+    n: int, cells: dict[str, str], look: _Lookups, has_question: bool, name: str
+) -> tuple[list[int], bool, tuple[str, ...]] | str:
+    """The segments a row codes, whether it coded a whole answer, and its code path; or what is wrong with it."""
+    try:
+        parts = tuple(split_path(cells.get("code", "")))
+    except InvalidInput as exc:
+        return f"row {n}: {exc}"
+    fid = look.forms.get(cells.get("form", ""))
+    if fid is None:
+        return f"row {n}: no form {cells.get('form', '')!r}"
+    qid = _question(cells.get("question") or None, look.qmap, look.qrows)
+    if qid is None:
+        if not has_question:
+            raise InvalidInput("this project has several questions: add a 'question' column (key or label)", path=name)
+        return f"row {n}: no question {cells.get('question', '')!r}"
+    ans = look.answers.get((fid, qid))
+    if ans is None:
+        return f"row {n}: form {cells['form']!r} has no answer to {cells['question']!r}"
+    matched, whole = _match_segment(cells, look.segs_of.get(ans[0], []), ans[1])
+    if not matched:
+        seg = cells.get("segment_id") or cells.get("segment") or cells.get("segment_text") or ""
+        return f"row {n}: no segment {_short(seg)!r} in form {cells['form']!r}, {cells['question']!r}"
+    return matched, whole, parts
+
+
+def _refuse(problems: list[str], unknown: dict[tuple[str, ...], list[str]], unknown_codes: str, name: str) -> None:
+    """Refuse the whole file for rows that match nothing, or for new codes when they are not to be created."""
     if problems:
         shown = "; ".join(problems[:5])
         more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
@@ -213,32 +261,6 @@ def import_codings(
             f"'{IMPORTED_BRANCH}/'); nothing was imported",
             path=name,
         )
-    with store.action(
-        "codings.import",
-        f"Import codings of '{clean_coder}' from {Path(str(name)).name}",
-        actor=actor or clean_coder,
-        details={"file": Path(str(name)).name, "coder": clean_coder, "rows": result.rows},
-    ) as act:
-        who = coder_id(act, clean_coder)
-        ids: dict[tuple[str, ...], int] = {}
-        for key, names in unknown.items():
-            code_path = [IMPORTED_BRANCH, *names]
-            ids[key] = ensure_path(store, code_path, actor=actor or clean_coder)
-            result.codes_created.append("/".join(code_path))
-        t = now()
-        seen: set[tuple[int, int]] = set()
-        for sid, parts in wanted:
-            key = tuple(p.casefold() for p in parts)
-            cid = code_paths.get(key) or ids[key]
-            if (sid, cid) in seen:
-                continue
-            seen.add((sid, cid))
-            if write_codings(act, [(sid, cid, who, "import", t)]):
-                result.added += 1
-            else:
-                result.already_present += 1
-        act.details.update({"added": result.added, "codes_created": len(result.codes_created)})
-    return result
 
 
 def _question(ref: str | None, qmap: dict[str, int], qrows: list[Any]) -> int | None:
@@ -271,14 +293,12 @@ def _short(text: str, n: int = 40) -> str:
 def _match_segment(cells: dict[str, str], segs: list[tuple[int, str]], answer_text: str) -> tuple[list[int], bool]:
     """Segment ids a row points at, and whether it coded the whole answer."""
     ids = {sid for sid, _ in segs}
-    for key in ("segment_id", "segment"):
-        v = cells.get(key, "")
-        if v.isdigit() and int(v) in ids:
-            return [int(v)], False
-    if cells.get("segment_id") and not (cells.get("segment_text") or cells.get("segment")):
-        return [], False
-    text = _norm_text(cells.get("segment_text") or cells.get("segment") or "")
-    if not text:
+    by_id = [int(v) for v in (cells.get("segment_id", ""), cells.get("segment", "")) if v.isdigit() and int(v) in ids]
+    if by_id:
+        return by_id[:1], False
+    written = cells.get("segment_text") or cells.get("segment") or ""
+    text = _norm_text(written)
+    if not text or (cells.get("segment_id") and not written):
         return [], False
     exact = [sid for sid, t in segs if _norm_text(t) == text]
     if exact:
@@ -288,8 +308,12 @@ def _match_segment(cells: dict[str, str], segs: list[tuple[int, str]], answer_te
         return folded, False
     if _norm_text(answer_text).casefold() == text.casefold():
         return [sid for sid, _ in segs], True
-    # A run of consecutive segments (a coder highlighted two sentences together).
-    want = text.casefold()
+    return _run_of_segments(text.casefold(), segs)
+
+
+def _run_of_segments(want: str, segs: list[tuple[int, str]]) -> tuple[list[int], bool]:
+    """Consecutive segments whose texts joined make ``want`` (a coder highlighted two sentences together), and
+    whether they are the whole answer."""
     norm = [_norm_text(t).casefold() for _, t in segs]
     for i in range(len(segs)):
         joined = norm[i]
