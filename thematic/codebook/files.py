@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -153,18 +153,9 @@ def _from_csv(data: bytes, stem: str, filename: str) -> Codebook:
     cb = Codebook(name=stem)
     index: dict[tuple[str, ...], CodebookEntry] = {}
     for rowno, row in enumerate(reader, start=2):
-        if "path" in cols:
-            raw = (row.get(cols["path"]) or "").strip()
-            try:
-                parts = tuple(split_path(raw)) if raw else ()
-            except InvalidInput:
-                raise InvalidInput(f"code path {raw!r} has an empty part", path=filename, row=rowno) from None
-        else:
-            parts = tuple(v for v in ((row.get(cols[c]) or "").strip() for c in levels) if v)
+        parts = _csv_path(row, cols, levels, filename, rowno)
         if not parts:
             continue
-        if any(not p for p in parts):
-            raise InvalidInput(f"code path {'/'.join(parts)!r} has an empty part", path=filename, row=rowno)
         parent_list = cb.codes
         for depth in range(len(parts)):
             key = parts[: depth + 1]
@@ -172,16 +163,37 @@ def _from_csv(data: bytes, stem: str, filename: str) -> Codebook:
                 index[key] = CodebookEntry(name=" ".join(parts[depth].split()))
                 parent_list.append(index[key])
             parent_list = index[key].children
-        leaf = index[parts]
-        for fld in ("definition", "includes", "excludes", "colour"):
-            if fld in cols and (row.get(cols[fld]) or "").strip():
-                setattr(leaf, fld, (row.get(cols[fld]) or "").strip())
-        if "examples" in cols and (row.get(cols["examples"]) or "").strip():
-            leaf.examples += [e.strip() for e in (row.get(cols["examples"]) or "").split("|") if e.strip()]
+        _csv_fields(index[parts], row, cols)
     if not index:
         raise InvalidInput("the codebook has no codes", path=filename)
     _check_unique_names(cb.codes, filename)
     return cb
+
+
+def _csv_path(
+    row: dict[str, Any], cols: dict[str, str], levels: Sequence[str], filename: str, rowno: int
+) -> tuple[str, ...]:
+    """A CSV row's code path, from its 'path' column or its theme/subtheme/code columns (empty: a blank row)."""
+    if "path" in cols:
+        raw = (row.get(cols["path"]) or "").strip()
+        try:
+            parts = tuple(split_path(raw)) if raw else ()
+        except InvalidInput:
+            raise InvalidInput(f"code path {raw!r} has an empty part", path=filename, row=rowno) from None
+    else:
+        parts = tuple(v for v in ((row.get(cols[c]) or "").strip() for c in levels) if v)
+    if any(not p for p in parts):
+        raise InvalidInput(f"code path {'/'.join(parts)!r} has an empty part", path=filename, row=rowno)
+    return parts
+
+
+def _csv_fields(leaf: CodebookEntry, row: dict[str, Any], cols: dict[str, str]) -> None:
+    """Copy a CSV row's definition, includes, excludes, colour and examples (``a|b``) onto its code."""
+    for fld in ("definition", "includes", "excludes", "colour"):
+        if fld in cols and (row.get(cols[fld]) or "").strip():
+            setattr(leaf, fld, (row.get(cols[fld]) or "").strip())
+    if "examples" in cols and (row.get(cols["examples"]) or "").strip():
+        leaf.examples += [e.strip() for e in (row.get(cols["examples"]) or "").split("|") if e.strip()]
 
 
 def codebook_to_dict(cb: Codebook) -> dict[str, Any]:
