@@ -25,11 +25,25 @@ def store() -> Iterator[Store]:
     s.close()
 
 
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def require_shared(path: Path) -> Path:
+    """``path`` (something under ``../shared``, the data and samples beside the repository). Missing, the test is
+    skipped on a workstation but fails in CI, where ``../shared`` is always laid out: a test that cannot run there
+    must not pass unnoticed."""
+    if not path.exists():
+        message = f"{path.relative_to(REPO.parent) if path.is_relative_to(REPO.parent) else path} is not beside the repo"
+        if in_ci():
+            pytest.fail(f"{message} (CI must have ../shared)")
+        pytest.skip(message)
+    return path
+
+
 @pytest.fixture
 def shared() -> Path:
-    if not SHARED.exists():
-        pytest.skip("../shared is not beside the repo")
-    return SHARED
+    return require_shared(SHARED)
 
 
 def dump(store: Store) -> dict[str, list[tuple[object, ...]]]:

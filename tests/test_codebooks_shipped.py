@@ -160,9 +160,9 @@ def test_training_evaluation_follows_kirkpatrick_plus_delivery_and_environment()
 
 @pytest.fixture(scope="module")
 def nhs_rows() -> list[dict[str, str]]:
-    if not NHS_CSV.exists():
-        pytest.skip("../shared is not beside the repo")
-    with NHS_CSV.open(encoding="utf-8", newline="") as f:
+    from .conftest import require_shared
+
+    with require_shared(NHS_CSV).open(encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f))
 
 

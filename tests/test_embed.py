@@ -82,8 +82,9 @@ def test_nothing_is_loaded_for_cached_texts(store: Store) -> None:
     assert m._model is None and vec.shape == (1, 384)
 
 
-@pytest.mark.slow
 def test_real_minilm_smoke(store: Store) -> None:
+    """The real offline model (runs in CI: a few seconds on a CPU): similar sentences are closer, and rows come
+    back in the order of the texts asked for."""
     m = MiniLMEmbedder()
     seen: list[tuple[int, int]] = []
     v = embed_texts(store, ["The nurses were kind.", "Staff were very caring.", "The car park was full."],

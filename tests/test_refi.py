@@ -24,14 +24,15 @@ from thematic.export.refi_import import import_qdpx, pieces, read_qdpx
 from thematic.memos import add_memo, memos
 from thematic.store import Store
 
+from .conftest import require_shared
+
 REFI = SHARED / "refi-qda"
 NVIVO = REFI / "samples" / "nvivo15_mac_export.qdpx"
 NS = "{urn:QDA-XML:project:1.0}"
 
 
 def _schema(name: str) -> etree.XMLSchema:
-    if not (REFI / name).exists():
-        pytest.skip("../shared/refi-qda is not beside the repo")
+    require_shared(REFI / name)
     return etree.XMLSchema(etree.parse(str(REFI / name)))
 
 
@@ -120,8 +121,7 @@ def test_export_import_export_is_identical_and_one_undoable_step(proj: Store) ->
 
 
 def test_nvivo_export_imports_all_262_codes_with_nesting() -> None:
-    if not NVIVO.exists():
-        pytest.skip("../shared/refi-qda/samples is not beside the repo")
+    require_shared(NVIVO)
     s = Store(":memory:")
     stats = import_qdpx(s, NVIVO, actor="tester")
     codes = list_codes(s)
