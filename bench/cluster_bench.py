@@ -18,7 +18,7 @@ time (embeddings cached), peak memory, number of candidates/topics, outlier shar
 * Memory: ``tracemalloc`` peak of the run (Python and NumPy allocations; not torch/BLAS internals) and the
   process's peak RSS so far (``ru_maxrss``, which includes the loaded model and everything before).
 
-Run: ``/work/venv/bin/python bench/cluster_bench.py [--sizes 1000,full,50000] [--skip-baseline-at 50000]
+Run: ``.venv/bin/python bench/cluster_bench.py [--sizes 1000,full,50000] [--skip-baseline-at 50000]
 [--quick] [--no-suggest]``. Vectors are cached in ``bench/results/nhs_raw_minilm.npy`` (gitignored).
 """
 

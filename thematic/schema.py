@@ -243,7 +243,7 @@ def install_undo_triggers(conn: sqlite3.Connection) -> None:
 
 @migration(3)
 def adjudication_tables(conn: sqlite3.Connection) -> None:
-    """Adjudication decisions on coder disagreements, and agreement recorded per round (issue 6)."""
+    """Adjudication decisions on coder disagreements, and agreement recorded per round."""
     run_script(
         conn,
         """
