@@ -233,6 +233,7 @@ def _named(text: str, name: str) -> io.BytesIO:
         ("bad.csv", "foo,bar\n1,2\n", "'path' column"),
         ("bad.csv", "path\nA//B\n", "row 2"),
         ("bad.txt", "x", "unknown codebook type"),
+        ("cb.qdc", "<CodeBook/>", "read by the REFI-QDA importer"),  # the codebook package never reads REFI-QDA
     ],
 )
 def test_bad_codebook_files_are_one_clear_error(name: str, text: str, message: str) -> None:
