@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from . import limits
 from .codebook import split_path
 from .errors import InvalidInput
 from .store import Store
@@ -68,9 +69,9 @@ def read_codebook(source: str | Path | IO[bytes], *, name: str | None = None) ->
         data = source.read()
     stem = name or Path(filename).stem
     if suffix in (".yaml", ".yml"):
-        return _from_yaml(data, stem, filename)
+        return limits.check_codebook(_from_yaml(data, stem, filename), filename)
     if suffix == ".csv":
-        return _from_csv(data, stem, filename)
+        return limits.check_codebook(_from_csv(data, stem, filename), filename)
     if suffix == ".qdc":
         try:
             from .export import refi
@@ -81,17 +82,10 @@ def read_codebook(source: str | Path | IO[bytes], *, name: str | None = None) ->
 
 
 def _from_yaml(data: bytes, stem: str, filename: str) -> Codebook:
-    import yaml
-
     try:
-        # libyaml's safe loader when the wheel has it (10x faster), else the pure-Python one; both are safe.
-        doc = yaml.load(data.decode("utf-8-sig"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise InvalidInput(
-            f"not valid YAML ({getattr(exc, 'problem', None) or exc})", path=filename,
-            row=None if line is None else line + 1,
-        ) from exc
+        doc = limits.safe_yaml_load(data.decode("utf-8-sig"), filename)  # size and depth counted before building
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=filename) from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("codes"), list):
         raise InvalidInput("a codebook needs a 'codes:' list at the top level", path=filename)
     codes = [_entry(item, filename, ()) for item in doc["codes"]]
@@ -167,6 +161,7 @@ def _from_csv(data: bytes, stem: str, filename: str) -> Codebook:
             parts = tuple(v for v in ((row.get(cols[c]) or "").strip() for c in levels) if v)
         if not parts:
             continue
+        limits.check_code_depth(len(parts), path=filename, row=rowno)
         if any(not p for p in parts):
             raise InvalidInput(f"code path {'/'.join(parts)!r} has an empty part", path=filename, row=rowno)
         parent_list = cb.codes
