@@ -20,7 +20,6 @@ import os
 import shutil
 import sqlite3
 import threading
-import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -429,9 +428,10 @@ def check_project_file(path: Path, *, timeout: float = DEFAULT_BUSY_TIMEOUT, cre
         raise ProjectDamaged(
             f"{path} is damaged: the file is {size:,} bytes but its header says {pages * page_size:,} (truncated?)"
         )
-    uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
+    # An ordinary connection that only reads: a read-only (mode=ro) one would leave the -wal and -shm side files
+    # of a WAL-mode database behind when it closes; this one removes them, as the last connection does.
     try:
-        conn = sqlite3.connect(uri, uri=True, timeout=timeout)
+        conn = sqlite3.connect(str(path), timeout=timeout)
     except sqlite3.Error as exc:
         raise from_sqlite(exc, path) or ThematicError(f"cannot open {path}: {exc}") from exc
     try:
