@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from thematic import limits
+from thematic.schema import APPLICATION_ID
 
 ROOT = Path(__file__).resolve().parents[1]
 MEMORY_LIMIT = 2 * 1024**3  # bytes of address space for one command (a bad input is refused long before this)
@@ -42,6 +43,7 @@ def thematic(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpro
         text=True,
         timeout=300,
         preexec_fn=_limit_memory,
+        check=False,
     )
 
 
@@ -311,14 +313,12 @@ def test_an_empty_sqlite_file_is_not_opened_as_a_project(tmp_path: Path) -> None
 def test_a_project_locked_by_another_process_is_busy_after_a_bounded_wait(work: Path) -> None:
     dump = rows(work / "p.db")
     before = snapshot(work)
+    hold = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+        "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); sys.stdin.read()"
+    )
     holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
-            "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); sys.stdin.read()",
-            str(work / "p.db"),
-        ],
+        [sys.executable, "-c", hold, str(work / "p.db")],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -336,3 +336,20 @@ def test_a_project_locked_by_another_process_is_busy_after_a_bounded_wait(work: 
         holder.wait(timeout=30)
     (work / "codes.csv").unlink()
     assert snapshot(work) == before and rows(work / "p.db") == dump
+
+
+def test_a_project_from_before_the_marker_is_recognised_and_marked(work: Path) -> None:
+    """Files made by earlier versions carry no application id; their own tables say they are projects."""
+    conn = sqlite3.connect(work / "p.db")
+    conn.execute("PRAGMA application_id = 0")
+    conn.execute("DELETE FROM migrations WHERE version = 10")
+    conn.commit()
+    conn.close()
+    r = thematic("status", "p.db", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert "forms      12" in r.stdout
+    conn = sqlite3.connect(work / "p.db")
+    try:
+        assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    finally:
+        conn.close()

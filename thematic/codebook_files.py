@@ -77,7 +77,8 @@ def read_codebook(source: str | Path | IO[bytes], *, name: str | None = None) ->
             from .export import refi
         except ImportError as exc:  # pragma: no cover - refi ships with thematic
             raise InvalidInput("REFI-QDA support is not available", path=filename) from exc
-        return limits.check_codebook(refi.read_qdc(io.BytesIO(data), name=stem), filename)
+        qdc: Codebook = refi.read_qdc(io.BytesIO(data), name=stem)
+        return limits.check_codebook(qdc, filename)
     raise InvalidInput("unknown codebook type: use .yaml, .csv or .qdc", path=filename)
 
 

@@ -24,6 +24,7 @@ from typing import Any, Protocol, TypeVar
 
 from .errors import InvalidInput
 
+
 class _Codebook(Protocol):
     codes: Any
 
@@ -141,7 +142,7 @@ class _Measure:
         import yaml
 
         line = int(getattr(getattr(ev, "start_mark", None), "line", 0) or 0)
-        anchor = getattr(ev, "anchor", None)
+        anchor = str(getattr(ev, "anchor", None) or "") or None
         if isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             if len(self.stack) >= MAX_YAML_DEPTH:
                 self.refuse(f"the YAML document nests more than {MAX_YAML_DEPTH} levels deep", line)
@@ -157,7 +158,7 @@ class _Measure:
                 self.sizes[anchor], self.depths[anchor] = 1, 0
             self.count(1, line)
             self.child(1, 0)
-        elif isinstance(ev, yaml.AliasEvent):
+        elif isinstance(ev, yaml.AliasEvent) and anchor is not None:
             if any(o.anchor == anchor for o in self.stack):
                 self.refuse(f"the alias *{anchor} refers to a node that contains it (a recursive alias)", line)
             if anchor not in self.sizes:

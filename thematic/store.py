@@ -415,32 +415,8 @@ def check_project_file(path: Path, *, timeout: float = DEFAULT_BUSY_TIMEOUT, cre
     migration 10) or, for files made by thematic before that migration, one holding thematic's own
     bookkeeping tables (``migrations``, ``audit``, ``undo_log`` ...). An SQLite file with no tables at all is
     accepted only when ``create`` (it becomes a new project). A file shorter than its header says is damaged."""
-    with path.open("rb") as fh:
-        header = fh.read(100)
-    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
-        raise NotAProject(f"{path} is not a thematic project (not an SQLite file)")
-    page_size = int.from_bytes(header[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    pages = int.from_bytes(header[28:32], "big")
-    counter_valid = header[24:28] == header[92:96]
-    size = path.stat().st_size
-    if counter_valid and pages and page_size and size < pages * page_size:
-        raise ProjectDamaged(
-            f"{path} is damaged: the file is {size:,} bytes but its header says {pages * page_size:,} (truncated?)"
-        )
-    # An ordinary connection that only reads: a read-only (mode=ro) one would leave the -wal and -shm side files
-    # of a WAL-mode database behind when it closes; this one removes them, as the last connection does.
-    try:
-        conn = sqlite3.connect(str(path), timeout=timeout)
-    except sqlite3.Error as exc:
-        raise from_sqlite(exc, path) or ThematicError(f"cannot open {path}: {exc}") from exc
-    try:
-        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    except sqlite3.Error as exc:
-        raise from_sqlite(exc, path) or ThematicError(f"cannot read {path}: {exc}") from exc
-    finally:
-        conn.close()
+    _check_header(path)
+    app_id, tables = _marker(path, timeout)
     if app_id == schema.APPLICATION_ID:
         return
     if app_id == 0 and _THEMATIC_TABLES <= tables:
@@ -455,3 +431,38 @@ def check_project_file(path: Path, *, timeout: float = DEFAULT_BUSY_TIMEOUT, cre
     else:
         what = "an empty SQLite database"
     raise NotAProject(f"{path} is not a thematic project ({what}); nothing was changed")
+
+
+def _check_header(path: Path) -> None:
+    """The SQLite file header: the magic string, and a file at least as long as the header says."""
+    with path.open("rb") as fh:
+        header = fh.read(100)
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        raise NotAProject(f"{path} is not a thematic project (not an SQLite file)")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    counter_valid = header[24:28] == header[92:96]  # else the page count in the header is not to be trusted
+    size = path.stat().st_size
+    if counter_valid and size < pages * page_size:
+        raise ProjectDamaged(
+            f"{path} is damaged: the file is {size:,} bytes but its header says {pages * page_size:,} (truncated?)"
+        )
+
+
+def _marker(path: Path, timeout: float) -> tuple[int, set[str]]:
+    """The file's application id and table names."""
+    # An ordinary connection that only reads: a read-only (mode=ro) one would leave the -wal and -shm side files
+    # of a WAL-mode database behind when it closes; this one removes them, as the last connection does.
+    try:
+        conn = sqlite3.connect(str(path), timeout=timeout)
+    except sqlite3.Error as exc:
+        raise from_sqlite(exc, path) or ThematicError(f"cannot open {path}: {exc}") from exc
+    try:
+        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error as exc:
+        raise from_sqlite(exc, path) or ThematicError(f"cannot read {path}: {exc}") from exc
+    finally:
+        conn.close()
+    return app_id, tables
