@@ -253,6 +253,17 @@ def test_nul_byte_after_the_first_64_kilobytes_is_refused_with_its_position(work
 def test_dev_zero_is_not_a_regular_file(work: Path) -> None:
     line = check_unchanged(work, lambda: refused(thematic("ingest", "p.db", "/dev/zero", cwd=work), "not a regular file"))
     assert "folder" not in line
+    check_unchanged(
+        work, lambda: refused(thematic("import-codebook", "p.db", "/dev/zero", cwd=work), "not a regular file")
+    )
+
+
+def test_nul_byte_in_a_codebook_is_refused(work: Path) -> None:
+    (work / "nul.csv").write_bytes(b"path,definition\nContent/Fine,ok\nContent/Bad\x00Name,x\n")
+    check_unchanged(
+        work,
+        lambda: refused(thematic("import-codebook", "p.db", "nul.csv", cwd=work), "NUL character", "Bad\\x00Name"),
+    )
 
 
 # ---------------------------------------------------------------------------------------------- project files

@@ -60,13 +60,7 @@ def read_codebook(source: str | Path | IO[bytes], *, name: str | None = None) ->
     """Read a codebook file (YAML, CSV or REFI-QDA .qdc), from a path or a binary file object with ``.name``."""
     filename = str(getattr(source, "name", source))
     suffix = Path(filename).suffix.lower()
-    if isinstance(source, (str, Path)):
-        path = Path(source)
-        if not path.exists():
-            raise InvalidInput("file does not exist", path=path)
-        data = path.read_bytes()
-    else:
-        data = source.read()
+    data = limits.read_limited(source)  # a regular file of at most MAX_CODEBOOK_BYTES
     stem = name or Path(filename).stem
     if suffix in (".yaml", ".yml"):
         return limits.check_codebook(_from_yaml(data, stem, filename), filename)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import IO, Any, Protocol, TypeVar
 
 from .errors import InvalidInput
 
@@ -38,6 +38,8 @@ MAX_CODEBOOK_BYTES = 20 * 1024 * 1024  # size of one codebook file
 MAX_YAML_NODES = 300_000  # scalars, lists and mappings of a YAML document, aliases counted as what they expand to
 MAX_YAML_DEPTH = 100  # nesting of lists and mappings in a YAML document (a code tree of 20 levels needs ~42)
 MAX_CELL_LENGTH = 100_000  # characters in one imported cell (answer, metadata value or form id)
+
+_TEXT_FIELDS = ("definition", "includes", "excludes", "colour")
 
 
 def check_name(name: str, where: str = "") -> str:
@@ -79,6 +81,24 @@ def check_cell(text: str, *, path: str | Path | None = None, row: int | None = N
     return text
 
 
+def read_limited(source: str | Path | IO[bytes], max_bytes: int = MAX_CODEBOOK_BYTES) -> bytes:
+    """The bytes of a file (a path or a binary file object), refusing more than ``max_bytes`` and, for a path,
+    anything but a regular file (``/dev/zero`` would never end)."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.exists():
+            raise InvalidInput("file does not exist", path=path)
+        if not path.is_file():
+            raise InvalidInput("is a folder, device or pipe, not a regular file", path=path)
+        with path.open("rb") as fh:
+            return read_limited(fh, max_bytes)
+    data = source.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        name = Path(str(getattr(source, "name", "") or "upload")).name
+        raise InvalidInput(f"refused: the file is over {max_bytes:,} bytes", path=name)
+    return data
+
+
 def check_codebook(codebook: _CB, path: str | Path | None = None) -> _CB:
     """Refuse a codebook (anything with ``codes``, entries with ``name`` and ``children``) with too many codes,
     a path deeper than :data:`MAX_CODE_DEPTH` or a name longer than :data:`MAX_NAME_LENGTH`; else return it.
@@ -93,6 +113,9 @@ def check_codebook(codebook: _CB, path: str | Path | None = None) -> _CB:
         check_code_count(count, path=where)
         trail = (*parents, str(entry.name)[:40])
         check_code_depth(len(trail), "/".join(parents[:3]) + ("/..." if len(parents) > 3 else ""), path=where)
+        if "\x00" in entry.name or any("\x00" in str(getattr(entry, f, "")) for f in _TEXT_FIELDS):
+            shown = "/".join(trail).replace("\x00", "\\x00")
+            raise InvalidInput(f"a NUL character in code '{shown}': the file is binary or damaged", path=where)
         if len(entry.name) > MAX_NAME_LENGTH:
             under = "/".join(parents) or "the top level"
             raise InvalidInput(

@@ -444,6 +444,9 @@ def _check_header(path: Path) -> None:
     pages = int.from_bytes(header[28:32], "big")
     counter_valid = header[24:28] == header[92:96]  # else the page count in the header is not to be trusted
     size = path.stat().st_size
+    wal = Path(str(path) + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        return  # pages may still be in the WAL (a checkpoint cut short): SQLite recovers them; don't judge the size
     if counter_valid and size < pages * page_size:
         raise ProjectDamaged(
             f"{path} is damaged: the file is {size:,} bytes but its header says {pages * page_size:,} (truncated?)"
