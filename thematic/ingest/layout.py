@@ -240,27 +240,38 @@ def _is_group_row(
 
     ``above``: ``row`` sits above the row chosen as header; a lone label in the first column is a title then.
     """
-    if not below:
-        return False
-    if above:
-        labels_top = [(i, x) for i, x in enumerate(top) if x is not None and str(x).strip()]
-        if not labels_top or not all(_is_label(x) for _i, x in labels_top):
-            return False
-        if len(labels_top) == 1 and labels_top[0][0] == 0:
-            return False
-    labels_below = [x for x in below if x is not None and str(x).strip()]
-    if len(labels_below) < 2 or not all(_is_label(x) and len(str(x).strip()) <= 150 for x in labels_below):
+    if not below or (above and not _could_be_group_above(top)) or not _is_sub_header(below):
         return False
     if merged:
         return any(r1 == row and c2 > c1 and r2 == row for r1, c1, r2, c2 in merged)
-    # CSV: the row below fills gaps of this row with distinct short labels, and the row after looks like data
+    return _csv_group_row(top, below, after)
+
+
+def _could_be_group_above(top: list[Any]) -> bool:
+    """Only labels, and not a lone label in the first column (a title)."""
+    labels_top = [(i, x) for i, x in enumerate(top) if x is not None and str(x).strip()]
+    if not labels_top or not all(_is_label(x) for _i, x in labels_top):
+        return False
+    return not (len(labels_top) == 1 and labels_top[0][0] == 0)
+
+
+def _is_sub_header(below: list[Any]) -> bool:
+    """At least two short labels and nothing else."""
+    labels_below = [x for x in below if x is not None and str(x).strip()]
+    return len(labels_below) >= 2 and all(_is_label(x) and len(str(x).strip()) <= 150 for x in labels_below)
+
+
+def _blank(x: Any) -> bool:
+    return x is None or not str(x).strip()
+
+
+def _csv_group_row(top: list[Any], below: list[Any], after: list[Any]) -> bool:
+    """CSV: the row below fills gaps of this row with distinct short labels, and the row after looks like data."""
     width = max(len(top), len(below))
     top_p = top + [None] * (width - len(top))
     below_p = below + [None] * (width - len(below))
-    fills_gap = any(
-        (t is None or not str(t).strip()) and b is not None and str(b).strip() for t, b in zip(top_p, below_p)
-    )
-    has_gap_inside = any(t is None or not str(t).strip() for t in top_p[: len(below)])
+    fills_gap = any(_blank(t) and not _blank(b) for t, b in zip(top_p, below_p))
+    has_gap_inside = any(_blank(t) for t in top_p[: len(below)])
     data_like = any(x is not None and not _is_label(x) for x in after) or any(
         isinstance(x, str) and len(x) > 150 for x in after
     )
