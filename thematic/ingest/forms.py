@@ -367,31 +367,15 @@ def _read_long(
         if form is None:
             form = forms[fid] = FormRecord(fid, n, {}, {})
         for c in mcols:
-            v = _meta_value(c, _text(src, values, c, n), warned, warnings)
-            if v is None:
-                continue
-            old = form.meta.get(c.name)
-            if old is None:
-                form.meta[c.name] = v
-                meta_rows[(fid, c.name)] = n
-            elif old != v:
-                raise Conflict(
-                    f"{src.name}: form {fid!r} has {c.name} {old!r} in row {meta_rows[(fid, c.name)]} "
-                    f"and {v!r} in row {n}"
-                )
+            _merge_meta(src, form, c, _meta_value(c, _text(src, values, c, n), warned, warnings), n, meta_rows)
         text = _text(src, values, acol, n)
         if is_blank(text):
             blanks += 1
             continue
         assert text is not None
-        prior = form.answers.get(qkey)
-        if prior is not None:
-            if prior[0] == text:
-                dups += 1
-                continue
-            raise Conflict(
-                f"{src.name}: form id {fid!r} answers {qkey!r} differently in rows {prior[1]} and {n}"
-            )
+        if _repeats_answer(src, form, qkey, text, n):
+            dups += 1
+            continue
         form.answers[qkey] = (text, n)
         if progress is not None and rows % 2000 == 0:
             _report(progress, src)
@@ -401,6 +385,33 @@ def _read_long(
     records = list(forms.values())
     empty = sum(1 for f in records if not f.answers)
     return _result(progress, src, m, list(questions), records, blanks, empty, dups, rows, warnings)
+
+
+def _merge_meta(
+    src: Source, form: FormRecord, col: Column, value: str | None, row: int, meta_rows: dict[tuple[str, str], int]
+) -> None:
+    """Long layout: a form's metadata value from one of its rows; rows of one form must not disagree."""
+    if value is None:
+        return
+    old = form.meta.get(col.name)
+    if old is None:
+        form.meta[col.name] = value
+        meta_rows[(form.external_id, col.name)] = row
+    elif old != value:
+        raise Conflict(
+            f"{src.name}: form {form.external_id!r} has {col.name} {old!r} in row "
+            f"{meta_rows[(form.external_id, col.name)]} and {value!r} in row {row}"
+        )
+
+
+def _repeats_answer(src: Source, form: FormRecord, qkey: str, text: str, row: int) -> bool:
+    """Long layout: True if the form already has this answer to the question; a different one is a conflict."""
+    prior = form.answers.get(qkey)
+    if prior is None:
+        return False
+    if prior[0] == text:
+        return True
+    raise Conflict(f"{src.name}: form id {form.external_id!r} answers {qkey!r} differently in rows {prior[1]} and {row}")
 
 
 def _report(progress: Progress, src: Source) -> None:
