@@ -78,7 +78,7 @@ def read_codebook(source: str | Path | IO[bytes], *, name: str | None = None) ->
 
 def _from_yaml(data: bytes, stem: str, filename: str) -> Codebook:
     try:
-        doc = limits.safe_yaml_load(data.decode("utf-8-sig"), filename)  # size and depth counted before building
+        doc = limits.load_codebook_yaml(data.decode("utf-8-sig"), filename)  # sizes counted before building
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=filename) from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("codes"), list):

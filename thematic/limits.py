@@ -11,7 +11,9 @@ One place for every size, depth and length limit, so that a hostile or broken fi
   *before* anything is built: an alias counts as the whole node it names (so a "billion laughs" file of 2 KB
   counts as the millions of nodes it would expand to), nesting through aliases counts too, and a recursive
   alias is refused. The event stream is produced without recursion, so a document nested 100,000 deep is
-  refused instead of raising ``RecursionError``.
+  refused instead of raising ``RecursionError``. :func:`load_codebook_yaml` adds the code count of a YAML
+  codebook, counted on the loaded (still shared) lists before a single code is built.
+* :func:`read_limited` — a codebook file's bytes: a regular file, at most :data:`MAX_CODEBOOK_BYTES`.
 * :data:`MAX_CELL_LENGTH` — the longest text one spreadsheet cell may hold on import (Excel's own limit is
   32,767 characters; spaCy refuses texts over 1,000,000).
 """
@@ -216,3 +218,28 @@ def safe_yaml_load(text: str, where: str | Path = "") -> Any:
         raise InvalidInput(
             f"not valid YAML ({getattr(exc, 'problem', None) or exc})", path=name, row=None if line is None else line + 1
         ) from exc
+
+
+def load_codebook_yaml(text: str, where: str | Path = "") -> Any:
+    """:func:`safe_yaml_load`, then the number of codes counted on the loaded document before any code is built:
+    aliases share their objects, so each shared list is counted once and multiplied, not walked again."""
+    doc = safe_yaml_load(text, where)
+    if isinstance(doc, dict) and isinstance(doc.get("codes"), list):
+        check_code_count(_count_codes(doc["codes"], {}), path=Path(str(where)).name if where else None)
+    return doc
+
+
+def _count_codes(items: list[Any], memo: dict[int, int]) -> int:
+    """Codes in a ``codes:``/``children:`` list, its subcodes included; stops counting past the limit."""
+    key = id(items)
+    if key not in memo:
+        total = 0
+        for item in items:
+            total += 1
+            children = item.get("children") if isinstance(item, dict) else None
+            if isinstance(children, list):
+                total += _count_codes(children, memo)
+            if total > MAX_CODEBOOK_CODES:
+                break
+        memo[key] = total
+    return memo[key]
