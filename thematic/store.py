@@ -3,6 +3,9 @@
 What it guarantees:
 
 * WAL journal, foreign keys on, a busy timeout so that two processes can code the same file.
+* Opening never writes to a file that is not a project: a project carries its own ``PRAGMA application_id``
+  (migration 10; earlier ones are known by their bookkeeping tables), and another program's SQLite file, a
+  truncated file or an unreadable one is refused first (:func:`check_project_file`).
 * The schema is versioned by recorded migrations (:mod:`thematic.schema`); an existing file is copied to
   ``<name>.bak-v<old>`` before it is migrated.
 * Every change happens inside :meth:`Store.action`: one ``BEGIN IMMEDIATE`` transaction that also writes one

@@ -329,7 +329,7 @@ def _choose_encoding(src: Source, scan: _Scan, given: str | None) -> str:
         bad = scan.bad_utf8
         raise InvalidInput(
             f"not valid UTF-8: byte {_byte_at(src, bad)} at offset {bad} (row {_row_at(src, bad)}), though the rest "
-            "is UTF-8; correct that byte, or give --encoding cp1252 if the whole file is Windows-1252",
+            "is UTF-8; correct that byte, or read the file as Windows-1252 if that is what it is (--encoding cp1252)",
             path=src.name,
         )
     if _first_undecodable(src, "cp1252") is not None:
