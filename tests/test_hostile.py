@@ -286,19 +286,20 @@ def test_a_project_with_overwritten_pages_is_damaged(work: Path, command: str) -
     check_unchanged(work, lambda: refused(thematic(command, "p.db", cwd=work), "p.db is damaged"), project=None)
 
 
-def foreign_database(path: Path) -> None:
-    """Something like a browser history: another program's SQLite file, in WAL mode."""
+def foreign_database(path: Path, journal: str = "wal") -> None:
+    """Something like a browser history: another program's SQLite file (Firefox keeps its history in WAL mode)."""
     conn = sqlite3.connect(path)
-    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA journal_mode = {journal}")
     conn.execute("CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT, title TEXT)")
     conn.executemany("INSERT INTO moz_places (url, title) VALUES (?, ?)", [(f"https://example.org/{i}", f"page {i}") for i in range(50)])
     conn.commit()
     conn.close()
 
 
+@pytest.mark.parametrize("journal", ["wal", "delete"])
 @pytest.mark.parametrize("command", [["status"], ["undo"], ["ingest", "forms.csv"]])
-def test_a_foreign_sqlite_file_is_refused_and_never_written(tmp_path: Path, command: list[str]) -> None:
-    foreign_database(tmp_path / "history.sqlite")
+def test_a_foreign_sqlite_file_is_refused_and_never_written(tmp_path: Path, command: list[str], journal: str) -> None:
+    foreign_database(tmp_path / "history.sqlite", journal)
     (tmp_path / "forms.csv").write_text(forms_csv(["a real answer here", "another real answer"]), encoding="utf-8")
     argv = [command[0], "history.sqlite", *command[1:]]
     line = check_unchanged(
@@ -364,3 +365,15 @@ def test_a_project_from_before_the_marker_is_recognised_and_marked(work: Path) -
         assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     finally:
         conn.close()
+
+
+def test_a_foreign_file_in_rollback_mode_with_a_hot_journal_is_not_rolled_back(tmp_path: Path) -> None:
+    """Another program crashed mid-write: its journal is left for that program, not applied by thematic."""
+    conn = sqlite3.connect(tmp_path / "app.sqlite")
+    conn.execute("CREATE TABLE notes (x)")
+    conn.commit()
+    conn.close()
+    (tmp_path / "app.sqlite-journal").write_bytes(b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7" + b"\x00" * 504)
+    before = snapshot(tmp_path)
+    refused(thematic("status", "app.sqlite", cwd=tmp_path), "app.sqlite is not a thematic project", "-journal")
+    assert snapshot(tmp_path) == before

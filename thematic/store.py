@@ -23,6 +23,7 @@ import os
 import shutil
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -398,6 +399,7 @@ def _event(row: sqlite3.Row) -> AuditEvent:
 
 
 DEFAULT_BUSY_TIMEOUT = 60.0  # seconds a write waits for another process's write lock
+_SQLITE_READONLY_ROLLBACK = 776  # a hot journal that a read-only connection may not roll back
 _THEMATIC_TABLES = frozenset({"migrations", "audit", "undo_log", "undo_state", "project"})
 
 
@@ -418,8 +420,8 @@ def check_project_file(path: Path, *, timeout: float = DEFAULT_BUSY_TIMEOUT, cre
     migration 10) or, for files made by thematic before that migration, one holding thematic's own
     bookkeeping tables (``migrations``, ``audit``, ``undo_log`` ...). An SQLite file with no tables at all is
     accepted only when ``create`` (it becomes a new project). A file shorter than its header says is damaged."""
-    _check_header(path)
-    app_id, tables = _marker(path, timeout)
+    wal_mode = _check_header(path)
+    app_id, tables = _marker(path, timeout, wal_mode)
     if app_id == schema.APPLICATION_ID:
         return
     if app_id == 0 and _THEMATIC_TABLES <= tables:
@@ -436,8 +438,9 @@ def check_project_file(path: Path, *, timeout: float = DEFAULT_BUSY_TIMEOUT, cre
     raise NotAProject(f"{path} is not a thematic project ({what}); nothing was changed")
 
 
-def _check_header(path: Path) -> None:
-    """The SQLite file header: the magic string, and a file at least as long as the header says."""
+def _check_header(path: Path) -> bool:
+    """The SQLite file header: the magic string, and a file at least as long as the header says. Returns whether
+    the file is in WAL mode."""
     with path.open("rb") as fh:
         header = fh.read(100)
     if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
@@ -447,27 +450,37 @@ def _check_header(path: Path) -> None:
     pages = int.from_bytes(header[28:32], "big")
     counter_valid = header[24:28] == header[92:96]  # else the page count in the header is not to be trusted
     size = path.stat().st_size
+    wal_mode = header[18] == 2
     wal = Path(str(path) + "-wal")
     if wal.exists() and wal.stat().st_size > 0:
-        return  # pages may still be in the WAL (a checkpoint cut short): SQLite recovers them; don't judge the size
+        return wal_mode  # pages may still be in the WAL (a checkpoint cut short): SQLite recovers them
     if counter_valid and size < pages * page_size:
         raise ProjectDamaged(
             f"{path} is damaged: the file is {size:,} bytes but its header says {pages * page_size:,} (truncated?)"
         )
+    return wal_mode
 
 
-def _marker(path: Path, timeout: float) -> tuple[int, set[str]]:
-    """The file's application id and table names."""
-    # An ordinary connection that only reads: a read-only (mode=ro) one would leave the -wal and -shm side files
-    # of a WAL-mode database behind when it closes; this one removes them, as the last connection does.
+def _marker(path: Path, timeout: float, wal_mode: bool) -> tuple[int, set[str]]:
+    """The file's application id and table names, read without writing to the file.
+
+    A rollback-journal file is opened read-only (so that not even a hot journal is rolled back into it). A WAL
+    file is opened by an ordinary connection that only reads: a read-only one would leave the -wal and -shm side
+    files behind when it closes, while this one removes them, as the last connection does."""
+    target = "file:" + urllib.parse.quote(str(path.resolve())) + ("" if wal_mode else "?mode=ro")
     try:
-        conn = sqlite3.connect(str(path), timeout=timeout)
+        conn = sqlite3.connect(target, uri=True, timeout=timeout)
     except sqlite3.Error as exc:
         raise from_sqlite(exc, path) or ThematicError(f"cannot open {path}: {exc}") from exc
     try:
         app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.Error as exc:
+        if getattr(exc, "sqlite_errorcode", None) == _SQLITE_READONLY_ROLLBACK:  # projects are never in this mode
+            raise NotAProject(
+                f"{path} is not a thematic project (an SQLite database another program left in the middle of a "
+                "write, with a -journal file beside it); nothing was changed"
+            ) from exc
         raise from_sqlite(exc, path) or ThematicError(f"cannot read {path}: {exc}") from exc
     finally:
         conn.close()
