@@ -111,13 +111,14 @@ class Source:
             reader = csv.reader(text, delimiter=self.delimiter)
             n = 0
             self.position, self.extent = 0, self.size
+            nul_possible = self.encoding == "utf-16"  # other encodings: a NUL byte was refused by open_source
             try:
                 for n, row in enumerate(reader, start=1):
                     if n % 1000 == 0:
                         self.position = raw.tell()
                     while row and row[-1] == "":
                         row.pop()
-                    if any("\x00" in v for v in row):
+                    if nul_possible and any("\x00" in v for v in row):
                         raise InvalidInput("a NUL character in a cell: the file is binary or damaged", path=self.name, row=n)
                     yield n, [_newlines(v) for v in row]
             except csv.Error as exc:
