@@ -354,3 +354,9 @@ def test_a_cell_over_the_length_limit_is_refused_with_row_and_column(tmp_path: P
         read_forms(path, question_columns=[Q1])
     write_csv(tmp_path / "g.csv", f"ID,Profession,{Q1}\n1,Nurse,{'y' * MAX_CELL_LENGTH}\n")
     assert len(answers(read_forms(tmp_path / "g.csv", question_columns=[Q1]), Q1)[0]) == MAX_CELL_LENGTH
+
+
+def test_a_nul_character_in_a_utf16_file_is_refused_with_its_row(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "f.csv", f"ID,{Q1}\n1,fine answer\n2,bad\x00answer\n", "utf-16")
+    with pytest.raises(InvalidInput, match=r"f.csv, row 3: a NUL character in a cell"):
+        read_forms(path)
