@@ -329,3 +329,34 @@ def test_damaged_sheet_names_the_row(tmp_path: Path) -> None:
             zout.writestr(info, data)
     with pytest.raises(InvalidInput, match=r"broken\.xlsx, row \d+: cannot read sheet 'Evaluations'"):
         read_forms(broken)
+
+
+def test_a_mostly_utf8_file_is_refused_not_read_as_cp1252_and_encoding_overrides(tmp_path: Path) -> None:
+    good = f"ID,{Q1}\n1,I’m glad I came\n2,Café chat\n".encode("utf-8")
+    path = tmp_path / "f.csv"
+    path.write_bytes(good + b"3,caf\xe9\n")
+    with pytest.raises(InvalidInput, match=r"byte 0xE9 at offset \d+ \(row 4\)"):
+        read_forms(path)
+    r = read_forms(path, encoding="cp1252")  # the analyst's explicit choice is honoured
+    assert r.encoding == "cp1252" and answers(r, Q1)[0] == "I’m glad I came".encode("utf-8").decode("cp1252")
+    only_cp1252 = tmp_path / "g.csv"
+    only_cp1252.write_bytes(f"ID,{Q1}\n1,I’m glad\n2,café\n".encode("cp1252"))
+    assert answers(read_forms(only_cp1252), Q1) == ["I’m glad", "café"]
+    with pytest.raises(InvalidInput, match="not utf-8 text: byte 0x92 at offset"):
+        read_forms(only_cp1252, encoding="utf-8")
+
+
+def test_a_cell_over_the_length_limit_is_refused_with_row_and_column(tmp_path: Path) -> None:
+    from thematic.limits import MAX_CELL_LENGTH
+
+    path = write_csv(tmp_path / "f.csv", f"ID,Profession,{Q1}\n1,Nurse,fine\n2,{'N' * (MAX_CELL_LENGTH + 1)},ok\n")
+    with pytest.raises(InvalidInput, match=rf"f.csv, row 3, column 'Profession': the cell holds {MAX_CELL_LENGTH + 1:,} "):
+        read_forms(path, question_columns=[Q1])
+    write_csv(tmp_path / "g.csv", f"ID,Profession,{Q1}\n1,Nurse,{'y' * MAX_CELL_LENGTH}\n")
+    assert len(answers(read_forms(tmp_path / "g.csv", question_columns=[Q1]), Q1)[0]) == MAX_CELL_LENGTH
+
+
+def test_a_nul_character_in_a_utf16_file_is_refused_with_its_row(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "f.csv", f"ID,{Q1}\n1,fine answer\n2,bad\x00answer\n", "utf-16")
+    with pytest.raises(InvalidInput, match=r"f.csv, row 3: a NUL character in a cell"):
+        read_forms(path)

@@ -338,3 +338,13 @@ def cluster_candidates(conn: sqlite3.Connection) -> None:
         CREATE INDEX cluster_members_candidate ON cluster_members(candidate_id);
         """
     )
+
+
+# H9: migration 10 marks the file as a thematic project, so that another program's SQLite file is recognised
+# (and left untouched) when it is opened by mistake. "thMT" in ASCII.
+APPLICATION_ID = 0x74684D54
+
+
+@migration(10)
+def project_marker(conn: sqlite3.Connection) -> None:
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")

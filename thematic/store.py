@@ -3,6 +3,9 @@
 What it guarantees:
 
 * WAL journal, foreign keys on, a busy timeout so that two processes can code the same file.
+* Opening never writes to a file that is not a project: a project carries its own ``PRAGMA application_id``
+  (migration 10; earlier ones are known by their bookkeeping tables), and another program's SQLite file, a
+  truncated file or an unreadable one is refused first (:func:`check_project_file`).
 * The schema is versioned by recorded migrations (:mod:`thematic.schema`); an existing file is copied to
   ``<name>.bak-v<old>`` before it is migrated.
 * Every change happens inside :meth:`Store.action`: one ``BEGIN IMMEDIATE`` transaction that also writes one
@@ -16,9 +19,11 @@ global store.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,7 +32,15 @@ from pathlib import Path
 from typing import Any
 
 from . import schema
-from .errors import NotFound, NothingToUndo, SchemaTooNew, ThematicError
+from .errors import (
+    NotAProject,
+    NotFound,
+    NothingToUndo,
+    ProjectDamaged,
+    SchemaTooNew,
+    ThematicError,
+    from_sqlite,
+)
 
 DEFAULT_ACTOR = "analyst"
 
@@ -76,29 +89,52 @@ class Action:
 class Store:
     """A project. ``Store(path)`` opens (and creates) a file; ``Store(":memory:")`` is for tests."""
 
-    def __init__(self, path: str | Path = ":memory:", *, create: bool = True, migrate: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        *,
+        create: bool = True,
+        migrate: bool = True,
+        busy_timeout: float | None = None,
+    ) -> None:
+        """Open (or, with ``create``, create) a project file.
+
+        An existing file is checked before anything is written to it: a file that is not a thematic project
+        (another program's SQLite database) is a :class:`NotAProject`, a truncated or corrupt one a
+        :class:`ProjectDamaged`. ``busy_timeout`` is how long a write waits for another process's write lock
+        (seconds; default ``THEMATIC_BUSY_TIMEOUT`` from the environment, else 60) before SQLite gives up."""
         self.path = str(path)
         self.in_memory = self.path == ":memory:"
+        timeout = _busy_timeout(busy_timeout)
         if not self.in_memory:
             p = Path(self.path)
             if not create and not p.exists():
                 raise NotFound(f"no project at {self.path} (create one with: python -m thematic init {self.path})")
             if p.exists() and p.is_dir():
                 raise ThematicError(f"{self.path} is a folder, not a project file")
-            if p.exists() and p.stat().st_size > 0 and not _looks_like_sqlite(p):
-                raise ThematicError(f"{self.path} is not a thematic project (not an SQLite file)")
+            if p.exists() and not p.is_file():
+                raise NotAProject(f"{self.path} is not a regular file (a device, pipe or socket), not a project")
+            if p.exists() and p.stat().st_size > 0:
+                check_project_file(p, timeout=timeout, create=create)
         self._lock = threading.RLock()
         self._depth = 0
         self._action: Action | None = None
-        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60.0)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA foreign_keys = ON")
-        self.conn.execute("PRAGMA busy_timeout = 60000")
-        if not self.in_memory:
-            self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA synchronous = NORMAL")
-        if migrate:
-            self.migrate()
+        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=timeout)
+        try:
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            self.conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            if not self.in_memory:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                self.conn.execute("PRAGMA synchronous = NORMAL")
+            if migrate:
+                self.migrate()
+        except BaseException as exc:
+            self.conn.close()
+            mapped = from_sqlite(exc, self.path)
+            if mapped is not None:
+                raise mapped from exc
+            raise
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -362,6 +398,90 @@ def _event(row: sqlite3.Row) -> AuditEvent:
     )
 
 
-def _looks_like_sqlite(path: Path) -> bool:
+DEFAULT_BUSY_TIMEOUT = 60.0  # seconds a write waits for another process's write lock
+_SQLITE_READONLY_ROLLBACK = 776  # a hot journal that a read-only connection may not roll back
+_THEMATIC_TABLES = frozenset({"migrations", "audit", "undo_log", "undo_state", "project"})
+
+
+def _busy_timeout(given: float | None) -> float:
+    if given is not None:
+        return max(0.0, float(given))
+    env = os.environ.get("THEMATIC_BUSY_TIMEOUT", "")
+    try:
+        return max(0.0, float(env)) if env else DEFAULT_BUSY_TIMEOUT
+    except ValueError:
+        return DEFAULT_BUSY_TIMEOUT
+
+
+def check_project_file(path: Path, *, timeout: float = DEFAULT_BUSY_TIMEOUT, create: bool = False) -> None:
+    """Refuse a file that is not a thematic project, or is damaged, reading it only (nothing is written).
+
+    A project is an SQLite file whose ``PRAGMA application_id`` is :data:`schema.APPLICATION_ID` (set by
+    migration 10) or, for files made by thematic before that migration, one holding thematic's own
+    bookkeeping tables (``migrations``, ``audit``, ``undo_log`` ...). An SQLite file with no tables at all is
+    accepted only when ``create`` (it becomes a new project). A file shorter than its header says is damaged."""
+    wal_mode = _check_header(path)
+    app_id, tables = _marker(path, timeout, wal_mode)
+    if app_id == schema.APPLICATION_ID:
+        return
+    if app_id == 0 and _THEMATIC_TABLES <= tables:
+        return  # a project made before the application id was set
+    if app_id == 0 and not tables and create:
+        return
+    if app_id:
+        what = f"an SQLite database of another program, application id {app_id:#x}"
+    elif tables:
+        more = " ..." if len(tables) > 4 else ""
+        what = f"an SQLite database of another program, with tables {', '.join(sorted(tables)[:4])}{more}"
+    else:
+        what = "an empty SQLite database"
+    raise NotAProject(f"{path} is not a thematic project ({what}); nothing was changed")
+
+
+def _check_header(path: Path) -> bool:
+    """The SQLite file header: the magic string, and a file at least as long as the header says. Returns whether
+    the file is in WAL mode."""
     with path.open("rb") as fh:
-        return fh.read(16) == b"SQLite format 3\x00"
+        header = fh.read(100)
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        raise NotAProject(f"{path} is not a thematic project (not an SQLite file)")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    counter_valid = header[24:28] == header[92:96]  # else the page count in the header is not to be trusted
+    size = path.stat().st_size
+    wal_mode = header[18] == 2
+    wal = Path(str(path) + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        return wal_mode  # pages may still be in the WAL (a checkpoint cut short): SQLite recovers them
+    if counter_valid and size < pages * page_size:
+        raise ProjectDamaged(
+            f"{path} is damaged: the file is {size:,} bytes but its header says {pages * page_size:,} (truncated?)"
+        )
+    return wal_mode
+
+
+def _marker(path: Path, timeout: float, wal_mode: bool) -> tuple[int, set[str]]:
+    """The file's application id and table names, read without writing to the file.
+
+    A rollback-journal file is opened read-only (so that not even a hot journal is rolled back into it). A WAL
+    file is opened by an ordinary connection that only reads: a read-only one would leave the -wal and -shm side
+    files behind when it closes, while this one removes them, as the last connection does."""
+    target = "file:" + urllib.parse.quote(str(path.resolve())) + ("" if wal_mode else "?mode=ro")
+    try:
+        conn = sqlite3.connect(target, uri=True, timeout=timeout)
+    except sqlite3.Error as exc:
+        raise from_sqlite(exc, path) or ThematicError(f"cannot open {path}: {exc}") from exc
+    try:
+        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error as exc:
+        if getattr(exc, "sqlite_errorcode", None) == _SQLITE_READONLY_ROLLBACK:  # projects are never in this mode
+            raise NotAProject(
+                f"{path} is not a thematic project (an SQLite database another program left in the middle of a "
+                "write, with a -journal file beside it); nothing was changed"
+            ) from exc
+        raise from_sqlite(exc, path) or ThematicError(f"cannot read {path}: {exc}") from exc
+    finally:
+        conn.close()
+    return app_id, tables

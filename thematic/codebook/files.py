@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from .. import limits
 from ..errors import InvalidInput
 from ..store import Store
 from .codes import add_code, split_path, tree
@@ -59,35 +60,22 @@ def read_codebook(source: str | Path | IO[bytes], *, name: str | None = None) ->
     """Read a codebook file (YAML, CSV or REFI-QDA .qdc), from a path or a binary file object with ``.name``."""
     filename = str(getattr(source, "name", source))
     suffix = Path(filename).suffix.lower()
-    if isinstance(source, (str, Path)):
-        path = Path(source)
-        if not path.exists():
-            raise InvalidInput("file does not exist", path=path)
-        data = path.read_bytes()
-    else:
-        data = source.read()
+    data = limits.read_limited(source)  # a regular file of at most MAX_CODEBOOK_BYTES
     stem = name or Path(filename).stem
     if suffix in (".yaml", ".yml"):
-        return _from_yaml(data, stem, filename)
+        return limits.check_codebook(_from_yaml(data, stem, filename), filename)
     if suffix == ".csv":
-        return _from_csv(data, stem, filename)
+        return limits.check_codebook(_from_csv(data, stem, filename), filename)
     if suffix == ".qdc":
         raise InvalidInput("a REFI-QDA codebook (.qdc) is read by the REFI-QDA importer, not here", path=filename)
     raise InvalidInput("unknown codebook type: use .yaml, .csv or .qdc", path=filename)
 
 
 def _from_yaml(data: bytes, stem: str, filename: str) -> Codebook:
-    import yaml
-
     try:
-        # libyaml's safe loader when the wheel has it (10x faster), else the pure-Python one; both are safe.
-        doc = yaml.load(data.decode("utf-8-sig"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise InvalidInput(
-            f"not valid YAML ({getattr(exc, 'problem', None) or exc})", path=filename,
-            row=None if line is None else line + 1,
-        ) from exc
+        doc = limits.load_codebook_yaml(data.decode("utf-8-sig"), filename)  # sizes counted before building
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=filename) from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("codes"), list):
         raise InvalidInput("a codebook needs a 'codes:' list at the top level", path=filename)
     codes = [_entry(item, filename, ()) for item in doc["codes"]]
@@ -156,6 +144,7 @@ def _from_csv(data: bytes, stem: str, filename: str) -> Codebook:
         parts = _csv_path(row, cols, levels, filename, rowno)
         if not parts:
             continue
+        limits.check_code_depth(len(parts), path=filename, row=rowno)
         parent_list = cb.codes
         for depth in range(len(parts)):
             key = parts[: depth + 1]

@@ -34,6 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--meta-column", action="append", dest="meta_columns", metavar="C", help="a metadata column (repeat)"
     )
+    p.add_argument(
+        "--encoding",
+        metavar="NAME",
+        help="the text encoding of a CSV file, e.g. cp1252 (default: UTF-8, or Windows-1252 for a file with no "
+        "UTF-8 in it at all; a file that is UTF-8 except for a few bytes is refused, naming the first one)",
+    )
     p.add_argument("--layout", choices=("wide", "long"), help="a row per form (wide) or a row per answer (long)")
     p.add_argument("--unit", choices=("sentence", "response"), default="sentence", help="segment unit")
     p.add_argument("--redact", action="store_true", help="replace person names by [NAME] before storing")
@@ -66,6 +72,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             meta_columns=args.meta_columns,
             answer_column=args.answer_column,
             progress=progress,
+            encoding=args.encoding,
         )
         report = add_forms(
             store,

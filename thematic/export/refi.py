@@ -30,6 +30,7 @@ from collections import defaultdict
 from typing import IO, Any
 
 from ..errors import InvalidInput
+from ..limits import check_name
 from ..store import Store
 from .safety import xml_text
 
@@ -175,8 +176,8 @@ def read_qdc(fileobj: IO[bytes] | bytes, *, name: str | None = None) -> Any:
 
 
 def clean_code_name(raw: str, siblings: set[str]) -> str:
-    """A valid, sibling-unique thematic code name (whitespace folded, at most 190 characters)."""
-    name = " ".join(raw.split())[:190] or "Unnamed code"
+    """A valid, sibling-unique thematic code name (whitespace folded; over the name limit: refused, not cut)."""
+    name = check_name(" ".join(raw.split()), "REFI-QDA codebook") or "Unnamed code"
     base, k = name, 2
     while name.casefold() in siblings:
         name = f"{base} ({k})"

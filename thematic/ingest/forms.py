@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import Conflict, InvalidInput
+from ..limits import MAX_CELL_LENGTH, check_cell
 from .layout import Column, Header, is_blank, is_free_text, to_iso_date
 from .preview import LAYOUTS, Mapping, Preview, row_filled, sniff_source
 from .read import FileInput, Source, cell_text, open_source
@@ -69,9 +70,13 @@ def read_forms(
     answer_column: str | None = None,
     header_row: int | None = None,
     progress: Progress | None = None,
+    encoding: str | None = None,
 ) -> ReadResult:
-    """Read every form of ``file``. Roles not given (in ``mapping`` or as arguments) are guessed."""
-    src = open_source(file)
+    """Read every form of ``file``. Roles not given (in ``mapping`` or as arguments) are guessed.
+
+    ``encoding`` overrides the guessed text encoding of a CSV file (see :mod:`thematic.ingest.read`). A cell
+    longer than :data:`thematic.limits.MAX_CELL_LENGTH` characters is refused, naming its row and column."""
+    src = open_source(file, encoding=encoding)
     if mapping is not None:
         sheet = sheet or mapping.sheet
         header_row = header_row or mapping.header_row
@@ -94,73 +99,111 @@ def _resolve(
 ) -> Mapping:
     """The guessed mapping, overridden by ``mapping`` and then by the arguments; checked against the columns."""
     guess = preview.mapping
-    given = mapping or Mapping(layout="", sheet=guess.sheet, header_row=guess.header_row)
-    lay = layout or given.layout or guess.layout
+    lay = layout or (mapping.layout if mapping is not None else "") or guess.layout
     if lay not in LAYOUTS:
         raise InvalidInput(f"unknown layout {lay!r}: use wide or long")
-    names = [c.name for c in preview.columns]
-
-    def check(name: str, what: str) -> str:
-        if name not in names:
-            raise InvalidInput(f"no column {name!r} for the {what} (columns: {', '.join(names)})", path=preview.name)
-        return name
-
-    idc = id_column if id_column is not None else (given.id_column if mapping is not None else guess.id_column)
-    qs = question_columns if question_columns is not None else (given.question_columns if mapping else None)
-    ms = meta_columns if meta_columns is not None else (given.meta_columns if mapping else None)
-    ans = answer_column or (given.answer_column if mapping else None)
+    idc = id_column if id_column is not None else (mapping or guess).id_column
+    qs = _given(question_columns, mapping, "question_columns")
+    ms = _given(meta_columns, mapping, "meta_columns")
+    ans = answer_column or (mapping.answer_column if mapping is not None else None)
+    check = _ColumnCheck(preview)
     if idc:
         check(idc, "form id")
     if lay == "long":
-        if qs is None:
-            qs = guess.question_columns if guess.layout == "long" else ()
-        if len(qs) != 1:
-            raise InvalidInput(
-                "long layout needs exactly one question column (the column naming the question)", path=preview.name
-            )
-        if ans is None:
-            ans = guess.answer_column if guess.layout == "long" else None
-            if ans is None:
-                texts = [c for c in preview.columns if is_free_text(c) and c.name not in qs and c.name != idc]
-                ans = max(texts, key=lambda c: c.mean_length).name if texts else None
-        if ans is None:
-            raise InvalidInput("long layout needs an answer column (the column holding the text)", path=preview.name)
-        check(ans, "answers")
-        check(qs[0], "question")
-        taken = {idc, qs[0], ans}
-        if ms is None:
-            ms = [c.name for c in preview.columns if c.filled and c.name not in taken and not is_free_text(c)]
+        qs, ans, ms = _resolve_long(preview, check, idc, qs, ms, ans)
     else:
-        if qs is None:
-            if guess.layout == "wide":
-                qs = [q for q in guess.question_columns if q != idc]
-            else:
-                qs = [c.name for c in preview.columns if is_free_text(c) and c.name != idc]
-            if ms is not None:
-                qs = [q for q in qs if q not in ms]
-        if not qs:
-            raise InvalidInput(
-                "no free-text column found: name the question columns (--question-column)", path=preview.name
-            )
-        if ms is None:
-            ms = [
-                c.name for c in preview.columns if c.filled and c.name not in qs and c.name != idc and c.role != "ignore"
-            ]
-    for q in qs:
-        check(q, "question")
-    for meta in ms:
-        check(meta, "metadata")
-    overlap = (set(qs) | ({ans} if ans else set())) & (set(ms) | {idc})
-    if overlap:
-        raise InvalidInput(f"column {sorted(overlap)[0]!r} cannot be both a question and metadata or the id")
+        qs, ms = _resolve_wide(preview, idc, qs, ms)
+        ans = None
+    check.roles(qs, ms, ans, idc)
     return replace(
-        guess,
-        layout=lay,
-        id_column=idc or None,
-        question_columns=tuple(qs),
-        meta_columns=tuple(ms),
-        answer_column=ans if lay == "long" else None,
+        guess, layout=lay, id_column=idc or None, question_columns=qs, meta_columns=ms, answer_column=ans
     )
+
+
+def _given(arg: Sequence[str] | None, mapping: Mapping | None, attr: str) -> Sequence[str] | None:
+    """An argument if given, else the corrected mapping's value, else None (guess it)."""
+    if arg is not None:
+        return arg
+    return getattr(mapping, attr) if mapping is not None else None
+
+
+class _ColumnCheck:
+    """Checks that named columns exist in the preview and that no column plays two roles."""
+
+    def __init__(self, preview: Preview) -> None:
+        self.preview = preview
+        self.names = [c.name for c in preview.columns]
+
+    def __call__(self, name: str, what: str) -> str:
+        if name not in self.names:
+            raise InvalidInput(
+                f"no column {name!r} for the {what} (columns: {', '.join(self.names)})", path=self.preview.name
+            )
+        return name
+
+    def roles(self, qs: Sequence[str], ms: Sequence[str], ans: str | None, idc: str | None) -> None:
+        for q in qs:
+            self(q, "question")
+        for meta in ms:
+            self(meta, "metadata")
+        overlap = (set(qs) | ({ans} if ans else set())) & (set(ms) | {idc})
+        if overlap:
+            raise InvalidInput(f"column {sorted(overlap)[0]!r} cannot be both a question and metadata or the id")
+
+
+def _resolve_long(
+    preview: Preview,
+    check: _ColumnCheck,
+    idc: str | None,
+    qs: Sequence[str] | None,
+    ms: Sequence[str] | None,
+    ans: str | None,
+) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
+    """Long layout: the one column naming the question, the answer column and the metadata columns."""
+    guess = preview.mapping
+    if qs is None:
+        qs = guess.question_columns if guess.layout == "long" else ()
+    if len(qs) != 1:
+        raise InvalidInput(
+            "long layout needs exactly one question column (the column naming the question)", path=preview.name
+        )
+    if ans is None:
+        ans = _guess_answer_column(preview, qs[0], idc)
+    if ans is None:
+        raise InvalidInput("long layout needs an answer column (the column holding the text)", path=preview.name)
+    check(ans, "answers")
+    check(qs[0], "question")
+    if ms is None:
+        taken = {idc, qs[0], ans}
+        ms = [c.name for c in preview.columns if c.filled and c.name not in taken and not is_free_text(c)]
+    return tuple(qs), ans, tuple(ms)
+
+
+def _guess_answer_column(preview: Preview, question: str, idc: str | None) -> str | None:
+    guess = preview.mapping
+    if guess.layout == "long" and guess.answer_column is not None:
+        return guess.answer_column
+    texts = [c for c in preview.columns if is_free_text(c) and c.name != question and c.name != idc]
+    return max(texts, key=lambda c: c.mean_length).name if texts else None
+
+
+def _resolve_wide(
+    preview: Preview, idc: str | None, qs: Sequence[str] | None, ms: Sequence[str] | None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Wide layout: the question columns and the metadata columns."""
+    guess = preview.mapping
+    if qs is None:
+        if guess.layout == "wide":
+            qs = [q for q in guess.question_columns if q != idc]
+        else:
+            qs = [c.name for c in preview.columns if is_free_text(c) and c.name != idc]
+        if ms is not None:
+            qs = [q for q in qs if q not in ms]
+    if not qs:
+        raise InvalidInput("no free-text column found: name the question columns (--question-column)", path=preview.name)
+    if ms is None:
+        ms = [c.name for c in preview.columns if c.filled and c.name not in qs and c.name != idc and c.role != "ignore"]
+    return tuple(qs), tuple(ms)
 
 
 class _Unused:
@@ -213,8 +256,17 @@ def _data_rows(
             yield n, values
 
 
-def _meta_value(col: Column, value: Any, warned: set[str], warnings: list[str]) -> str | None:
-    text = cell_text(value)
+def _text(src: Source, values: list[Any], col: Column, row: int) -> str | None:
+    """The cell of ``col`` in a row as text (None when the row is shorter), refused when over the length limit."""
+    if col.index >= len(values):
+        return None
+    text = cell_text(values[col.index])
+    if text is not None and len(text) > MAX_CELL_LENGTH:
+        check_cell(text, path=src.name, row=row, column=col.name)
+    return text
+
+
+def _meta_value(col: Column, text: str | None, warned: set[str], warnings: list[str]) -> str | None:
     if text is None:
         return None
     text = text.strip()
@@ -230,10 +282,10 @@ def _meta_value(col: Column, value: Any, warned: set[str], warnings: list[str]) 
     return text
 
 
-def _form_id(values: list[Any], id_col: Column | None, row: int, warnings: list[str]) -> str:
+def _form_id(src: Source, values: list[Any], id_col: Column | None, row: int, warnings: list[str]) -> str:
     if id_col is None:
         return f"row-{row}"
-    raw = cell_text(values[id_col.index]) if id_col.index < len(values) else None
+    raw = _text(src, values, id_col, row)
     if raw is None or not raw.strip():
         warnings.append(f"row {row}: no {id_col.name}; the form is called row-{row}")
         return f"row-{row}"
@@ -254,10 +306,10 @@ def _read_wide(
     unused = _Unused(preview.columns, m)
     for n, values in _data_rows(src, m, header, unused):
         rows += 1
-        fid = _form_id(values, id_col, n, warnings)
+        fid = _form_id(src, values, id_col, n, warnings)
         answers: dict[str, tuple[str, int]] = {}
         for q in qcols:
-            text = cell_text(values[q.index]) if q.index < len(values) else None
+            text = _text(src, values, q, n)
             if is_blank(text):
                 blanks += 1
             else:
@@ -265,7 +317,7 @@ def _read_wide(
                 answers[q.name] = (text, n)
         meta: dict[str, str] = {}
         for c in mcols:
-            v = _meta_value(c, values[c.index] if c.index < len(values) else None, warned, warnings)
+            v = _meta_value(c, _text(src, values, c, n), warned, warnings)
             if v is not None:
                 meta[c.name] = v
         if fid in seen:
@@ -305,8 +357,8 @@ def _read_long(
     unused = _Unused(preview.columns, m)
     for n, values in _data_rows(src, m, header, unused):
         rows += 1
-        fid = _form_id(values, id_col, n, warnings)
-        qtext = cell_text(values[qcol.index]) if qcol.index < len(values) else None
+        fid = _form_id(src, values, id_col, n, warnings)
+        qtext = _text(src, values, qcol, n)
         qkey = " ".join((qtext or "").split())
         if not qkey:
             raise InvalidInput(f"no question in column {qcol.name!r}", path=src.name, row=n)
@@ -315,31 +367,15 @@ def _read_long(
         if form is None:
             form = forms[fid] = FormRecord(fid, n, {}, {})
         for c in mcols:
-            v = _meta_value(c, values[c.index] if c.index < len(values) else None, warned, warnings)
-            if v is None:
-                continue
-            old = form.meta.get(c.name)
-            if old is None:
-                form.meta[c.name] = v
-                meta_rows[(fid, c.name)] = n
-            elif old != v:
-                raise Conflict(
-                    f"{src.name}: form {fid!r} has {c.name} {old!r} in row {meta_rows[(fid, c.name)]} "
-                    f"and {v!r} in row {n}"
-                )
-        text = cell_text(values[acol.index]) if acol.index < len(values) else None
+            _merge_meta(src, form, c, _meta_value(c, _text(src, values, c, n), warned, warnings), n, meta_rows)
+        text = _text(src, values, acol, n)
         if is_blank(text):
             blanks += 1
             continue
         assert text is not None
-        prior = form.answers.get(qkey)
-        if prior is not None:
-            if prior[0] == text:
-                dups += 1
-                continue
-            raise Conflict(
-                f"{src.name}: form id {fid!r} answers {qkey!r} differently in rows {prior[1]} and {n}"
-            )
+        if _repeats_answer(src, form, qkey, text, n):
+            dups += 1
+            continue
         form.answers[qkey] = (text, n)
         if progress is not None and rows % 2000 == 0:
             _report(progress, src)
@@ -349,6 +385,33 @@ def _read_long(
     records = list(forms.values())
     empty = sum(1 for f in records if not f.answers)
     return _result(progress, src, m, list(questions), records, blanks, empty, dups, rows, warnings)
+
+
+def _merge_meta(
+    src: Source, form: FormRecord, col: Column, value: str | None, row: int, meta_rows: dict[tuple[str, str], int]
+) -> None:
+    """Long layout: a form's metadata value from one of its rows; rows of one form must not disagree."""
+    if value is None:
+        return
+    old = form.meta.get(col.name)
+    if old is None:
+        form.meta[col.name] = value
+        meta_rows[(form.external_id, col.name)] = row
+    elif old != value:
+        raise Conflict(
+            f"{src.name}: form {form.external_id!r} has {col.name} {old!r} in row "
+            f"{meta_rows[(form.external_id, col.name)]} and {value!r} in row {row}"
+        )
+
+
+def _repeats_answer(src: Source, form: FormRecord, qkey: str, text: str, row: int) -> bool:
+    """Long layout: True if the form already has this answer to the question; a different one is a conflict."""
+    prior = form.answers.get(qkey)
+    if prior is None:
+        return False
+    if prior[0] == text:
+        return True
+    raise Conflict(f"{src.name}: form id {form.external_id!r} answers {qkey!r} differently in rows {prior[1]} and {row}")
 
 
 def _report(progress: Progress, src: Source) -> None:

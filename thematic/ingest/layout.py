@@ -110,13 +110,17 @@ def _is_label(v: Any) -> bool:
     return bool(s) and len(s) <= 300 and not _NUMBER.match(s) and _parse_date(s) is None
 
 
+def _filled(values: Sequence[Any]) -> int:
+    return sum(1 for x in values if x is not None and str(x).strip())
+
+
 def find_header(
     rows: Sequence[tuple[int, list[Any]]],
     merged: Sequence[tuple[int, int, int, int]] = (),
     header_row: int | None = None,
 ) -> Header | None:
     """The header in the first rows of a sheet (``rows`` as from ``Source.rows``); None if there is none."""
-    scan = [(n, v) for n, v in rows[:HEADER_SCAN_ROWS] if any(x is not None and str(x).strip() for x in v)]
+    scan = [(n, v) for n, v in rows[:HEADER_SCAN_ROWS] if _filled(v)]
     if not scan:
         return None
     by_row = dict(rows)
@@ -125,53 +129,79 @@ def find_header(
             return None
         first = header_row
     else:
-        widest = max(sum(1 for x in v if x is not None and str(x).strip()) for _n, v in scan)
-        first = None
-        for n, v in scan:
-            labels = sum(1 for x in v if _is_label(x))
-            filled = sum(1 for x in v if x is not None and str(x).strip())
-            if labels >= 2 and labels >= filled * 0.8 and filled * 2 >= widest:
-                first = n
-                break
-        if first is None:  # a one-column sheet: its first text cell
-            first = next((n for n, v in scan if any(_is_label(x) for x in v)), scan[0][0])
-    # a group row ("Questions" over the sub-headers) just above the header, or (when guessing) the row found
-    # is itself a group row over the real header; an explicit header_row is always the last header row
+        first = _guess_header_row(scan)
+    first, two_rows = _group_row(first, by_row, merged, guessing=header_row is None)
+    width = max(len(v) for _n, v in scan)
+    names, header_rows = _header_names(first, two_rows, by_row, merged, width)
+    return Header(row=header_rows[-1], rows=header_rows, columns=_unique_columns(names))
+
+
+def _guess_header_row(scan: Sequence[tuple[int, list[Any]]]) -> int:
+    """The first row with at least two labels, mostly labels, at least half as filled as the widest row."""
+    widest = max(_filled(v) for _n, v in scan)
+    for n, v in scan:
+        labels = sum(1 for x in v if _is_label(x))
+        filled = _filled(v)
+        if labels >= 2 and labels >= filled * 0.8 and filled * 2 >= widest:
+            return n
+    # a one-column sheet: its first text cell
+    return next((n for n, v in scan if any(_is_label(x) for x in v)), scan[0][0])
+
+
+def _group_row(
+    first: int, by_row: dict[int, list[Any]], merged: Sequence[tuple[int, int, int, int]], *, guessing: bool
+) -> tuple[int, bool]:
+    """(first header row, whether the header has two rows).
+
+    A group row ("Questions" over the sub-headers) just above the header, or (when guessing) the row found is
+    itself a group row over the real header; an explicit header row is always the last header row."""
     if first - 1 in by_row and _is_group_row(
         first - 1, list(by_row[first - 1]), list(by_row[first]), merged, by_row.get(first + 1, []), above=True
     ):
-        first -= 1
-        two_rows = True
-    else:
-        two_rows = header_row is None and _is_group_row(
-            first, list(by_row[first]), list(by_row.get(first + 1, [])), merged, by_row.get(first + 2, [])
-        )
-    top = list(by_row[first])
+        return first - 1, True
+    two_rows = guessing and _is_group_row(
+        first, list(by_row[first]), list(by_row.get(first + 1, [])), merged, by_row.get(first + 2, [])
+    )
+    return first, two_rows
+
+
+def _header_names(
+    first: int,
+    two_rows: bool,
+    by_row: dict[int, list[Any]],
+    merged: Sequence[tuple[int, int, int, int]],
+    width: int,
+) -> tuple[list[str], tuple[int, ...]]:
+    """The column names and the header's rows."""
+    top_names = _fill_merged(first, list(by_row[first]), merged, width)
+    if not two_rows:
+        return top_names, (first,)
     sub_row = first + 1
-    below = list(by_row.get(sub_row, []))
-    width = max(len(v) for _n, v in scan)
-    top_names = _fill_merged(first, top, merged, width)
-    if two_rows:
-        sub_names = _fill_merged(sub_row, below, merged, width, vertical_only=True)
-        if not merged:  # CSV: a group label runs right until the next one
-            last = None
-            for i in range(width):
-                if top_names[i]:
-                    last = top_names[i]
-                elif sub_names[i] and last:
-                    top_names[i] = last
-        subs = [s for s in sub_names if s]
-        names = []
-        for t, s in zip(top_names, sub_names):
-            if s and t and s != t and subs.count(s) > 1:
-                names.append(f"{t} / {s}")
-            else:
-                names.append(s or t or "")
-        header_rows: tuple[int, ...] = (first, sub_row)
-    else:
-        names = top_names
-        header_rows = (first,)
-    return Header(row=header_rows[-1], rows=header_rows, columns=_unique_columns(names))
+    sub_names = _fill_merged(sub_row, list(by_row.get(sub_row, [])), merged, width, vertical_only=True)
+    if not merged:  # CSV: a group label runs right until the next one
+        _spread_group_labels(top_names, sub_names)
+    return _combined_names(top_names, sub_names), (first, sub_row)
+
+
+def _spread_group_labels(top_names: list[str], sub_names: list[str]) -> None:
+    last = None
+    for i in range(len(top_names)):
+        if top_names[i]:
+            last = top_names[i]
+        elif sub_names[i] and last:
+            top_names[i] = last
+
+
+def _combined_names(top_names: list[str], sub_names: list[str]) -> list[str]:
+    """The sub-header, or "Group / Sub-header" when a sub-header repeats, or the group's text."""
+    subs = [s for s in sub_names if s]
+    names = []
+    for t, s in zip(top_names, sub_names):
+        if s and t and s != t and subs.count(s) > 1:
+            names.append(f"{t} / {s}")
+        else:
+            names.append(s or t or "")
+    return names
 
 
 def _fill_merged(
@@ -210,27 +240,38 @@ def _is_group_row(
 
     ``above``: ``row`` sits above the row chosen as header; a lone label in the first column is a title then.
     """
-    if not below:
-        return False
-    if above:
-        labels_top = [(i, x) for i, x in enumerate(top) if x is not None and str(x).strip()]
-        if not labels_top or not all(_is_label(x) for _i, x in labels_top):
-            return False
-        if len(labels_top) == 1 and labels_top[0][0] == 0:
-            return False
-    labels_below = [x for x in below if x is not None and str(x).strip()]
-    if len(labels_below) < 2 or not all(_is_label(x) and len(str(x).strip()) <= 150 for x in labels_below):
+    if not below or (above and not _could_be_group_above(top)) or not _is_sub_header(below):
         return False
     if merged:
         return any(r1 == row and c2 > c1 and r2 == row for r1, c1, r2, c2 in merged)
-    # CSV: the row below fills gaps of this row with distinct short labels, and the row after looks like data
+    return _csv_group_row(top, below, after)
+
+
+def _could_be_group_above(top: list[Any]) -> bool:
+    """Only labels, and not a lone label in the first column (a title)."""
+    labels_top = [(i, x) for i, x in enumerate(top) if x is not None and str(x).strip()]
+    if not labels_top or not all(_is_label(x) for _i, x in labels_top):
+        return False
+    return not (len(labels_top) == 1 and labels_top[0][0] == 0)
+
+
+def _is_sub_header(below: list[Any]) -> bool:
+    """At least two short labels and nothing else."""
+    labels_below = [x for x in below if x is not None and str(x).strip()]
+    return len(labels_below) >= 2 and all(_is_label(x) and len(str(x).strip()) <= 150 for x in labels_below)
+
+
+def _blank(x: Any) -> bool:
+    return x is None or not str(x).strip()
+
+
+def _csv_group_row(top: list[Any], below: list[Any], after: list[Any]) -> bool:
+    """CSV: the row below fills gaps of this row with distinct short labels, and the row after looks like data."""
     width = max(len(top), len(below))
     top_p = top + [None] * (width - len(top))
     below_p = below + [None] * (width - len(below))
-    fills_gap = any(
-        (t is None or not str(t).strip()) and b is not None and str(b).strip() for t, b in zip(top_p, below_p)
-    )
-    has_gap_inside = any(t is None or not str(t).strip() for t in top_p[: len(below)])
+    fills_gap = any(_blank(t) and not _blank(b) for t, b in zip(top_p, below_p))
+    has_gap_inside = any(_blank(t) for t in top_p[: len(below)])
     data_like = any(x is not None and not _is_label(x) for x in after) or any(
         isinstance(x, str) and len(x) > 150 for x in after
     )

@@ -54,9 +54,12 @@ class Preview:
         return self.mapping.layout
 
 
-def sniff(file: FileInput, sheet: str | None = None, *, header_row: int | None = None) -> Preview:
-    """Open ``file``, find its header and guess the role of each column (nothing is written)."""
-    src = open_source(file)
+def sniff(
+    file: FileInput, sheet: str | None = None, *, header_row: int | None = None, encoding: str | None = None
+) -> Preview:
+    """Open ``file``, find its header and guess the role of each column (nothing is written). ``encoding``
+    overrides the guessed text encoding of a CSV file."""
+    src = open_source(file, encoding=encoding)
     return sniff_source(src, sheet, header_row)[0]
 
 

@@ -7,6 +7,19 @@ whatever openpyxl gives for XLSX (``str``, ``int``, ``float``, ``datetime`` ...)
 into text.
 
 Text is kept exactly as the file has it, except that line breaks inside a cell (CRLF or lone CR) become LF.
+
+Text encoding of a CSV file, never guessed into mojibake:
+
+* ``encoding=`` (``--encoding`` on the command line) is used when given; the whole file must decode with it, else
+  the error names the offset and row of the first byte that does not.
+* A UTF-16 byte order mark means UTF-16; a file that is valid UTF-8 throughout is UTF-8 (a BOM is dropped).
+* A file with no valid multi-byte UTF-8 sequence at all (only ASCII and single high bytes such as ``\x92``) is a
+  legacy Windows export and is read as Windows-1252.
+* A file that is UTF-8 except for some bytes (one stray ``\xff`` in an otherwise UTF-8 file) is refused, naming
+  the byte, its offset and its row: reading it as Windows-1252 would silently turn every "’" into "â€™".
+
+A NUL byte anywhere in a CSV file (other than UTF-16) is refused with its offset and row: the file is binary or
+damaged. A path that is a device, pipe or socket (``/dev/zero``) is refused before anything is read.
 """
 
 from __future__ import annotations
@@ -15,6 +28,7 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -97,12 +111,15 @@ class Source:
             reader = csv.reader(text, delimiter=self.delimiter)
             n = 0
             self.position, self.extent = 0, self.size
+            nul_possible = self.encoding == "utf-16"  # other encodings: a NUL byte was refused by open_source
             try:
                 for n, row in enumerate(reader, start=1):
                     if n % 1000 == 0:
                         self.position = raw.tell()
                     while row and row[-1] == "":
                         row.pop()
+                    if nul_possible and any("\x00" in v for v in row):
+                        raise InvalidInput("a NUL character in a cell: the file is binary or damaged", path=self.name, row=n)
                     yield n, [_newlines(v) for v in row]
             except csv.Error as exc:
                 raise InvalidInput(f"cannot read this CSV: {exc}", path=self.name, row=n + 1) from exc
@@ -182,61 +199,19 @@ class _NoClose(io.BufferedIOBase):
         pass
 
 
-def open_source(file: FileInput) -> Source:
-    """Check an input file and hash it; see the module docstring."""
-    path: Path | None = None
-    data: IO[bytes] | None = None
-    if isinstance(file, (str, Path)):
-        path = Path(file)
-        name = path.name
-        if not path.exists():
-            raise InvalidInput(f"file not found: {path}")
-        if not path.is_file():
-            raise InvalidInput("is a folder, not a file", path=path)
-    else:
-        name = Path(str(getattr(file, "name", "") or "upload")).name
-        if not hasattr(file, "read"):
-            raise InvalidInput(f"cannot read {type(file).__name__}: give a path or a binary file")
-        data = file
-        if not (hasattr(file, "seekable") and file.seekable()):
-            data = io.BytesIO(file.read())
-        data.seek(0)
-        probe = data.read(0)
-        if isinstance(probe, str):
-            raise InvalidInput("the file was opened as text: open it in binary mode ('rb')", path=name)
+def open_source(file: FileInput, *, encoding: str | None = None) -> Source:
+    """Check an input file and hash it; see the module docstring. ``encoding`` (a Python codec name such as
+    ``cp1252``) overrides the guess for a CSV file; the whole file must then decode with it."""
+    path, data, name = _input(file)
     src = Source(name=name, kind="csv", sha256="", size=0, _path=path, _data=data)
-
-    digest = hashlib.sha256()
-    size = 0
-    head = b""
-    decoder: Any = codecs.getincrementaldecoder("utf-8")()
-    utf8_ok = True
-    with src.open_binary() as fh:
-        while True:
-            chunk = fh.read(CHUNK)
-            if not chunk:
-                break
-            if not head:
-                head = chunk[:SAMPLE_BYTES]
-            digest.update(chunk)
-            size += len(chunk)
-            if utf8_ok:
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError:
-                    utf8_ok = False
-    if utf8_ok:
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            utf8_ok = False
-    src.sha256 = digest.hexdigest()
-    src.size = size
-    if size == 0:
+    scan = _scan(src)
+    if scan.size == 0:
         raise InvalidInput("the file is empty", path=name)
-
+    head = scan.head
     suffix = Path(name).suffix.lower()
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        if encoding is not None:
+            raise InvalidInput("an Excel workbook has no text encoding: --encoding is for CSV files", path=name)
         src.kind = "xlsx"
         _check_zip(src)
         return src
@@ -244,21 +219,123 @@ def open_source(file: FileInput) -> Source:
         raise InvalidInput("an old-style .xls workbook (or another Office file): save it as .xlsx or CSV", path=name)
     if suffix in EXCEL_SUFFIXES:
         raise InvalidInput("not an Excel workbook (an .xlsx file is a zip archive; this one is not)", path=name)
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        src.encoding = "utf-16"
-    elif b"\x00" in head:
-        raise InvalidInput("a binary file, not a CSV or Excel workbook", path=name)
-    elif utf8_ok:
-        src.encoding = "utf-8-sig"
-    else:
-        src.encoding = "cp1252"
-        if not _decodes(src, "cp1252"):
-            raise InvalidInput("text in an unknown encoding (not UTF-8 or Windows-1252): save it as UTF-8", path=name)
+    src.encoding = _choose_encoding(src, scan, encoding)
     sample = head.decode(src.encoding, errors="ignore") if src.encoding != "utf-16" else _utf16_sample(src)
     if not sample.strip():
         raise InvalidInput("the file is empty (only blank space)", path=name)
     src.delimiter = sniff_delimiter(sample)
     return src
+
+
+def _input(file: FileInput) -> tuple[Path | None, IO[bytes] | None, str]:
+    """(path, file object, display name) of what was given, checked to be a readable regular file."""
+    if isinstance(file, (str, Path)):
+        path = Path(file)
+        if not path.exists():
+            raise InvalidInput(f"file not found: {path}")
+        if path.is_dir():
+            raise InvalidInput("is a folder, not a file", path=path)
+        if not path.is_file():
+            raise InvalidInput("is not a regular file (a device, pipe or socket): give a .csv or .xlsx file", path=path)
+        return path, None, path.name
+    name = Path(str(getattr(file, "name", "") or "upload")).name
+    if not hasattr(file, "read"):
+        raise InvalidInput(f"cannot read {type(file).__name__}: give a path or a binary file")
+    data = file
+    if not (hasattr(file, "seekable") and file.seekable()):
+        data = io.BytesIO(file.read())
+    data.seek(0)
+    probe = data.read(0)
+    if isinstance(probe, str):
+        raise InvalidInput("the file was opened as text: open it in binary mode ('rb')", path=name)
+    return None, data, name
+
+
+@dataclass
+class _Scan:
+    """What one streaming pass over the bytes found."""
+
+    size: int = 0
+    head: bytes = b""
+    bad_utf8: int | None = None  # offset of the first byte that is not valid UTF-8
+    nul: int | None = None  # offset of the first NUL byte
+    utf8_sequences: bool = False  # at least one valid multi-byte UTF-8 sequence
+
+
+def _scan(src: Source) -> _Scan:
+    """Hash the file and note its size, first bytes, first invalid UTF-8 byte and first NUL byte."""
+    digest = hashlib.sha256()
+    out = _Scan()
+    decoder: Any = codecs.getincrementaldecoder("utf-8")()
+    with src.open_binary() as fh:
+        while chunk := fh.read(CHUNK):
+            if not out.head:
+                out.head = chunk[:SAMPLE_BYTES]
+            digest.update(chunk)
+            if out.nul is None and (i := chunk.find(b"\x00")) >= 0:
+                out.nul = out.size + i
+            if not out.utf8_sequences and _UTF8_MULTIBYTE.search(chunk):
+                out.utf8_sequences = True
+            if out.bad_utf8 is None:
+                pending = len(decoder.getstate()[0])
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    out.bad_utf8 = out.size - pending + exc.start
+            out.size += len(chunk)
+    if out.bad_utf8 is None:
+        pending = len(decoder.getstate()[0])
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            out.bad_utf8 = out.size - pending + exc.start
+    src.sha256 = digest.hexdigest()
+    src.size = out.size
+    return out
+
+
+# a valid UTF-8 sequence of two to four bytes (RFC 3629): in a file that is not UTF-8, one of these is rare
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}|\xed[\x80-\x9f][\x80-\xbf]"
+    rb"|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+)
+
+
+def _choose_encoding(src: Source, scan: _Scan, given: str | None) -> str:
+    """The text encoding of a CSV file; see the module docstring. Never decodes a mostly-UTF-8 file as cp1252."""
+    utf16 = scan.head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    if given is not None:
+        try:
+            enc = codecs.lookup(given).name
+        except LookupError:
+            raise InvalidInput(f"unknown encoding {given!r} (e.g. utf-8, cp1252, latin-1, utf-16)") from None
+        bad = _first_undecodable(src, enc)
+        if bad is not None:
+            raise InvalidInput(
+                f"not {given} text: byte {_byte_at(src, bad)} at offset {bad} (row {_row_at(src, bad)}) cannot be "
+                f"decoded as {given}", path=src.name
+            )
+    if not utf16 and scan.nul is not None:
+        raise InvalidInput(
+            f"a binary file, not a CSV or Excel workbook: a NUL byte at offset {scan.nul} (row {_row_at(src, scan.nul)})",
+            path=src.name,
+        )
+    if given is not None:
+        return enc
+    if utf16:
+        return "utf-16"
+    if scan.bad_utf8 is None:
+        return "utf-8-sig"
+    if scan.utf8_sequences:
+        bad = scan.bad_utf8
+        raise InvalidInput(
+            f"not valid UTF-8: byte {_byte_at(src, bad)} at offset {bad} (row {_row_at(src, bad)}), though the rest "
+            "is UTF-8; correct that byte, or read the file as Windows-1252 if that is what it is (--encoding cp1252)",
+            path=src.name,
+        )
+    if _first_undecodable(src, "cp1252") is not None:
+        raise InvalidInput("text in an unknown encoding (not UTF-8 or Windows-1252): save it as UTF-8", path=src.name)
+    return "cp1252"  # no UTF-8 sequence anywhere: a legacy Windows export (Excel's "CSV" before 2016)
 
 
 def sniff_delimiter(sample: str) -> str:
@@ -325,16 +402,70 @@ def _newlines(text: str) -> str:
     return text
 
 
-def _decodes(src: Source, encoding: str) -> bool:
+def _first_undecodable(src: Source, encoding: str) -> int | None:
+    """The offset of the first byte that ``encoding`` cannot decode, or None if the whole file decodes."""
     decoder: Any = codecs.getincrementaldecoder(encoding)()
+    done = 0
     with src.open_binary() as fh:
         try:
             while chunk := fh.read(CHUNK):
-                decoder.decode(chunk)
+                state = decoder.getstate()
+                pending = len(state[0]) if isinstance(state, tuple) and isinstance(state[0], bytes) else 0
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    return done - pending + exc.start
+                done += len(chunk)
             decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return False
-    return True
+        except UnicodeDecodeError as exc:
+            return max(0, done - (len(exc.object) - exc.start))
+    return None
+
+
+def _byte_at(src: Source, offset: int) -> str:
+    with src.open_binary() as fh:
+        fh.seek(offset)
+        return f"0x{fh.read(1).hex().upper()}"
+
+
+def _row_at(src: Source, offset: int) -> int:
+    """The CSV row (1-based, as ``Source.rows`` numbers them) holding the byte at ``offset``."""
+    with src.open_binary() as fh:
+        text = io.TextIOWrapper(
+            io.BufferedReader(_Prefix(fh, offset)), encoding="utf-8", errors="replace", newline=""
+        )
+        try:
+            return sum(1 for _ in csv.reader(text))
+        except csv.Error:
+            return 1
+
+
+class _Prefix(io.RawIOBase):
+    """The first ``limit`` bytes of a file, then one "x" standing for the byte at ``limit`` (so that the row
+    holding that byte is counted even when it starts right there)."""
+
+    def __init__(self, inner: IO[bytes], limit: int) -> None:
+        super().__init__()
+        self._inner = inner
+        self._left = limit
+        self._marker = True
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self._left > 0:
+            data = self._inner.read(min(len(b), self._left))
+            if data:
+                self._left -= len(data)
+                b[: len(data)] = data
+                return len(data)
+            self._left = 0
+        if self._marker:
+            self._marker = False
+            b[:1] = b"x"
+            return 1
+        return 0
 
 
 def _utf16_sample(src: Source) -> str:
