@@ -413,3 +413,21 @@ def redact_meta(
                 out[i][f] = text
                 changed += 1
     return out, changed, kinds
+
+
+_FILE_NAME = re.compile(r"[^\s/\\'\"()]+\.(?:csv|xlsx|xlsm|xls|qdpx|qdc|yaml|yml|txt|json|docx|md|png|svg|pdf)\b",
+                        re.IGNORECASE)
+
+
+def redact_log_texts(texts: Sequence[str], staff_names: Iterable[str] = (), *, use_ner: bool = True) -> list[str]:
+    """Audit-trail lines with names removed: file names in them as :meth:`Redactor.redact_file_name` does, then
+    the rest as answers are. Strings without a capital letter (ids, hashes, options) are left as they are."""
+    r = Redactor(staff_names, use_ner=use_ner)
+    out = list(texts)
+    todo = [i for i, t in enumerate(out) if any(c.isupper() for c in t)]
+    for i in todo:
+        out[i] = _FILE_NAME.sub(lambda m: r.redact_file_name(m.group(0))[0], out[i])
+    done = r.redact_many([out[i] for i in todo])
+    for i, (text, _n) in zip(todo, done):
+        out[i] = text
+    return out

@@ -20,7 +20,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -120,6 +120,7 @@ class Store:
             if p.exists() and p.stat().st_size > 0 and not _looks_like_sqlite(p):
                 raise ThematicError(f"{self.path} is not a thematic project (not an SQLite file)")
         self._lock = threading.RLock()
+        self._leaves: frozenset[str] | None = None
         self._depth = 0
         self._action: Action | None = None
         self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60.0)
@@ -423,7 +424,7 @@ class Store:
         act.execute("PRAGMA defer_foreign_keys = ON")
         for item in items:
             try:
-                _run_undo_stmt(self.conn, item)
+                _run_undo_stmt(self.conn, item, self._leaf_tables())
             except sqlite3.IntegrityError as exc:
                 raise UndoConflict(
                     f"cannot {word} '{target.summary}': a later change reused its rows ({exc})"
@@ -485,7 +486,7 @@ class Store:
                     else:
                         lo = stop + 1
                 else:
-                    _run_undo_stmt(self.conn, item)
+                    _run_undo_stmt(self.conn, item, self._leaf_tables())
                     budget -= 1
                     below, lo = int(item["id"]), None
         except sqlite3.IntegrityError as exc:
@@ -521,7 +522,7 @@ class Store:
     def _check_conflicts(self, target: AuditEvent, *, references: bool, exclude: int = -1) -> None:
         """Refuse when a later change still in effect touched a row ``target``'s inverse would change, or (with
         ``references``) holds a row pointing at a row the inverse would delete (a cascade would remove it)."""
-        hit = self._overlap("a.event_id = :src", {"src": target.id, "t": target.id, "u": exclude})
+        hit = self._overlap("a.event_id = :src", {"src": target.id, "t": target.id, "u": exclude}, reinserts=True)
         if hit is None and references:
             hit = self._referencing(target, exclude)
         if hit is not None:
@@ -535,7 +536,24 @@ class Store:
         if hit is not None:
             self._refuse(target, hit)
 
-    def _overlap(self, where: str, params: dict[str, Any]) -> int | None:
+    def _leaf_tables(self) -> frozenset[str]:
+        """Tracked tables no foreign key points at (codings, memos, quotes ...): a row of theirs is known by its
+        content, not its id, so an undo may re-insert one under a new id when its old id was taken since."""
+        if self._leaves is None:
+            tables = schema.tracked_tables(self.conn)
+            referenced = {
+                str(fk["table"]) for t in tables for fk in self.conn.execute(f'PRAGMA foreign_key_list("{t}")')
+            }
+            self._leaves = frozenset(t for t in tables if t not in referenced)
+        return self._leaves
+
+    def _overlap(self, where: str, params: dict[str, Any], *, reinserts: bool = False) -> int | None:
+        if reinserts:
+            # ``a`` holds a change's inverse statements. A row one of them re-inserts into a leaf table was gone
+            # since that change, so a later change to a row with the same id concerns another row (SQLite reuses
+            # the highest ids): not a conflict; the row is re-inserted under a new id (_run_undo_stmt).
+            leaves = ", ".join("'" + t.replace("'", "''") + "'" for t in self._leaf_tables()) or "''"
+            where = f"{where} AND NOT (a.stmt LIKE 'INSERT%' AND a.tbl IN ({leaves}))"
         later = self._later_events()
         row = self.conn.execute(
             f"SELECT b.event_id FROM undo_log a JOIN undo_log b ON b.tbl = a.tbl AND b.lo BETWEEN a.lo AND a.hi "
@@ -590,6 +608,63 @@ class Store:
             f"('{other.summary}', {other.ts[:16].replace('T', ' ')}) changed the same data; undo that first"
         )
 
+    # ------------------------------------------------------------------ purging history
+
+    def purge_history(
+        self,
+        *,
+        before: str | None = None,
+        redact: Callable[[list[str]], list[str]] | None = None,
+        actor: str | None = None,
+    ) -> dict[str, int]:
+        """Drop the undo/redo data of the changes made before ``before`` (an ISO date or timestamp; all when None),
+        pass every audit summary and text detail through ``redact`` (the summary lines stay, redacted), then
+        VACUUM and truncate the write-ahead log, so that no deleted or overwritten text survives in the file's
+        bytes. The changes purged can no longer be undone or redone. Recorded as one (not undoable) audit event.
+
+        Returns counts: ``events`` (whose undo data went), ``entries`` (undo statements removed), ``redacted``
+        (audit lines changed)."""
+        if self.pending_undo() is not None:
+            raise Conflict("an undo is under way in chunks; finish it first (python -m thematic undo)")
+        cutoff = before if before is not None else "9999"
+        with self.action("purge-history", "Purged undo history" + (f" before {before}" if before else ""),
+                         actor=actor, keep_if_unchanged=True, details={"before": before}) as act:
+            events = int(act.execute(
+                "SELECT count(DISTINCT event_id) FROM undo_log WHERE event_id IN (SELECT id FROM audit WHERE ts < ?)",
+                (cutoff,)).fetchone()[0])
+            entries = act.execute(
+                "DELETE FROM undo_log WHERE event_id IN (SELECT id FROM audit WHERE ts < ? AND id != ?)",
+                (cutoff, act.event_id),
+            ).rowcount
+            changed = 0
+            if redact is not None:
+                rows = act.execute("SELECT id, summary, details FROM audit WHERE id != ?", (act.event_id,)).fetchall()
+                texts: list[str] = []
+                for r in rows:
+                    texts.append(r["summary"])
+                    texts.extend(_strings(json.loads(r["details"] or "{}")))
+                done = iter(redact(texts))
+                for r in rows:
+                    summary = next(done)
+                    details = _replace_strings(json.loads(r["details"] or "{}"), done)
+                    new_details = json.dumps(details)
+                    if summary != r["summary"] or new_details != (r["details"] or "{}"):
+                        act.execute("UPDATE audit SET summary = ?, details = ? WHERE id = ?", (summary, new_details, r["id"]))
+                        changed += 1
+            act.details.update({"events": events, "entries": entries, "redacted": changed})
+        self.compact()
+        return {"events": events, "entries": entries, "redacted": changed}
+
+    def compact(self) -> None:
+        """VACUUM (rewrite the file without free pages, which may hold deleted text) and empty the write-ahead log."""
+        with self._lock:
+            self.conn.execute("VACUUM")
+            if not self.in_memory:
+                busy = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                if busy:
+                    raise Conflict("the project is open elsewhere; the write-ahead log could not be emptied "
+                                   "(close the other windows and run the command again)")
+
     # ------------------------------------------------------------------ project settings and status
 
     def get_setting(self, key: str, default: str | None = None) -> str | None:
@@ -627,7 +702,29 @@ def _event(row: sqlite3.Row) -> AuditEvent:
     )
 
 
-def _run_undo_stmt(conn: sqlite3.Connection, item: sqlite3.Row) -> None:
+def _strings(value: Any) -> list[str]:
+    """The strings inside a JSON value, depth first (keys excluded)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _replace_strings(value: Any, new: Iterator[str]) -> Any:
+    """``value`` with its strings replaced, in :func:`_strings` order, from ``new``."""
+    if isinstance(value, str):
+        return next(new)
+    if isinstance(value, dict):
+        return {k: _replace_strings(v, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_strings(v, new) for v in value]
+    return value
+
+
+def _run_undo_stmt(conn: sqlite3.Connection, item: sqlite3.Row, leaves: frozenset[str] = frozenset()) -> None:
     """Run one logged inverse statement. A one-row delete runs as a prepared ``DELETE ... WHERE rowid = ?`` (the
     same text for every row of a table): compiling a delete with its cascades and triggers costs far more than
     running it, so thousands of distinct statement texts would spend their time in the compiler."""
@@ -639,7 +736,16 @@ def _run_undo_stmt(conn: sqlite3.Connection, item: sqlite3.Row) -> None:
         # likewise a re-insert: its literal values are read by a trigger-free SELECT, then bound to one prepared
         # INSERT per table
         head, _, values = stmt.partition(_VALUES)
-        row = conn.execute("SELECT " + values[:-1]).fetchone()
+        row = list(conn.execute("SELECT " + values[:-1]).fetchone())
+        table = str(item["tbl"])
+        q = table.replace('"', '""')
+        if table in leaves and conn.execute(f'SELECT 1 FROM "{q}" WHERE rowid = ?', (row[0],)).fetchone():
+            # its id was taken by another row since: a new id (nothing refers to a leaf table's ids)
+            names = [c.strip().strip('"') for c in head.partition("(")[2].split(",")]
+            pk = [r[1] for r in conn.execute(f'PRAGMA table_info("{q}")') if r[5] == 1 and r[2].upper() == "INTEGER"]
+            for i, name in enumerate(names):
+                if i == 0 or name in pk:
+                    row[i] = None
         conn.execute(head + _VALUES + ", ".join("?" * len(row)) + ")", tuple(row))
     else:
         conn.execute(stmt)
