@@ -7,7 +7,14 @@ What it guarantees:
   ``<name>.bak-v<old>`` before it is migrated.
 * Every change happens inside :meth:`Store.action`: one ``BEGIN IMMEDIATE`` transaction that also writes one
   audit event. Either all of it is committed before the call returns, or none of it is.
-* :meth:`Store.undo` reverts the last event exactly (rows, ids and all); :meth:`Store.redo` reapplies it.
+* :meth:`Store.undo` reverts the last event exactly (rows, ids and all); :meth:`Store.redo` reapplies it. With
+  ``coder=`` only that coder's own changes (``audit.actor``) are considered. Before reverting, the rows the
+  inverse statements change (cascades included) are compared with the rows later changes still in effect logged
+  (``undo_log.tbl/lo/hi``); any overlap refuses the undo (:class:`UndoConflict`) and nothing changes. A change of
+  more than :data:`UNDO_CHUNK_ROWS` rows is reverted in chunks, each a short transaction recording its progress
+  (``undo_state.pending``); :meth:`Store.finish_pending` (or the next undo/redo) finishes one left part-way.
+* :meth:`Action.bulk_insert` logs a whole INSERT ... executemany as one rowid range instead of a row each.
+* :meth:`Store.purge_history` drops undo data, redacts the audit lines and VACUUMs.
 
 Domain modules (``corpus``, ``codebook``, ``coding`` ...) take a ``Store`` as their first argument; there is no
 global store.
