@@ -276,3 +276,18 @@ def test_cli_undo_and_redo_with_a_coder(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["redo", str(db), "--coder", "anna"]) == 0
     with Store.open(db) as s:
         assert _mine(s, "anna") == {(segs[0], code)}
+
+
+def test_undo_that_needs_data_someone_else_deleted_since_is_refused(store: Store) -> None:
+    from thematic.codebook import delete_code
+
+    segs = _corpus(store)
+    code = add_code(store, "Parking", actor="lead")
+    apply_code(store, segs[0], code, "anna")
+    remove_coding(store, segs[0], code, "anna")
+    delete_code(store, code, actor="ben")  # the code anna's coding would need is gone
+    before = dump(store)
+    with pytest.raises(UndoConflict) as err:
+        store.undo(coder="anna")
+    assert "\n" not in str(err.value) and "Uncode segment" in str(err.value)
+    assert dump(store) == before

@@ -370,6 +370,14 @@ class Store:
             # checked on a snapshot, without the write lock (the chunks check again as they go)
             with self.read():
                 self._check_conflicts(seen, references=undone)
+        try:
+            return self._start(word, undone, seen, big, find, actor, coder)
+        except sqlite3.IntegrityError as exc:  # a deferred foreign key at commit: data it needs was removed since
+            raise UndoConflict(f"cannot {word} '{seen.summary}': a later change removed data it needs ({exc})") from exc
+
+    def _start(self, word: str, undone: bool, seen: AuditEvent, big: bool, find: Callable[[str | None], AuditEvent | None],
+               actor: str | None, coder: str | None) -> AuditEvent:
+        who = f" by {coder}" if coder is not None else ""
         with self.action(word, word.capitalize(), actor=actor or coder, keep_if_unchanged=True) as act:
             target = find(coder)  # chosen again inside the write transaction: nothing can slip in
             if target is None:
@@ -447,7 +455,13 @@ class Store:
                 self.conn.execute("BEGIN IMMEDIATE")
                 try:
                     done = self._chunk(event_id)
-                    self.conn.execute("COMMIT")
+                    try:
+                        self.conn.execute("COMMIT")
+                    except sqlite3.IntegrityError as exc:
+                        raise UndoConflict(
+                            f"the undo/redo under way stopped part-way: a later change removed data it needs ({exc}); "
+                            "undo that change, then run undo again to finish"
+                        ) from exc
                 except BaseException:
                     self.conn.execute("ROLLBACK")
                     raise
