@@ -366,11 +366,21 @@ CATEGORY_HEADER = re.compile(
 IDENTIFYING, FREE_TEXT, CATEGORICAL = "identifying", "free text", "categorical"
 
 
+_CONTACT_HEADER = re.compile(r"\b(?:names?|surname|forename|e-?mails?|phone|telephone|mobile|address|postcode)\b",
+                             re.IGNORECASE)
+_NOT_A_NAME = frozenset("yes no y n true false n/a na none unknown other 0 1".split() + ["prefer not to say"])
+
+
 def meta_column_kind(field: str, values: Sequence[str]) -> str:
-    """How ``--redact`` treats a metadata column (see the module docs): identifying, free text or categorical."""
-    if IDENTIFYING_HEADER.search(field) and not CATEGORY_HEADER.search(field):
-        return IDENTIFYING
+    """How ``--redact`` treats a metadata column (see the module docs): identifying, free text or categorical.
+
+    A header that asks a question ("Are you a patient?") or a column holding only yes/no-like answers is not
+    identifying unless the header asks for a name or contact detail."""
     filled = [v for v in values if v]
+    yes_no = bool(filled) and all(v.strip().lower() in _NOT_A_NAME for v in filled)
+    if IDENTIFYING_HEADER.search(field) and not CATEGORY_HEADER.search(field):
+        if _CONTACT_HEADER.search(field) or not (field.rstrip().endswith("?") or yes_no):
+            return IDENTIFYING
     if not filled:
         return CATEGORICAL
     distinct = len(set(filled))
