@@ -291,3 +291,62 @@ def test_undo_that_needs_data_someone_else_deleted_since_is_refused(store: Store
         store.undo(coder="anna")
     assert "\n" not in str(err.value) and "Uncode segment" in str(err.value)
     assert dump(store) == before
+
+
+def _coder_process(path: str, coder: str, segs: list[int], codes: list[int], start: object) -> None:
+    from thematic.store import UndoConflict as Refused
+
+    store = Store.open(path)
+    rnd = random.Random(coder)
+    start.wait(30)  # type: ignore[attr-defined]
+    for _ in range(150):
+        r = rnd.random()
+        try:
+            if r < 0.55:
+                apply_code(store, rnd.choice(segs), rnd.choice(codes), coder)
+            elif r < 0.7:
+                remove_coding(store, rnd.choice(segs), rnd.choice(codes), coder)
+            elif r < 0.9:
+                store.undo(coder=coder)
+            else:
+                store.redo(coder=coder)
+        except (NothingToUndo, Refused):
+            pass
+    store.close()
+
+
+def test_three_coder_processes_undoing_at_random_only_ever_revert_their_own_changes(tmp_path: Path) -> None:
+    """Three processes code and undo/redo their own work at the same time: every undo and redo in the audit trail
+    reverted a change of the coder who asked for it, and the file is consistent."""
+    import multiprocessing as mp
+
+    from .test_concurrency import _start
+
+    path = tmp_path / "shared.db"
+    with Store(path) as s:
+        segs = _corpus(s, 10)
+        codes = [ensure_path(s, f"T/C{i}", actor="lead") for i in range(3)]
+        first = s.scalar("SELECT max(id) FROM audit")
+    ctx = mp.get_context("spawn")
+    start = ctx.Event()
+    procs = [ctx.Process(target=_coder_process, args=(str(path), c, segs, codes, start)) for c in ("anna", "ben", "cara")]
+    _start(procs)
+    start.set()
+    for p in procs:
+        p.join(180)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    with Store.open(path) as s:
+        assert s.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert s.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        reverts = s.query("SELECT u.actor, t.actor AS target_actor, u.action FROM audit u JOIN audit t ON t.id = u.undo_of "
+                          "WHERE u.id > ? AND u.action IN ('undo', 'redo')", (first,))
+        assert len(reverts) > 30
+        assert [(r[0], r[1]) for r in reverts if r[0] != r[1]] == []
+        # each coder's codings are exactly what that coder's own changes still in effect made: undo each coder's
+        # work, coder by coder, and nothing of the others' moves
+        for coder in ("anna", "ben", "cara"):
+            others = {c: _mine(s, c) for c in ("anna", "ben", "cara") if c != coder}
+            while (ev := s.undoable(coder=coder)) is not None and ev.id > first:
+                s.undo(coder=coder)
+            assert _mine(s, coder) == set()
+            assert {c: _mine(s, c) for c in others} == others
