@@ -72,7 +72,7 @@ def test_import_unredacted_undo_reimport_redacted_purge_leaves_no_name_in_the_fi
         summaries = [e.summary for e in s.audit_log()]
         assert summaries[:4] == ["Purged undo history", "Imported 3 forms from forms_[NAME].csv",
                                  "Undo: Imported 3 forms from forms_[NAME].csv", "Imported 3 forms from forms_[NAME].csv"]
-        assert s.undoable() is None  # the purged changes can no longer be undone
+        assert s.undoable() is None and s.redoable() is None  # the purged changes can no longer be undone or redone
 
 
 def test_purge_before_a_date_keeps_later_undo_data(tmp_path: Path) -> None:

@@ -327,6 +327,7 @@ class Store:
         by, params = ("AND actor = ? ", (coder, coder)) if coder is not None else ("", ())
         row = self.query_one(
             "SELECT * FROM audit WHERE action = 'undo' AND undone_by IS NULL " + by + "AND " + _NOT_PENDING
+            + "AND EXISTS (SELECT 1 FROM undo_log WHERE event_id = audit.id) "
             + "AND id > coalesce((SELECT max(id) FROM audit WHERE action NOT IN ('undo', 'redo') " + by
             + "AND EXISTS (SELECT 1 FROM undo_log WHERE event_id = audit.id)), 0) ORDER BY id DESC LIMIT 1",
             params,
