@@ -350,3 +350,27 @@ def test_three_coder_processes_undoing_at_random_only_ever_revert_their_own_chan
                 s.undo(coder=coder)
             assert _mine(s, coder) == set()
             assert {c: _mine(s, c) for c in others} == others
+
+
+def test_a_project_from_before_per_coder_undo_is_migrated_and_its_history_still_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from thematic import schema
+
+    path = tmp_path / "old.db"
+    old = [m for m in schema.MIGRATIONS if m.version < 15]
+    with monkeypatch.context() as m:
+        m.setattr(schema, "MIGRATIONS", old)
+        with Store(path) as s:
+            assert "tbl" not in {r[1] for r in s.query("PRAGMA table_info(undo_log)")}
+            code = add_code(s, "Wai'ting", actor="anna")
+            update_code(s, code, name="Waiting times", actor="anna")
+            update_code(s, code, name="Waiting for care", actor="ben")
+    with Store(path) as s:  # migration 15: every old undo entry is given its table and rowid
+        assert s.scalar("SELECT count(*) FROM undo_log WHERE tbl IS NULL") == 0
+        assert {tuple(r) for r in s.query("SELECT DISTINCT tbl, lo FROM undo_log")} == {("codes", code)}
+        with pytest.raises(UndoConflict, match="by ben"):
+            s.undo(coder="anna")
+        s.undo(coder="ben")
+        s.undo(coder="anna")
+        assert s.scalar("SELECT name FROM codes") == "Wai'ting"
