@@ -23,6 +23,7 @@ global store.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 import threading
@@ -487,14 +488,17 @@ class Store:
         budget = UNDO_CHUNK_ROWS
         finished = False
         try:
+            items: list[sqlite3.Row] = []
             while budget > 0:
-                item = self.conn.execute(
-                    "SELECT id, stmt, tbl, lo, hi FROM undo_log WHERE event_id = ? AND id < ? ORDER BY id DESC LIMIT 1",
-                    (target.id, below),
-                ).fetchone()
-                if item is None:
+                if not items:
+                    items = self.conn.execute(
+                        "SELECT id, stmt, tbl, lo, hi FROM undo_log WHERE event_id = ? AND id < ? ORDER BY id DESC "
+                        "LIMIT ?", (target.id, below, budget),
+                    ).fetchall()[::-1]
+                if not items:
                     finished = True
                     break
+                item = items[-1]
                 if item["hi"] is not None and item["hi"] > item["lo"] and item["stmt"].startswith("DELETE"):
                     # a logged range of inserted rows: delete it a part at a time, lowest rowids first (so that
                     # the table's highest rowid, and with it new rows' ids, stays put until the range is gone)
@@ -505,12 +509,14 @@ class Store:
                     budget -= stop - start + 1
                     if stop >= int(item["hi"]):
                         below, lo = int(item["id"]), None
+                        items.pop()
                     else:
                         lo = stop + 1
                 else:
                     _run_undo_stmt(self.conn, item, self._leaf_tables())
                     budget -= 1
                     below, lo = int(item["id"]), None
+                    items.pop()
         except sqlite3.IntegrityError as exc:
             raise UndoConflict(
                 f"the {ev.action} of '{target.summary}' stopped part-way: a later change reused its rows ({exc}); "
@@ -758,7 +764,8 @@ def _run_undo_stmt(conn: sqlite3.Connection, item: sqlite3.Row, leaves: frozense
         # likewise a re-insert: its literal values are read by a trigger-free SELECT, then bound to one prepared
         # INSERT per table
         head, _, values = stmt.partition(_VALUES)
-        row = list(conn.execute("SELECT " + values[:-1]).fetchone())
+        parsed = _sql_literals(values[:-1])
+        row = parsed if parsed is not None else list(conn.execute("SELECT " + values[:-1]).fetchone())
         table = str(item["tbl"])
         q = table.replace('"', '""')
         if table in leaves and conn.execute(f'SELECT 1 FROM "{q}" WHERE rowid = ?', (row[0],)).fetchone():
@@ -774,6 +781,35 @@ def _run_undo_stmt(conn: sqlite3.Connection, item: sqlite3.Row, leaves: frozense
 
 
 _VALUES = ") VALUES ("
+_LITERAL = re.compile(r"\s*(?:(NULL)|X'([0-9A-Fa-f]*)'|'((?:[^']+|'')*)'|([-+]?[0-9][0-9.eE+-]*))\s*(,|$)")
+_INTEGER = re.compile(r"[-+]?[0-9]+")
+
+
+def _sql_literals(text: str) -> list[Any] | None:
+    """The values of a list of SQL literals as ``quote()`` writes them (NULL, numbers, 'text', X'blob'), or None
+    when ``text`` holds anything else (the caller then lets SQLite read it)."""
+    out: list[Any] = []
+    pos = 0
+    while pos < len(text):
+        m = _LITERAL.match(text, pos)
+        if m is None or m.end() == pos:
+            return None
+        null, blob, string, number, sep = m.groups()
+        if null is not None:
+            out.append(None)
+        elif blob is not None:
+            out.append(bytes.fromhex(blob))
+        elif string is not None:
+            out.append(string.replace("''", "'"))
+        else:
+            try:
+                out.append(int(number) if _INTEGER.fullmatch(number) else float(number))
+            except ValueError:
+                return None
+        pos = m.end()
+        if not sep:
+            break
+    return out if pos >= len(text) else None
 
 
 def _looks_like_sqlite(path: Path) -> bool:
