@@ -374,3 +374,21 @@ def test_a_project_from_before_per_coder_undo_is_migrated_and_its_history_still_
         s.undo(coder="ben")
         s.undo(coder="anna")
         assert s.scalar("SELECT name FROM codes") == "Wai'ting"
+
+
+def test_cli_refuses_a_conflicting_undo_in_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "p.db"
+    with Store(db) as s:
+        code = add_code(s, "Waiting", actor="anna")
+        update_code(s, code, name="Waiting times", actor="anna")
+        update_code(s, code, name="Waiting for care", actor="ben")
+    before = db.read_bytes()
+    r = subprocess.run([sys.executable, "-m", "thematic", "undo", str(db), "--coder", "anna"], capture_output=True,
+                       text=True, timeout=120, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("error: cannot undo 'Rename 'Waiting' to 'Waiting times''")
+    assert "by ben" in r.stderr and "Traceback" not in r.stderr
+    with Store.open(db) as s:
+        assert s.scalar("SELECT name FROM codes") == "Waiting for care"
+        assert [e.action for e in s.audit_log()][:1] == ["code.update"]
+    assert len(db.read_bytes()) == len(before)
