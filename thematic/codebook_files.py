@@ -73,7 +73,7 @@ def read_codebook(source: str | Path | IO[bytes], *, name: str | None = None) ->
         return _from_csv(data, stem, filename)
     if suffix == ".qdc":
         try:
-            from .export import refi
+            from . import refi
         except ImportError as exc:  # pragma: no cover - refi ships with thematic
             raise InvalidInput("REFI-QDA support is not available", path=filename) from exc
         return refi.read_qdc(io.BytesIO(data), name=stem)

@@ -105,10 +105,13 @@ def _diagram(backend: str) -> Renderer:
 
 
 def _lazy(module: str, func: str) -> Renderer:
+    """A renderer that imports its module on first use (``.name``: a module of this package; else absolute)."""
+
     def run(store: Store, **options: Any) -> bytes:
         import importlib
 
-        fn: Renderer = getattr(importlib.import_module(f"{__name__}.{module}"), func)
+        fn: Renderer = getattr(importlib.import_module(f"{__name__}{module}" if module.startswith(".") else module),
+                               func)
         return fn(store, **options)
 
     return run
@@ -122,20 +125,20 @@ for _f in (
     ExportFormat("mermaid", ".mmd", "text/plain", "theme tree as Mermaid flowchart text", _diagram("mermaid"), False),
     ExportFormat("xlsx", ".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                  "Excel workbook: codebook, coded extracts, counts by question and by metadata group",
-                 _lazy("tables", "render_xlsx")),
+                 _lazy(".tables", "render_xlsx")),
     ExportFormat("csv", ".csv", "text/csv", "coded extracts as CSV (UTF-8 with BOM, opens in Excel)",
-                 _lazy("tables", "render_csv"), False),
+                 _lazy(".tables", "render_csv"), False),
     ExportFormat("docx", ".docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                  "Word report: method, theme table, definitions and quotes, respondents",
-                 _lazy("report", "render_docx")),
+                 _lazy(".report", "render_docx")),
     ExportFormat("md", ".md", "text/markdown", "Markdown report (same content as the Word report)",
-                 _lazy("report", "render_markdown"), False),
+                 _lazy(".report", "render_markdown"), False),
     ExportFormat("json", ".json", "application/json", "the theme tree with counts and definitions as JSON",
-                 _lazy("report", "render_json"), False),
+                 _lazy(".report", "render_json"), False),
     ExportFormat("qdc", ".qdc", "application/xml", "REFI-QDA codebook (NVivo, ATLAS.ti, MAXQDA, QualCoder)",
-                 _lazy("refi", "render_qdc"), False),
+                 _lazy("thematic.refi", "render_qdc"), False),
     ExportFormat("qdpx", ".qdpx", "application/zip", "REFI-QDA project: sources, codes, codings, coders, memos",
-                 _lazy("refi", "render_qdpx")),
+                 _lazy("thematic.refi", "render_qdpx")),
 ):
     register_format(_f)
 

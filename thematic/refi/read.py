@@ -1,32 +1,21 @@
-"""REFI-QDA project import (``.qdpx``, or a bare ``.qde`` with inline text) into a thematic project.
+"""Reading a REFI-QDA project (``.qdpx``, or a bare ``.qde`` with inline text) without touching any store.
 
-The file is read and checked completely first (:func:`read_qdpx`: zip names and sizes, XML without DTDs or
-entities, every reference resolved, offsets inside their texts); only then is it written, as one undoable
-:meth:`Store.action`, so a malformed file is one :class:`InvalidInput` and nothing is half-imported.
-
-Mapping: text sources -> forms/answers (the ``question`` variable and the source's description, written by
-thematic's own export, give the question; otherwise each document is one form answering the question
-"document"); cases -> forms (their variables become metadata); selections -> segments (the text is cut at every
-selection boundary, so the segments tile it; a piece with no letter or digit that no selection covers joins its
-neighbour); codings -> codings (origin ``import``, coder from the coding's ``creatingUser``); users -> coders;
-the codebook -> codes (existing codes at the same path are reused); notes -> memos.
-"""
+The file is read and checked completely (zip names and sizes, XML without DTDs or entities, every reference
+resolved, offsets inside their texts) into a :class:`ParsedProject`; :mod:`thematic.refi.load` then writes it."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import Conflict, InvalidInput
-from ..store import Store, now
-from .refi import PROJECT_NS, QUESTION_VARIABLE, clean_code_name, parse_description
-from .safety import Src, parse_xml, read_source, read_zip
+from ..errors import InvalidInput
+from ..export.safety import Src, parse_xml, read_source, read_zip
+from ._common import MAX_NAME_LENGTH, OFFSETS, PROJECT_NS, Offsets, clean_code_name, from_units, parse_description, \
+    stored_time
 
 P = f"{{{PROJECT_NS}}}"
-_WORD = re.compile(r"\w")
 _PHASE = re.compile(r"^Braun & Clarke phase ([1-6])\b")
 VALUE_TAGS = ("TextValue", "BooleanValue", "IntegerValue", "FloatValue", "DateValue", "DateTimeValue")
 
@@ -43,12 +32,18 @@ class CodeIn:
 
 
 @dataclass
+class CodingIn:
+    code: str  # code guid
+    user: str | None  # user guid: the coding's, else its selection's
+    created: str | None  # as stored: the coding's, else its selection's
+
+
+@dataclass
 class SelectionIn:
     guid: str
-    start: int
+    start: int  # code points
     end: int
-    codings: list[tuple[str, str | None, str | None]]  # code guid, user guid, created
-    user: str | None
+    codings: list[CodingIn]
 
 
 @dataclass
@@ -62,6 +57,14 @@ class SourceIn:
 
 
 @dataclass
+class CaseIn:
+    guid: str
+    name: str
+    values: dict[str, str]
+    sources: list[str]  # source guids
+
+
+@dataclass
 class NoteIn:
     guid: str
     title: str
@@ -70,6 +73,7 @@ class NoteIn:
     user: str | None
     created: str | None
     modified: str | None
+    span: tuple[int, int] | None = None  # its own PlainTextSelection, in the file's unit until resolved
 
 
 @dataclass
@@ -77,18 +81,55 @@ class ParsedProject:
     name: str
     sha256: str
     filename: str
-    users: dict[str, str]
-    codes: list[CodeIn]
-    cases: list[tuple[str, dict[str, str], list[str]]]  # name, values, source guids
-    sources: list[SourceIn]
-    notes: list[NoteIn]
+    offsets: Offsets
+    users: dict[str, str] = field(default_factory=dict)
+    codes: list[CodeIn] = field(default_factory=list)
+    cases: list[CaseIn] = field(default_factory=list)
+    sources: list[SourceIn] = field(default_factory=list)
+    notes: list[NoteIn] = field(default_factory=list)
     note_targets: dict[str, tuple[str, str]] = field(default_factory=dict)  # note guid -> (kind, target guid)
     skipped: list[str] = field(default_factory=list)
 
 
-def read_qdpx(src: Src) -> ParsedProject:
-    """Parse and check a REFI-QDA project without touching any store."""
+def read_qdpx(src: Src, *, offsets: Offsets | None = None) -> ParsedProject:
+    """Parse and check a REFI-QDA project. ``offsets``: the unit of its selection positions; None: QualCoder's
+    files and thematic's own code-point exports count code points, everything else UTF-16 units."""
     data, filename = read_source(src)
+    root, files = _open(data, filename)
+    if offsets is not None and offsets not in OFFSETS:
+        raise InvalidInput(f"offsets must be one of {', '.join(OFFSETS)}, not {offsets!r}")
+    out = ParsedProject(root.get("name") or "", hashlib.sha256(data).hexdigest(), filename,
+                        offsets or _offsets_of(root.get("origin") or ""))
+    for u in root.iterfind(f"{P}Users/{P}User"):
+        out.users[_guid(u)] = " ".join((u.get("name") or u.get("id") or f"user {_guid(u)[:8]}").split())
+    cb = root.find(f"{P}CodeBook/{P}Codes")
+    if cb is not None:
+        _codes(cb, (), out)
+    variables = {_guid(v): v.get("name") or "variable" for v in root.iterfind(f"{P}Variables/{P}Variable")}
+    for case in root.iterfind(f"{P}Cases/{P}Case"):
+        out.cases.append(CaseIn(_guid(case), " ".join((case.get("name") or "").split()), _values(case, variables),
+                                [_ref(r) for r in case.findall(P + "SourceRef")]))
+    _sources(root, files, variables, out)
+    for n in root.iterfind(f"{P}Notes/{P}Note"):
+        out.notes.append(_note(n, files, filename))
+    for ref in root.findall(P + "NoteRef"):
+        out.note_targets.setdefault(_ref(ref), ("project", ""))
+    _check(out)
+    return out
+
+
+def _sources(root: Any, files: dict[str, bytes], variables: dict[str, str], out: ParsedProject) -> None:
+    sources_el = root.find(P + "Sources")
+    for el in (sources_el if sources_el is not None else []):
+        if not isinstance(el.tag, str):
+            continue
+        if el.tag != P + "TextSource":
+            out.skipped.append(f"{el.tag.split('}')[-1]} {el.get('name') or _guid(el)}")
+            continue
+        out.sources.append(_source(el, files, variables, out))
+
+
+def _open(data: bytes, filename: str) -> tuple[Any, dict[str, bytes]]:
     if data.lstrip()[:5] in (b"<?xml", b"<Proj"):
         qde, files = data, {}
     else:
@@ -100,49 +141,23 @@ def read_qdpx(src: Src) -> ParsedProject:
     root = parse_xml(qde, what=f"project.qde of {filename}")
     if root.tag != P + "Project":
         raise InvalidInput(f"the root element is {root.tag!r}, not a REFI-QDA <Project>", path=filename)
-    out = ParsedProject(root.get("name") or "", hashlib.sha256(data).hexdigest(), filename, {}, [], [], [], [])
-    for u in root.iterfind(f"{P}Users/{P}User"):
-        out.users[_guid(u)] = " ".join((u.get("name") or u.get("id") or f"user {_guid(u)[:8]}").split())
+    return root, files
 
-    def codes(el: Any, path: tuple[str, ...]) -> None:
-        seen: set[str] = set()
-        for c in el.findall(P + "Code"):
-            name = clean_code_name(c.get("name") or "", seen)
-            d, inc, exc, ex = parse_description(c.findtext(P + "Description") or "")
-            out.codes.append(CodeIn(_guid(c), (*path, name), d, inc, exc, ex, c.get("color") or ""))
-            for ref in c.findall(P + "NoteRef"):
-                out.note_targets.setdefault(_ref(ref), ("code", _guid(c)))
-            codes(c, (*path, name))
 
-    cb = root.find(f"{P}CodeBook/{P}Codes")
-    if cb is not None:
-        codes(cb, ())
-    variables = {_guid(v): v.get("name") or "variable" for v in root.iterfind(f"{P}Variables/{P}Variable")}
-    for case in root.iterfind(f"{P}Cases/{P}Case"):
-        refs = [_ref(r) for r in case.findall(P + "SourceRef")]
-        out.cases.append((case.get("name") or _guid(case), _values(case, variables), refs))
-    sources_el = root.find(P + "Sources")
-    for el in (sources_el if sources_el is not None else []):
-        if not isinstance(el.tag, str):
-            continue
-        if el.tag != P + "TextSource":
-            out.skipped.append(f"{el.tag.split('}')[-1]} {el.get('name') or _guid(el)}")
-            continue
-        out.sources.append(_source(el, files, variables, out, filename))
-    for n in root.iterfind(f"{P}Notes/{P}Note"):
-        text = _text_of(n, files, filename)
-        m = _PHASE.match(n.findtext(P + "Description") or "")
-        title = n.get("name") or ""
-        out.notes.append(NoteIn(_guid(n), "" if title == "Memo" else title, text, int(m.group(1)) if m else None,
-                                n.get("creatingUser"), n.get("creationDateTime"), n.get("modifiedDateTime")))
-    code_guids = {c.guid for c in out.codes}
-    for s in out.sources:
-        for sel in s.selections:
-            for cg, _, _ in sel.codings:
-                if cg not in code_guids:
-                    raise InvalidInput(f"a coding in source {s.name!r} refers to code {cg}, which the codebook lacks",
-                                       path=filename)
-    return out
+def _offsets_of(origin: str) -> Offsets:
+    low = origin.lower()
+    return "codepoints" if "qualcoder" in low or "offsets: codepoints" in low else "utf16"
+
+
+def _codes(el: Any, path: tuple[str, ...], out: ParsedProject) -> None:
+    seen: set[str] = set()
+    for c in el.findall(P + "Code"):
+        name = clean_code_name(c.get("name") or "", seen, where=out.filename)
+        d, inc, exc, ex = parse_description(c.findtext(P + "Description") or "")
+        out.codes.append(CodeIn(_guid(c), (*path, name), d, inc, exc, ex, c.get("color") or ""))
+        for ref in c.findall(P + "NoteRef"):
+            out.note_targets.setdefault(_ref(ref), ("code", _guid(c)))
+        _codes(c, (*path, name), out)
 
 
 def _guid(el: Any) -> str:
@@ -154,6 +169,11 @@ def _guid(el: Any) -> str:
 
 def _ref(el: Any) -> str:
     return (el.get("targetGUID") or "").strip().strip("{}").lower()
+
+
+def _user(el: Any) -> str | None:
+    u = el.get("creatingUser") or el.get("modifyingUser")
+    return u.strip().strip("{}").lower() if u else None
 
 
 def _values(el: Any, variables: dict[str, str]) -> dict[str, str]:
@@ -180,173 +200,93 @@ def _text_of(el: Any, files: dict[str, bytes], filename: str) -> str:
     if not path.startswith("internal://"):
         raise InvalidInput(f"source {el.get('name')!r} points outside the project file ({path}); export it with "
                            "its sources embedded", path=filename)
-    member = "sources/" + path[len("internal://"):]
-    if member not in files:
-        raise InvalidInput(f"{member} is missing from the archive", path=filename)
+    name = path[len("internal://"):].lstrip("/")
+    member = next((m for m in (f"sources/{name}", f"Sources/{name}") if m in files), None)
+    if member is None:
+        raise InvalidInput(f"sources/{name} is missing from the archive", path=filename)
     try:
         return files[member].decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{member} is not UTF-8 text", path=filename) from exc
 
 
-def _source(el: Any, files: dict[str, bytes], variables: dict[str, str], out: ParsedProject, filename: str) -> SourceIn:
-    text = _text_of(el, files, filename)
+def _positions(el: Any, where: str, filename: str) -> tuple[int, int]:
+    try:
+        return int(el.get("startPosition") or ""), int(el.get("endPosition") or "")
+    except ValueError as exc:
+        raise InvalidInput(f"a selection in {where} has non-numeric positions", path=filename) from exc
+
+
+def to_codepoints(text: str, start: int, end: int, offsets: Offsets, where: str, filename: str) -> tuple[int, int]:
+    """A selection's positions, in the file's unit, as code-point offsets into ``text`` (checked)."""
+    units = from_units(text, offsets)
+    top = max(units)
+    if not 0 <= start <= end or start > top:
+        raise InvalidInput(f"a selection in {where} spans {start}-{end}, outside its {top} characters", path=filename)
+    end = min(end, top)
+    if start not in units or end not in units:
+        raise InvalidInput(f"a selection in {where} starts or ends inside a character ({start}-{end} in "
+                           f"{offsets} units); import with --offsets "
+                           f"{'codepoints' if offsets == 'utf16' else 'utf16'}", path=filename)
+    return units[start], units[end]
+
+
+def _selection(s: Any, text: str, where: str, out: ParsedProject) -> SelectionIn:
+    """A selection with its codings: the user and date of each coding, else of the selection (QualCoder reads
+    them from the selection, NVivo writes them on both)."""
+    start, end = to_codepoints(text, *_positions(s, where, out.filename), out.offsets, where, out.filename)
+    sel_user, sel_created = _user(s), s.get("creationDateTime") or s.get("modifiedDateTime")
+    codings = [CodingIn(_ref(c.find(P + "CodeRef")), _user(c) or sel_user,
+                        stored_time(c.get("creationDateTime") or sel_created))
+               for c in s.findall(P + "Coding") if c.find(P + "CodeRef") is not None]
+    sel = SelectionIn(_guid(s), start, end, codings)
+    for ref in s.findall(P + "NoteRef"):
+        out.note_targets[_ref(ref)] = ("selection", sel.guid)  # a selection is more precise than its source
+    return sel
+
+
+def _source(el: Any, files: dict[str, bytes], variables: dict[str, str], out: ParsedProject) -> SourceIn:
+    text = _text_of(el, files, out.filename)
     g = _guid(el)
     name = el.get("name") or g
-    sels: list[SelectionIn] = []
-    for s in el.findall(P + "PlainTextSelection"):
-        try:
-            start, end = int(s.get("startPosition") or ""), int(s.get("endPosition") or "")
-        except ValueError as exc:
-            raise InvalidInput(f"a selection in source {name!r} has non-numeric positions", path=filename) from exc
-        if not 0 <= start <= end or start > len(text):
-            raise InvalidInput(f"a selection in source {name!r} spans {start}-{end}, outside its {len(text)} "
-                               "characters", path=filename)
-        end = min(end, len(text))
-        codings = [(_ref(c.find(P + "CodeRef")), c.get("creatingUser"),
-                    c.get("creationDateTime")) for c in s.findall(P + "Coding") if c.find(P + "CodeRef") is not None]
-        sel = SelectionIn(_guid(s), start, end, codings, s.get("creatingUser"))
-        for ref in s.findall(P + "NoteRef"):
-            out.note_targets.setdefault(_ref(ref), ("selection", sel.guid))
-        if end > start:
-            sels.append(sel)
-    whole = [(_ref(c.find(P + "CodeRef")), c.get("creatingUser"),
-              c.get("creationDateTime")) for c in el.findall(P + "Coding") if c.find(P + "CodeRef") is not None]
+    where = f"source {name!r}"
+    sels = [sel for s in el.findall(P + "PlainTextSelection") if (sel := _selection(s, text, where, out)).end > sel.start]
+    whole = [CodingIn(_ref(c.find(P + "CodeRef")), _user(c), stored_time(c.get("creationDateTime")))
+             for c in el.findall(P + "Coding") if c.find(P + "CodeRef") is not None]
     if whole and text:
-        sels.append(SelectionIn(f"{g}-whole", 0, len(text), whole, None))
+        sels.append(SelectionIn(f"{g}-whole", 0, len(text), whole))
     for ref in el.findall(P + "NoteRef"):
         out.note_targets.setdefault(_ref(ref), ("source", g))
     return SourceIn(g, name, el.findtext(P + "Description") or "", text, sels, _values(el, variables))
 
 
-def pieces(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Cut ``text`` at every span boundary; pieces with no letter or digit that no span covers join a neighbour."""
-    bounds = sorted({0, len(text), *(s for s, _ in spans), *(e for _, e in spans)})
-    out: list[tuple[int, int]] = []
-    carry: int | None = None
-    for a, b in zip(bounds, bounds[1:]):
-        covered = any(s < b and e > a for s, e in spans)
-        if not covered and not _WORD.search(text[a:b]):
-            if out:
-                out[-1] = (out[-1][0], b)
-            elif carry is None:
-                carry = a
+def _note(n: Any, files: dict[str, bytes], filename: str) -> NoteIn:
+    m = _PHASE.match(n.findtext(P + "Description") or "")
+    title = " ".join((n.get("name") or "").split())
+    if re.fullmatch(r"Memo( \(\d+\))?", title):  # thematic's name for an untitled memo
+        title = ""
+    note = NoteIn(_guid(n), title[:MAX_NAME_LENGTH], _text_of(n, files, filename), int(m.group(1)) if m else None,
+                  _user(n), stored_time(n.get("creationDateTime") or n.get("modifiedDateTime")),
+                  stored_time(n.get("modifiedDateTime") or n.get("creationDateTime")))
+    sel = n.find(P + "PlainTextSelection")
+    if sel is not None:
+        note.span = _positions(sel, f"note {title or note.guid}", filename)
+    return note
+
+
+def _check(out: ParsedProject) -> None:
+    """Every coding names a code of the codebook; notes' own spans become code points of the source they are on."""
+    code_guids = {c.guid for c in out.codes}
+    for s in out.sources:
+        for sel in s.selections:
+            for c in sel.codings:
+                if c.code not in code_guids:
+                    raise InvalidInput(f"a coding in source {s.name!r} refers to code {c.code}, which the codebook "
+                                       "lacks", path=out.filename)
+    text_of = {s.guid: s.text for s in out.sources}
+    for n in out.notes:
+        kind, target = out.note_targets.get(n.guid, ("", ""))
+        if n.span is None or kind != "source":
+            n.span = None
             continue
-        out.append((carry if carry is not None else a, b))
-        carry = None
-    return out
-
-
-def import_qdpx(store: Store, src: Src, *, actor: str | None = None) -> dict[str, int]:
-    """Import a REFI-QDA project into ``store`` in one undoable step; returns what was added."""
-    pr = read_qdpx(src)
-    if store.query_one("SELECT 1 FROM sources WHERE sha256 = ?", (pr.sha256,)):
-        raise Conflict(f"{pr.filename} was already imported into this project")
-    case_of: dict[str, tuple[str, dict[str, str]]] = {}
-    for name, values, refs in pr.cases:
-        for r in refs:
-            case_of.setdefault(r, (name, values))
-    stats = {"forms": 0, "answers": 0, "segments": 0, "codes": 0, "codings": 0, "memos": 0, "coders": 0}
-    summary = f"Import REFI-QDA project {pr.filename} ({len(pr.sources)} sources, {len(pr.codes)} codes)"
-    with store.action("import.qdpx", summary, actor=actor, details={"file": pr.filename, "sha256": pr.sha256}) as act:
-        t = now()
-        if not store.get_setting("title") and pr.name:
-            act.execute("INSERT OR REPLACE INTO project (key, value) VALUES ('title', ?)", (pr.name,))
-        source_id = act.insert("INSERT INTO sources (name, sha256, imported_at, options) VALUES (?, ?, ?, ?)",
-                               (pr.filename, pr.sha256, t, json.dumps({"format": "refi-qda"})))
-        coder_ids: dict[str, int] = {}
-
-        def coder(user_guid: str | None) -> int:
-            name = pr.users.get((user_guid or "").strip("{}").lower()) or actor or "imported"
-            if name not in coder_ids:
-                row = act.execute("SELECT id FROM coders WHERE name = ?", (name,)).fetchone()
-                if row is None:
-                    stats["coders"] += 1
-                    coder_ids[name] = act.insert("INSERT INTO coders (name, created_at) VALUES (?, ?)", (name, t))
-                else:
-                    coder_ids[name] = int(row[0])
-            return coder_ids[name]
-
-        for ug in pr.users:
-            coder(ug)
-        code_id: dict[str, int] = {}
-        by_path: dict[tuple[str, ...], int] = {}
-        for c in pr.codes:
-            parent = by_path.get(c.path[:-1]) if len(c.path) > 1 else None
-            row = act.execute("SELECT id FROM codes WHERE parent_id IS ? AND lower(name) = lower(?)",
-                              (parent, c.path[-1])).fetchone()
-            if row is None:
-                pos = act.execute("SELECT coalesce(max(position) + 1, 0) FROM codes WHERE parent_id IS ?",
-                                  (parent,)).fetchone()[0]
-                cid = act.insert(
-                    "INSERT INTO codes (parent_id, name, definition, includes, excludes, colour, position, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (parent, c.path[-1], c.definition, c.includes, c.excludes, c.colour.upper(), pos, t))
-                act.executemany("INSERT INTO code_examples (code_id, text) VALUES (?, ?)", [(cid, e) for e in c.examples])
-                stats["codes"] += 1
-            else:
-                cid = int(row[0])
-            code_id[c.guid] = by_path[c.path] = cid
-        form_ids: dict[str, int] = {}
-        used: set[tuple[str, str]] = set()
-        answer_of: dict[str, int] = {}
-        segment_of: dict[str, int] = {}
-        for s in pr.sources:
-            case = case_of.get(s.guid)
-            ext = case[0] if case else s.name
-            qkey = s.values.get(QUESTION_VARIABLE) or "document"
-            if (ext, qkey) in used:
-                qkey = f"{qkey} ({s.name})"
-            used.add((ext, qkey))
-            if ext not in form_ids:
-                if act.execute("SELECT 1 FROM forms WHERE external_id = ?", (ext,)).fetchone():
-                    raise Conflict(f"form {ext!r} already exists in this project; import into a new project")
-                fid = form_ids[ext] = act.insert(
-                    "INSERT INTO forms (external_id, source_id) VALUES (?, ?)", (ext, source_id))
-                stats["forms"] += 1
-                meta = {k: v for k, v in {**s.values, **(case[1] if case else {})}.items() if k != QUESTION_VARIABLE}
-                act.executemany("INSERT INTO form_meta (form_id, field, value) VALUES (?, ?, ?)",
-                                [(fid, k, v) for k, v in sorted(meta.items())])
-            q = act.execute("SELECT id FROM questions WHERE key = ?", (qkey,)).fetchone()
-            if q is None:
-                pos = act.execute("SELECT coalesce(max(position) + 1, 0) FROM questions").fetchone()[0]
-                label = " ".join(s.description.split()) or ("Document text" if qkey == "document" else qkey)
-                qid = act.insert("INSERT INTO questions (key, label, position) VALUES (?, ?, ?)", (qkey, label, pos))
-            else:
-                qid = int(q[0])
-            aid = act.insert("INSERT INTO answers (form_id, question_id, text) VALUES (?, ?, ?)",
-                             (form_ids[ext], qid, s.text))
-            answer_of[s.guid] = aid
-            stats["answers"] += 1
-            spans = [(sel.start, sel.end) for sel in s.selections]
-            seg_ids: list[tuple[int, int, int]] = []
-            for i, (a, b) in enumerate(pieces(s.text, spans)):
-                sid = act.insert('INSERT INTO segments (answer_id, position, start, "end", text) VALUES (?, ?, ?, ?, ?)',
-                                 (aid, i, a, b, s.text[a:b]))
-                seg_ids.append((a, b, sid))
-            stats["segments"] += len(seg_ids)
-            for sel in s.selections:
-                hits = [sid for a, b, sid in seg_ids if a < sel.end and b > sel.start]
-                if hits:
-                    segment_of[sel.guid] = hits[0]
-                for cg, user, created in sel.codings:
-                    for sid in hits:
-                        n = act.execute(
-                            "INSERT OR IGNORE INTO codings (segment_id, code_id, coder_id, origin, created_at) "
-                            "VALUES (?, ?, ?, 'import', ?)", (sid, code_id[cg], coder(user or sel.user), created or t)
-                        ).rowcount
-                        stats["codings"] += n
-        for n in pr.notes:
-            kind, target = pr.note_targets.get(n.guid, ("", ""))
-            cols = {"code_id": code_id.get(target) if kind == "code" else None,
-                    "answer_id": answer_of.get(target) if kind == "source" else None,
-                    "segment_id": segment_of.get(target) if kind == "selection" else None}
-            act.execute(
-                "INSERT INTO memos (phase, code_id, segment_id, answer_id, coder_id, title, body, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (n.phase, cols["code_id"], cols["segment_id"], cols["answer_id"], coder(n.user) if n.user else None,
-                 n.title, n.body or "(empty note)", n.created or t, n.modified or n.created or t))
-            stats["memos"] += 1
-        act.details.update(stats)
-    stats["skipped_sources"] = len(pr.skipped)
-    return stats
+        n.span = to_codepoints(text_of[target], *n.span, out.offsets, f"note {n.title or n.guid}", out.filename)

@@ -1,328 +1,275 @@
-"""REFI-QDA (QDA-XML 1.0) export: the codebook (``.qdc``) and the whole project (``.qdpx``), for NVivo, ATLAS.ti,
-MAXQDA, QualCoder and others. Import lives in :mod:`thematic.export.refi_import` (re-exported here).
-
-Mapping (validated against the REFI schemas ``Codebook.xsd`` and ``Project.xsd``):
-
-* the code tree -> ``<CodeBook><Codes>`` (nested ``<Code>``; definition, includes, excludes and examples in
-  ``<Description>`` as paragraphs ``Includes: ...``, ``Excludes: ...``, ``Example: ...``; theme colours as ``color``);
-* coders -> ``<Users>``;
-* each answer -> one ``<TextSource>`` whose plain text is ``sources/<guid>.txt`` (``plainTextPath="internal://..."``),
-  with the question as the variable ``question`` and its wording as ``<Description>``; each coded segment ->
-  ``<PlainTextSelection startPosition endPosition>`` (character offsets of the segment in the answer text, end
-  exclusive) holding one ``<Coding><CodeRef/></Coding>`` per code and coder;
-* each form (respondent) -> a ``<Case>`` with its metadata as ``<VariableValue>``s and ``<SourceRef>``s to its answers;
-* memos -> ``<Notes>`` (``<NoteRef>`` from the code, source or selection they are about; project-level otherwise);
-* the theme tree -> a ``<Graph>`` with vertices at the diagram's coordinates.
-
-GUIDs are UUID 5 values from a namespace derived from the project title and the objects' natural keys (code
-paths, form ids, question keys, offsets, coder names), and the zip has fixed timestamps, so the same project
-always gives the same bytes, and export -> import -> export gives an identical ``project.qde``.
-"""
+"""The whole project as a REFI-QDA project (``.qdpx``): see :mod:`thematic.refi` for the mapping."""
 
 from __future__ import annotations
 
 import hashlib
 import io
-import re
-import uuid
 import zipfile
 from collections import defaultdict
-from typing import IO, Any
+from dataclasses import dataclass, field
+from typing import Any
 
+from ..codebook import list_codes, tree
+from ..corpus import form_meta, meta_fields
 from ..errors import InvalidInput
+from ..export.safety import xml_text
+from ..memos import PHASES
 from ..store import Store
-from .safety import xml_text
+from ._common import OFFSETS, PROJECT_NS, QUESTION_VARIABLE, Guids, Offsets, origin, portable_name, serialise, \
+    to_units, utc
+from .qdc import codes_xml, title
 
-PROJECT_NS = "urn:QDA-XML:project:1.0"
-CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
-THEMATIC_NS = uuid.UUID("5d6c1f4e-5a0c-4b8e-9a52-2f0d3c1b7e61")
+P = f"{{{PROJECT_NS}}}"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
-QUESTION_VARIABLE = "question"
 
 
-def _origin() -> str:
-    from .. import __version__
+@dataclass
+class _Ctx:
+    """What the parts of one export share."""
 
-    return f"thematic {__version__}"
-
-
-class Guids:
-    """Deterministic GUIDs: ``uuid5(project namespace, kind + natural key)``."""
-
-    def __init__(self, project_title: str) -> None:
-        self.ns = uuid.uuid5(THEMATIC_NS, "project:" + project_title)
-
-    def __call__(self, kind: str, *key: object) -> str:
-        return str(uuid.uuid5(self.ns, kind + ":" + "\x1f".join(str(k) for k in key)))
+    store: Store
+    guids: Guids
+    offsets: Offsets
+    user_guid: dict[str, str] = field(default_factory=dict)
+    code_guid: dict[int, str] = field(default_factory=dict)
+    note_guid: dict[int, str] = field(default_factory=dict)
+    notes_on: dict[str, dict[int, list[int]]] = field(default_factory=dict)  # kind -> target id -> memo ids
+    files: dict[str, bytes] = field(default_factory=dict)
 
 
-def describe(definition: str, includes: str = "", excludes: str = "", examples: list[str] | None = None) -> str:
-    parts = [definition.strip()] if definition.strip() else []
-    if includes.strip():
-        parts.append("Includes: " + includes.strip())
-    if excludes.strip():
-        parts.append("Excludes: " + excludes.strip())
-    parts += ["Example: " + e.strip() for e in examples or [] if e.strip()]
-    return "\n\n".join(parts)
-
-
-def parse_description(text: str) -> tuple[str, str, str, list[str]]:
-    """(definition, includes, excludes, examples) from a Description written by :func:`describe` (or anyone)."""
-    definition, includes, excludes, examples = [], "", "", []
-    for block in re.split(r"\n\s*\n", (text or "").replace("\r\n", "\n").strip()):
-        b = block.strip()
-        if b.startswith("Includes: "):
-            includes = b[len("Includes: "):].strip()
-        elif b.startswith("Excludes: "):
-            excludes = b[len("Excludes: "):].strip()
-        elif b.startswith("Example: "):
-            examples.append(b[len("Example: "):].strip())
-        elif b:
-            definition.append(b)
-    return "\n\n".join(definition), includes, excludes, examples
-
-
-def _title(store: Store) -> str:
-    return store.get_setting("title", "") or "thematic project"
-
-
-def _colour(c: str) -> str | None:
-    c = (c or "").strip()
-    return c.upper() if re.fullmatch(r"#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})", c) else None
-
-
-def _codes_xml(parent: Any, nodes: list[Any], ns: str, guids: Guids, *, notes: dict[int, list[str]] | None = None) -> dict[int, str]:
-    """Append nested <Code> elements; returns code id -> guid."""
-    from lxml import etree
-
-    out: dict[int, str] = {}
-
-    def rec(el: Any, items: list[Any]) -> None:
-        for node in items:
-            c = node.code
-            g = guids("code", *c.path)
-            out[c.id] = g
-            attrs = {"guid": g, "name": xml_text(c.name), "isCodable": "true"}
-            col = _colour(c.colour)
-            if col:
-                attrs["color"] = col
-            code_el = etree.SubElement(el, f"{{{ns}}}Code", attrs)
-            desc = describe(c.definition, c.includes, c.excludes, list(node.examples))
-            if desc:
-                etree.SubElement(code_el, f"{{{ns}}}Description").text = xml_text(desc)
-            for note_guid in (notes or {}).get(c.id, []):
-                etree.SubElement(code_el, f"{{{ns}}}NoteRef", targetGUID=note_guid)
-            rec(code_el, node.children)
-
-    rec(parent, nodes)
-    return out
-
-
-def _serialise(root: Any) -> bytes:
-    from lxml import etree
-
-    return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
-
-
-# ---------------------------------------------------------------------- codebook (.qdc)
-
-
-def render_qdc(store: Store, **_: Any) -> bytes:
-    """The code tree as a REFI-QDA codebook."""
-    from lxml import etree
-
-    from ..codebook import tree
-
-    nodes = tree(store)
-    if not nodes:
-        raise InvalidInput("the project has no codes yet, so there is no codebook to export")
-    root = etree.Element(f"{{{CODEBOOK_NS}}}CodeBook", nsmap={None: CODEBOOK_NS}, origin=_origin())
-    codes = etree.SubElement(root, f"{{{CODEBOOK_NS}}}Codes")
-    _codes_xml(codes, nodes, CODEBOOK_NS, Guids(_title(store)))
-    return _serialise(root)
-
-
-def read_qdc(fileobj: IO[bytes] | bytes, *, name: str | None = None) -> Any:
-    """A :class:`~thematic.codebook_files.Codebook` from a REFI-QDA ``.qdc`` (or the CodeBook of a ``.qde``)."""
-    from ..codebook_files import Codebook, CodebookEntry
-    from .safety import parse_xml
-
-    data = fileobj if isinstance(fileobj, bytes) else fileobj.read()
-    label = name or "codebook"
-    root = parse_xml(data, what=f"codebook {label}")
-    ns = root.nsmap.get(None) or ""
-    if ns not in (CODEBOOK_NS, PROJECT_NS) or root.tag not in (f"{{{ns}}}CodeBook", f"{{{ns}}}Project"):
-        raise InvalidInput(f"{label} is not a REFI-QDA codebook (root element {root.tag!r})")
-    codes_el = root.find(f"{{{ns}}}Codes") if root.tag.endswith("CodeBook") else root.find(f"{{{ns}}}CodeBook/{{{ns}}}Codes")
-    if codes_el is None:
-        raise InvalidInput(f"{label} has no <Codes> element")
-
-    def entry(el: Any, siblings: set[str]) -> CodebookEntry:
-        nm = clean_code_name(el.get("name") or "", siblings)
-        desc = el.findtext(f"{{{ns}}}Description") or ""
-        definition, includes, excludes, examples = parse_description(desc)
-        e = CodebookEntry(nm, definition, includes, excludes, _colour(el.get("color") or "") or "", examples)
-        seen: set[str] = set()
-        e.children = [entry(ch, seen) for ch in el.findall(f"{{{ns}}}Code")]
-        return e
-
-    top: set[str] = set()
-    cb = Codebook(name=label, title=root.get("name") or "", source=root.get("origin") or "",
-                  codes=[entry(el, top) for el in codes_el.findall(f"{{{ns}}}Code")])
-    if not cb.codes:
-        raise InvalidInput(f"{label} contains no codes")
-    return cb
-
-
-def clean_code_name(raw: str, siblings: set[str]) -> str:
-    """A valid, sibling-unique thematic code name (whitespace folded, at most 190 characters)."""
-    name = " ".join(raw.split())[:190] or "Unnamed code"
-    base, k = name, 2
-    while name.casefold() in siblings:
-        name = f"{base} ({k})"
-        k += 1
-    siblings.add(name.casefold())
-    return name
-
-
-# ---------------------------------------------------------------------- project (.qdpx)
-
-
-def build_qde(store: Store) -> tuple[bytes, dict[str, bytes]]:
-    """``project.qde`` and the source files (``sources/<guid>.txt`` -> UTF-8 text)."""
-    from lxml import etree
-
-    from ..codebook import list_codes, tree
-    from ..corpus import form_meta, meta_fields
-
-    P = f"{{{PROJECT_NS}}}"
-    title = _title(store)
-    guids = Guids(title)
-    paths = {c.id: c.path for c in list_codes(store)}
-    code_order = {cid: i for i, cid in enumerate(paths)}
-    coders = [r[0] for r in store.query("SELECT name FROM coders ORDER BY name")]
-    user_guid = {n: guids("user", n) for n in coders}
-    memos = store.query(
-        "SELECT m.*, k.name AS coder FROM memos m LEFT JOIN coders k ON k.id = m.coder_id ORDER BY m.created_at, m.id"
-    )
-    note_guid = {m["id"]: guids("note", m["created_at"], m["title"], hashlib.sha256(m["body"].encode()).hexdigest())
-                 for m in memos}
-    notes_on: dict[str, dict[int, list[str]]] = {"code": defaultdict(list), "answer": defaultdict(list),
-                                                 "segment": defaultdict(list)}
-    project_notes = []
+def _memo_targets(memos: list[Any]) -> dict[str, dict[int, list[int]]]:
+    out: dict[str, dict[int, list[int]]] = {k: defaultdict(list) for k in ("code", "answer", "segment", "project")}
     for m in memos:
         for kind, col in (("segment", "segment_id"), ("answer", "answer_id"), ("code", "code_id")):
             if m[col] is not None:
-                notes_on[kind][m[col]].append(note_guid[m["id"]])
+                out[kind][m[col]].append(m["id"])
                 break
         else:
-            project_notes.append(note_guid[m["id"]])
+            out["project"][0].append(m["id"])
+    return out
 
-    root = etree.Element(P + "Project", nsmap={None: PROJECT_NS}, name=xml_text(title), origin=_origin())
+
+def _users(ctx: _Ctx, root: Any) -> None:
+    from lxml import etree
+
+    coders = [r[0] for r in ctx.store.query("SELECT name FROM coders ORDER BY name")]
+    ctx.user_guid.update({n: ctx.guids("user", n) for n in coders})
     if coders:
         users = etree.SubElement(root, P + "Users")
         for n in coders:
-            etree.SubElement(users, P + "User", guid=user_guid[n], name=xml_text(n))
-    nodes = tree(store)
-    code_guid: dict[int, str] = {}
-    if nodes:
-        codes_el = etree.SubElement(etree.SubElement(root, P + "CodeBook"), P + "Codes")
-        code_guid = _codes_xml(codes_el, nodes, PROJECT_NS, guids, notes=notes_on["code"])
+            etree.SubElement(users, P + "User", guid=ctx.user_guid[n], name=xml_text(n))
 
-    fields = meta_fields(store)
-    meta = form_meta(store)
+
+def _forms(store: Store) -> tuple[list[Any], dict[int, list[Any]]]:
+    forms = store.query("SELECT id, external_id FROM forms ORDER BY id")
     answers = store.query(
         "SELECT a.id, a.form_id, f.external_id, q.key, q.label, a.text FROM answers a JOIN forms f ON f.id = a.form_id "
-        "JOIN questions q ON q.id = a.question_id ORDER BY a.form_id, q.position, q.id"
-    )
-    var_guid = {n: guids("variable", n) for n in [QUESTION_VARIABLE, *fields]}
-    if answers:
-        variables = etree.SubElement(root, P + "Variables")
-        for n in [QUESTION_VARIABLE, *fields]:
-            v = etree.SubElement(variables, P + "Variable", guid=var_guid[n], name=xml_text(n), typeOfVariable="Text")
-            etree.SubElement(v, P + "Description").text = (
-                "The question this answer replies to" if n == QUESTION_VARIABLE else "Respondent (form) metadata")
-    source_guid = {a["id"]: guids("source", a["external_id"], a["key"]) for a in answers}
+        "JOIN questions q ON q.id = a.question_id ORDER BY a.form_id, q.position, q.id")
     by_form: dict[int, list[Any]] = defaultdict(list)
     for a in answers:
         by_form[a["form_id"]].append(a)
-    if by_form:
-        cases = etree.SubElement(root, P + "Cases")
-        for form_id, rows in by_form.items():
-            case = etree.SubElement(cases, P + "Case", guid=guids("case", rows[0]["external_id"]),
-                                    name=xml_text(rows[0]["external_id"]))
-            for f in fields:
-                if f in meta.get(form_id, {}):
-                    vv = etree.SubElement(case, P + "VariableValue")
-                    etree.SubElement(vv, P + "VariableRef", targetGUID=var_guid[f])
-                    etree.SubElement(vv, P + "TextValue").text = xml_text(meta[form_id][f])
-            for a in rows:
-                etree.SubElement(case, P + "SourceRef", targetGUID=source_guid[a["id"]])
+    return forms, by_form
 
-    # Codings grouped by answer, then by segment.
+
+def _value(parent: Any, var_guid: str, value: str) -> None:
+    from lxml import etree
+
+    vv = etree.SubElement(parent, P + "VariableValue")
+    etree.SubElement(vv, P + "VariableRef", targetGUID=var_guid)
+    etree.SubElement(vv, P + "TextValue").text = xml_text(value)
+
+
+def _variables_and_cases(ctx: _Ctx, root: Any, forms: list[Any], by_form: dict[int, list[Any]],
+                         source_guid: dict[int, str]) -> dict[str, str]:
+    """<Variables> and one <Case> per form (with its metadata, and SourceRefs to its answers if any)."""
+    from lxml import etree
+
+    fields = meta_fields(ctx.store)
+    meta = form_meta(ctx.store)
+    var_guid = {n: ctx.guids("variable", n) for n in [QUESTION_VARIABLE, *fields]}
+    if not forms:
+        return var_guid
+    variables = etree.SubElement(root, P + "Variables")
+    for n in [QUESTION_VARIABLE, *fields]:
+        v = etree.SubElement(variables, P + "Variable", guid=var_guid[n], name=xml_text(n), typeOfVariable="Text")
+        etree.SubElement(v, P + "Description").text = (
+            "The question this answer replies to" if n == QUESTION_VARIABLE else "Respondent (form) metadata")
+    cases = etree.SubElement(root, P + "Cases")
+    for f in forms:
+        case = etree.SubElement(cases, P + "Case", guid=ctx.guids("case", f["external_id"]),
+                                name=xml_text(f["external_id"]))
+        for fld in fields:
+            if fld in meta.get(f["id"], {}):
+                _value(case, var_guid[fld], meta[f["id"]][fld])
+        for a in by_form.get(f["id"], []):
+            etree.SubElement(case, P + "SourceRef", targetGUID=source_guid[a["id"]])
+    return var_guid
+
+
+def _codings_by_answer(store: Store) -> dict[int, dict[tuple[int, int, int], list[Any]]]:
+    """answer id -> (start, end, segment id) -> coding rows."""
     coded: dict[int, dict[tuple[int, int, int], list[Any]]] = defaultdict(lambda: defaultdict(list))
     for r in store.query(
         "SELECT s.answer_id, s.id AS segment_id, s.start, s.\"end\", c.code_id, k.name AS coder, c.created_at "
         "FROM codings c JOIN segments s ON s.id = c.segment_id JOIN coders k ON k.id = c.coder_id"
     ):
         coded[r["answer_id"]][(r["start"], r["end"], r["segment_id"])].append(r)
-    seg_span = {r[0]: (r[1], r[2], r[3]) for r in store.query('SELECT id, answer_id, start, "end" FROM segments')}
-    for seg_id in notes_on["segment"]:
-        ans, s, e = seg_span[seg_id]
-        coded[ans].setdefault((s, e, seg_id), [])
-    files: dict[str, bytes] = {}
-    if answers:
-        sources = etree.SubElement(root, P + "Sources")
-        for a in answers:
-            g = source_guid[a["id"]]
-            files[f"sources/{g}.txt"] = a["text"].encode("utf-8")
-            ts = etree.SubElement(sources, P + "TextSource", guid=g, name=xml_text(f"{a['external_id']} - {a['key']}"),
-                                  plainTextPath=f"internal://{g}.txt")
-            etree.SubElement(ts, P + "Description").text = xml_text(a["label"])
-            for (start, end, seg_id), rows in sorted(coded.get(a["id"], {}).items()):
-                sel_g = guids("selection", g, start, end)
-                sel = etree.SubElement(ts, P + "PlainTextSelection", guid=sel_g, name=xml_text(a["text"][start:end][:60]),
-                                       startPosition=str(start), endPosition=str(end))
-                for r in sorted(rows, key=lambda r: (code_order.get(r["code_id"], 0), r["coder"])):
-                    cg = code_guid[r["code_id"]]
-                    attrs = {"guid": guids("coding", sel_g, cg, r["coder"]), "creatingUser": user_guid[r["coder"]],
-                             "creationDateTime": r["created_at"]}
-                    coding = etree.SubElement(sel, P + "Coding", attrs)
-                    etree.SubElement(coding, P + "CodeRef", targetGUID=cg)
-                for ng in notes_on["segment"].get(seg_id, []):
-                    etree.SubElement(sel, P + "NoteRef", targetGUID=ng)
-            for ng in notes_on["answer"].get(a["id"], []):
-                etree.SubElement(ts, P + "NoteRef", targetGUID=ng)
-            vv = etree.SubElement(ts, P + "VariableValue")
-            etree.SubElement(vv, P + "VariableRef", targetGUID=var_guid[QUESTION_VARIABLE])
-            etree.SubElement(vv, P + "TextValue").text = xml_text(a["key"])
-    if memos:
-        from ..memos import PHASES
+    return coded
 
-        notes = etree.SubElement(root, P + "Notes")
-        for m in memos:
-            attrs = {"guid": note_guid[m["id"]], "name": xml_text(m["title"] or "Memo"),
-                     "creationDateTime": m["created_at"], "modifiedDateTime": m["updated_at"]}
-            if m["coder"]:
-                attrs["creatingUser"] = user_guid[m["coder"]]
-            note = etree.SubElement(notes, P + "Note", attrs)
-            if m["phase"]:
-                etree.SubElement(note, P + "Description").text = f"Braun & Clarke phase {m['phase']}: {PHASES[m['phase']]}"
+
+def _selections(ctx: _Ctx, ts: Any, a: Any, src_guid: str, spans: dict[tuple[int, int, int], list[Any]],
+                units: list[int], code_order: dict[int, int]) -> None:
+    """One <PlainTextSelection> per (segment, coder), the coder and the first coding's date on it and on each
+    <Coding>; a note on the segment hangs from its first selection."""
+    from lxml import etree
+
+    for (start, end, seg_id), rows in sorted(spans.items()):
+        by_coder: dict[str, list[Any]] = defaultdict(list)
+        for r in rows:
+            by_coder[r["coder"]].append(r)
+        for i, (coder, mine) in enumerate(sorted(by_coder.items())):
+            sel_g = ctx.guids("selection", src_guid, start, end, coder)
+            sel = etree.SubElement(ts, P + "PlainTextSelection", guid=sel_g, name=xml_text(a["text"][start:end][:60]),
+                                   startPosition=str(units[min(start, len(units) - 1)]),
+                                   endPosition=str(units[min(end, len(units) - 1)]),
+                                   creatingUser=ctx.user_guid[coder],
+                                   creationDateTime=utc(min(r["created_at"] for r in mine)))
+            for r in sorted(mine, key=lambda r: code_order.get(r["code_id"], 0)):
+                cg = ctx.code_guid[r["code_id"]]
+                coding = etree.SubElement(sel, P + "Coding", guid=ctx.guids("coding", sel_g, cg, coder),
+                                          creatingUser=ctx.user_guid[coder], creationDateTime=utc(r["created_at"]))
+                etree.SubElement(coding, P + "CodeRef", targetGUID=cg)
+            if i == 0:
+                for memo_id in ctx.notes_on["segment"].get(seg_id, []):
+                    etree.SubElement(sel, P + "NoteRef", targetGUID=ctx.note_guid[memo_id])
+
+
+def _sources(ctx: _Ctx, root: Any, answers: list[Any], source_guid: dict[int, str], var_guid: dict[str, str]
+             ) -> dict[int, tuple[str, int, int, list[int]]]:
+    """<Sources>; returns segment id -> (source guid, start, end, units) for the notes on segments."""
+    from lxml import etree
+
+    code_order = {c.id: i for i, c in enumerate(list_codes(ctx.store))}
+    coded = _codings_by_answer(ctx.store)
+    seg_notes: dict[int, tuple[str, int, int, list[int]]] = {}
+    noted = defaultdict(list)
+    for seg_id in ctx.notes_on["segment"]:
+        row = ctx.store.query_one('SELECT answer_id, start, "end" FROM segments WHERE id = ?', (seg_id,))
+        noted[row[0]].append((seg_id, row[1], row[2]))
+    if not answers:
+        return seg_notes
+    sources = etree.SubElement(root, P + "Sources")
+    names: set[str] = set()
+    for a in answers:
+        g = source_guid[a["id"]]
+        units = to_units(a["text"], ctx.offsets)
+        ctx.files[f"sources/{g}.txt"] = a["text"].encode("utf-8")
+        ts = etree.SubElement(sources, P + "TextSource", guid=g,
+                              name=portable_name(f"{a['external_id']} - {a['key']}", names),
+                              plainTextPath=f"internal://{g}.txt")
+        etree.SubElement(ts, P + "Description").text = xml_text(a["label"])
+        _selections(ctx, ts, a, g, coded.get(a["id"], {}), units, code_order)
+        for memo_id in ctx.notes_on["answer"].get(a["id"], []):
+            etree.SubElement(ts, P + "NoteRef", targetGUID=ctx.note_guid[memo_id])
+        for seg_id, start, end in noted.get(a["id"], []):
+            seg_notes[seg_id] = (g, start, end, units)
+            for memo_id in ctx.notes_on["segment"][seg_id]:
+                etree.SubElement(ts, P + "NoteRef", targetGUID=ctx.note_guid[memo_id])
+        _value(ts, var_guid[QUESTION_VARIABLE], a["key"])
+    return seg_notes
+
+
+def _notes(ctx: _Ctx, root: Any, memos: list[Any], answers: list[Any],
+           seg_notes: dict[int, tuple[str, int, int, list[int]]]) -> None:
+    """<Notes>. Journal entries and notes on codes keep their text in ``sources/<guid>.txt`` (``plainTextPath``);
+    notes on an answer or a segment hold it inline with the span they are about (a <PlainTextSelection> inside the
+    note, as QualCoder and MAXQDA write annotations), since the schema wants one of the two, not both."""
+    from lxml import etree
+
+    if not memos:
+        return
+    answer_units = {a["id"]: to_units(a["text"], ctx.offsets)[-1] for a in answers}
+    span_of: dict[int, tuple[int, int]] = {}
+    for aid, memo_ids in ctx.notes_on["answer"].items():
+        for memo_id in memo_ids:
+            span_of[memo_id] = (0, answer_units[aid])
+    for seg_id, memo_ids in ctx.notes_on["segment"].items():
+        _, start, end, units = seg_notes[seg_id]
+        for memo_id in memo_ids:
+            span_of[memo_id] = (units[min(start, len(units) - 1)], units[min(end, len(units) - 1)])
+    notes = etree.SubElement(root, P + "Notes")
+    names: set[str] = set()
+    for m in memos:
+        g = ctx.note_guid[m["id"]]
+        attrs = {"guid": g, "name": _unique(xml_text(m["title"] or "Memo"), names),
+                 "creationDateTime": utc(m["created_at"]), "modifiedDateTime": utc(m["updated_at"])}
+        if m["coder"]:
+            attrs["creatingUser"] = attrs["modifyingUser"] = ctx.user_guid[m["coder"]]
+        if m["id"] not in span_of:
+            attrs["plainTextPath"] = f"internal://{g}.txt"
+            ctx.files[f"sources/{g}.txt"] = xml_text(m["body"]).encode("utf-8")
+        note = etree.SubElement(notes, P + "Note", attrs)
+        if m["phase"]:
+            etree.SubElement(note, P + "Description").text = f"Braun & Clarke phase {m['phase']}: {PHASES[m['phase']]}"
+        if m["id"] in span_of:
             etree.SubElement(note, P + "PlainTextContent").text = xml_text(m["body"])
+            start, end = span_of[m["id"]]
+            etree.SubElement(note, P + "PlainTextSelection", guid=ctx.guids("note selection", g),
+                             startPosition=str(start), endPosition=str(end))
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    out, k = name, 2
+    while out.casefold() in taken:
+        out = f"{name} ({k})"
+        k += 1
+    taken.add(out.casefold())
+    return out
+
+
+def build_qde(store: Store, *, offsets: Offsets = "utf16") -> tuple[bytes, dict[str, bytes]]:
+    """``project.qde`` and the archive's other files (``sources/<guid>.txt`` -> UTF-8 text)."""
+    from lxml import etree
+
+    if offsets not in OFFSETS:
+        raise InvalidInput(f"offsets must be one of {', '.join(OFFSETS)}, not {offsets!r}")
+    name = title(store)
+    ctx = _Ctx(store, Guids(name), offsets)
+    memos = store.query(
+        "SELECT m.*, k.name AS coder FROM memos m LEFT JOIN coders k ON k.id = m.coder_id ORDER BY m.created_at, m.id")
+    for m in memos:  # keyed on what survives a round trip (the time to the second, as written)
+        key = ("note", utc(m["created_at"]), m["title"], hashlib.sha256(m["body"].encode()).hexdigest())
+        g, k = ctx.guids(*key), 2
+        while g in ctx.note_guid.values():
+            g, k = ctx.guids(*key, k), k + 1
+        ctx.note_guid[m["id"]] = g
+    ctx.notes_on = _memo_targets(memos)
+    root = etree.Element(P + "Project", nsmap={None: PROJECT_NS}, name=xml_text(name), origin=origin(offsets))
+    _users(ctx, root)
+    nodes = tree(store)
     if nodes:
-        _graph(store, root, guids, code_guid, title)
-    for ng in project_notes:
-        etree.SubElement(root, P + "NoteRef", targetGUID=ng)
-    return _serialise(root), files
+        codes_el = etree.SubElement(etree.SubElement(root, P + "CodeBook"), P + "Codes")
+        code_notes = {cid: [ctx.note_guid[m] for m in ids] for cid, ids in ctx.notes_on["code"].items()}
+        ctx.code_guid = codes_xml(codes_el, nodes, PROJECT_NS, ctx.guids, notes=code_notes)
+    forms, by_form = _forms(store)
+    answers = [a for f in forms for a in by_form.get(f["id"], [])]
+    source_guid = {a["id"]: ctx.guids("source", a["external_id"], a["key"]) for a in answers}
+    var_guid = _variables_and_cases(ctx, root, forms, by_form, source_guid)
+    seg_notes = _sources(ctx, root, answers, source_guid, var_guid)
+    _notes(ctx, root, memos, answers, seg_notes)
+    if nodes:
+        _graph(store, root, ctx.guids, ctx.code_guid)
+    for memo_id in ctx.notes_on["project"].get(0, []):
+        etree.SubElement(root, P + "NoteRef", targetGUID=ctx.note_guid[memo_id])
+    return serialise(root), ctx.files
 
 
-def _graph(store: Store, root: Any, guids: Guids, code_guid: dict[int, str], title: str) -> None:
+def _graph(store: Store, root: Any, guids: Guids, code_guid: dict[int, str]) -> None:
     """The theme tree as a REFI graph, at the diagram's coordinates (points)."""
     from lxml import etree
 
-    from .tree import layout_tree, tree_spec
+    from ..export.tree import layout_tree, tree_spec
 
-    P = f"{{{PROJECT_NS}}}"
     layout = layout_tree(tree_spec(store, counts="none", depth=2), orientation="tb")
     graphs = etree.SubElement(root, P + "Graphs")
     graph = etree.SubElement(graphs, P + "Graph", guid=guids("graph", "theme tree"), name="Theme tree")
@@ -356,15 +303,8 @@ def _zip(members: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def render_qdpx(store: Store, **_: Any) -> bytes:
-    """The whole project as a REFI-QDA project exchange file (a zip)."""
-    qde, files = build_qde(store)
+def render_qdpx(store: Store, *, offsets: Offsets = "utf16", **_: Any) -> bytes:
+    """The whole project as a REFI-QDA project exchange file (a zip). ``offsets``: the unit of selection
+    positions, ``"utf16"`` (NVivo, ATLAS.ti, MAXQDA; the default) or ``"codepoints"`` (QualCoder)."""
+    qde, files = build_qde(store, offsets=offsets)
     return _zip({"project.qde": qde, **files})
-
-
-def __getattr__(name: str) -> Any:
-    if name in ("import_qdpx", "read_qdpx"):
-        from . import refi_import
-
-        return getattr(refi_import, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
