@@ -240,8 +240,14 @@ def _selection(s: Any, text: str, where: str, out: ParsedProject) -> SelectionIn
                         stored_time(c.get("creationDateTime") or sel_created))
                for c in s.findall(P + "Coding") if c.find(P + "CodeRef") is not None]
     sel = SelectionIn(_guid(s), start, end, codings)
-    for ref in s.findall(P + "NoteRef"):
+    refs = s.findall(P + "NoteRef")
+    for ref in refs:
         out.note_targets[_ref(ref)] = ("selection", sel.guid)  # a selection is more precise than its source
+    memo = (s.findtext(P + "Description") or "").strip()
+    if memo and not refs:  # MAXQDA and QualCoder keep a note on a selection as its description
+        out.notes.append(NoteIn(f"{sel.guid}-description", "", memo, None, sel_user, stored_time(sel_created),
+                                stored_time(s.get("modifiedDateTime") or sel_created)))
+        out.note_targets[f"{sel.guid}-description"] = ("selection", sel.guid)
     return sel
 
 

@@ -33,6 +33,7 @@ class _Ctx:
     user_guid: dict[str, str] = field(default_factory=dict)
     code_guid: dict[int, str] = field(default_factory=dict)
     note_guid: dict[int, str] = field(default_factory=dict)
+    memo: dict[int, Any] = field(default_factory=dict)  # memo id -> row
     notes_on: dict[str, dict[int, list[int]]] = field(default_factory=dict)  # kind -> target id -> memo ids
     files: dict[str, bytes] = field(default_factory=dict)
 
@@ -124,6 +125,10 @@ def _selections(ctx: _Ctx, ts: Any, a: Any, src_guid: str, spans: dict[tuple[int
     from lxml import etree
 
     for (start, end, seg_id), rows in sorted(spans.items()):
+        if not rows:
+            _noted_selection(ctx, ts, src_guid, seg_id, units[min(start, len(units) - 1)],
+                             units[min(end, len(units) - 1)])
+            continue
         by_coder: dict[str, list[Any]] = defaultdict(list)
         for r in rows:
             by_coder[r["coder"]].append(r)
@@ -142,6 +147,23 @@ def _selections(ctx: _Ctx, ts: Any, a: Any, src_guid: str, spans: dict[tuple[int
             if i == 0:
                 for memo_id in ctx.notes_on["segment"].get(seg_id, []):
                     etree.SubElement(sel, P + "NoteRef", targetGUID=ctx.note_guid[memo_id])
+
+
+def _noted_selection(ctx: _Ctx, ts: Any, src_guid: str, seg_id: int, start: int, end: int) -> None:
+    """A segment nobody coded but someone wrote a note on: a selection holding the note's text as its description
+    (how QualCoder and MAXQDA keep an annotation) and a NoteRef to the note."""
+    from lxml import etree
+
+    memo_ids = ctx.notes_on["segment"][seg_id]
+    first = ctx.memo[memo_ids[0]]
+    attrs = {"guid": ctx.guids("selection", src_guid, start, end, ""), "startPosition": str(start),
+             "endPosition": str(end), "creationDateTime": utc(first["created_at"])}
+    if first["coder"]:
+        attrs["creatingUser"] = ctx.user_guid[first["coder"]]
+    sel = etree.SubElement(ts, P + "PlainTextSelection", attrs)
+    etree.SubElement(sel, P + "Description").text = xml_text("\n\n".join(ctx.memo[i]["body"] for i in memo_ids))
+    for memo_id in memo_ids:
+        etree.SubElement(sel, P + "NoteRef", targetGUID=ctx.note_guid[memo_id])
 
 
 def _sources(ctx: _Ctx, root: Any, answers: list[Any], source_guid: dict[int, str], var_guid: dict[str, str]
@@ -168,11 +190,16 @@ def _sources(ctx: _Ctx, root: Any, answers: list[Any], source_guid: dict[int, st
                               name=portable_name(f"{a['external_id']} - {a['key']}", names),
                               plainTextPath=f"internal://{g}.txt")
         etree.SubElement(ts, P + "Description").text = xml_text(a["label"])
-        _selections(ctx, ts, a, g, coded.get(a["id"], {}), units, code_order)
+        spans = coded.get(a["id"], {})
+        uncoded = {(start, end, seg_id): [] for seg_id, start, end in noted.get(a["id"], [])
+                   if (start, end, seg_id) not in spans}
+        _selections(ctx, ts, a, g, {**spans, **uncoded}, units, code_order)
         for memo_id in ctx.notes_on["answer"].get(a["id"], []):
             etree.SubElement(ts, P + "NoteRef", targetGUID=ctx.note_guid[memo_id])
         for seg_id, start, end in noted.get(a["id"], []):
             seg_notes[seg_id] = (g, start, end, units)
+            if (start, end, seg_id) in uncoded:
+                continue  # the selection's description is what other tools show; a NoteRef here would double it
             for memo_id in ctx.notes_on["segment"][seg_id]:
                 etree.SubElement(ts, P + "NoteRef", targetGUID=ctx.note_guid[memo_id])
         _value(ts, var_guid[QUESTION_VARIABLE], a["key"])
@@ -244,6 +271,7 @@ def build_qde(store: Store, *, offsets: Offsets = "utf16") -> tuple[bytes, dict[
             g, k = ctx.guids(*key, k), k + 1
         ctx.note_guid[m["id"]] = g
     ctx.notes_on = _memo_targets(memos)
+    ctx.memo = {m["id"]: m for m in memos}
     root = etree.Element(P + "Project", nsmap={None: PROJECT_NS}, name=xml_text(name), origin=origin(offsets))
     _users(ctx, root)
     nodes = tree(store)
