@@ -43,6 +43,9 @@ def _args() -> argparse.Namespace:
                    help="a QualCoder checkout (the folder holding src/qualcoder, or src itself)")
     p.add_argument("--install", action="store_true", help="install PyQt6, PyMuPDF and Pillow into --venv if missing")
     p.add_argument("--venv", type=Path, default=Path.home() / ".cache" / "thematic" / "qualcoder-venv")
+    p.add_argument("--export-back", type=Path, default=None, metavar="OUT.qdpx",
+                   help="then export the QualCoder project again with QualCoder's own exporter, to OUT.qdpx (to "
+                   "import back into thematic)")
     return p.parse_args()
 
 
@@ -98,9 +101,12 @@ class _Log:
 
 
 class _App:
+    version = "QualCoder (run headless by thematic's scripts/qualcoder_import.py)"
+
     def __init__(self, folder: Path, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.project_path = str(folder)
+        self.project_name = folder.name + ".qda"
         self.settings = {"directory": str(folder), "codername": "default", "ai_enable": "False"}
         self.ai_models: list[Any] = []
         self.project_events = None
@@ -108,8 +114,12 @@ class _App:
     def write_config_ini(self, *_: Any) -> None:
         pass
 
+    def get_annotations(self) -> list[dict[str, Any]]:
+        keys = "anid", "fid", "pos0", "pos1", "memo", "owner", "date"
+        return [dict(zip(keys, r)) for r in self.conn.execute(f"SELECT {', '.join(keys)} FROM annotation")]
 
-def _run(qdpx: Path, src: Path) -> tuple[sqlite3.Connection, list[str]]:
+
+def _run(qdpx: Path, src: Path) -> tuple[Any, sqlite3.Connection, list[str]]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     if not callable(getattr(builtins, "_", None)):
         builtins._ = lambda s: s  # type: ignore[attr-defined]
@@ -125,6 +135,7 @@ def _run(qdpx: Path, src: Path) -> tuple[sqlite3.Connection, list[str]]:
     conn = sqlite3.connect(folder / "data.qda")
     for sql in _schema(src):
         conn.execute(sql)
+    conn.execute("INSERT INTO project (databaseversion, date, memo) VALUES ('v14', datetime('now'), '')")
     conn.commit()
 
     class _Quiet:
@@ -137,9 +148,36 @@ def _run(qdpx: Path, src: Path) -> tuple[sqlite3.Connection, list[str]]:
     refi.Message = _Quiet  # the closing "experimental function" box would wait for a click
     refi.QtWidgets.QFileDialog.getOpenFileName = staticmethod(lambda *a, **k: (str(qdpx.resolve()), "qdpx"))
     log = _Log()
-    refi.RefiImport(_App(folder, conn), log, "qdpx")
+    harness = _App(folder, conn)
+    harness.qt = app  # keep the QApplication alive for the export
+    refi.RefiImport(harness, log, "qdpx")
     app.processEvents()
-    return conn, log.lines
+    return harness, conn, log.lines
+
+
+def _export(harness: Any, out: Path) -> None:
+    """QualCoder's own REFI-QDA project export of what it imported (its dialogs answered, its work folder under a
+    temporary HOME)."""
+    from PyQt6 import QtWidgets
+    from qualcoder import refi
+
+    class _Endings:
+        def __init__(self, *_: Any) -> None:
+            self.ui = type("ui", (), {"radioButton_maxqda": type("b", (), {"isChecked": lambda self: False})()})()
+
+        def exec(self) -> int:
+            return 0
+
+    target = Path(tempfile.mkdtemp(prefix="qualcoder-export-"))
+    os.environ["HOME"] = str(target)
+    (target / ".qualcoder").mkdir()
+    refi.RefiLineEndings = _Endings
+    refi.QtWidgets.QFileDialog.getExistingDirectory = staticmethod(lambda *a, **k: str(target))
+    refi.RefiExport(harness, _Log(), "project")
+    QtWidgets.QApplication.processEvents()
+    made = target / (harness.project_name[:-4] + ".qdpx")
+    out.write_bytes(made.read_bytes())
+    print(f"QualCoder exported the project again: {out}")
 
 
 def _selection_names(qdpx: Path) -> dict[tuple[str, int, int], str]:
@@ -204,8 +242,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="qualcoder-import-"))
     copy = work / args.qdpx.name  # QualCoder unzips beside the file it reads
     copy.write_bytes(args.qdpx.read_bytes())
-    conn, log = _run(copy, src)
+    harness, conn, log = _run(copy, src)
     _report(conn, log, _selection_names(copy))
+    if args.export_back:
+        _export(harness, args.export_back)
 
 
 if __name__ == "__main__":

@@ -310,3 +310,27 @@ def test_source_names_are_portable_unique_and_bounded() -> None:
                          "trailing dot"]
     assert len(names[5]) == len(names[6]) == 100 and names[5] != names[6] and names[6].endswith(" (2)")
     assert names[7] == "tab_here"
+
+
+def test_qualcoder_export_of_our_project_comes_back_whole(store: Store) -> None:
+    """tests/data/qualcoder_export.qdpx: the project of :func:`_study`, exported with --offsets codepoints, imported
+    by QualCoder's own importer and exported again by QualCoder's own exporter (scripts/qualcoder_import.py
+    --export-back). QualCoder writes cases without SourceRef, the coder on each selection, and annotations."""
+    stats = import_qdpx(store, Path(__file__).parent / "data" / "qualcoder_export.qdpx")
+    assert (stats["forms"], stats["answers"], stats["codings"], stats["memos"]) == (3, 4, 6, 4)
+    assert dict(store.query("SELECT external_id, value FROM forms JOIN form_meta ON form_id = forms.id")) == {
+        "R1": "A&E", "R2": "Maternity", "R3": "Maternity"}
+    assert stats["notes"] == ["1 case(s) could not be linked to any source (no SourceRef, and no source named "
+                              "after them): kept as forms with their variables and no answers"]
+    got = {tuple(r) for r in store.query(
+        "SELECT f.external_id, g.text, k.name, c.name FROM codings x JOIN segments g ON g.id = x.segment_id "
+        "JOIN answers a ON a.id = g.answer_id JOIN forms f ON f.id = a.form_id JOIN codes k ON k.id = x.code_id "
+        "JOIN coders c ON c.id = x.coder_id")}
+    assert got == {("R1", "The nurse 👩\u200d⚕\ufe0f was kind. ", "Kindness", "alice"),
+                   ("R1", "The nurse 👩\u200d⚕\ufe0f was kind. ", "Kindness", "bob"),
+                   ("R1", "Waiting was long 😀.", "Waiting", "alice"),
+                   ("R2", "Combining: e\u0301 and n\u0303 matter. ", "Waiting", "bob"),
+                   ("R2", "看护很好。", "Kindness", "bob"), ("R2", "Thank you 🙏🏽 all.", "Thanks", "alice")}
+    by_body = {m.body: m for m in memos(store)}
+    assert by_body["The emoji softens the complaint?"].segment_id is not None
+    assert by_body["Whole answer is gratitude."].answer_id is not None
