@@ -41,7 +41,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from thematic import suggest as sg  # noqa: E402
-from thematic.codebook_files import Codebook, CodebookEntry, import_codebook, read_codebook  # noqa: E402
+from thematic.codebook.files import Codebook, CodebookEntry, import_codebook, read_codebook  # noqa: E402
 from thematic.coding import apply_code_many  # noqa: E402
 from thematic.embed import Embedder, normalise  # noqa: E402
 from thematic.store import Store  # noqa: E402

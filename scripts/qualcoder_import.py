@@ -52,8 +52,8 @@ def _args() -> argparse.Namespace:
 def _ensure_qt(args: argparse.Namespace) -> None:
     """Run inside an environment that has PyQt6, making it first if asked."""
     try:
-        import PyQt6.QtWidgets  # noqa: F401
         import pymupdf  # noqa: F401
+        import PyQt6.QtWidgets  # noqa: F401
         return
     except ImportError:
         pass

@@ -7,7 +7,7 @@ import pytest
 
 from thematic import codebook as cb
 from thematic.coding import apply_code, codings
-from thematic.codebook_files import Codebook, CodebookEntry, import_codebook, read_codebook, write_codebook_yaml
+from thematic.codebook.files import Codebook, CodebookEntry, import_codebook, read_codebook, write_codebook_yaml
 from thematic.errors import Conflict, InvalidInput
 from thematic.memos import memos
 from thematic.store import Store
@@ -39,6 +39,63 @@ def test_tree_add_move_promote_demote(store: Store) -> None:
     assert [c.code.name for c in roots[1].children] == ["Lived experience"]
     assert cb.get_code(store, b).depth == 1
     assert cb.get_code(store, t1).colour.startswith("#")
+
+
+def test_promote_puts_the_code_right_after_its_old_parent_even_after_deletions(store: Store) -> None:
+    gone, b, c, d = (cb.add_code(store, n) for n in ("Gone", "B", "C", "D"))
+    x = cb.add_code(store, "X", parent_id=b)
+    cb.delete_code(store, gone)  # leaves B, C, D at stored positions 1, 2, 3
+    cb.promote(store, x)
+    assert paths(store) == ["B", "X", "C", "D"]
+
+
+def test_promote_and_demote_keep_every_other_code_in_place(store: Store) -> None:
+    a, b = cb.add_code(store, "A"), cb.add_code(store, "B")
+    a1, a2, a3 = (cb.add_code(store, n, parent_id=a) for n in ("a1", "a2", "a3"))
+    b1 = cb.add_code(store, "b1", parent_id=b)
+    cb.promote(store, a2)
+    assert paths(store) == ["A", "A/a1", "A/a3", "a2", "B", "B/b1"]
+    cb.demote(store, a2)  # back under the sibling above it, as its last subcode
+    assert paths(store) == ["A", "A/a1", "A/a3", "A/a2", "B", "B/b1"]
+    cb.demote(store, b)  # under A, after A's own subcodes, carrying b1 with it
+    assert paths(store) == ["A", "A/a1", "A/a3", "A/a2", "A/B", "A/B/b1"]
+    cb.demote(store, a3)  # under a1 (its sibling above), a2 and B stay where they were
+    assert paths(store) == ["A", "A/a1", "A/a1/a3", "A/a2", "A/B", "A/B/b1"]
+    assert [cb.get_code(store, i).position for i in (a1, a2, b)] == [0, 1, 2]
+    assert cb.get_code(store, b1).depth == 2
+
+
+def test_move_code_is_drag_and_drop_among_siblings_and_parents(store: Store) -> None:
+    a, b, c, d = (cb.add_code(store, n) for n in ("A", "B", "C", "D"))
+    t = cb.add_code(store, "T", parent_id=d)
+    start = dump(store)
+    cb.move_code(store, a, None, 2)  # drop A after C (index into B, C, D)
+    assert paths(store) == ["B", "C", "A", "D", "D/T"]
+    cb.move_code(store, d, None, 0)  # drag D to the top, its subcode with it
+    assert paths(store) == ["D", "D/T", "B", "C", "A"]
+    cb.move_code(store, b, d, 0)  # onto another parent, before its first child
+    assert paths(store) == ["D", "D/B", "D/T", "C", "A"]
+    cb.move_code(store, c, d, 99)  # past the end: last
+    assert paths(store) == ["D", "D/B", "D/T", "D/C", "A"]
+    assert [cb.get_code(store, i).position for i in (b, t, c)] == [0, 1, 2]
+    n_events = len(store.audit_log())
+    cb.move_code(store, t, d, 1)  # where it already is: nothing recorded
+    assert len(store.audit_log()) == n_events
+    with pytest.raises(Conflict, match="under itself"):
+        cb.move_code(store, d, b, 0)
+    for _ in range(4):
+        store.undo()
+    assert dump(store) == start
+
+
+def test_merge_by_drop_is_merge_codes(store: Store) -> None:
+    seg = make_corpus(store, SMALL)
+    a, b = cb.add_code(store, "A"), cb.add_code(store, "B")
+    s = seg[("F1", "Q1", 0)]
+    apply_code(store, s, a, "anna")
+    apply_code(store, s, b, "anna")
+    assert cb.merge_codes(store, a, b) == {"codings_before": 1, "moved": 0, "collapsed": 1}
+    assert paths(store) == ["B"] and [(c.segment_id, c.code_id) for c in codings(store)] == [(s, b)]
 
 
 def test_rules_sibling_names_cycles_and_names(store: Store) -> None:

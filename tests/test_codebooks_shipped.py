@@ -199,7 +199,7 @@ def test_nhs_examples_are_paraphrases_not_rows(nhs_rows: list[dict[str, str]]) -
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 def test_loads_and_imports_through_thematic(path: Path, tmp_path: Path) -> None:
     from thematic.codebook import list_codes, tree
-    from thematic.codebook_files import import_codebook, read_codebook, write_codebook_yaml
+    from thematic.codebook.files import import_codebook, read_codebook, write_codebook_yaml
     from thematic.store import Store
 
     doc = load(path)
@@ -250,7 +250,8 @@ def _nodes(nodes: list[Any]) -> Iterator[Any]:
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 def test_survives_a_refi_qda_codebook_round_trip(path: Path, tmp_path: Path) -> None:
     """Exported as a REFI-QDA .qdc (for NVivo, ATLAS.ti, MAXQDA) and read back, nothing of the codebook is lost."""
-    from thematic.codebook_files import import_codebook, read_codebook
+    from thematic.codebook.files import import_codebook, read_codebook
+    from thematic.commands import read_codebook_file
     from thematic.refi import render_qdc
     from thematic.store import Store
 
@@ -262,7 +263,7 @@ def test_survives_a_refi_qda_codebook_round_trip(path: Path, tmp_path: Path) -> 
         qdc.write_bytes(render_qdc(store))
     finally:
         store.close()
-    back = read_codebook(qdc)
+    back = read_codebook_file(qdc)
 
     def fields(c: Any) -> list[tuple[Any, ...]]:
         return [(p, e.definition, e.includes, e.excludes, e.colour.upper(), e.examples) for p, e in c.walk()]
@@ -271,7 +272,7 @@ def test_survives_a_refi_qda_codebook_round_trip(path: Path, tmp_path: Path) -> 
 
 
 def test_the_readme_csv_example_reads_as_documented(tmp_path: Path) -> None:
-    from thematic.codebook_files import read_codebook
+    from thematic.codebook.files import read_codebook
 
     readme = (CODEBOOKS / "README.md").read_text(encoding="utf-8")
     block = re.search(r"```csv\n(.*?)```", readme, re.S)
@@ -297,7 +298,7 @@ def test_the_readme_csv_example_reads_as_documented(tmp_path: Path) -> None:
 def test_documented_problems_stop_the_import_and_import_nothing(filename: str, text: str, tmp_path: Path) -> None:
     """The README promises: duplicate sibling names (ignoring case, at any level) stop the
     import with a one-line message, and nothing is imported."""
-    from thematic.codebook_files import import_codebook, read_codebook
+    from thematic.codebook.files import import_codebook, read_codebook
     from thematic.errors import InvalidInput
     from thematic.store import Store
 

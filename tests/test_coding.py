@@ -99,3 +99,44 @@ def test_code_counts_by_group_and_overlap(store: Store) -> None:
     assert overlap == {(min(theme, other), max(theme, other)): 1, (min(sub, other), max(sub, other)): 1}
     assert code_overlap(store, [theme, other], coder="anna") == {}
     assert code_overlap(store, [theme]) == {}
+
+
+def test_coder_lookup_never_writes_and_creation_is_undone_with_its_step(store: Store, seg: dict) -> None:
+    before = dump(store)
+    assert coding.find_coder(store, "anna") is None
+    with pytest.raises(NotFound, match="no coder 'anna'"):
+        with store.action("test.lookup", "look up") as act:
+            coding.coder_id(act, "anna", create=False)
+    assert dump(store) == before
+    with store.action("test.create", "create") as act:
+        made = coding.coder_id(act, "  anna   b ")
+        assert coding.coder_id(act, "anna b", create=False) == made
+    assert coding.find_coder(store, "anna  b") == made
+    assert coding.require_coder(store, "anna b") == made
+    with pytest.raises(NotFound, match=r"coders: anna b"):
+        coding.require_coder(store, "ben")
+    store.undo()
+    assert dump(store) == before
+
+
+def test_write_codings_adds_only_new_ones_and_keeps_a_given_time(store: Store, seg: dict) -> None:
+    code = add_code(store, "Breathing")
+    s1, s2 = seg[("F1", "Q1", 0)], seg[("F1", "Q1", 1)]
+    with store.action("test.write", "write") as act:
+        who = coding.coder_id(act, "anna")
+        assert coding.write_codings(act, [(s1, code, who, "import", "2020-01-02T03:04:05")]) == 1
+        assert coding.write_codings(act, [(s1, code, who, "human"), (s2, code, who, "human")]) == 1
+        with pytest.raises(InvalidInput, match="unknown coding origin 'guess'"):
+            coding.write_codings(act, [(s2, code, who, "guess")])
+    got = {(c.segment_id, c.origin, c.created_at if c.origin == "import" else "") for c in coding.codings(store)}
+    assert got == {(s1, "import", "2020-01-02T03:04:05"), (s2, "human", "")}
+
+
+def test_move_codings_collapses_duplicates_into_the_target(store: Store, seg: dict) -> None:
+    a, b = add_code(store, "A"), add_code(store, "B")
+    s1, s2 = seg[("F1", "Q1", 0)], seg[("F1", "Q1", 1)]
+    coding.apply_code_many(store, [s1, s2], a, "anna")
+    coding.apply_code(store, s1, b, "anna")
+    with store.action("test.move", "move") as act:
+        assert coding.move_codings(act, a, b) == 1
+    assert sorted((c.segment_id, c.code_id) for c in coding.codings(store)) == sorted([(s1, b), (s2, b)])

@@ -57,7 +57,7 @@ def build_project(store: Store, themes: int = 4, subthemes: int = 12, n_forms: i
     store.set_setting("title", "Compassionate Mind Training for All: staff evaluation")
     segs = add_corpus(store, n_forms)
     if codebook is not None and codebook.exists():
-        from thematic.codebook_files import import_codebook, read_codebook
+        from thematic.codebook.files import import_codebook, read_codebook
         import_codebook(store, read_codebook(codebook))
     else:
         words = ["Understanding", "Practice", "Group", "Delivery", "Barriers", "Wellbeing", "Workplace",

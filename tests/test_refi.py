@@ -13,14 +13,14 @@ from lxml import etree
 
 from tests.conftest import SHARED, dump
 from tests.test_export_tree import CMT, build_project
-from thematic import export
+from thematic import export, refi
 from thematic.cli import main
 from thematic.codebook import find_code, list_codes
-from thematic.codebook_files import import_codebook, read_codebook
+from thematic.codebook.files import import_codebook
+from thematic.commands import read_codebook_file
 from thematic.errors import Conflict, InvalidInput
-from thematic import refi
-from thematic.refi import import_qdpx, pieces, read_qdpx
 from thematic.memos import add_memo, memos
+from thematic.refi import import_qdpx, pieces, read_qdpx
 from thematic.store import Store
 
 REFI = SHARED / "refi-qda"
@@ -61,7 +61,7 @@ def test_qdc_validates_and_round_trips_through_read_codebook(proj: Store, tmp_pa
     _valid(_schema("Codebook.xsd"), qdc)
     path = tmp_path / "cmt.qdc"
     path.write_bytes(qdc)
-    cb = read_codebook(path)
+    cb = read_codebook_file(path)
     assert len(cb) == 16 and cb.codes[0].name == "Comprehension of compassion"
     fresh = Store(":memory:")
     assert import_codebook(fresh, cb) == 16

@@ -284,7 +284,7 @@ def minilm():  # type: ignore[no-untyped-def]
 
 def test_real_model_ranks_staff_above_environment(store: Store, minilm) -> None:
     from thematic.codebook import split_path
-    from thematic.codebook_files import Codebook, import_codebook, read_codebook
+    from thematic.codebook.files import Codebook, import_codebook, read_codebook
 
     path = REPO / "codebooks" / "nhs_patient_experience.yaml"
     if not path.exists():

@@ -33,6 +33,7 @@ from typing import IO, Any
 
 from . import agreement
 from .codebook import ensure_path, find_code, list_codes
+from .coding import coder_id, delete_codings, find_coder, require_coder, write_codings
 from .errors import Conflict, InvalidInput, NotFound
 from .reliability import agreement_report
 from .store import Store, now
@@ -141,14 +142,6 @@ def current_round(store: Store) -> int:
     return int(store.scalar("SELECT coalesce(max(round), 1) FROM agreement_rounds"))
 
 
-def _coder_id(store: Store, name: str) -> int:
-    row = store.query_one("SELECT id FROM coders WHERE name = ?", (name,))
-    if row is None:
-        known = ", ".join(r[0] for r in store.query("SELECT name FROM coders ORDER BY name")) or "none"
-        raise NotFound(f"no coder {name!r} in this project (coders: {known})")
-    return int(row[0])
-
-
 def resolve_code(store: Store, ref: int | str) -> int:
     """A code id from an id or a path."""
     if isinstance(ref, int) or str(ref).strip().isdigit():
@@ -177,7 +170,7 @@ def disagreements(
     """(segment, code) pairs that exactly one of the two coders applied, in reading order, codes in tree order."""
     if coder_a == coder_b:
         raise InvalidInput("choose two different coders")
-    a_id, b_id = _coder_id(store, coder_a), _coder_id(store, coder_b)
+    a_id, b_id = require_coder(store, coder_a), require_coder(store, coder_b)
     rnd = current_round(store) if round is None else round
     code_filter, params = "", [a_id, b_id, a_id, b_id]
     if code is not None:
@@ -238,7 +231,7 @@ def decide(
     cons = consensus_name(store, consensus)
     if cons in (coder_a, coder_b):
         raise InvalidInput(f"the consensus coder {cons!r} must not be one of the coders being adjudicated")
-    a_id, b_id = _coder_id(store, coder_a), _coder_id(store, coder_b)
+    a_id, b_id = require_coder(store, coder_a), require_coder(store, coder_b)
     code_id = resolve_code(store, code)
     if store.scalar("SELECT 1 FROM segments WHERE id = ?", (segment_id,)) is None:
         raise NotFound(f"no segment {segment_id} in this project")
@@ -268,10 +261,8 @@ def decide(
         actor=actor,
         details={"segment_id": segment_id, "code_id": code_id, "decision": decision, "round": rnd},
     ) as act:
-        from .coding import _coder_id as coder_id_in
-
-        cons_id = coder_id_in(act, cons)
-        adj_id = coder_id_in(act, actor) if actor else None
+        cons_id = coder_id(act, cons)
+        adj_id = coder_id(act, actor) if actor else None
         new_id: int | None = None
         if new_code is not None:
             if isinstance(new_code, int) or str(new_code).strip().isdigit():
@@ -293,27 +284,14 @@ def decide(
                     (segment_id, old_new, old_new),
                 ).fetchone()
                 if still_used is None:
-                    act.execute(
-                        "DELETE FROM codings WHERE segment_id = ? AND code_id = ? AND coder_id = ? AND origin = 'adjudication'",
-                        (segment_id, old_new, cons_id),
-                    )
+                    delete_codings(act, segment_id, old_new, cons_id, origin="adjudication")
         t = now()
         if present:
-            act.execute(
-                "INSERT OR IGNORE INTO codings (segment_id, code_id, coder_id, origin, created_at) "
-                "VALUES (?, ?, ?, 'adjudication', ?)",
-                (segment_id, code_id, cons_id, t),
-            )
+            write_codings(act, [(segment_id, code_id, cons_id, "adjudication", t)])
         else:
-            act.execute(
-                "DELETE FROM codings WHERE segment_id = ? AND code_id = ? AND coder_id = ?", (segment_id, code_id, cons_id)
-            )
+            delete_codings(act, segment_id, code_id, cons_id)
         if new_id is not None:
-            act.execute(
-                "INSERT OR IGNORE INTO codings (segment_id, code_id, coder_id, origin, created_at) "
-                "VALUES (?, ?, ?, 'adjudication', ?)",
-                (segment_id, new_id, cons_id, t),
-            )
+            write_codings(act, [(segment_id, new_id, cons_id, "adjudication", t)])
         did = act.insert(
             "INSERT INTO adjudications (segment_id, code_id, decision, rationale, coder_id, round, created_at, "
             "coders, new_code_id, consensus) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -336,7 +314,7 @@ def revoke(store: Store, adjudication_id: int, *, actor: str | None = None) -> D
         actor=actor,
         details={"adjudication_id": adjudication_id},
     ) as act:
-        cons = act.execute("SELECT id FROM coders WHERE name = ?", (d.consensus,)).fetchone()
+        cons = find_coder(store, d.consensus)
         act.execute("DELETE FROM adjudications WHERE id = ?", (adjudication_id,))
         if cons is not None:
             for code_id in (d.code_id, d.new_code_id):
@@ -347,11 +325,7 @@ def revoke(store: Store, adjudication_id: int, *, actor: str | None = None) -> D
                     (d.segment_id, code_id, code_id),
                 ).fetchone()
                 if other is None:
-                    act.execute(
-                        "DELETE FROM codings WHERE segment_id = ? AND code_id = ? AND coder_id = ? "
-                        "AND origin = 'adjudication'",
-                        (d.segment_id, code_id, cons[0]),
-                    )
+                    delete_codings(act, d.segment_id, code_id, cons, origin="adjudication")
     return d
 
 
@@ -359,7 +333,7 @@ def accept_agreements(
     store: Store, coder_a: str, coder_b: str, *, consensus: str | None = None, actor: str | None = None
 ) -> int:
     """Copy every coding both coders agree on into the consensus coder (one undoable step); returns how many were new."""
-    a_id, b_id = _coder_id(store, coder_a), _coder_id(store, coder_b)
+    a_id, b_id = require_coder(store, coder_a), require_coder(store, coder_b)
     cons = consensus_name(store, consensus)
     if cons in (coder_a, coder_b):
         raise InvalidInput(f"the consensus coder {cons!r} must not be one of the coders being adjudicated")
@@ -369,15 +343,14 @@ def accept_agreements(
         actor=actor,
         details={"coders": [coder_a, coder_b], "consensus": cons},
     ) as act:
-        from .coding import _coder_id as coder_id_in
-
-        cons_id = coder_id_in(act, cons)
-        n = act.execute(
-            "INSERT OR IGNORE INTO codings (segment_id, code_id, coder_id, origin, created_at) "
-            "SELECT a.segment_id, a.code_id, ?, 'adjudication', ? FROM codings a JOIN codings b "
-            "ON b.segment_id = a.segment_id AND b.code_id = a.code_id AND b.coder_id = ? WHERE a.coder_id = ?",
-            (cons_id, now(), b_id, a_id),
-        ).rowcount
+        cons_id = coder_id(act, cons)
+        agreed = act.execute(
+            "SELECT a.segment_id, a.code_id FROM codings a JOIN codings b "
+            "ON b.segment_id = a.segment_id AND b.code_id = a.code_id AND b.coder_id = ? WHERE a.coder_id = ? "
+            "ORDER BY a.id",
+            (b_id, a_id),
+        ).fetchall()
+        n = write_codings(act, [(r[0], r[1], cons_id, "adjudication") for r in agreed])
         act.details["added"] = int(n)
     return int(n)
 

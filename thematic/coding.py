@@ -12,28 +12,119 @@ from .errors import InvalidInput, NotFound
 from .models import ORIGINS, Coding
 from .store import Action, Store, now
 
+CodingRow = tuple[int, int, int, str] | tuple[int, int, int, str, str]
+"""A coding to write: ``(segment_id, code_id, coder_id, origin)``, optionally with ``created_at`` last."""
+
 
 def coders(store: Store) -> list[str]:
     return [r[0] for r in store.query("SELECT name FROM coders ORDER BY name")]
 
 
-def ensure_coder(store: Store, name: str, *, actor: str | None = None) -> int:
-    """The id of coder ``name``, adding the coder if new (one undoable step when it adds)."""
+def _clean_coder(name: str) -> str:
     clean = " ".join(str(name).split())
     if not clean:
         raise InvalidInput("a coder needs a name")
-    row = store.query_one("SELECT id FROM coders WHERE name = ?", (clean,))
+    return clean
+
+
+def find_coder(store: Store, name: str) -> int | None:
+    """The id of coder ``name`` (spaces collapsed), or None if the project has no such coder. Never writes."""
+    clean = " ".join(str(name).split())
+    row = store.query_one("SELECT id FROM coders WHERE name = ?", (clean,)) if clean else None
+    return None if row is None else int(row[0])
+
+
+def require_coder(store: Store, name: str) -> int:
+    """The id of coder ``name``; :class:`NotFound` naming the project's coders if there is none."""
+    found = find_coder(store, name)
+    if found is None:
+        raise NotFound(_no_coder(store, name))
+    return found
+
+
+def _no_coder(store: Store, name: str) -> str:
+    known = ", ".join(coders(store)) or "none"
+    return f"no coder {name!r} in this project (coders: {known})"
+
+
+def coder_id(act: Action, name: str, *, create: bool = True) -> int:
+    """The id of coder ``name`` inside an open action; with ``create`` a new coder is added (and undone with the
+    action), without it a missing coder is :class:`NotFound`. The one place that writes the coders table."""
+    clean = _clean_coder(name)
+    row = act.execute("SELECT id FROM coders WHERE name = ?", (clean,)).fetchone()
     if row is not None:
         return int(row[0])
+    if not create:
+        raise NotFound(_no_coder(act.store, clean))
+    return act.insert("INSERT INTO coders (name, created_at) VALUES (?, ?)", (clean, now()))
+
+
+def ensure_coder(store: Store, name: str, *, actor: str | None = None) -> int:
+    """The id of coder ``name``, adding the coder if new (one undoable step when it adds)."""
+    clean = _clean_coder(name)
+    found = find_coder(store, clean)
+    if found is not None:
+        return found
     with store.action("coder.add", f"Add coder '{clean}'", actor=actor or clean, details={"coder": clean}) as act:
-        return _coder_id(act, clean)
+        return coder_id(act, clean)
 
 
-def _coder_id(act: Action, name: str) -> int:
-    row = act.execute("SELECT id FROM coders WHERE name = ?", (name,)).fetchone()
-    if row is not None:
-        return int(row[0])
-    return act.insert("INSERT INTO coders (name, created_at) VALUES (?, ?)", (name, now()))
+def write_codings(act: Action, rows: Iterable[CodingRow]) -> int:
+    """Add codings inside an open action: the one writer of new rows in the codings table.
+
+    Each row is ``(segment_id, code_id, coder_id, origin)`` or the same with ``created_at`` (kept when a coding is
+    copied from elsewhere; now otherwise). A coding the coder already has on that segment is left as it was.
+    Returns how many codings were new."""
+    t = now()
+    batch: list[tuple[int, int, int, str, str]] = []
+    for row in rows:
+        origin = row[3]
+        if origin not in ORIGINS:
+            raise InvalidInput(f"unknown coding origin {origin!r} (one of {', '.join(ORIGINS)})")
+        created = row[4] if len(row) == 5 else t  # type: ignore[misc]
+        batch.append((int(row[0]), int(row[1]), int(row[2]), origin, str(created)))
+    if not batch:
+        return 0
+    cur = act.executemany(
+        "INSERT OR IGNORE INTO codings (segment_id, code_id, coder_id, origin, created_at) VALUES (?, ?, ?, ?, ?)",
+        batch,
+    )
+    return int(cur.rowcount)
+
+
+def delete_codings(
+    act: Action, segment_id: int, code_id: int, coder_id: int, *, origin: str | None = None
+) -> int:
+    """Remove one coder's coding of a segment with a code (only if it has ``origin``, when given); returns 0 or 1."""
+    sql = "DELETE FROM codings WHERE segment_id = ? AND code_id = ? AND coder_id = ?"
+    params: list[object] = [segment_id, code_id, coder_id]
+    if origin is not None:
+        sql += " AND origin = ?"
+        params.append(origin)
+    return int(act.execute(sql, params).rowcount)
+
+
+def move_codings(
+    act: Action,
+    source_id: int,
+    target_id: int,
+    *,
+    segment_ids: Sequence[int] | None = None,
+    coder_ids: Sequence[int] | None = None,
+) -> int:
+    """Recode codings of code ``source_id`` (only on ``segment_ids`` / by ``coder_ids``, when given) as
+    ``target_id``. A coding the target already has for that segment and coder is a duplicate: it collapses into
+    the target's. Returns how many codings moved (the rest collapsed)."""
+    where, params = "code_id = ?", [source_id]
+    if segment_ids is not None:
+        where += f" AND segment_id IN ({','.join('?' * len(segment_ids))})"
+        params += [int(s) for s in segment_ids]
+    if coder_ids is not None:
+        where += f" AND coder_id IN ({','.join('?' * len(coder_ids))})"
+        params += [int(c) for c in coder_ids]
+    moved = act.execute(f"UPDATE OR IGNORE codings SET code_id = ? WHERE {where}", [target_id, *params]).rowcount
+    act.execute(f"DELETE FROM codings WHERE {where}", params)
+    return int(moved)
 
 
 def _check(act: Action, segment_ids: Sequence[int], code_id: int, origin: str) -> str:
@@ -79,23 +170,20 @@ def apply_code_many(
         details={"code_id": code_id, "segment_ids": todo[:50], "n": len(todo), "origin": origin},
     ) as act:
         _check(act, todo, code_id, origin)
-        coder_id = _coder_id(act, coder)
-        t = now()
-        act.executemany(
-            "INSERT OR IGNORE INTO codings (segment_id, code_id, coder_id, origin, created_at) VALUES (?, ?, ?, ?, ?)",
-            [(sid, code_id, coder_id, origin, t) for sid in todo],
-        )
+        who = coder_id(act, coder)
+        write_codings(act, [(sid, code_id, who, origin) for sid in todo])
     return len(todo)
 
 
 def remove_coding(store: Store, segment_id: int, code_id: int, coder: str) -> bool:
     """Remove one coding; returns False if there was none."""
+    who = find_coder(store, coder)
     row = store.query_one(
         "SELECT c.id, k.name AS code FROM codings c JOIN codes k ON k.id = c.code_id "
-        "WHERE c.segment_id = ? AND c.code_id = ? AND c.coder_id = (SELECT id FROM coders WHERE name = ?)",
-        (segment_id, code_id, coder),
+        "WHERE c.segment_id = ? AND c.code_id = ? AND c.coder_id = ?",
+        (segment_id, code_id, who),
     )
-    if row is None:
+    if row is None or who is None:
         return False
     with store.action(
         "coding.remove",
@@ -103,7 +191,7 @@ def remove_coding(store: Store, segment_id: int, code_id: int, coder: str) -> bo
         actor=coder,
         details={"segment_id": segment_id, "code_id": code_id},
     ) as act:
-        act.execute("DELETE FROM codings WHERE id = ?", (row["id"],))
+        delete_codings(act, segment_id, code_id, who)
     return True
 
 
@@ -114,7 +202,8 @@ def codings(
     code_id: int | None = None,
     segment_ids: Iterable[int] | None = None,
 ) -> list[Coding]:
-    where, params = [], []
+    where: list[str] = []
+    params: list[object] = []
     if coder is not None:
         where.append("k.name = ?")
         params.append(coder)
@@ -139,8 +228,8 @@ def codings(
 
 def code_counts(store: Store, *, coder: str | None = None, rollup: bool = True) -> dict[int, tuple[int, int]]:
     """Per code: (distinct segments, distinct respondents). With ``rollup`` a code counts its subcodes' codings too."""
-    coder_clause = "AND c.coder_id = (SELECT id FROM coders WHERE name = ?)" if coder is not None else ""
-    params: list[object] = [coder] if coder is not None else []
+    coder_clause = "AND c.coder_id = ?" if coder is not None else ""
+    params: list[object] = [find_coder(store, coder)] if coder is not None else []
     if rollup:
         sql = (
             "WITH RECURSIVE anc(code_id, ancestor) AS (SELECT id, id FROM codes "
@@ -176,7 +265,7 @@ def code_counts_by_group(
 
     ``group`` is ``"question"`` (keyed by question key) or a metadata field (keyed by its value; forms without the
     field count under ``""``). Codes with no codings are absent."""
-    coder_clause = "AND c.coder_id = (SELECT id FROM coders WHERE name = ?)" if coder is not None else ""
+    coder_clause = "AND c.coder_id = ?" if coder is not None else ""
     params: list[object] = []
     if group == "question":
         key_sql, join = "q.key", "JOIN questions q ON q.id = a.question_id"
@@ -184,7 +273,7 @@ def code_counts_by_group(
         key_sql, join = "coalesce(m.value, '')", "LEFT JOIN form_meta m ON m.form_id = a.form_id AND m.field = ?"
         params.append(group)
     if coder is not None:
-        params.append(coder)
+        params.append(find_coder(store, coder))
     sql = (
         _ANCESTORS
         + f"SELECT anc.ancestor AS code_id, {key_sql} AS grp, count(DISTINCT c.segment_id), count(DISTINCT a.form_id) "
@@ -206,8 +295,8 @@ def code_overlap(store: Store, code_ids: Sequence[int], *, coder: str | None = N
     if len(ids) < 2:
         return {}
     marks = ",".join("?" * len(ids))
-    coder_clause = "AND c.coder_id = (SELECT id FROM coders WHERE name = ?)" if coder is not None else ""
-    params: list[object] = [*ids, *([coder] if coder is not None else [])]
+    coder_clause = "AND c.coder_id = ?" if coder is not None else ""
+    params: list[object] = [*ids, *([find_coder(store, coder)] if coder is not None else [])]
     sql = (
         _ANCESTORS
         + "SELECT DISTINCT anc.ancestor AS code_id, c.segment_id FROM codings c JOIN anc ON anc.code_id = c.code_id "

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .codebook import ensure_path, list_codes, split_path
+from .coding import coder_id, find_coder, write_codings
 from .errors import InvalidInput
 from .store import Store, now
 
@@ -218,14 +219,12 @@ def import_codings(
         actor=actor or clean_coder,
         details={"file": Path(str(name)).name, "coder": clean_coder, "rows": result.rows},
     ) as act:
-        from .coding import _coder_id
-
-        coder_id = _coder_id(act, clean_coder)
+        who = coder_id(act, clean_coder)
         ids: dict[tuple[str, ...], int] = {}
-        for key, parts in unknown.items():
-            path = [IMPORTED_BRANCH, *parts]
-            ids[key] = ensure_path(store, path, actor=actor or clean_coder)
-            result.codes_created.append("/".join(path))
+        for key, names in unknown.items():
+            code_path = [IMPORTED_BRANCH, *names]
+            ids[key] = ensure_path(store, code_path, actor=actor or clean_coder)
+            result.codes_created.append("/".join(code_path))
         t = now()
         seen: set[tuple[int, int]] = set()
         for sid, parts in wanted:
@@ -234,12 +233,7 @@ def import_codings(
             if (sid, cid) in seen:
                 continue
             seen.add((sid, cid))
-            added = act.execute(
-                "INSERT OR IGNORE INTO codings (segment_id, code_id, coder_id, origin, created_at) "
-                "VALUES (?, ?, ?, 'import', ?)",
-                (sid, cid, coder_id, t),
-            ).rowcount
-            if added:
+            if write_codings(act, [(sid, cid, who, "import", t)]):
                 result.added += 1
             else:
                 result.already_present += 1
@@ -327,7 +321,7 @@ def codings_rows(store: Store, *, coder: str | None = None) -> Iterable[list[Any
         yield [r["external_id"], r["key"], r["segment_id"], r["text"], paths[r["code_id"]], r["coder"], r["origin"]]
 
 
-def render_codings_csv(store: Store, *, coder: str | None = None, **_: Any) -> bytes:
+def render_codings_csv(store: Store, *, coder: str | None = None) -> bytes:
     """The codings as CSV bytes (UTF-8 with BOM so Excel opens it), for the export format table."""
     buf = io.StringIO()
     w = csv.writer(buf)
@@ -341,7 +335,7 @@ def render_codings_csv(store: Store, *, coder: str | None = None, **_: Any) -> b
 
 def export_codings_csv(store: Store, dest: str | Path | IO[bytes], *, coder: str | None = None) -> int:
     """Write the codings (of one coder, or all) to ``dest``; returns the number of codings written."""
-    if coder is not None and store.scalar("SELECT 1 FROM coders WHERE name = ?", (coder,)) is None:
+    if coder is not None and find_coder(store, coder) is None:
         from .errors import NotFound
 
         raise NotFound(f"no coder {coder!r} in this project")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .coding import coder_id
 from .errors import InvalidInput, NotFound
 from .models import Memo
 from .store import Store, now
@@ -33,16 +34,12 @@ def add_memo(
         raise InvalidInput(f"phase must be 1 to 6, not {phase}")
     about = _about(phase, code_id, segment_id, answer_id)
     with store.action("memo.add", f"Add memo {about}", actor=coder) as act:
-        coder_id = None
-        if coder:
-            from .coding import _coder_id
-
-            coder_id = _coder_id(act, coder)
+        who = coder_id(act, coder) if coder else None
         t = now()
         memo_id = act.insert(
             "INSERT INTO memos (phase, code_id, segment_id, answer_id, coder_id, title, body, created_at, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (phase, code_id, segment_id, answer_id, coder_id, title.strip(), body, t, t),
+            (phase, code_id, segment_id, answer_id, who, title.strip(), body, t, t),
         )
         act.details["memo_id"] = memo_id
         return memo_id

@@ -28,6 +28,7 @@ from typing import IO, Any
 
 from . import codebook
 from .adjudicate import resolve_code
+from .coding import coder_id, find_coder, move_codings, write_codings
 from .errors import Conflict, InvalidInput, NotFound, ThematicError
 from .store import Action, Store, now
 
@@ -122,10 +123,10 @@ def split_code(
     if coders:
         coder_ids = []
         for name in coders:
-            row = store.query_one("SELECT id FROM coders WHERE name = ?", (name,))
-            if row is None:
+            found = find_coder(store, name)
+            if found is None:
                 raise NotFound(f"no coder {name!r} in this project")
-            coder_ids.append(int(row[0]))
+            coder_ids.append(found)
     marks = ",".join("?" * len(seg))
     coder_clause = f" AND coder_id IN ({','.join('?' * len(coder_ids))})" if coder_ids else ""
     params: list[Any] = [cid, *seg, *(coder_ids or [])]
@@ -151,10 +152,7 @@ def split_code(
         new_id = codebook.add_code(
             store, new_name, parent_id=c.parent_id, definition=f"Split from '{c.path_str}'.", actor=actor
         )
-        moved = act.execute(
-            f"UPDATE codings SET code_id = ? WHERE code_id = ? AND segment_id IN ({marks}){coder_clause}",
-            [new_id, *params],
-        ).rowcount
+        moved = move_codings(act, cid, new_id, segment_ids=seg, coder_ids=coder_ids)
         act.execute(
             f"UPDATE OR IGNORE quotes SET code_id = ? WHERE code_id = ? AND segment_id IN ({marks})", [new_id, cid, *seg]
         )
@@ -304,17 +302,13 @@ def _merge_project(store: Store, other: Path, name: str, coder_prefix: str, acto
         "merge.project", f"Merge project copy {name}", actor=actor, details={"file": name, "prefix": coder_prefix}
     ) as act:
         code_map, definitions_kept = _bring_codes(store, act, plan["codes"], actor, name)
-        from .coding import _coder_id
-
-        coder_map = {oid: _coder_id(act, nm) for oid, nm in plan["coders"].items()}
-        added = present = 0
-        for seg, code, coder, origin, created in plan["codings"]:
-            n = act.execute(
-                "INSERT OR IGNORE INTO codings (segment_id, code_id, coder_id, origin, created_at) VALUES (?, ?, ?, ?, ?)",
-                (seg, code_map[code], coder_map[coder], origin, created),
-            ).rowcount
-            added += n
-            present += 1 - n
+        coder_map = {oid: coder_id(act, nm) for oid, nm in plan["coders"].items()}
+        rows = [
+            (seg, code_map[code], coder_map[coder], origin, created)
+            for seg, code, coder, origin, created in plan["codings"]
+        ]
+        added = write_codings(act, rows)
+        present = len(rows) - added
         memos_added = 0
         for m in plan["memos"]:
             vals = (

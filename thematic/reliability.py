@@ -24,6 +24,7 @@ import numpy as np
 
 from . import agreement
 from .codebook import find_code, list_codes
+from .coding import find_coder
 from .errors import InvalidInput, NotFound
 from .models import Coding
 from .store import Store
@@ -215,7 +216,7 @@ def machine_agreement(
     seed: int = agreement.DEFAULT_SEED,
 ) -> Report:
     """Agreement between accepted machine proposals (pseudo-coder ``machine``) and a human coder, per code."""
-    if store.scalar("SELECT 1 FROM coders WHERE name = ?", (coder,)) is None:
+    if find_coder(store, coder) is None:
         raise NotFound(f"no coder {coder!r} in this project")
     sides = [_Side(MACHINE, None, origins=MACHINE_ORIGINS), _Side(coder, coder, exclude_origins=MACHINE_ORIGINS)]
     return _report(store, sides, level=level, codes=codes, rollup=rollup, scope=scope, n_boot=n_boot, seed=seed)
@@ -303,8 +304,8 @@ def _report(
     index = {u: i for i, u in enumerate(units)}
     n = len(units)
     missing = [s.label for s, forms in zip(sides, forms_coded) if not forms]
-    for m in missing:
-        notes.append(f"{m} has no codings: treated as missing, so the statistics are undefined")
+    for label in missing:
+        notes.append(f"{label} has no codings: treated as missing, so the statistics are undefined")
     coded_any = np.zeros(n, dtype=bool)
     for per in applied:
         for us in per.values():

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .codebook import list_codes
-from .coding import apply_code, ensure_coder
+from .coding import apply_code, ensure_coder, find_coder
 from .errors import InvalidInput, NotFound
 from .store import Store, now
 
@@ -313,17 +313,17 @@ def _excluded(store: Store, coder: str | None, segment_ids: Sequence[int]) -> se
     """(segment, code) pairs not to propose to ``coder``: already coded by them, or rejected by them."""
     if coder is None:
         return set()
+    who = find_coder(store, coder)
     sql = (
-        "SELECT segment_id, code_id FROM codings WHERE coder_id = (SELECT id FROM coders WHERE name = ?){w} "
-        "UNION SELECT segment_id, code_id FROM suggestion_rejections "
-        "WHERE coder_id = (SELECT id FROM coders WHERE name = ?){w}"
+        "SELECT segment_id, code_id FROM codings WHERE coder_id = ?{w} "
+        "UNION SELECT segment_id, code_id FROM suggestion_rejections WHERE coder_id = ?{w}"
     )
     if len(segment_ids) <= 400:  # the coding page asks for one segment: look at that one only
         marks = ",".join("?" * len(segment_ids))
         w = f" AND segment_id IN ({marks})"
-        rows = store.query(sql.format(w=w), (coder, *segment_ids, coder, *segment_ids))
+        rows = store.query(sql.format(w=w), (who, *segment_ids, who, *segment_ids))
     else:
-        rows = store.query(sql.format(w=""), (coder, coder))
+        rows = store.query(sql.format(w=""), (who, who))
     return {(int(s), int(c)) for s, c in rows}
 
 
@@ -413,8 +413,8 @@ def accept_suggestion(store: Store, segment_id: int, code_id: int, coder: str) -
     """Code the segment as suggested (origin ``"suggestion"``), in one undoable step. False if already coded."""
     path = _check(store, segment_id, code_id)
     coded = store.query_one(
-        "SELECT 1 FROM codings WHERE segment_id = ? AND code_id = ? AND coder_id = (SELECT id FROM coders WHERE name = ?)",
-        (segment_id, code_id, coder),
+        "SELECT 1 FROM codings WHERE segment_id = ? AND code_id = ? AND coder_id = ?",
+        (segment_id, code_id, find_coder(store, coder)),
     )
     rejected = _rejection(store, segment_id, code_id, coder)
     if coded is not None and rejected is None:

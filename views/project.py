@@ -7,16 +7,17 @@ from pathlib import Path
 
 import streamlit as st
 
-from thematic import codebook_files, reliability
+from thematic import codebook, reliability
+from thematic.commands import read_codebook_file
 from ui import ingest_panel
 from ui import store as ui_store
 from ui.errors import guard
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _shipped_codebook(path: str, mtime: float) -> codebook_files.Codebook:
+def _shipped_codebook(path: str, mtime: float) -> codebook.Codebook:
     """A shipped codebook, parsed once per file version (not on every rerun of the page)."""
-    return codebook_files.read_codebook(path)
+    return read_codebook_file(path)
 
 
 st.title("Project")
@@ -99,13 +100,13 @@ with st.container(border=True):
         up = st.file_uploader("Codebook file", type=["yaml", "yml", "csv", "qdc"], key="project_cb_upload")
         if up is not None:
             with guard():
-                book = codebook_files.read_codebook(up)
+                book = read_codebook_file(up)
     if book is not None:
         st.caption(f"**{book.title or book.name}**: {len(book)} codes, {len(book.codes)} at the top level")
         with st.expander("Codes in this codebook"):
             st.text("\n".join("  " * (len(p) - 1) + "• " + e.name for p, e in book.walk()))
         if st.button("Import codebook", key="project_cb_import", icon=":material/download:"):
             with guard():
-                n = codebook_files.import_codebook(store, book, actor=ui_store.actor())
+                n = codebook.import_codebook(store, book, actor=ui_store.actor())
                 ui_store.changed()
                 st.success(f"Imported '{book.name}': {n} new codes.")

@@ -83,18 +83,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import_codebook(args: argparse.Namespace) -> int:
-    from ..codebook_files import import_codebook, read_codebook
+    from ..codebook.files import import_codebook
+    from . import read_codebook_file
 
-    path = Path(args.file)
-    if path.suffix.lower() == ".qdc":
-        from ..refi import dotted_names, read_qdc
+    cb = read_codebook_file(args.file, dotted=args.dotted_hierarchy)
+    dots = 0
+    if Path(args.file).suffix.lower() == ".qdc" and not args.dotted_hierarchy:
+        from ..refi import dotted_names
 
-        if not path.is_file():
-            raise InvalidInput("file does not exist", path=path)
-        cb = read_qdc(path.read_bytes(), name=path.stem, dotted=args.dotted_hierarchy)
-        dots = 0 if args.dotted_hierarchy else dotted_names(cb)
-    else:
-        cb, dots = read_codebook(path), 0
+        dots = dotted_names(cb)
     with open_store(args.project) as store:
         created = import_codebook(store, cb, actor=args.actor)
     print(f"imported codebook '{cb.name}': {len(cb)} codes, {created} new")

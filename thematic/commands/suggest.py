@@ -46,13 +46,14 @@ def _missing_paths(store: Store, cb: object) -> int:
 
 
 def cmd_suggest(args: argparse.Namespace) -> int:
-    from ..codebook_files import import_codebook, read_codebook
+    from ..codebook.files import import_codebook
     from ..corpus import get_segments, question_by_ref
     from ..suggest import FEW_SHOT, suggest
+    from . import read_codebook_file
 
     if args.top < 1:
         raise InvalidInput(f"--top must be at least 1 (got {args.top})")
-    cb = read_codebook(args.codebook) if args.codebook else None
+    cb = read_codebook_file(args.codebook) if args.codebook else None
     with open_store(args.project) as store:
         if cb is not None and _missing_paths(store, cb):
             created = import_codebook(store, cb, actor=args.coder)

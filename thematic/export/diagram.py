@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import threading
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape as _escape
 from xml.sax.saxutils import quoteattr
 
@@ -18,7 +19,10 @@ from .tree import CAPTION_SIZE, EDGE_COLOUR, FONT_FAMILY, Layout, TreeNode, Tree
 SVG_FONTS = "'DejaVu Sans', 'Bitstream Vera Sans', 'Liberation Sans', Arial, Helvetica, sans-serif"
 RADIUS = 2.5
 _LOCK = threading.Lock()  # rc_context changes matplotlib's global settings: one render at a time
-_RC = {"text.hinting": "none", "text.hinting_factor": 1, "svg.fonttype": "none"}
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
+_RC: dict[RcKeyType, Any] = {"text.hinting": "none", "text.hinting_factor": 1, "svg.fonttype": "none"}
 BOX_STROKE = 0.9
 
 
@@ -114,9 +118,8 @@ def _figure(layout: Layout) -> object:
 
 def to_png(layout: Layout, *, dpi: int = 300) -> bytes:
     """A PNG at ``dpi`` (300 by default), with the resolution recorded in the file."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
     import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     # Unhinted glyphs keep the advance widths the layout measured, at any resolution.
     with _LOCK, matplotlib.rc_context(_RC):

@@ -251,7 +251,7 @@ def _attribution(q: Quote) -> str:
 
 
 def render_json(store: Store, *, counts: str = "respondents", depth: int = 2, coder: str | None = None,
-                title: str | None = None, **_: Any) -> bytes:
+                title: str | None = None) -> bytes:
     rep = build_report(store, counts=counts, depth=max(depth, 3), coder=coder, title=title)
     doc = {
         "format": "thematic-tree/1",
@@ -271,7 +271,7 @@ def _md_cell(text: Any) -> str:
 
 
 def render_markdown(store: Store, *, counts: str = "respondents", depth: int = 2, coder: str | None = None,
-                    title: str | None = None, **_: Any) -> bytes:
+                    title: str | None = None) -> bytes:
     rep = build_report(store, counts=counts, depth=depth, coder=coder, title=title)
     out = [f"# {rep.title}", "", "## Method", ""]
     for p in rep.method:
@@ -309,8 +309,7 @@ def _md_quotes(t: ThemeEntry) -> list[str]:
 
 
 def render_docx(store: Store, *, counts: str = "respondents", depth: int = 2, coder: str | None = None,
-                title: str | None = None, figure: bool = True, greyscale: bool = False, orientation: str = "auto",
-                **_: Any) -> bytes:
+                title: str | None = None, figure: bool = True, greyscale: bool = False, orientation: str = "auto") -> bytes:
     from docx import Document
     from docx.enum.table import WD_TABLE_ALIGNMENT
     from docx.shared import Cm, Pt

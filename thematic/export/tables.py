@@ -61,7 +61,7 @@ def extract_rows(store: Store, *, coder: str | None = None) -> Iterator[list[Any
                cell(r["coder"]), origins, *(cell(m.get(f, "")) for f in fields)]
 
 
-def render_csv(store: Store, *, coder: str | None = None, **_: Any) -> bytes:
+def render_csv(store: Store, *, coder: str | None = None) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(extract_header(store))
@@ -78,7 +78,6 @@ def _count_index(counts: str) -> tuple[int, str]:
 
 def render_xlsx(
     store: Store, *, counts: str = "respondents", depth: int = 2, coder: str | None = None, title: str | None = None,
-    **_: Any,
 ) -> bytes:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell

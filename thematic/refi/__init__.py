@@ -31,8 +31,16 @@ bytes, and export -> import -> export gives an identical ``project.qde``.
 
 from __future__ import annotations
 
-from ._common import DEFAULT_OFFSETS, MAX_NAME_LENGTH, OFFSETS, QUESTION_VARIABLE, Offsets, clean_code_name, \
-    describe, parse_description
+from ._common import (
+           DEFAULT_OFFSETS,
+           MAX_NAME_LENGTH,
+           OFFSETS,
+           QUESTION_VARIABLE,
+           Offsets,
+           clean_code_name,
+           describe,
+           parse_description,
+)
 from .load import import_qdpx, link_cases, pieces
 from .qdc import dotted_names, read_qdc, render_qdc
 from .read import ParsedProject, read_qdpx

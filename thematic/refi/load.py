@@ -17,6 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..coding import coder_id, write_codings
 from ..errors import Conflict
 from ..export.safety import Src
 from ..store import Action, Store, now
@@ -89,20 +90,13 @@ class _Load:
     def coder(self, user_guid: str | None) -> int:
         name = self.pr.users.get(user_guid or "") or self.actor or "imported"
         if name not in self.coder_ids:
-            self.coder_ids[name] = _coder_id(self.act, name, self.t, self.stats)
+            self.coder_ids[name] = coder_id(self.act, name)
         return self.coder_ids[name]
 
 
-def _coder_id(act: Action, name: str, t: str, stats: dict[str, int]) -> int:
-    row = act.execute("SELECT id FROM coders WHERE name = ?", (name,)).fetchone()
-    if row is not None:
-        return int(row[0])
-    stats["coders"] += 1
-    return act.insert("INSERT INTO coders (name, created_at) VALUES (?, ?)", (name, t))
-
-
 def _codes(ld: _Load) -> None:
-    act, by_path = ld.act, {}
+    act = ld.act
+    by_path: dict[tuple[str, ...], int] = {}
     for c in ld.pr.codes:
         parent = by_path.get(c.path[:-1]) if len(c.path) > 1 else None
         row = act.execute("SELECT id FROM codes WHERE parent_id IS ? AND lower(name) = lower(?)",
@@ -160,18 +154,6 @@ def _answer(ld: _Load, form_id: int, qid: int, s: SourceIn, spans: list[tuple[in
     return segs
 
 
-# ---------------------------------------------------------------------- codings
-
-
-def _codings(ld: _Load, rows: list[tuple[int, int, int, str]]) -> None:
-    """(segment id, code id, coder id, created) -> codings, origin ``import``; a repeat of the same code by the same
-    coder on the same segment counts once."""
-    for sid, cid, coder_id, created in rows:
-        ld.stats["codings"] += ld.act.execute(
-            "INSERT OR IGNORE INTO codings (segment_id, code_id, coder_id, origin, created_at) "
-            "VALUES (?, ?, ?, 'import', ?)", (sid, cid, coder_id, created)).rowcount
-
-
 def _note_spans(pr: ParsedProject) -> dict[str, list[tuple[str, tuple[int, int]]]]:
     """source guid -> (note guid, span) for the notes on part of a source (QualCoder's annotations): notes on a
     segment, so the text is cut there too."""
@@ -209,8 +191,9 @@ def _selections(ld: _Load, s: SourceIn, segs: list[tuple[int, int, int]]) -> Non
         hits = [sid for a, b, sid in segs if a < sel.end and b > sel.start]
         if hits:
             ld.segment_of[sel.guid] = hits[0]
-        rows += [(sid, ld.code_id[c.code], ld.coder(c.user), c.created or ld.t) for c in sel.codings for sid in hits]
-    _codings(ld, rows)
+        rows += [(sid, ld.code_id[c.code], ld.coder(c.user), "import", c.created or ld.t)
+                 for c in sel.codings for sid in hits]
+    ld.stats["codings"] += write_codings(ld.act, rows)  # a repeat (same segment, code and coder) counts once
 
 
 def _memos(ld: _Load) -> None:
@@ -240,6 +223,7 @@ def import_qdpx(store: Store, src: Src, *, actor: str | None = None, offsets: Of
     summary = f"Import REFI-QDA project {pr.filename} ({len(pr.sources)} sources, {len(pr.codes)} codes)"
     with store.action("import.qdpx", summary, actor=actor, details={"file": pr.filename, "sha256": pr.sha256}) as act:
         ld = _Load(act, pr, actor, now())
+        coders_before = act.execute("SELECT count(*) FROM coders").fetchone()[0]
         if not store.get_setting("title") and pr.name:
             act.execute("INSERT OR REPLACE INTO project (key, value) VALUES ('title', ?)", (pr.name,))
         ld.source_id = act.insert("INSERT INTO sources (name, sha256, imported_at, options) VALUES (?, ?, ?, ?)",
@@ -253,6 +237,7 @@ def import_qdpx(store: Store, src: Src, *, actor: str | None = None, offsets: Of
                 _form(ld, c.name, c.values)
         _sources(ld, case_of)
         _memos(ld)
+        ld.stats["coders"] = act.execute("SELECT count(*) FROM coders").fetchone()[0] - coders_before
         act.details.update({**ld.stats, "notes": notes})
     return {**ld.stats, "skipped_sources": len(pr.skipped), "notes": notes}
 

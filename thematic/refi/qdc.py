@@ -8,13 +8,22 @@ from __future__ import annotations
 
 from typing import IO, Any
 
-from ..codebook import tree
-from ..codebook_files import Codebook, CodebookEntry
+from ..codebook.codes import tree
+from ..codebook.files import Codebook, CodebookEntry
 from ..errors import InvalidInput
 from ..export.safety import parse_xml, xml_text
 from ..store import Store
-from ._common import CODEBOOK_NS, PROJECT_NS, Guids, clean_code_name, colour, describe, origin, parse_description, \
-    serialise
+from ._common import (
+    CODEBOOK_NS,
+    PROJECT_NS,
+    Guids,
+    clean_code_name,
+    colour,
+    describe,
+    origin,
+    parse_description,
+    serialise,
+)
 
 
 def title(store: Store) -> str:
@@ -49,7 +58,7 @@ def codes_xml(parent: Any, nodes: list[Any], ns: str, guids: Guids, *,
     return out
 
 
-def render_qdc(store: Store, **_: Any) -> bytes:
+def render_qdc(store: Store) -> bytes:
     """The code tree as a REFI-QDA codebook."""
     from lxml import etree
 

@@ -12,8 +12,16 @@ from typing import Any
 
 from ..errors import InvalidInput
 from ..export.safety import Src, parse_xml, read_source, read_zip
-from ._common import MAX_NAME_LENGTH, OFFSETS, PROJECT_NS, Offsets, clean_code_name, from_units, parse_description, \
-    stored_time
+from ._common import (
+    MAX_NAME_LENGTH,
+    OFFSETS,
+    PROJECT_NS,
+    Offsets,
+    clean_code_name,
+    from_units,
+    parse_description,
+    stored_time,
+)
 
 P = f"{{{PROJECT_NS}}}"
 _PHASE = re.compile(r"^Braun & Clarke phase ([1-6])\b")

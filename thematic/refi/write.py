@@ -9,14 +9,25 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..codebook import list_codes, tree
+from ..codebook.codes import list_codes, tree
 from ..corpus import form_meta, meta_fields
 from ..errors import InvalidInput
 from ..export.safety import xml_text
 from ..memos import PHASES
 from ..store import Store
-from ._common import OFFSETS, PROJECT_NS, QUESTION_VARIABLE, Guids, Offsets, origin, portable_name, serialise, \
-    to_units, utc
+from ._common import (
+    DEFAULT_OFFSETS,
+    OFFSETS,
+    PROJECT_NS,
+    QUESTION_VARIABLE,
+    Guids,
+    Offsets,
+    origin,
+    portable_name,
+    serialise,
+    to_units,
+    utc,
+)
 from .qdc import codes_xml, title
 
 P = f"{{{PROJECT_NS}}}"
@@ -174,10 +185,10 @@ def _sources(ctx: _Ctx, root: Any, answers: list[Any], source_guid: dict[int, st
     code_order = {c.id: i for i, c in enumerate(list_codes(ctx.store))}
     coded = _codings_by_answer(ctx.store)
     seg_notes: dict[int, tuple[str, int, int, list[int]]] = {}
-    noted = defaultdict(list)
+    noted: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
     for seg_id in ctx.notes_on["segment"]:
-        row = ctx.store.query_one('SELECT answer_id, start, "end" FROM segments WHERE id = ?', (seg_id,))
-        noted[row[0]].append((seg_id, row[1], row[2]))
+        for row in ctx.store.query('SELECT answer_id, start, "end" FROM segments WHERE id = ?', (seg_id,)):
+            noted[row[0]].append((seg_id, row[1], row[2]))
     if not answers:
         return seg_notes
     sources = etree.SubElement(root, P + "Sources")
@@ -191,7 +202,7 @@ def _sources(ctx: _Ctx, root: Any, answers: list[Any], source_guid: dict[int, st
                               plainTextPath=f"internal://{g}.txt")
         etree.SubElement(ts, P + "Description").text = xml_text(a["label"])
         spans = coded.get(a["id"], {})
-        uncoded = {(start, end, seg_id): [] for seg_id, start, end in noted.get(a["id"], [])
+        uncoded: dict[tuple[int, int, int], list[Any]] = {(start, end, seg_id): [] for seg_id, start, end in noted.get(a["id"], [])
                    if (start, end, seg_id) not in spans}
         _selections(ctx, ts, a, g, {**spans, **uncoded}, units, code_order)
         for memo_id in ctx.notes_on["answer"].get(a["id"], []):
@@ -254,7 +265,7 @@ def _unique(name: str, taken: set[str]) -> str:
     return out
 
 
-def build_qde(store: Store, *, offsets: Offsets = "utf16") -> tuple[bytes, dict[str, bytes]]:
+def build_qde(store: Store, *, offsets: Offsets = DEFAULT_OFFSETS) -> tuple[bytes, dict[str, bytes]]:
     """``project.qde`` and the archive's other files (``sources/<guid>.txt`` -> UTF-8 text)."""
     from lxml import etree
 
@@ -331,7 +342,7 @@ def _zip(members: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def render_qdpx(store: Store, *, offsets: Offsets = "utf16", **_: Any) -> bytes:
+def render_qdpx(store: Store, *, offsets: Offsets = DEFAULT_OFFSETS) -> bytes:
     """The whole project as a REFI-QDA project exchange file (a zip). ``offsets``: the unit of selection
     positions, ``"utf16"`` (NVivo, ATLAS.ti, MAXQDA; the default) or ``"codepoints"`` (QualCoder)."""
     qde, files = build_qde(store, offsets=offsets)

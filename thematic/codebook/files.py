@@ -1,7 +1,7 @@
 """Codebook files: the YAML format of ``codebooks/`` (documented in ``codebooks/README.md``) and CSV.
 
-A codebook is a tree of :class:`CodebookEntry`. ``read_codebook`` reads ``.yaml``/``.yml``/``.csv`` (and ``.qdc``
-through :mod:`thematic.export.refi` when that module is present); ``import_codebook`` adds it to a project in one
+A codebook is a tree of :class:`CodebookEntry`. ``read_codebook`` reads ``.yaml``/``.yml``/``.csv`` (a ``.qdc`` is
+read by the REFI-QDA reader, which builds the same :class:`Codebook`); ``import_codebook`` adds it to a project in one
 undoable step, reusing codes that already exist at the same path.
 """
 
@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .codebook import split_path
-from .errors import InvalidInput
-from .store import Store
+from ..errors import InvalidInput
+from ..store import Store
+from .codes import add_code, split_path, tree
 
 FORMAT = "thematic-codebook/1"
 
@@ -72,11 +72,7 @@ def read_codebook(source: str | Path | IO[bytes], *, name: str | None = None) ->
     if suffix == ".csv":
         return _from_csv(data, stem, filename)
     if suffix == ".qdc":
-        try:
-            from . import refi
-        except ImportError as exc:  # pragma: no cover - refi ships with thematic
-            raise InvalidInput("REFI-QDA support is not available", path=filename) from exc
-        return refi.read_qdc(io.BytesIO(data), name=stem)
+        raise InvalidInput("a REFI-QDA codebook (.qdc) is read by the REFI-QDA importer, not here", path=filename)
     raise InvalidInput("unknown codebook type: use .yaml, .csv or .qdc", path=filename)
 
 
@@ -222,7 +218,6 @@ def write_codebook_yaml(cb: Codebook, dest: str | Path | IO[str]) -> None:
 
 
 def codebook_from_store(store: Store, *, name: str | None = None) -> Codebook:
-    from .codebook import tree
 
     def entry(node: Any) -> CodebookEntry:
         c = node.code
@@ -245,7 +240,6 @@ def import_codebook(
 ) -> int:
     """Add the codebook's codes (under code ``under`` or at the top); existing paths are reused and their empty
     fields filled. Returns the number of codes created. One undoable step."""
-    from .codebook import add_code
 
     created = 0
     with store.action(

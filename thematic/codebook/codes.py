@@ -2,7 +2,7 @@
 
 Every change is one audited, undoable :meth:`Store.action`. Sibling names are unique (case-insensitively), a code
 cannot be moved under itself, and merging keeps every coding (duplicates collapse) and keeps the merged code's
-definition as a memo on the target. Reading and writing codebook files lives in :mod:`thematic.codebook_files`.
+definition as a memo on the target. Reading and writing codebook files lives in :mod:`thematic.codebook.files`.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .errors import Conflict, InvalidInput, NotFound
-from .models import Code, CodeNode
-from .store import Action, Store, now
+from ..coding import move_codings
+from ..errors import Conflict, InvalidInput, NotFound
+from ..models import Code, CodeNode
+from ..store import Action, Store, now
 
 # A colour-blind-safe palette (Paul Tol's "bright" and "muted") for new top-level codes.
 PALETTE = (
@@ -185,60 +186,65 @@ def update_code(
 
 
 def move_code(
-    store: Store, code_id: int, parent_id: int | None, *, position: int | None = None, actor: str | None = None
+    store: Store,
+    code_id: int,
+    parent_id: int | None,
+    position: int | None = None,
+    *,
+    actor: str | None = None,
 ) -> None:
-    """Move a code (with its subtree) under ``parent_id`` (None: to the top level), at ``position`` among siblings."""
+    """Move a code (with its subtree) under ``parent_id`` (None: the top level), at ``position`` among its new
+    siblings: what drag and drop in a tree does (dropping a code *onto* another to merge them is
+    :func:`merge_codes`).
+
+    ``position`` is an index into the new siblings as listed without the moved code (0: first; None or past the
+    end: last), so "drop after sibling i" is ``i + 1`` whether or not the code came from the same parent. The
+    other codes keep their order. Moving a code to where it already is changes nothing and records nothing."""
     code = get_code(store, code_id)
     if parent_id is not None:
         if parent_id == code_id or parent_id in descendant_ids(store, code_id):
             raise Conflict(f"cannot move '{code.name}' under itself or one of its own subcodes")
+        get_code(store, parent_id)
+    siblings = _child_ids(store, parent_id, exclude=code_id)
+    pos = len(siblings) if position is None else max(0, min(int(position), len(siblings)))
+    order = [*siblings[:pos], code_id, *siblings[pos:]]
+    if parent_id == code.parent_id and order == _child_ids(store, parent_id):
+        return
     target = "the top level" if parent_id is None else f"'{get_code(store, parent_id).name}'"
     with store.action(
-        "code.move", f"Move '{code.name}' under {target}", actor=actor, details={"code_id": code_id, "parent_id": parent_id}
+        "code.move",
+        f"Move '{code.name}' under {target}",
+        actor=actor,
+        details={"code_id": code_id, "parent_id": parent_id, "position": pos},
     ) as act:
         _check_parent(act, parent_id)
         _check_unique(act, parent_id, code.name, exclude=code_id)
-        siblings = [
-            r[0]
-            for r in act.execute(
-                "SELECT id FROM codes WHERE parent_id IS ? AND id != ? ORDER BY position, id", (parent_id, code_id)
-            ).fetchall()
-        ]
-        pos = len(siblings) if position is None else max(0, min(position, len(siblings)))
-        siblings.insert(pos, code_id)
         act.execute("UPDATE codes SET parent_id = ? WHERE id = ?", (parent_id, code_id))
-        _renumber(act, siblings)
-        _renumber(
-            act,
-            [
-                r[0]
-                for r in act.execute(
-                    "SELECT id FROM codes WHERE parent_id IS ? ORDER BY position, id", (code.parent_id,)
-                ).fetchall()
-            ],
-        )
+        _renumber(act, order)
+        if code.parent_id != parent_id:
+            _renumber(act, _child_ids(store, code.parent_id))
 
 
 def promote(store: Store, code_id: int, *, actor: str | None = None) -> None:
-    """Move a code one level up: it becomes a sibling of its parent, just after it."""
+    """Move a code one level up: it becomes a sibling of its old parent, placed right after that parent; every
+    other code keeps its place (so promote then demote puts it back under the same parent, at the end)."""
     code = get_code(store, code_id)
     if code.parent_id is None:
         raise Conflict(f"'{code.name}' is already at the top level")
     parent = get_code(store, code.parent_id)
-    move_code(store, code_id, parent.parent_id, position=parent.position + 1, actor=actor)
+    level = _child_ids(store, parent.parent_id)
+    move_code(store, code_id, parent.parent_id, level.index(parent.id) + 1, actor=actor)
 
 
 def demote(store: Store, code_id: int, *, actor: str | None = None) -> None:
-    """Move a code one level down: under the sibling just above it."""
+    """Move a code one level down: under the sibling listed just above it, as that sibling's last subcode; every
+    other code keeps its place."""
     code = get_code(store, code_id)
-    above = store.query_one(
-        "SELECT id FROM codes WHERE parent_id IS ? AND (position < ? OR (position = ? AND id < ?)) "
-        "ORDER BY position DESC, id DESC LIMIT 1",
-        (code.parent_id, code.position, code.position, code.id),
-    )
-    if above is None:
+    level = _child_ids(store, code.parent_id)
+    i = level.index(code_id)
+    if i == 0:
         raise Conflict(f"'{code.name}' has no sibling above it to go under")
-    move_code(store, code_id, above[0], actor=actor)
+    move_code(store, code_id, level[i - 1], actor=actor)
 
 
 def delete_code(store: Store, code_id: int, *, actor: str | None = None) -> None:
@@ -270,11 +276,8 @@ def merge_codes(store: Store, source_id: int, target_id: int, *, actor: str | No
         details={"source_id": source_id, "target_id": target_id},
     ) as act:
         before = act.execute("SELECT count(*) FROM codings WHERE code_id = ?", (source_id,)).fetchone()[0]
-        moved = act.execute(
-            "UPDATE OR IGNORE codings SET code_id = ? WHERE code_id = ?", (target_id, source_id)
-        ).rowcount
-        # What is left on the source duplicated a coding the target already had: it collapses.
-        act.execute("DELETE FROM codings WHERE code_id = ?", (source_id,))
+        # What would duplicate a coding the target already has collapses into it.
+        moved = move_codings(act, source_id, target_id)
         act.execute("UPDATE OR IGNORE quotes SET code_id = ? WHERE code_id = ?", (target_id, source_id))
         act.execute("UPDATE code_examples SET code_id = ? WHERE code_id = ?", (target_id, source_id))
         act.execute("UPDATE memos SET code_id = ? WHERE code_id = ?", (target_id, source_id))
@@ -387,21 +390,14 @@ def _check_unique(act: Action, parent_id: int | None, name: str, exclude: int | 
         raise Conflict(f"a code named '{name}' already exists {where}")
 
 
+def _child_ids(store: Store, parent_id: int | None, exclude: int | None = None) -> list[int]:
+    """The children of ``parent_id`` (None: the top level) in the order the tree shows them."""
+    rows = store.query(
+        "SELECT id FROM codes WHERE parent_id IS ? AND id IS NOT ? ORDER BY position, id", (parent_id, exclude)
+    )
+    return [int(r[0]) for r in rows]
+
+
 def _renumber(act: Action, ids: Sequence[int]) -> None:
     for i, cid in enumerate(ids):
         act.execute("UPDATE codes SET position = ? WHERE id = ? AND position != ?", (i, cid, i))
-
-
-_FILE_API = {
-    "Codebook", "CodebookEntry", "read_codebook", "write_codebook_yaml", "import_codebook", "codebook_from_store",
-    "codebook_to_dict",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """``thematic.codebook.read_codebook`` and friends live in :mod:`thematic.codebook_files`."""
-    if name in _FILE_API:
-        from . import codebook_files
-
-        return getattr(codebook_files, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
