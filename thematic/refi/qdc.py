@@ -1,4 +1,4 @@
-"""REFI-QDA codebooks (``.qdc``): the code tree out, and in as a :class:`~thematic.codebook_files.Codebook`.
+"""REFI-QDA codebooks (``.qdc``): the code tree out, and in as a :class:`~thematic.codebook.files.Codebook`.
 
 Taguette writes a hierarchy as dotted flat names (``"a.b"``) in a file the schema does not accept; those files read
 leniently, flat by default, nested at the dots with ``dotted=True`` (:func:`dotted_names` counts the names that
@@ -72,7 +72,7 @@ def render_qdc(store: Store) -> bytes:
 
 
 def read_qdc(fileobj: IO[bytes] | bytes, *, name: str | None = None, dotted: bool = False) -> Codebook:
-    """A :class:`~thematic.codebook_files.Codebook` from a REFI-QDA ``.qdc`` (or the CodeBook of a ``.qde``).
+    """A :class:`~thematic.codebook.files.Codebook` from a REFI-QDA ``.qdc`` (or the CodeBook of a ``.qde``).
     With ``dotted``, a flat name ``"a.b"`` becomes code ``b`` under ``a`` (Taguette's hierarchy)."""
     data = fileobj if isinstance(fileobj, bytes) else fileobj.read()
     label = name or "codebook"
