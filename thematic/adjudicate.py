@@ -24,7 +24,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from . import agreement
 from .codebook import ensure_path, find_code, list_codes
 from .coding import coder_id, delete_codings, find_coder, require_coder, write_codings
 from .errors import Conflict, InvalidInput, NotFound
+from .export.safety import csv_writer
 from .reliability import agreement_report
 from .store import Store, now
 
@@ -398,7 +398,7 @@ def export_decisions_csv(store: Store, dest: str | Path | IO[str]) -> int:
     }
 
     def write(fh: IO[str]) -> None:
-        w = csv.writer(fh)
+        w = csv_writer(fh)
         w.writerow(DECISION_COLUMNS)
         for d in ds:
             s = seg[d.segment_id]
