@@ -15,11 +15,13 @@ import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ..coding import coder_id, write_codings
 from ..errors import Conflict
 from ..export.safety import Src
+from ..ingest.forms import FormRecord
+from ..ingest.load import write_forms
 from ..store import Action, Store, now
 from ._common import QUESTION_VARIABLE, Offsets
 from .read import CaseIn, ParsedProject, SourceIn, read_qdpx
@@ -82,7 +84,6 @@ class _Load:
         "forms": 0, "answers": 0, "segments": 0, "codes": 0, "codings": 0, "memos": 0, "coders": 0})
     coder_ids: dict[str, int] = field(default_factory=dict)
     code_id: dict[str, int] = field(default_factory=dict)
-    form_ids: dict[str, int] = field(default_factory=dict)
     answer_of: dict[str, int] = field(default_factory=dict)
     segment_of: dict[str, int] = field(default_factory=dict)
     note_segment: dict[str, int] = field(default_factory=dict)
@@ -116,42 +117,6 @@ def _codes(ld: _Load) -> None:
 
 
 # ---------------------------------------------------------------------- forms, answers, segments
-# The only writes of forms, form_meta, questions, answers and segments in this package.
-
-
-def _form(ld: _Load, ext: str, meta: dict[str, str]) -> int:
-    act = ld.act
-    if ext not in ld.form_ids:
-        if act.execute("SELECT 1 FROM forms WHERE external_id = ?", (ext,)).fetchone():
-            raise Conflict(f"form {ext!r} already exists in this project; import into a new project")
-        ld.form_ids[ext] = act.insert("INSERT INTO forms (external_id, source_id) VALUES (?, ?)", (ext, ld.source_id))
-        ld.stats["forms"] += 1
-    act.executemany("INSERT OR IGNORE INTO form_meta (form_id, field, value) VALUES (?, ?, ?)",
-                    [(ld.form_ids[ext], k, v) for k, v in sorted(meta.items()) if k != QUESTION_VARIABLE])
-    return ld.form_ids[ext]
-
-
-def _question(act: Action, qkey: str, description: str) -> int:
-    q = act.execute("SELECT id FROM questions WHERE key = ?", (qkey,)).fetchone()
-    if q is not None:
-        return int(q[0])
-    pos = act.execute("SELECT coalesce(max(position) + 1, 0) FROM questions").fetchone()[0]
-    label = " ".join(description.split()) or ("Document text" if qkey == "document" else qkey)
-    return act.insert("INSERT INTO questions (key, label, position) VALUES (?, ?, ?)", (qkey, label, pos))
-
-
-def _answer(ld: _Load, form_id: int, qid: int, s: SourceIn, spans: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
-    """The answer and its segments; returns (start, end, segment id) per segment."""
-    aid = ld.act.insert("INSERT INTO answers (form_id, question_id, text) VALUES (?, ?, ?)", (form_id, qid, s.text))
-    ld.answer_of[s.guid] = aid
-    ld.stats["answers"] += 1
-    segs = []
-    for i, (a, b) in enumerate(pieces(s.text, spans)):
-        sid = ld.act.insert('INSERT INTO segments (answer_id, position, start, "end", text) VALUES (?, ?, ?, ?, ?)',
-                            (aid, i, a, b, s.text[a:b]))
-        segs.append((a, b, sid))
-    ld.stats["segments"] += len(segs)
-    return segs
 
 
 def _note_spans(pr: ParsedProject) -> dict[str, list[tuple[str, tuple[int, int]]]]:
@@ -166,19 +131,68 @@ def _note_spans(pr: ParsedProject) -> dict[str, list[tuple[str, tuple[int, int]]
     return out
 
 
-def _sources(ld: _Load, case_of: dict[str, CaseIn]) -> None:
-    used: set[tuple[str, str]] = set()
-    note_spans = _note_spans(ld.pr)
-    for s in ld.pr.sources:
+@dataclass
+class _Plan:
+    """The forms to write, in order, and where each source goes."""
+
+    forms: dict[str, FormRecord] = field(default_factory=dict)  # form id -> record (answers in order)
+    place: dict[str, tuple[str, str]] = field(default_factory=dict)  # source guid -> (form id, question key)
+    labels: dict[str, str] = field(default_factory=dict)  # question key -> wording
+    spans: dict[tuple[str, str], list[tuple[int, int]]] = field(default_factory=dict)  # (form, question) -> cuts
+
+
+def _plan(pr: ParsedProject, case_of: dict[str, CaseIn], unlinked: list[CaseIn],
+          note_spans: dict[str, list[tuple[str, tuple[int, int]]]]) -> _Plan:
+    plan = _Plan()
+    no_row = cast(int, None)  # a REFI source is no spreadsheet row
+    for c in pr.cases:  # forms in the file's case order, so that a re-export lists them alike
+        if c.name and (c in unlinked or any(case_of.get(s) is c for s in c.sources)):
+            meta = {k: v for k, v in c.values.items() if k != QUESTION_VARIABLE}
+            plan.forms.setdefault(c.name, FormRecord(c.name, no_row, {}, meta))
+    for s in pr.sources:
         case = case_of.get(s.guid)
         ext = case.name if case and case.name else s.name
+        form = plan.forms.setdefault(ext, FormRecord(ext, no_row, {}, dict(case.values) if case else {}))
+        for k, v in s.values.items():
+            if k != QUESTION_VARIABLE:
+                form.meta.setdefault(k, v)
         qkey = s.values.get(QUESTION_VARIABLE) or "document"
-        if (ext, qkey) in used:
+        if qkey in form.answers:
             qkey = f"{qkey} ({s.name})"
-        used.add((ext, qkey))
-        form_id = _form(ld, ext, {**s.values, **(case.values if case else {})})
-        spans = [(sel.start, sel.end) for sel in s.selections] + [sp for _, sp in note_spans[s.guid]]
-        segs = _answer(ld, form_id, _question(ld.act, qkey, s.description), s, spans)
+        form.answers[qkey] = (s.text, no_row)
+        plan.place[s.guid] = (ext, qkey)
+        plan.labels.setdefault(qkey, " ".join(s.description.split()) or ("Document text" if qkey == "document"
+                                                                             else qkey))
+        plan.spans[(ext, qkey)] = [(sel.start, sel.end) for sel in s.selections] + [sp for _, sp in
+                                                                                  note_spans[s.guid]]
+    return plan
+
+
+def _write_forms(ld: _Load, plan: _Plan) -> dict[tuple[str, str], tuple[int, list[tuple[int, int, int]]]]:
+    """Forms, metadata, questions, answers and segments through the one writer of those tables; returns, per
+    (form, question), the answer id and its segments as (start, end, segment id)."""
+    taken = [ext for ext in plan.forms
+             if ld.act.execute("SELECT 1 FROM forms WHERE external_id = ?", (ext,)).fetchone()]
+    if taken:
+        raise Conflict(f"form {taken[0]!r} already exists in this project; import into a new project")
+    order = [(ext, q) for ext, f in plan.forms.items() for q in f.answers]
+    ends = [[b for _, b in pieces(plan.forms[ext].answers[q][0], plan.spans[(ext, q)])] for ext, q in order]
+    written = write_forms(ld.act, list(plan.forms.values()), ends, source_id=ld.source_id, labels=plan.labels)
+    ld.stats["forms"], ld.stats["answers"], ld.stats["segments"] = written.forms, written.answers, written.segments
+    segs: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
+    if written.answer_ids:
+        for r in ld.act.execute('SELECT answer_id, start, "end", id FROM segments WHERE answer_id BETWEEN ? AND ? '
+                                "ORDER BY answer_id, position", (written.answer_ids[0], written.answer_ids[-1])):
+            segs[r[0]].append((r[1], r[2], r[3]))
+    return {key: (aid, segs[aid]) for key, aid in zip(order, written.answer_ids)}
+
+
+def _sources(ld: _Load, case_of: dict[str, CaseIn], unlinked: list[CaseIn]) -> None:
+    note_spans = _note_spans(ld.pr)
+    plan = _plan(ld.pr, case_of, unlinked, note_spans)
+    written = _write_forms(ld, plan)
+    for s in ld.pr.sources:
+        ld.answer_of[s.guid], segs = written[plan.place[s.guid]]
         _selections(ld, s, segs)
         for guid, (start, end) in note_spans[s.guid]:
             ld.note_segment[guid] = next(sid for a, b, sid in segs if a < end and b > start)
@@ -232,10 +246,7 @@ def import_qdpx(store: Store, src: Src, *, actor: str | None = None, offsets: Of
         for ug in pr.users:
             ld.coder(ug)
         _codes(ld)
-        for c in pr.cases:  # forms in the file's case order, so that a re-export lists them alike
-            if c.name and (c in unlinked or any(case_of.get(s) is c for s in c.sources)):
-                _form(ld, c.name, c.values)
-        _sources(ld, case_of)
+        _sources(ld, case_of, unlinked)
         _memos(ld)
         ld.stats["coders"] = act.execute("SELECT count(*) FROM coders").fetchone()[0] - coders_before
         act.details.update({**ld.stats, "notes": notes})
