@@ -334,3 +334,26 @@ def test_qualcoder_export_of_our_project_comes_back_whole(store: Store) -> None:
     by_body = {m.body: m for m in memos(store)}
     assert by_body["The emoji softens the complaint?"].segment_id is not None
     assert by_body["Whole answer is gratitude."].answer_id is not None
+
+
+def test_cli_offsets_choice_round_trips_and_is_recorded_in_the_origin(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "src.db"
+    _study(tmp_path).backup(src)
+    for unit in ("codepoints", "utf16"):
+        out = tmp_path / f"{unit}.qdpx"
+        assert main(["export", str(src), "-o", str(out), "--offsets", unit]) == 0
+        origin = etree.fromstring(zipfile.ZipFile(out).read("project.qde")).get("origin")
+        assert ("offsets: codepoints" in origin) == (unit == "codepoints")
+        db = tmp_path / f"{unit}.db"
+        assert main(["init", str(db)]) == 0
+        assert main(["import", str(db), str(out)]) == 0  # the unit is read from the origin
+        assert "note: 1 case(s) could not be linked" in capsys.readouterr().out
+        with Store(db) as back, Store(src) as orig:
+            assert _codings(back) == _codings(orig)
+    wrong = tmp_path / "wrong.db"
+    assert main(["init", str(wrong)]) == 0
+    before = wrong.read_bytes()
+    assert main(["import", str(wrong), str(tmp_path / "utf16.qdpx"), "--offsets", "codepoints"]) == 2
+    assert "only when positions count utf16" in capsys.readouterr().err
+    assert wrong.read_bytes() == before

@@ -5,6 +5,7 @@ resolved, offsets inside their texts) into a :class:`ParsedProject`; :mod:`thema
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -52,6 +53,8 @@ class SelectionIn:
     start: int  # code points
     end: int
     codings: list[CodingIn]
+    name: str = ""  # many tools (thematic, QualCoder) name a selection by its text
+    raw: tuple[int, int] = (0, 0)  # the positions as written, in the file's unit
 
 
 @dataclass
@@ -242,12 +245,13 @@ def to_codepoints(text: str, start: int, end: int, offsets: Offsets, where: str,
 def _selection(s: Any, text: str, where: str, out: ParsedProject) -> SelectionIn:
     """A selection with its codings: the user and date of each coding, else of the selection (QualCoder reads
     them from the selection, NVivo writes them on both)."""
-    start, end = to_codepoints(text, *_positions(s, where, out.filename), out.offsets, where, out.filename)
+    raw = _positions(s, where, out.filename)
+    start, end = to_codepoints(text, *raw, out.offsets, where, out.filename)
     sel_user, sel_created = _user(s), s.get("creationDateTime") or s.get("modifiedDateTime")
     codings = [CodingIn(_ref(c.find(P + "CodeRef")), _user(c) or sel_user,
                         stored_time(c.get("creationDateTime") or sel_created))
                for c in s.findall(P + "Coding") if c.find(P + "CodeRef") is not None]
-    sel = SelectionIn(_guid(s), start, end, codings)
+    sel = SelectionIn(_guid(s), start, end, codings, " ".join((s.get("name") or "").split()), raw)
     refs = s.findall(P + "NoteRef")
     for ref in refs:
         out.note_targets[_ref(ref)] = ("selection", sel.guid)  # a selection is more precise than its source
@@ -297,6 +301,7 @@ def _check(out: ParsedProject) -> None:
                 if c.code not in code_guids:
                     raise InvalidInput(f"a coding in source {s.name!r} refers to code {c.code}, which the codebook "
                                        "lacks", path=out.filename)
+    _check_unit(out)
     text_of = {s.guid: s.text for s in out.sources}
     for n in out.notes:
         kind, target = out.note_targets.get(n.guid, ("", ""))
@@ -304,3 +309,26 @@ def _check(out: ParsedProject) -> None:
             n.span = None
             continue
         n.span = to_codepoints(text_of[target], *n.span, out.offsets, f"note {n.title or n.guid}", out.filename)
+
+
+def _check_unit(out: ParsedProject) -> None:
+    """Refuse positions read in the wrong unit: where selections are named by their text (thematic and QualCoder
+    do that) and, in text beyond U+FFFF, more of them select their own text when read in the other unit."""
+    other: Offsets = "codepoints" if out.offsets == "utf16" else "utf16"
+    here = there = 0
+    for s in out.sources:
+        if all(ord(ch) <= 0xFFFF for ch in s.text):
+            continue
+        for sel in s.selections:
+            if not sel.name:
+                continue
+            here += _names(s.text, sel.start, sel.end, sel.name)
+            with contextlib.suppress(InvalidInput):  # a position inside a character in the other unit: no match
+                there += _names(s.text, *to_codepoints(s.text, *sel.raw, other, "", ""), sel.name)
+    if there > here:
+        raise InvalidInput(f"{there} selections select their own text only when positions count {other} "
+                           f"({here} as {out.offsets}); import with --offsets {other}", path=out.filename)
+
+
+def _names(text: str, start: int, end: int, name: str) -> bool:
+    return " ".join(text[start:end].split()).startswith(name[:40])
