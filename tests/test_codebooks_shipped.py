@@ -252,7 +252,7 @@ def test_survives_a_refi_qda_codebook_round_trip(path: Path, tmp_path: Path) -> 
     """Exported as a REFI-QDA .qdc (for NVivo, ATLAS.ti, MAXQDA) and read back, nothing of the codebook is lost."""
     from thematic.codebook.files import import_codebook, read_codebook
     from thematic.commands import read_codebook_file
-    from thematic.export.refi import render_qdc
+    from thematic.refi import render_qdc
     from thematic.store import Store
 
     cb = read_codebook(path)

@@ -42,7 +42,8 @@ def test_every_format_declares_options_its_renderer_takes() -> None:
     for spec in export.FORMATS.values():
         assert set(spec.options) <= set(export.OPTION_NAMES), spec.name
     # Renderers take named options only: an unexpected keyword is a TypeError, never swallowed.
-    from thematic.export import refi, report, tables
+    from thematic import refi
+    from thematic.export import report, tables
 
     for fn in (report.render_docx, report.render_markdown, report.render_json, tables.render_csv,
                tables.render_xlsx, refi.render_qdc, refi.render_qdpx):

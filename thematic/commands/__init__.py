@@ -6,9 +6,10 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
+from .. import limits
 from ..codebook.files import Codebook, read_codebook
 from ..errors import InvalidInput
-from ..export.refi import read_qdc
+from ..refi import read_qdc
 from ..store import Store
 
 
@@ -30,17 +31,13 @@ def progress_line(stream: Any = None) -> Any:
     return report
 
 
-def read_codebook_file(source: str | Path | IO[bytes], *, name: str | None = None) -> Codebook:
+def read_codebook_file(source: str | Path | IO[bytes], *, name: str | None = None, dotted: bool = False) -> Codebook:
     """A codebook from a file of any format the tool reads: YAML or CSV (:mod:`thematic.codebook.files`) or a
-    REFI-QDA ``.qdc`` (the REFI-QDA reader). ``source`` is a path or a binary file object with ``.name``."""
+    REFI-QDA ``.qdc`` (the REFI-QDA reader; ``dotted``: Taguette's flat ``a.b`` names nested).
+    ``source`` is a path or a binary file object with ``.name``."""
     filename = str(getattr(source, "name", source))
     if Path(filename).suffix.lower() != ".qdc":
         return read_codebook(source, name=name)
-    if isinstance(source, (str, Path)):
-        if not Path(source).exists():
-            raise InvalidInput("file does not exist", path=source)
-        data = Path(source).read_bytes()
-    else:
-        data = source.read()
-    book: Codebook = read_qdc(data, name=name or Path(filename).stem)
-    return book
+    data = limits.read_limited(source)  # a regular file of at most MAX_CODEBOOK_BYTES
+    book: Codebook = read_qdc(data, name=name or Path(filename).stem, dotted=dotted)
+    return limits.check_codebook(book, filename)

@@ -37,6 +37,7 @@ class ExportOptions:
     title: str | None = None  # default: the project's title
     coder: str | None = None  # only this coder's codings
     dpi: int = 300  # PNG resolution
+    offsets: str = "utf16"  # qdpx: selection positions in UTF-16 units (NVivo, ATLAS.ti, MAXQDA) or codepoints
 
 
 OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in fields(ExportOptions))
@@ -134,10 +135,13 @@ def _diagram(backend: str) -> Renderer:
 
 
 def _lazy(module: str, func: str) -> Renderer:
+    """A renderer that imports its module on first use: a module of this package, or a dotted absolute name
+    (``thematic.refi``, which imports this package's helpers, so it is not imported from here at load time)."""
+
     def run(store: Store, **options: Any) -> bytes:
         import importlib
 
-        fn: Renderer = getattr(importlib.import_module(f"{__name__}.{module}"), func)
+        fn: Renderer = getattr(importlib.import_module(module if "." in module else f"{__name__}.{module}"), func)
         return fn(store, **options)
 
     return run
@@ -162,9 +166,9 @@ for _f in (
     ExportFormat("json", ".json", "application/json", "the theme tree with counts and definitions as JSON",
                  _lazy("report", "render_json"), False, _REPORT),
     ExportFormat("qdc", ".qdc", "application/xml", "REFI-QDA codebook (NVivo, ATLAS.ti, MAXQDA, QualCoder)",
-                 _lazy("refi", "render_qdc"), False),
+                 _lazy("thematic.refi", "render_qdc"), False),
     ExportFormat("qdpx", ".qdpx", "application/zip", "REFI-QDA project: sources, codes, codings, coders, memos",
-                 _lazy("refi", "render_qdpx")),
+                 _lazy("thematic.refi", "render_qdpx"), options=("offsets",)),
 ):
     register_format(_f)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from ..errors import Conflict, InvalidInput
@@ -277,6 +277,7 @@ def write_forms(
     *,
     source_id: int | None = None,
     questions: Sequence[str] = (),
+    labels: Mapping[str, str] | None = None,
 ) -> Written:
     """Write ``forms`` (their metadata, answers and segments) inside ``act``: the one writer of these tables.
 
@@ -290,7 +291,8 @@ def write_forms(
     added = 0
     for key in [*questions, *(q for f in forms for q in f.answers)]:
         if key not in qids:
-            qids[key] = act.insert("INSERT INTO questions (key, label, position) VALUES (?, ?, ?)", (key, key, position))
+            label = (labels or {}).get(key) or key  # a new question's wording; its key otherwise
+            qids[key] = act.insert("INSERT INTO questions (key, label, position) VALUES (?, ?, ?)", (key, label, position))
             position += 1
             added += 1
     first_form = _next_id(act, "forms")
