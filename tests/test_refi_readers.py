@@ -291,13 +291,13 @@ def test_a_code_name_over_the_limit_is_refused_not_cut(tmp_path: Path, capsys: p
     long = "x" * 201
     qdc = tmp_path / "long.qdc"
     qdc.write_text(TAGUETTE.replace('name="waiting"', f'name="{long}"'), encoding="utf-8")
-    with pytest.raises(InvalidInput, match="201 characters, over the limit of 200"):
+    with pytest.raises(InvalidInput, match="201 characters long; the limit is 200"):
         read_qdc(qdc.read_bytes())
     db = tmp_path / "p.db"
     assert main(["init", str(db)]) == 0
     before = db.read_bytes()
     assert main(["import-codebook", str(db), str(qdc)]) == 2
-    assert "over the limit" in capsys.readouterr().err and db.read_bytes() == before
+    assert "the limit is 200" in capsys.readouterr().err and db.read_bytes() == before
     assert len(read_qdc(TAGUETTE.replace('name="waiting"', f'name="{long[:200]}"').encode()).codes) == 4
 
 

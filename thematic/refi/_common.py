@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from ..errors import InvalidInput
-from ..limits import MAX_NAME_LENGTH
+from ..limits import MAX_NAME_LENGTH, check_name
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
@@ -76,9 +76,7 @@ def clean_code_name(raw: str, siblings: set[str], *, where: str = "") -> str:
     """A valid, sibling-unique thematic code name (whitespace folded). A name longer than the one name limit is
     refused, never cut: two long names cut to the same prefix would silently become one code."""
     name = " ".join(raw.split()) or "Unnamed code"
-    if len(name) > MAX_NAME_LENGTH:
-        raise InvalidInput(f"code name {name[:40]!r}... is {len(name)} characters, over the limit of "
-                           f"{MAX_NAME_LENGTH}; shorten it in the file", path=where or None)
+    check_name(name, where)
     base, k = name, 2
     while name.casefold() in siblings:
         name = f"{base} ({k})"
