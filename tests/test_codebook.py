@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from thematic import codebook as cb
-from thematic.coding import apply_code, codings
 from thematic.codebook.files import Codebook, CodebookEntry, import_codebook, read_codebook, write_codebook_yaml
+from thematic.coding import apply_code, codings
 from thematic.errors import Conflict, InvalidInput
 from thematic.memos import memos
 from thematic.store import Store

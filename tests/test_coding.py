@@ -104,9 +104,8 @@ def test_code_counts_by_group_and_overlap(store: Store) -> None:
 def test_coder_lookup_never_writes_and_creation_is_undone_with_its_step(store: Store, seg: dict) -> None:
     before = dump(store)
     assert coding.find_coder(store, "anna") is None
-    with pytest.raises(NotFound, match="no coder 'anna'"):
-        with store.action("test.lookup", "look up") as act:
-            coding.coder_id(act, "anna", create=False)
+    with pytest.raises(NotFound, match="no coder 'anna'"), store.action("test.lookup", "look up") as act:
+        coding.coder_id(act, "anna", create=False)
     assert dump(store) == before
     with store.action("test.create", "create") as act:
         made = coding.coder_id(act, "  anna   b ")
