@@ -23,7 +23,6 @@ global store.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import sqlite3
 import threading
@@ -764,8 +763,7 @@ def _run_undo_stmt(conn: sqlite3.Connection, item: sqlite3.Row, leaves: frozense
         # likewise a re-insert: its literal values are read by a trigger-free SELECT, then bound to one prepared
         # INSERT per table
         head, _, values = stmt.partition(_VALUES)
-        parsed = _sql_literals(values[:-1])
-        row = parsed if parsed is not None else list(conn.execute("SELECT " + values[:-1]).fetchone())
+        row = list(conn.execute("SELECT " + values[:-1]).fetchone())
         table = str(item["tbl"])
         q = table.replace('"', '""')
         if table in leaves and conn.execute(f'SELECT 1 FROM "{q}" WHERE rowid = ?', (row[0],)).fetchone():
@@ -781,35 +779,7 @@ def _run_undo_stmt(conn: sqlite3.Connection, item: sqlite3.Row, leaves: frozense
 
 
 _VALUES = ") VALUES ("
-_LITERAL = re.compile(r"\s*(?:(NULL)|X'([0-9A-Fa-f]*)'|'((?:[^']+|'')*)'|([-+]?[0-9][0-9.eE+-]*))\s*(,|$)")
-_INTEGER = re.compile(r"[-+]?[0-9]+")
 
-
-def _sql_literals(text: str) -> list[Any] | None:
-    """The values of a list of SQL literals as ``quote()`` writes them (NULL, numbers, 'text', X'blob'), or None
-    when ``text`` holds anything else (the caller then lets SQLite read it)."""
-    out: list[Any] = []
-    pos = 0
-    while pos < len(text):
-        m = _LITERAL.match(text, pos)
-        if m is None or m.end() == pos:
-            return None
-        null, blob, string, number, sep = m.groups()
-        if null is not None:
-            out.append(None)
-        elif blob is not None:
-            out.append(bytes.fromhex(blob))
-        elif string is not None:
-            out.append(string.replace("''", "'"))
-        else:
-            try:
-                out.append(int(number) if _INTEGER.fullmatch(number) else float(number))
-            except ValueError:
-                return None
-        pos = m.end()
-        if not sep:
-            break
-    return out if pos >= len(text) else None
 
 
 def _looks_like_sqlite(path: Path) -> bool:
