@@ -781,7 +781,6 @@ def _run_undo_stmt(conn: sqlite3.Connection, item: sqlite3.Row, leaves: frozense
 _VALUES = ") VALUES ("
 
 
-
 def _looks_like_sqlite(path: Path) -> bool:
     with path.open("rb") as fh:
         return fh.read(16) == b"SQLite format 3\x00"
