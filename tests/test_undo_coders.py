@@ -392,3 +392,28 @@ def test_cli_refuses_a_conflicting_undo_in_one_line(tmp_path: Path) -> None:
         assert s.scalar("SELECT name FROM codes") == "Waiting for care"
         assert [e.action for e in s.audit_log()][:1] == ["code.update"]
     assert len(db.read_bytes()) == len(before)
+
+
+def test_a_chunked_undo_of_a_cascade_brings_back_parents_and_children(store: Store,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deleting a code deletes its codings (logged after the code), so its undo re-inserts the codings before the
+    code: a chunk must not end between them (the foreign keys would fail at its commit)."""
+    from thematic.codebook import delete_code
+
+    monkeypatch.setattr(store_module, "UNDO_CHUNK_ROWS", 7)
+    segs = _corpus(store, 15)
+    theme = ensure_path(store, "Environment/Heat", actor="lead")
+    parent = store.scalar("SELECT parent_id FROM codes WHERE id = ?", (theme,))
+    from thematic.coding import apply_code_many
+
+    apply_code_many(store, segs, theme, "anna")
+    apply_code_many(store, segs, theme, "ben")
+    full = dump(store)
+    delete_code(store, parent, actor="lead")
+    assert store.counts()["codings"] == 0
+    store.undo(coder="lead")
+    assert dump(store) == full
+    store.redo(coder="lead")
+    assert store.counts()["codings"] == 0
+    store.undo(coder="lead")
+    assert dump(store) == full

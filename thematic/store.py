@@ -455,16 +455,24 @@ class Store:
             with self._lock:
                 self.conn.execute("BEGIN IMMEDIATE")
                 try:
-                    done = self._chunk(event_id)
-                    try:
-                        self.conn.execute("COMMIT")
-                    except sqlite3.IntegrityError as exc:
-                        raise UndoConflict(
-                            f"the undo/redo under way stopped part-way: a later change removed data it needs ({exc}); "
-                            "undo that change, then run undo again to finish"
-                        ) from exc
+                    while True:
+                        done = self._chunk(event_id)
+                        try:
+                            self.conn.execute("COMMIT")
+                            break
+                        except sqlite3.IntegrityError as exc:
+                            # A deferred foreign key fails at COMMIT and leaves the transaction open. Mid-way, the
+                            # chunk ended between a re-inserted row and the row it refers to (a cascade's children
+                            # are logged after their parent, so they come back first): go on in this transaction.
+                            if not done and self.conn.in_transaction:
+                                continue
+                            raise UndoConflict(
+                                f"the undo/redo under way stopped part-way: a later change removed data it needs "
+                                f"({exc}); undo that change, then run undo again to finish"
+                            ) from exc
                 except BaseException:
-                    self.conn.execute("ROLLBACK")
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
                     raise
             if done:
                 return
