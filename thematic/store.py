@@ -346,15 +346,16 @@ class Store:
 
         Refused (:class:`UndoConflict`, nothing changed) when a later change by someone else touched the rows the
         undo would change -- it is never silently overwritten. A large change (an import) is reverted in chunks of
-        short transactions, so that other writers never wait long; an unfinished one is finished first."""
-        finished = self.finish_pending(actor=actor)
+        short transactions, so that other writers never wait long; an unfinished one (of this coder, or of anyone
+        without ``coder``) is finished first, and that is all the call does."""
+        finished = self._finish_own(coder)
         if finished is not None:
             return finished
         return self._undo_or_redo(undone=True, actor=actor, coder=coder)
 
     def redo(self, *, actor: str | None = None, coder: str | None = None) -> AuditEvent:
         """Reapply the change the newest undo (of ``coder``, when given) reverted, if nothing since conflicts."""
-        finished = self.finish_pending(actor=actor)
+        finished = self._finish_own(coder)
         if finished is not None:
             return finished
         return self._undo_or_redo(undone=False, actor=actor, coder=coder)
@@ -393,6 +394,10 @@ class Store:
             act.details["target"] = root.id
             if big and target.id != seen.id:
                 raise UndoConflict(f"another change was made while preparing the {word}; try again")
+            if big and self.conn.execute("SELECT pending FROM undo_state WHERE id = 1").fetchone()[0] is not None:
+                other = self.pending_undo()
+                raise UndoConflict(f"another large undo/redo is under way ('{other.summary if other else '?'}'); "
+                                   "it must be finished first (python -m thematic undo P.db)")
             if big:
                 act.details["pending"] = {"below": None, "lo": None, "undone": undone}
                 act.execute("UPDATE undo_state SET pending = ? WHERE id = 1", (act.event_id,))
@@ -411,6 +416,14 @@ class Store:
         if big:
             self._run_pending(event_id)
         return self.event(root.id)
+
+    def _finish_own(self, coder: str | None) -> AuditEvent | None:
+        """Finish the undo/redo under way if it is ``coder``'s (or anyone's, without ``coder``). Another coder's
+        unfinished one does not stand in the way: it concerns other rows, and each undo checks its own."""
+        pending = self.pending_undo()
+        if pending is None or (coder is not None and pending.actor != coder):
+            return None
+        return self.finish_pending()
 
     def finish_pending(self, *, actor: str | None = None) -> AuditEvent | None:
         """Finish an undo or redo left part-way (see :meth:`pending_undo`); returns the change it concerns."""

@@ -80,6 +80,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_undo(args: argparse.Namespace) -> int:
     with open_store(args.project) as store:
         pending = store.pending_undo()
+        if pending is not None and args.coder is not None and pending.actor != args.coder:
+            pending = None
         event = store.undo(coder=args.coder)
     if pending is not None:
         print(f"finished: {pending.summary}")
@@ -91,6 +93,8 @@ def cmd_undo(args: argparse.Namespace) -> int:
 def cmd_redo(args: argparse.Namespace) -> int:
     with open_store(args.project) as store:
         pending = store.pending_undo()
+        if pending is not None and args.coder is not None and pending.actor != args.coder:
+            pending = None
         event = store.redo(coder=args.coder)
     if pending is not None:
         print(f"finished: {pending.summary}")
