@@ -133,5 +133,7 @@ def cmd_log(args: argparse.Namespace) -> int:
         events = store.audit_log(limit=args.limit)
     for e in events:
         flag = " (undone)" if e.undone else ""
+        if "pending" in e.details:
+            flag = " (under way: run undo to finish it)"
         print(f"{e.id:>5}  {e.ts[:19].replace('T', ' ')}  {e.actor:<12} {e.action:<20} {e.summary}{flag}")
     return 0
