@@ -421,3 +421,44 @@ def test_a_chunked_undo_of_a_cascade_brings_back_parents_and_children(store: Sto
     assert store.counts()["codings"] == 0
     store.undo(coder="lead")
     assert dump(store) == full
+
+
+def test_an_undo_stopped_part_way_by_a_conflict_can_be_abandoned(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ben codes an imported segment while Anna's undo of the import is under way: the undo stops (one line naming
+    Ben's change) before it would delete Ben's coding; Anna can give it up, which puts back what was undone."""
+    monkeypatch.setattr(store_module, "UNDO_CHUNK_ROWS", 40)
+    db = tmp_path / "p.db"
+    with Store(db) as s:
+        ingest_file(s, _forms_csv(tmp_path / "f.csv", 60), unit="response", actor="anna")
+        code = ensure_path(s, "T/Heat", actor="ben")
+        ensure_coder(s, "ben", actor="ben")
+        imported = dump(s)
+        last_segment = int(s.scalar("SELECT max(id) FROM segments"))
+        coded: list[bool] = []
+
+        def between_chunks(_seconds: float) -> None:
+            if not coded:  # once, after the first chunk: Ben codes a segment the undo has not reached yet
+                with Store.open(db) as other:
+                    apply_code(other, last_segment, code, "ben")
+                coded.append(True)
+
+        monkeypatch.setattr(store_module.time, "sleep", between_chunks)
+        with pytest.raises(UndoConflict, match="by ben") as err:
+            s.undo(coder="anna")
+        assert "\n" not in str(err.value) and "part-way" in str(err.value)
+        assert s.pending_undo() is not None
+        assert s.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert _mine(s, "ben") == {(last_segment, code)}
+        assert main(["log", str(db)]) == 0
+    assert main(["undo", str(db), "--abandon", "--coder", "anna"]) == 0
+    with Store.open(db) as s:
+        assert s.pending_undo() is None
+        now = dump(s)
+        for table in ("forms", "form_meta", "answers", "segments", "sources", "questions"):
+            assert now[table] == imported[table]
+        assert _mine(s, "ben") == {(last_segment, code)}
+        # once Ben's coding is undone, Anna's undo of the import goes through
+        s.undo(coder="ben")
+        s.undo(coder="anna")
+        assert s.counts()["forms"] == 0

@@ -360,10 +360,14 @@ class Store:
             return finished
         return self._undo_or_redo(undone=False, actor=actor, coder=coder)
 
-    def _undo_or_redo(self, *, undone: bool, actor: str | None, coder: str | None) -> AuditEvent:
+    def _undo_or_redo(
+        self, *, undone: bool, actor: str | None, coder: str | None,
+        find: Callable[[str | None], AuditEvent | None] | None = None,
+    ) -> AuditEvent:
         word = "undo" if undone else "redo"
         who = f" by {coder}" if coder is not None else ""
-        find = self.undoable if undone else self.redoable
+        if find is None:
+            find = self.undoable if undone else self.redoable
         seen = find(coder)
         if seen is None:
             raise NothingToUndo(f"nothing to {word}{who}")
@@ -424,6 +428,49 @@ class Store:
         if pending is None or (coder is not None and pending.actor != coder):
             return None
         return self.finish_pending()
+
+    def abandon_pending(self, *, actor: str | None = None) -> AuditEvent | None:
+        """Give up the undo/redo left part-way (see :meth:`pending_undo`): what it had already reverted is put
+        back, as one more audited step (itself undoable), so that the project is as it was before it started.
+        Returns the change concerned, or None when nothing was under way."""
+        pending = self.pending_undo()
+        if pending is None:
+            return None
+        with self.read():  # refuse before anything changes when putting it back would overwrite a later change
+            self._check_conflicts(pending, references=pending.action == "redo")
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = self.conn.execute("SELECT pending FROM undo_state WHERE id = 1").fetchone()
+                if row[0] != pending.id:  # finished or abandoned meanwhile
+                    self.conn.execute("COMMIT")
+                    return self.event(int(pending.details["target"]))
+                details = dict(self.event(pending.id).details)
+                details.pop("pending", None)
+                details["abandoned"] = True
+                # from here on it is an ordinary undo (or redo) of part of the change: revert it like any other
+                self.conn.execute("UPDATE audit SET details = ? WHERE id = ?", (json.dumps(details), pending.id))
+                self.conn.execute("UPDATE undo_state SET pending = NULL WHERE id = 1")
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+        self._undo_or_redo(undone=pending.action == "redo", actor=actor, coder=None,
+                           find=lambda _coder: self.event(pending.id))
+        back = self.event(pending.id).undone_by
+        if back is not None and self.pending_undo() is None:
+            # The part-way step and the step that put it back cancel out: neither is offered for undo or redo
+            # any more (their audit lines stay), and the next undo is of the change itself again.
+            with self._lock:
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self.conn.execute("DELETE FROM undo_log WHERE event_id IN (?, ?)", (pending.id, back))
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+        return self.event(int(pending.details["target"]))
 
     def finish_pending(self, *, actor: str | None = None) -> AuditEvent | None:
         """Finish an undo or redo left part-way (see :meth:`pending_undo`); returns the change it concerns."""
