@@ -233,7 +233,7 @@ def test_backup_is_a_consistent_copy(tmp_path: Path) -> None:
 
 
 def test_undo_reads_back_every_kind_of_value_exactly(store: Store) -> None:
-    """Re-inserted rows are read from the logged SQL literals (without SQLite when it can): every type round-trips."""
+    """Re-inserted rows are read back from the logged SQL literals: every type round-trips."""
     values = ["it's", "a,b\n'c', NULL", "", "Ünïcode ✓", "X'00'", "-1", "1e5"]
     with store.action("code.add", "Add") as act:
         for i, v in enumerate(values):

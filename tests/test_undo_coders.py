@@ -230,7 +230,7 @@ def chunk(self, event_id):
     return done
 st.Store._chunk = chunk
 s = st.Store.open(sys.argv[1])
-s.undo()
+s.undo(coder="analyst")
 """
 
 
@@ -240,6 +240,7 @@ def test_a_kill_between_chunks_leaves_a_consistent_project_and_the_undo_is_finis
         s.set_setting("title", "kill test")
         start = dump(s)
         ingest_file(s, _forms_csv(tmp_path / "f.csv", 100), unit="response")
+        s.set_setting("ben's", "x", actor="ben")
     r = subprocess.run([sys.executable, "-c", _KILL, str(db)], env={**os.environ, "PYTHONPATH": str(REPO)},
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 9, r.stderr
@@ -250,7 +251,10 @@ def test_a_kill_between_chunks_leaves_a_consistent_project_and_the_undo_is_finis
         assert pending is not None and pending.action == "undo"
         part = dump(s)
         assert 0 < len(part["segments"]) < 200  # part of the import is gone, part still there
-        assert s.undoable() is not None and s.undoable().action == "project.setting"  # the import is not offered again
+        # the import is not offered again; another coder's undo of other rows is not held up by the one under way
+        assert s.undoable(coder="analyst").action == "project.setting"
+        assert s.undo(coder="ben").summary == "Set ben's"
+        assert s.pending_undo() is not None
     assert main(["undo", str(db)]) == 0  # the next undo finishes the one under way, and only that
     with Store.open(db) as s:
         assert s.pending_undo() is None
@@ -392,3 +396,69 @@ def test_cli_refuses_a_conflicting_undo_in_one_line(tmp_path: Path) -> None:
         assert s.scalar("SELECT name FROM codes") == "Waiting for care"
         assert [e.action for e in s.audit_log()][:1] == ["code.update"]
     assert len(db.read_bytes()) == len(before)
+
+
+def test_a_chunked_undo_of_a_cascade_brings_back_parents_and_children(store: Store,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deleting a code deletes its codings (logged after the code), so its undo re-inserts the codings before the
+    code: a chunk must not end between them (the foreign keys would fail at its commit)."""
+    from thematic.codebook import delete_code
+
+    monkeypatch.setattr(store_module, "UNDO_CHUNK_ROWS", 7)
+    segs = _corpus(store, 15)
+    theme = ensure_path(store, "Environment/Heat", actor="lead")
+    parent = store.scalar("SELECT parent_id FROM codes WHERE id = ?", (theme,))
+    from thematic.coding import apply_code_many
+
+    apply_code_many(store, segs, theme, "anna")
+    apply_code_many(store, segs, theme, "ben")
+    full = dump(store)
+    delete_code(store, parent, actor="lead")
+    assert store.counts()["codings"] == 0
+    store.undo(coder="lead")
+    assert dump(store) == full
+    store.redo(coder="lead")
+    assert store.counts()["codings"] == 0
+    store.undo(coder="lead")
+    assert dump(store) == full
+
+
+def test_an_undo_stopped_part_way_by_a_conflict_can_be_abandoned(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ben codes an imported segment while Anna's undo of the import is under way: the undo stops (one line naming
+    Ben's change) before it would delete Ben's coding; Anna can give it up, which puts back what was undone."""
+    monkeypatch.setattr(store_module, "UNDO_CHUNK_ROWS", 40)
+    db = tmp_path / "p.db"
+    with Store(db) as s:
+        ingest_file(s, _forms_csv(tmp_path / "f.csv", 60), unit="response", actor="anna")
+        code = ensure_path(s, "T/Heat", actor="ben")
+        ensure_coder(s, "ben", actor="ben")
+        imported = dump(s)
+        last_segment = int(s.scalar("SELECT max(id) FROM segments"))
+        coded: list[bool] = []
+
+        def between_chunks(_seconds: float) -> None:
+            if not coded:  # once, after the first chunk: Ben codes a segment the undo has not reached yet
+                with Store.open(db) as other:
+                    apply_code(other, last_segment, code, "ben")
+                coded.append(True)
+
+        monkeypatch.setattr(store_module.time, "sleep", between_chunks)
+        with pytest.raises(UndoConflict, match="by ben") as err:
+            s.undo(coder="anna")
+        assert "\n" not in str(err.value) and "part-way" in str(err.value)
+        assert s.pending_undo() is not None
+        assert s.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert _mine(s, "ben") == {(last_segment, code)}
+        assert main(["log", str(db)]) == 0
+    assert main(["undo", str(db), "--abandon", "--coder", "anna"]) == 0
+    with Store.open(db) as s:
+        assert s.pending_undo() is None
+        now = dump(s)
+        for table in ("forms", "form_meta", "answers", "segments", "sources", "questions"):
+            assert now[table] == imported[table]
+        assert _mine(s, "ben") == {(last_segment, code)}
+        # once Ben's coding is undone, Anna's undo of the import goes through
+        s.undo(coder="ben")
+        s.undo(coder="anna")
+        assert s.counts()["forms"] == 0

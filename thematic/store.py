@@ -26,9 +26,7 @@ global store.
 from __future__ import annotations
 
 import json
-import json
 import os
-import re
 import shutil
 import sqlite3
 import threading
@@ -385,23 +383,28 @@ class Store:
 
         Refused (:class:`UndoConflict`, nothing changed) when a later change by someone else touched the rows the
         undo would change -- it is never silently overwritten. A large change (an import) is reverted in chunks of
-        short transactions, so that other writers never wait long; an unfinished one is finished first."""
-        finished = self.finish_pending(actor=actor)
+        short transactions, so that other writers never wait long; an unfinished one (of this coder, or of anyone
+        without ``coder``) is finished first, and that is all the call does."""
+        finished = self._finish_own(coder)
         if finished is not None:
             return finished
         return self._undo_or_redo(undone=True, actor=actor, coder=coder)
 
     def redo(self, *, actor: str | None = None, coder: str | None = None) -> AuditEvent:
         """Reapply the change the newest undo (of ``coder``, when given) reverted, if nothing since conflicts."""
-        finished = self.finish_pending(actor=actor)
+        finished = self._finish_own(coder)
         if finished is not None:
             return finished
         return self._undo_or_redo(undone=False, actor=actor, coder=coder)
 
-    def _undo_or_redo(self, *, undone: bool, actor: str | None, coder: str | None) -> AuditEvent:
+    def _undo_or_redo(
+        self, *, undone: bool, actor: str | None, coder: str | None,
+        find: Callable[[str | None], AuditEvent | None] | None = None,
+    ) -> AuditEvent:
         word = "undo" if undone else "redo"
         who = f" by {coder}" if coder is not None else ""
-        find = self.undoable if undone else self.redoable
+        if find is None:
+            find = self.undoable if undone else self.redoable
         seen = find(coder)
         if seen is None:
             raise NothingToUndo(f"nothing to {word}{who}")
@@ -432,6 +435,10 @@ class Store:
             act.details["target"] = root.id
             if big and target.id != seen.id:
                 raise UndoConflict(f"another change was made while preparing the {word}; try again")
+            if big and self.conn.execute("SELECT pending FROM undo_state WHERE id = 1").fetchone()[0] is not None:
+                other = self.pending_undo()
+                raise UndoConflict(f"another large undo/redo is under way ('{other.summary if other else '?'}'); "
+                                   "it must be finished first (python -m thematic undo P.db)")
             if big:
                 act.details["pending"] = {"below": None, "lo": None, "undone": undone}
                 act.execute("UPDATE undo_state SET pending = ? WHERE id = 1", (act.event_id,))
@@ -450,6 +457,57 @@ class Store:
         if big:
             self._run_pending(event_id)
         return self.event(root.id)
+
+    def _finish_own(self, coder: str | None) -> AuditEvent | None:
+        """Finish the undo/redo under way if it is ``coder``'s (or anyone's, without ``coder``). Another coder's
+        unfinished one does not stand in the way: it concerns other rows, and each undo checks its own."""
+        pending = self.pending_undo()
+        if pending is None or (coder is not None and pending.actor != coder):
+            return None
+        return self.finish_pending()
+
+    def abandon_pending(self, *, actor: str | None = None) -> AuditEvent | None:
+        """Give up the undo/redo left part-way (see :meth:`pending_undo`): what it had already reverted is put
+        back, as one more audited step (itself undoable), so that the project is as it was before it started.
+        Returns the change concerned, or None when nothing was under way."""
+        pending = self.pending_undo()
+        if pending is None:
+            return None
+        with self.read():  # refuse before anything changes when putting it back would overwrite a later change
+            self._check_conflicts(pending, references=pending.action == "redo")
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = self.conn.execute("SELECT pending FROM undo_state WHERE id = 1").fetchone()
+                if row[0] != pending.id:  # finished or abandoned meanwhile
+                    self.conn.execute("COMMIT")
+                    return self.event(int(pending.details["target"]))
+                details = dict(self.event(pending.id).details)
+                details.pop("pending", None)
+                details["abandoned"] = True
+                # from here on it is an ordinary undo (or redo) of part of the change: revert it like any other
+                self.conn.execute("UPDATE audit SET details = ? WHERE id = ?", (json.dumps(details), pending.id))
+                self.conn.execute("UPDATE undo_state SET pending = NULL WHERE id = 1")
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+        self._undo_or_redo(undone=pending.action == "redo", actor=actor, coder=None,
+                           find=lambda _coder: self.event(pending.id))
+        back = self.event(pending.id).undone_by
+        if back is not None and self.pending_undo() is None:
+            # The part-way step and the step that put it back cancel out: neither is offered for undo or redo
+            # any more (their audit lines stay), and the next undo is of the change itself again.
+            with self._lock:
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self.conn.execute("DELETE FROM undo_log WHERE event_id IN (?, ?)", (pending.id, back))
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+        return self.event(int(pending.details["target"]))
 
     def finish_pending(self, *, actor: str | None = None) -> AuditEvent | None:
         """Finish an undo or redo left part-way (see :meth:`pending_undo`); returns the change it concerns."""
@@ -494,16 +552,24 @@ class Store:
             with self._lock:
                 self.conn.execute("BEGIN IMMEDIATE")
                 try:
-                    done = self._chunk(event_id)
-                    try:
-                        self.conn.execute("COMMIT")
-                    except sqlite3.IntegrityError as exc:
-                        raise UndoConflict(
-                            f"the undo/redo under way stopped part-way: a later change removed data it needs ({exc}); "
-                            "undo that change, then run undo again to finish"
-                        ) from exc
+                    while True:
+                        done = self._chunk(event_id)
+                        try:
+                            self.conn.execute("COMMIT")
+                            break
+                        except sqlite3.IntegrityError as exc:
+                            # A deferred foreign key fails at COMMIT and leaves the transaction open. Mid-way, the
+                            # chunk ended between a re-inserted row and the row it refers to (a cascade's children
+                            # are logged after their parent, so they come back first): go on in this transaction.
+                            if not done and self.conn.in_transaction:
+                                continue
+                            raise UndoConflict(
+                                f"the undo/redo under way stopped part-way: a later change removed data it needs "
+                                f"({exc}); undo that change, then run undo again to finish"
+                            ) from exc
                 except BaseException:
-                    self.conn.execute("ROLLBACK")
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
                     raise
             if done:
                 return
@@ -802,8 +868,7 @@ def _run_undo_stmt(conn: sqlite3.Connection, item: sqlite3.Row, leaves: frozense
         # likewise a re-insert: its literal values are read by a trigger-free SELECT, then bound to one prepared
         # INSERT per table
         head, _, values = stmt.partition(_VALUES)
-        parsed = _sql_literals(values[:-1])
-        row = parsed if parsed is not None else list(conn.execute("SELECT " + values[:-1]).fetchone())
+        row = list(conn.execute("SELECT " + values[:-1]).fetchone())
         table = str(item["tbl"])
         q = table.replace('"', '""')
         if table in leaves and conn.execute(f'SELECT 1 FROM "{q}" WHERE rowid = ?', (row[0],)).fetchone():
@@ -819,35 +884,6 @@ def _run_undo_stmt(conn: sqlite3.Connection, item: sqlite3.Row, leaves: frozense
 
 
 _VALUES = ") VALUES ("
-_LITERAL = re.compile(r"\s*(?:(NULL)|X'([0-9A-Fa-f]*)'|'((?:[^']+|'')*)'|([-+]?[0-9][0-9.eE+-]*))\s*(,|$)")
-_INTEGER = re.compile(r"[-+]?[0-9]+")
-
-
-def _sql_literals(text: str) -> list[Any] | None:
-    """The values of a list of SQL literals as ``quote()`` writes them (NULL, numbers, 'text', X'blob'), or None
-    when ``text`` holds anything else (the caller then lets SQLite read it)."""
-    out: list[Any] = []
-    pos = 0
-    while pos < len(text):
-        m = _LITERAL.match(text, pos)
-        if m is None or m.end() == pos:
-            return None
-        null, blob, string, number, sep = m.groups()
-        if null is not None:
-            out.append(None)
-        elif blob is not None:
-            out.append(bytes.fromhex(blob))
-        elif string is not None:
-            out.append(string.replace("''", "'"))
-        else:
-            try:
-                out.append(int(number) if _INTEGER.fullmatch(number) else float(number))
-            except ValueError:
-                return None
-        pos = m.end()
-        if not sep:
-            break
-    return out if pos >= len(text) else None
 
 
 DEFAULT_BUSY_TIMEOUT = 60.0  # seconds a write waits for another process's write lock

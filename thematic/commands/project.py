@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import Conflict
+from ..errors import Conflict, NothingToUndo
 from ..store import Store
 from . import open_store
 
@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("project")
     p.add_argument("--coder", default=None, metavar="NAME", help="undo only this coder's own changes")
+    p.add_argument("--abandon", action="store_true",
+                   help="give up a large undo/redo that stopped part-way: put back what it had already reverted")
     p.set_defaults(func=cmd_undo)
 
     p = sub.add_parser("redo", help="reapply the last undone change (with --coder: that coder's own)")
@@ -78,8 +80,17 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
+    if args.abandon:
+        with open_store(args.project) as store:
+            event = store.abandon_pending(actor=args.coder)
+        if event is None:
+            raise NothingToUndo("no undo or redo is under way")
+        print(f"abandoned: the part-way undo/redo of '{event.summary}' was put back")
+        return 0
     with open_store(args.project) as store:
         pending = store.pending_undo()
+        if pending is not None and args.coder is not None and pending.actor != args.coder:
+            pending = None
         event = store.undo(coder=args.coder)
     if pending is not None:
         print(f"finished: {pending.summary}")
@@ -91,6 +102,8 @@ def cmd_undo(args: argparse.Namespace) -> int:
 def cmd_redo(args: argparse.Namespace) -> int:
     with open_store(args.project) as store:
         pending = store.pending_undo()
+        if pending is not None and args.coder is not None and pending.actor != args.coder:
+            pending = None
         event = store.redo(coder=args.coder)
     if pending is not None:
         print(f"finished: {pending.summary}")
@@ -129,5 +142,7 @@ def cmd_log(args: argparse.Namespace) -> int:
         events = store.audit_log(limit=args.limit)
     for e in events:
         flag = " (undone)" if e.undone else ""
+        if "pending" in e.details:
+            flag = " (under way: run undo to finish it)"
         print(f"{e.id:>5}  {e.ts[:19].replace('T', ' ')}  {e.actor:<12} {e.action:<20} {e.summary}{flag}")
     return 0

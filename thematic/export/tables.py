@@ -132,7 +132,8 @@ def render_xlsx(
                                                   "coders", "memos")),
         ("Sheets", "Codebook; Coded extracts (one row per coded segment and coder); Theme x question; "
                    "Theme x metadata (one block per metadata field)"),
-        ("Safety", "Cells that began with =, +, - or @ are prefixed with ' so that they are never run as formulas."),
+        ("Safety", "Cells that began with =, +, -, @, a tab or a line break (also after leading spaces) are prefixed "
+                   "with ' so that they are never run as formulas."),
     ]
     for k, v in about:
         ws.append([WriteOnlyCell(ws, value=k), wrapped(ws, cell(v))])
