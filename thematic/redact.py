@@ -55,51 +55,18 @@ _TITLED = re.compile(rf"\b(?P<title>{_TITLES})[ \t]+(?P<name>{_NAME_WORD}(?:[ \t
 # Capitalised words that follow a title or get tagged PERSON without being a person's name.
 NOT_NAMES = frozenset(
     w.lower()
-    for w in """
-    Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July August
-    September October November December Mon Tue Wed Thu Fri Sat Sun Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec
-    Dr Doctor Doctors Nurse Nurses Nursing Sister Matron Mr Mrs Ms Miss Prof Professor Staff Team Teams Practitioner
-    Practitioners Consultant Consultants Manager Managers Specialist Specialists Assistant Assistants Associate
-    Station Ward Wards Unit Lead Leads Led Clinic Clinician Clinicians Service Services Support Worker Workers Who
-    Which What When Where Was Were Is Are And Or But The A An I It He She They We You This That These Those Not No
-    Yes Thank Thanks Please Also Very Really Great Good All Everyone Everybody Nobody Someone Somebody Anyone Said
-    Compassion Compassionate Mindfulness Mind Minds Threat Drive Soothe Soothing Self Criticism Kindness Care
-    Caring Therapist Therapists Psychologist Psychologists Psychiatrist Physio Physiotherapist Health Healthcare
-    Mental NHS GP GPs CPN OT CMT CBT DBT Covid COVID Christmas Easter God Jesus Lord Today Yesterday Tomorrow
-    Morning Afternoon Evening Day Week Month Year Session Sessions Workshop Course Group Groups Training On In At
-    Of To For With From By My Our Your His Her Their Its Mum Dad Mother Father Son Daughter Wife Husband Partner
-    Nan Grandma Grandad Sir Madam Hospital Centre Center House Surgery Trust Street St Road Lane Hub
-    Department Dept Room Office Referral Assessment Appointment Review Practice Programme Project Office
-    """.split()
+    for w in ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec", "Dr", "Doctor", "Doctors", "Nurse", "Nurses", "Nursing", "Sister", "Matron", "Mr", "Mrs", "Ms", "Miss", "Prof", "Professor", "Staff", "Team", "Teams", "Practitioner", "Practitioners", "Consultant", "Consultants", "Manager", "Managers", "Specialist", "Specialists", "Assistant", "Assistants", "Associate", "Station", "Ward", "Wards", "Unit", "Lead", "Leads", "Led", "Clinic", "Clinician", "Clinicians", "Service", "Services", "Support", "Worker", "Workers", "Who", "Which", "What", "When", "Where", "Was", "Were", "Is", "Are", "And", "Or", "But", "The", "A", "An", "I", "It", "He", "She", "They", "We", "You", "This", "That", "These", "Those", "Not", "No", "Yes", "Thank", "Thanks", "Please", "Also", "Very", "Really", "Great", "Good", "All", "Everyone", "Everybody", "Nobody", "Someone", "Somebody", "Anyone", "Said", "Compassion", "Compassionate", "Mindfulness", "Mind", "Minds", "Threat", "Drive", "Soothe", "Soothing", "Self", "Criticism", "Kindness", "Care", "Caring", "Therapist", "Therapists", "Psychologist", "Psychologists", "Psychiatrist", "Physio", "Physiotherapist", "Health", "Healthcare", "Mental", "NHS", "GP", "GPs", "CPN", "OT", "CMT", "CBT", "DBT", "Covid", "COVID", "Christmas", "Easter", "God", "Jesus", "Lord", "Today", "Yesterday", "Tomorrow", "Morning", "Afternoon", "Evening", "Day", "Week", "Month", "Year", "Session", "Sessions", "Workshop", "Course", "Group", "Groups", "Training", "On", "In", "At", "Of", "To", "For", "With", "From", "By", "My", "Our", "Your", "His", "Her", "Their", "Its", "Mum", "Dad", "Mother", "Father", "Son", "Daughter", "Wife", "Husband", "Partner", "Nan", "Grandma", "Grandad", "Sir", "Madam", "Hospital", "Centre", "Center", "House", "Surgery", "Trust", "Street", "St", "Road", "Lane", "Hub", "Department", "Dept", "Room", "Office", "Referral", "Assessment", "Appointment", "Review", "Practice", "Programme", "Project", "Office"]
 )
 
 # First names that are also everyday words: matched only when capitalised.
 _WORDLIKE_FIRST_NAMES = frozenset(
-    """will hope faith joy grace may june rose pat bill mark sue amber april august autumn summer dawn eve
-    ruby holly ivy iris violet heather daisy lily hazel olive jack rob frank don ray sky sunny patience honor
-    constance prudence charity mercy justice chase hunter""".split()
+    ["will", "hope", "faith", "joy", "grace", "may", "june", "rose", "pat", "bill", "mark", "sue", "amber", "april", "august", "autumn", "summer", "dawn", "eve", "ruby", "holly", "ivy", "iris", "violet", "heather", "daisy", "lily", "hazel", "olive", "jack", "rob", "frank", "don", "ray", "sky", "sunny", "patience", "honor", "constance", "prudence", "charity", "mercy", "justice", "chase", "hunter"]
 )
 
 # Common first names in UK health and care staff (and patients' families): a capitalised one is a name even
 # where the small spaCy model misses it ("Natasha is wonderful"), unless the batch uses it as a lower-case word.
 FIRST_NAMES = frozenset(
-    """aaron abbie abdul abigail adam adele adrian agnieszka ahmed aisha alan alex alexander alexandra ali alice
-    alison amanda amelia amir amit amy andrea andrew andy angela angie anita ann anna anne annette anthony anya
-    ashley barbara barry becky ben beth bethany beverley bev bharat bob brenda brian bridget carl carly carol
-    caroline carolyn catherine charlotte chelsea chloe chris christine christopher claire clare colin craig
-    daniel danielle darren dave david dean debbie deborah debra denise derek diana diane dianne donna dorothy
-    ed edward eileen elaine eleanor elizabeth ellie emily emma eric fatima faye fay fiona gail gary gemma
-    geoff georgia gillian gill graham hannah harry hayley heidi helen ian imran jack jackie jacqueline jake
-    james jamie jan jane janet janice jason jasmine jay jean jeff jen jenna jennifer jenny jess jessica jill jo
-    joanna joanne joe john jon jonathan josh joy judith judy jules julia julie justin karen kate katherine
-    kathryn kathy katie katy kay kelly kerry kevin kim kirsty laura lauren leanne lee leigh lesley lewis liam
-    linda lindsay lisa liz lorraine louise lucy luke lydia lynda lynn lynne maggie malcolm mandy margaret maria
-    marie martin mary matt matthew maureen megan melanie melissa michael michelle mike mohammed molly naomi
-    natalie natasha neil nicholas nick nicki nicky nicola nigel olivia pam pamela patricia paul paula pauline
-    peter phil philip priya rachel rachael rebecca richard rita rob robert robyn roger ruth ryan sally sam
-    samantha sandra sara sarah scott sean shabana sharon sheila simon sophie stacey stephanie stephen steve
-    steven stuart sue susan suzanne tanya tara teresa terry tina tom tony tracey tracy trevor val vanessa
-    vicky victoria wendy yvonne zara zoe""".split()
+    ["aaron", "abbie", "abdul", "abigail", "adam", "adele", "adrian", "agnieszka", "ahmed", "aisha", "alan", "alex", "alexander", "alexandra", "ali", "alice", "alison", "amanda", "amelia", "amir", "amit", "amy", "andrea", "andrew", "andy", "angela", "angie", "anita", "ann", "anna", "anne", "annette", "anthony", "anya", "ashley", "barbara", "barry", "becky", "ben", "beth", "bethany", "beverley", "bev", "bharat", "bob", "brenda", "brian", "bridget", "carl", "carly", "carol", "caroline", "carolyn", "catherine", "charlotte", "chelsea", "chloe", "chris", "christine", "christopher", "claire", "clare", "colin", "craig", "daniel", "danielle", "darren", "dave", "david", "dean", "debbie", "deborah", "debra", "denise", "derek", "diana", "diane", "dianne", "donna", "dorothy", "ed", "edward", "eileen", "elaine", "eleanor", "elizabeth", "ellie", "emily", "emma", "eric", "fatima", "faye", "fay", "fiona", "gail", "gary", "gemma", "geoff", "georgia", "gillian", "gill", "graham", "hannah", "harry", "hayley", "heidi", "helen", "ian", "imran", "jack", "jackie", "jacqueline", "jake", "james", "jamie", "jan", "jane", "janet", "janice", "jason", "jasmine", "jay", "jean", "jeff", "jen", "jenna", "jennifer", "jenny", "jess", "jessica", "jill", "jo", "joanna", "joanne", "joe", "john", "jon", "jonathan", "josh", "joy", "judith", "judy", "jules", "julia", "julie", "justin", "karen", "kate", "katherine", "kathryn", "kathy", "katie", "katy", "kay", "kelly", "kerry", "kevin", "kim", "kirsty", "laura", "lauren", "leanne", "lee", "leigh", "lesley", "lewis", "liam", "linda", "lindsay", "lisa", "liz", "lorraine", "louise", "lucy", "luke", "lydia", "lynda", "lynn", "lynne", "maggie", "malcolm", "mandy", "margaret", "maria", "marie", "martin", "mary", "matt", "matthew", "maureen", "megan", "melanie", "melissa", "michael", "michelle", "mike", "mohammed", "molly", "naomi", "natalie", "natasha", "neil", "nicholas", "nick", "nicki", "nicky", "nicola", "nigel", "olivia", "pam", "pamela", "patricia", "paul", "paula", "pauline", "peter", "phil", "philip", "priya", "rachel", "rachael", "rebecca", "richard", "rita", "rob", "robert", "robyn", "roger", "ruth", "ryan", "sally", "sam", "samantha", "sandra", "sara", "sarah", "scott", "sean", "shabana", "sharon", "sheila", "simon", "sophie", "stacey", "stephanie", "stephen", "steve", "steven", "stuart", "sue", "susan", "suzanne", "tanya", "tara", "teresa", "terry", "tina", "tom", "tony", "tracey", "tracy", "trevor", "val", "vanessa", "vicky", "victoria", "wendy", "yvonne", "zara", "zoe"]
 )
 
 _nlp: Any = None
@@ -368,7 +335,7 @@ IDENTIFYING, FREE_TEXT, CATEGORICAL = "identifying", "free text", "categorical"
 
 _CONTACT_HEADER = re.compile(r"\b(?:names?|surname|forename|e-?mails?|phone|telephone|mobile|address|postcode)\b",
                              re.IGNORECASE)
-_NOT_A_NAME = frozenset("yes no y n true false n/a na none unknown other 0 1".split() + ["prefer not to say"])
+_NOT_A_NAME = frozenset(["yes", "no", "y", "n", "true", "false", "n/a", "na", "none", "unknown", "other", "0", "1"] + ["prefer not to say"])
 
 
 def meta_column_kind(field: str, values: Sequence[str]) -> str:
@@ -378,9 +345,9 @@ def meta_column_kind(field: str, values: Sequence[str]) -> str:
     identifying unless the header asks for a name or contact detail."""
     filled = [v for v in values if v]
     yes_no = bool(filled) and all(v.strip().lower() in _NOT_A_NAME for v in filled)
-    if IDENTIFYING_HEADER.search(field) and not CATEGORY_HEADER.search(field):
-        if _CONTACT_HEADER.search(field) or not (field.rstrip().endswith("?") or yes_no):
-            return IDENTIFYING
+    if (IDENTIFYING_HEADER.search(field) and not CATEGORY_HEADER.search(field)
+            and (_CONTACT_HEADER.search(field) or not (field.rstrip().endswith("?") or yes_no))):
+        return IDENTIFYING
     if not filled:
         return CATEGORICAL
     distinct = len(set(filled))

@@ -225,7 +225,7 @@ def install_undo_triggers(conn: sqlite3.Connection) -> None:
         # Bulk inserts (Action.bulk_insert) log one rowid range for the whole statement instead of a row each.
         ins_guard = guard + (" AND (SELECT bulk FROM undo_state WHERE id = 1) = 0" if "bulk" in state_cols else "")
 
-        def log(stmt_sql: str, rowid: str) -> str:
+        def log(stmt_sql: str, rowid: str, table: str = table, event: str = event) -> str:
             if rows:
                 return (f"INSERT INTO undo_log (event_id, stmt, tbl, lo, hi) VALUES ({event}, {stmt_sql}, "
                         f"'{table.replace(chr(39), chr(39) * 2)}', {rowid}, {rowid});")

@@ -35,7 +35,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,7 @@ class UndoConflict(Conflict):
 
 def now() -> str:
     """Timestamps are ISO 8601 in UTC with microseconds, so that they sort."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)
@@ -912,7 +912,7 @@ def check_project_file(path: Path, *, timeout: float = DEFAULT_BUSY_TIMEOUT, cre
     app_id, tables = _marker(path, timeout, wal_mode)
     if app_id == schema.APPLICATION_ID:
         return
-    if app_id == 0 and _THEMATIC_TABLES <= tables:
+    if app_id == 0 and tables >= _THEMATIC_TABLES:
         return  # a project made before the application id was set
     if app_id == 0 and not tables and create:
         return

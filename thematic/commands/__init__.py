@@ -8,7 +8,6 @@ from typing import IO, Any
 
 from .. import limits
 from ..codebook.files import Codebook, read_codebook
-from ..errors import InvalidInput
 from ..refi import read_qdc
 from ..store import Store
 

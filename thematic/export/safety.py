@@ -17,8 +17,8 @@ import os
 import re
 import tempfile
 import zipfile
-from pathlib import Path
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import IO, Any
 
 from ..errors import InvalidInput

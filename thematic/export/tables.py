@@ -9,8 +9,8 @@ that begins with ``=`` is shown as text and never run as a formula.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from datetime import datetime, timezone
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from ..store import Store
@@ -93,7 +93,7 @@ def render_xlsx(
     wrap = Alignment(wrap_text=True, vertical="top")
     idx, unit = _count_index(counts)
 
-    def sheet(name: str, widths: list[float]) -> Any:
+    def sheet(name: str, widths: Sequence[float]) -> Any:
         ws = wb.create_sheet(name)
         for i, wdt in enumerate(widths, start=1):
             ws.column_dimensions[get_column_letter(i)].width = wdt
@@ -125,7 +125,7 @@ def render_xlsx(
     header(ws, ["Item", "Value"])
     about = [
         ("Project", project),
-        ("Exported (UTC)", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")),
+        ("Exported (UTC)", datetime.now(UTC).strftime("%Y-%m-%d %H:%M")),
         ("Counts are", f"{unit}; a theme counts the codings of its subthemes and codes too"),
         ("Coder", coder or "all coders"),
         *((k.capitalize(), counts_[k]) for k in ("forms", "questions", "answers", "segments", "codes", "codings",
@@ -163,10 +163,10 @@ def render_xlsx(
     ws = sheet("Theme x question", [30, 34, 30] + [18] * len(qs) + [12])
     header(ws, ["Theme", "Subtheme", "Code", *(q.label for q in qs), f"All questions ({unit})"])
     for c in codes:
-        row = by_q.get(c.id, {})
+        by_question = by_q.get(c.id, {})
         ws.append([wrapped(ws, cell(c.path[0]), is_bold=c.depth == 0), wrapped(ws, cell(c.path[1] if c.depth >= 1 else "")),
                    wrapped(ws, cell("/".join(c.path[2:]))),
-                   *(row.get(q.key, (0, 0))[idx] for q in qs), totals.get(c.id, (0, 0))[idx]])
+                   *(by_question.get(q.key, (0, 0))[idx] for q in qs), totals.get(c.id, (0, 0))[idx]])
 
     # Theme x metadata group
     fields = meta_fields(store)
@@ -181,7 +181,7 @@ def render_xlsx(
     ws = sheet("Theme x metadata", [30, 34, 30] + [16] * widest)
     header(ws, ["Theme", "Subtheme", "Code", f"{unit.capitalize()} per group: one block per metadata field below"])
     if not blocks:
-        ws.append(["No metadata field with up to %d distinct values." % MAX_GROUP_VALUES])
+        ws.append([f"No metadata field with up to {MAX_GROUP_VALUES} distinct values."])
     for f, values, grouped in blocks:
         ws.append([])
         t = WriteOnlyCell(ws, value=cell(f"{f} ({unit})"))
@@ -190,10 +190,10 @@ def render_xlsx(
         ws.append([WriteOnlyCell(ws, value=x) for x in ("Theme", "Subtheme", "Code")]
                   + [wrapped(ws, cell(f"{v or '(blank)'} (n={n})"), is_bold=True) for v, n in values])
         for c in codes:
-            row = grouped.get(c.id, {})
+            by_value = grouped.get(c.id, {})
             ws.append([wrapped(ws, cell(c.path[0]), is_bold=c.depth == 0),
                        wrapped(ws, cell(c.path[1] if c.depth >= 1 else "")), wrapped(ws, cell("/".join(c.path[2:]))),
-                       *(row.get(v, (0, 0))[idx] for v, _ in values)])
+                       *(by_value.get(v, (0, 0))[idx] for v, _ in values)])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterable, Sequence
 
 from ..store import Store
 from .forms import FormRecord, ReadResult, read_forms
-from .preview import Mapping, Preview, sniff
 from .layout import Column, is_blank
 from .load import IngestReport, add_forms
+from .preview import Mapping, Preview, sniff
 from .read import FileInput
 
 __all__ = [

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from ..errors import Conflict, InvalidInput
 from ..store import Action, Store, now
@@ -222,7 +222,7 @@ def _write(
     result: ReadResult,
     new: list[tuple[FormRecord, dict[str, tuple[str, int]]]],
     ends: list[tuple[int, ...]],
-    options: dict[str, object],
+    options: Mapping[str, object],
     summary: str,
     actor: str | None,
     report: IngestReport,

@@ -30,11 +30,11 @@ import hashlib
 import io
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from ..errors import InvalidInput
 
@@ -73,11 +73,11 @@ class Source:
             return self._path.open("rb")
         assert self._data is not None
         self._data.seek(0)
-        return _NoClose(self._data)
+        return cast(IO[bytes], _NoClose(self._data))
 
     # ------------------------------------------------------------------ rows
 
-    def rows(self, sheet: str | None = None) -> Iterator[tuple[int, list[Any]]]:
+    def rows(self, sheet: str | None = None) -> Generator[tuple[int, list[Any]], None, None]:
         """``(row_number, values)`` for every row, blank ones included; trailing empty cells are dropped."""
         if self.kind == "xlsx":
             yield from self._xlsx_rows(sheet)

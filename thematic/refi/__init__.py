@@ -31,9 +31,9 @@ bytes, and export -> import -> export gives an identical ``project.qde``.
 
 from __future__ import annotations
 
+from ..limits import MAX_NAME_LENGTH
 from ._common import (
            DEFAULT_OFFSETS,
-           MAX_NAME_LENGTH,
            OFFSETS,
            QUESTION_VARIABLE,
            Offsets,

@@ -8,8 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from ..errors import InvalidInput
-from ..limits import MAX_NAME_LENGTH, check_name
+from ..limits import check_name
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"

@@ -13,8 +13,8 @@ from typing import Any
 
 from ..errors import InvalidInput
 from ..export.safety import Src, parse_xml, read_source, read_zip
+from ..limits import MAX_NAME_LENGTH
 from ._common import (
-    MAX_NAME_LENGTH,
     OFFSETS,
     PROJECT_NS,
     Offsets,
