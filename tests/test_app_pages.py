@@ -239,15 +239,72 @@ def test_themes_tree_create_theme_and_move_a_code(open_page: Callable[..., AppTe
     assert any("Setting" in m.value and "Environment" in m.value for m in at.markdown)
 
 
-def test_project_switches_to_a_new_file(open_page: Callable[..., AppTest], tmp_path: Path) -> None:
+def test_project_switches_to_a_new_project_by_name(open_page: Callable[..., AppTest], tmp_path: Path) -> None:
     at = open_page("views/project.py")
-    other = tmp_path / "second.db"
-    at.text_input(key="project_new_path").input(str(other))
-    at.button(key="project_open").click().run()
+    assert at.query_params["project"] == "study"  # the address names the open project
+    at.text_input(key="project_new_name").input("second")
+    at.button(key="project_create").click().run()
     check(at)
-    assert other.exists() and at.session_state["project_path"] == str(other.resolve())
-    assert any(f"Created {other}" in s.value for s in at.success)
+    other = tmp_path / "second.db"
+    assert other.exists() and at.session_state["project_name"] == "second"
+    assert at.query_params["project"] == "second"
+    assert any("Created 'second'" in s.value for s in at.success)
     assert [m.value for m in at.metric][:1] == ["0"]
+
+
+def test_a_path_typed_as_a_project_name_is_refused(open_page: Callable[..., AppTest], tmp_path: Path) -> None:
+    at = open_page("views/project.py")
+    outside = tmp_path / "elsewhere" / "x.db"
+    at.text_input(key="project_new_name").input(str(outside))
+    at.button(key="project_create").click().run()
+    assert not at.exception
+    assert any("folder separator" in e.value for e in at.error)
+    assert not outside.exists() and not outside.parent.exists()
+    assert at.query_params["project"] == "study"
+
+
+def test_the_address_keeps_the_project_across_a_new_session(open_page: Callable[..., AppTest],
+                                                            tmp_path: Path) -> None:
+    """A reload is a new session with the same address: it must open the project the address names, and a name
+    that is not a project is an error line, never a silent switch to another project."""
+    from thematic import projects
+
+    projects.create(tmp_path, "second", title="Second study")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["project"] = "second"
+    at.run()
+    check(at)
+    assert at.session_state["project_name"] == "second"
+    assert any("Second study" in c.value for c in at.sidebar.caption)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["project"] = "missing"
+    at.run()
+    assert not at.exception
+    assert any("Cannot open the project 'missing'" in e.value for e in at.error)
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_an_uploaded_project_file_is_checked_then_opened(open_page: Callable[..., AppTest], tmp_path: Path,
+                                                         project: Path) -> None:
+    at = open_page("views/project.py")
+    at.file_uploader(key="project_db_upload").set_value(
+        ("notes.db", b"SQLite format 3\x00" + b"\x00" * 200, "application/octet-stream")).run()
+    at.button(key="project_db_add").click().run()
+    assert not at.exception
+    assert at.error and "notes.db" not in {p.name for p in tmp_path.iterdir()}
+    assert at.query_params["project"] == "study"
+    # a real project (a colleague's copy of this one) lands under a new name and is opened
+    with Store.open(project) as s:
+        s.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    at = open_page("views/project.py")
+    at.file_uploader(key="project_db_upload").set_value(
+        ("Study copy.db", project.read_bytes(), "application/octet-stream")).run()
+    assert at.text_input(key="project_db_name").value == "Study copy"
+    at.button(key="project_db_add").click().run()
+    check(at)
+    assert at.query_params["project"] == "Study copy"
+    with Store.open(tmp_path / "Study copy.db") as s:
+        assert s.get_setting("title") == "Test study"
 
 
 def test_themes_clusters_then_accepts_a_candidate_under_a_theme(
@@ -321,11 +378,10 @@ def test_a_file_that_is_not_a_project_is_one_error_line_and_another_can_be_opene
     at.switch_page("views/review.py").run()
     assert not at.exception and any("Cannot open the project" in e.value for e in at.error)
     at.switch_page("views/project.py").run()
-    good = tmp_path / "fresh.db"
-    at.text_input(key="project_new_path").input(str(good))
-    at.button(key="project_open").click().run()
+    at.text_input(key="project_new_name").input("fresh")
+    at.button(key="project_create").click().run()
     assert not at.exception and not at.error
-    assert good.exists() and bad.read_text(encoding="utf-8") == "not a database"
+    assert (tmp_path / "fresh.db").exists() and bad.read_text(encoding="utf-8") == "not a database"
 
 
 def test_sidebar_journal_entry_from_any_page(open_page: Callable[..., AppTest], project: Path) -> None:

@@ -10,6 +10,7 @@ from thematic.store import Store
 
 from . import store as ui_store
 from .errors import guard
+from .widgets import md_escape
 
 PHASE_PAGES = {
     1: ("views/familiarise.py", "1 Familiarise"),
@@ -28,8 +29,9 @@ def render(page_title: str = "") -> None:
         store = ui_store.try_store()
         if store is None:
             return
-        title = store.get_setting("title", "") or ui_store.project_path().stem
-        st.caption(f"Project: **{title}** · `{ui_store.project_path().name}`")
+        name = ui_store.project_name()
+        title = store.get_setting("title", "") or name
+        st.caption(f"Project: **{md_escape(title)}** · `{name}`")
         coder_picker(store)
         live(page_title)
 
