@@ -64,7 +64,9 @@ def coder_picker(store: Store) -> None:
     st.selectbox(
         "Coder",
         options,
-        index=options.index(current) if current in options else None,
+        # No default: the value lives under the key. A default equal to the value would make Streamlit drop
+        # ?coder= from the address the next time the address changes (a bound widget at its default is omitted).
+        index=None,
         key="coder",
         placeholder="Choose or type your name",
         accept_new_options=True,
