@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from thematic import codebook, coding, corpus, memos
+from thematic.export import report
 from thematic.errors import ThematicError
 from thematic.store import Store
 
@@ -178,7 +179,8 @@ def overview(key: tuple[str, int, int]) -> dict[int, str]:
     themes = [c for c in codes if c.parent_id is None]
     counts = coding.code_counts(store)
     thin = sum(1 for t in themes if counts.get(t.id, (0, 0))[1] < THIN_RESPONDENTS)
-    undefined = sum(1 for c in codes if c.depth <= 1 and not c.definition)
+    written = report.written_definitions(store)  # the machine's text on accepted candidates is no definition
+    undefined = sum(1 for c in codes if c.depth <= 1 and c.id not in written)
     with_quotes = sum(1 for t in themes if codebook.quotes(store, t.id))
     lines = {
         1: f"{_n(len(corpus.questions(store)), 'question')} · {_n(journal, 'journal entry', 'journal entries')} · "
@@ -186,7 +188,8 @@ def overview(key: tuple[str, int, int]) -> dict[int, str]:
         2: f"{coded:,}/{total:,} segments coded ({(100 * coded // total) if total else 0}%)",
         3: f"{_n(len(themes), 'theme')} · {_n(len(codes) - len(themes), 'code')} under them" + _candidates_line(store),
         4: f"{_n(thin, 'thin theme')} (< {THIN_RESPONDENTS} respondents)" if themes else "no themes yet",
-        5: f"{undefined} themes/subthemes without a definition" if codes else "no themes yet",
+        5: f"{_n(undefined, 'theme or subtheme', 'themes and subthemes')} without a definition" if codes
+        else "no themes yet",
         6: f"{with_quotes}/{len(themes)} themes with quotes chosen" if themes else "no themes yet",
     }
     return lines
