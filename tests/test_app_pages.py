@@ -165,13 +165,46 @@ def test_define_saves_definition_and_quotes(open_page: Callable[..., AppTest], p
     at.text_area(key=f"df_excludes_{theme.id}").input("Theory without practice.")
     at.button(key="df_save").click().run()
     check(at)
-    at.multiselect(key=f"df_quotes_{theme.id}").set_value([breathing[1].id])
+    at.checkbox(key=f"df_quote_{theme.id}_{breathing[1].id}").check()
     at.button(key="df_save_quotes").click().run()
     check(at)
     with Store.open(project) as s:
         code = codebook.get_code(s, theme.id)
         assert (code.definition, code.excludes) == ("Exercises practised on the day.", "Theory without practice.")
         assert codebook.quotes(s, theme.id) == [breathing[1].id]
+    # a second quote follows the first; unticking the first keeps only the second
+    at.checkbox(key=f"df_quote_{theme.id}_{breathing[0].id}").check()
+    at.button(key="df_save_quotes").click().run()
+    with Store.open(project) as s:
+        assert codebook.quotes(s, theme.id) == [breathing[1].id, breathing[0].id]
+    at.checkbox(key=f"df_quote_{theme.id}_{breathing[1].id}").uncheck()
+    at.button(key="df_save_quotes").click().run()
+    check(at)
+    with Store.open(project) as s:
+        assert codebook.quotes(s, theme.id) == [breathing[0].id]
+
+
+def test_define_finds_quotes_among_all_coded_extracts_by_words(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Quotes were offered from the first 60 coded segments only; a search reaches every one."""
+    path = tmp_path / "many.db"
+    forms = [(f"F{i:03d}", {}, {"Q1": [f"Answer number {i} about the course."]}) for i in range(80)]
+    forms.append(("F999", {}, {"Q1": ["The zebra crossing outside was dangerous."]}))
+    with Store(path) as s:
+        seg = make_corpus(s, forms, questions=("Q1",))
+        theme = codebook.add_code(s, "Everything")
+        coding.apply_code_many(s, sorted(seg.values()), theme, "anna")
+        zebra = seg[("F999", "Q1", 0)]
+    monkeypatch.setenv("THEMATIC_PROJECT", str(path))
+    at = open_app("views/define.py")
+    at.selectbox(key="df_code").set_value(theme).run()
+    assert not [c for c in at.checkbox if c.key == f"df_quote_{theme}_{zebra}"]  # beyond the first 60
+    at.text_input(key=f"df_quote_search_{theme}").input("zebra").run()
+    at.checkbox(key=f"df_quote_{theme}_{zebra}").check()
+    at.button(key="df_save_quotes").click().run()
+    check(at)
+    with Store.open(path) as s:
+        assert codebook.quotes(s, theme) == [zebra]
 
 
 def test_report_previews_svg_and_offers_every_format(open_page: Callable[..., AppTest], project: Path) -> None:
