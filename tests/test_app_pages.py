@@ -49,14 +49,14 @@ def open_page(project: Path) -> Callable[..., AppTest]:
 
 
 def test_sidebar_names_the_change_undo_reverts(open_page: Callable[..., AppTest], project: Path) -> None:
-    at = open_page("views/project.py")
+    at = open_page("views/project.py", coder="anna")
     assert any("Undo would revert" in c.value and "Environment" in c.value for c in at.sidebar.caption)
     at.sidebar.button(key="sidebar_undo").click().run()
     check(at)
     with Store.open(project) as s:
         assert coding.code_counts(s)[codebook.find_code(s, "Environment").id] == (0, 0)  # type: ignore[union-attr]
     # AppTest (1.67) drops the sidebar from the tree on reruns of an st.navigation app: redo from a fresh session.
-    at = open_page("views/project.py")
+    at = open_page("views/project.py", coder="anna")
     assert any("Redo: Code segment" in (b.help or "") for b in at.sidebar.button if b.key == "sidebar_redo")
     at.sidebar.button(key="sidebar_redo").click().run()
     check(at)
@@ -228,7 +228,7 @@ def test_report_previews_svg_and_offers_every_format(open_page: Callable[..., Ap
 
 
 def test_audit_lists_events_and_undo_reverts(open_page: Callable[..., AppTest], project: Path) -> None:
-    at = open_page("views/audit.py")
+    at = open_page("views/audit.py", coder="anna")
     check(at)
     df = at.dataframe[0].value
     assert "Code segment" in " ".join(df["what"]) and len(df) >= 5
@@ -237,7 +237,53 @@ def test_audit_lists_events_and_undo_reverts(open_page: Callable[..., AppTest], 
     with Store.open(project) as s:
         env = codebook.find_code(s, "Environment")
         assert env is not None and coding.codings(s, code_id=env.id) == []
-    assert any("Undone" in m.value for m in at.success)
+    assert any("Undone" in m.value for m in at.info)
+
+
+def _colleague_codes_last(project: Path) -> tuple[int, int]:
+    """bea codes a segment, then anna codes another (the newest change); returns (bea's, anna's) code ids."""
+    with Store.open(project) as s:
+        seg = corpus.segments(s)
+        mine = codebook.add_code(s, "Bea's code", actor="bea")
+        coding.apply_code(s, seg[4].id, mine, "bea")
+        theirs = codebook.find_code(s, "Environment")
+        assert theirs is not None
+        coding.apply_code(s, seg[5].id, theirs.id, "anna")
+        return mine, theirs.id
+
+
+def test_sidebar_undo_never_reverts_a_colleagues_change(open_page: Callable[..., AppTest], project: Path) -> None:
+    mine, theirs = _colleague_codes_last(project)
+    at = open_page("views/project.py", coder="bea")
+    undo_button = next(b for b in at.sidebar.button if b.key == "sidebar_undo")
+    with Store.open(project) as s:
+        per_coder = "coder" in __import__("inspect").signature(s.undoable).parameters
+        before = len(coding.codings(s, code_id=theirs))
+    if per_coder:  # the sidebar names bea's own newest change and reverts it
+        assert "Code segment" in (undo_button.help or "") and "Bea's code" in (undo_button.help or "")
+        undo_button.click().run()
+        check(at)
+        with Store.open(project) as s:
+            assert coding.codings(s, code_id=mine) == []
+    else:  # a store without per-coder undo: bea is not offered anna's change
+        assert undo_button.disabled and "anna's" in (undo_button.help or "")
+    with Store.open(project) as s:
+        assert len(coding.codings(s, code_id=theirs)) == before  # anna's change stands
+
+
+def test_audit_page_undoes_any_change_only_after_confirmation(open_page: Callable[..., AppTest],
+                                                               project: Path) -> None:
+    _, theirs = _colleague_codes_last(project)
+    at = open_page("views/audit.py", coder="lead")
+    assert at.button(key="audit_undo_all").disabled
+    assert any("by **anna**" in c.value for c in at.caption)
+    at.checkbox(key="audit_undo_all_confirm").check().run()
+    at.button(key="audit_undo_all").click().run()
+    check(at)
+    with Store.open(project) as s:
+        assert len(coding.codings(s, code_id=theirs)) == 1  # anna's newest coding was reverted
+        assert s.audit_log(limit=1)[0].actor == "lead"
+    assert at.button(key="audit_undo_all").disabled  # the confirmation is asked again for the next one
 
 
 def test_initial_codes_blind_mode_hides_other_coders(open_page: Callable[..., AppTest], project: Path) -> None:

@@ -10,7 +10,7 @@ from thematic.errors import ThematicError
 from thematic.store import Store
 
 from . import store as ui_store
-from .errors import guard
+from . import undo
 from .widgets import md_escape
 
 PHASE_PAGES = {
@@ -100,70 +100,22 @@ def journal(store: Store, page_title: str) -> None:
         st.button("Save entry", key="journal_save", on_click=_save_journal)
 
 
+def _after_step(done: bool, message: str) -> None:
+    st.session_state["sidebar_flash"] = message
+    if done:
+        st.session_state["sidebar_rerun_app"] = True  # the page shows what was reverted
+
+
 def undo_redo(store: Store) -> None:
-    undo_ev = store.undoable()
-    redo_ev = store.redoable()
-    redo_root = None
-    if redo_ev is not None:
-        try:
-            redo_root = store.event(int(redo_ev.details["target"]))
-        except (ThematicError, KeyError, ValueError):
-            redo_root = None
-    undo_target = undo_ev
-    if undo_ev is not None and undo_ev.action == "redo":
-        try:
-            undo_target = store.event(int(undo_ev.details["target"]))
-        except (ThematicError, KeyError, ValueError):
-            undo_target = undo_ev
-    c1, c2 = st.columns(2)
-    c1.button(
-        "Undo",
-        key="sidebar_undo",
-        icon=":material/undo:",
-        disabled=undo_ev is None,
-        help=f"Undo: {undo_target.summary}" if undo_target else "Nothing to undo",
-        on_click=_undo,
-        args=(undo_ev.id if undo_ev else None,),
-        width="stretch",
-    )
-    c2.button(
-        "Redo",
-        key="sidebar_redo",
-        icon=":material/redo:",
-        disabled=redo_ev is None,
-        help=f"Redo: {redo_root.summary}" if redo_root else "Nothing to redo",
-        on_click=_redo,
-        args=(redo_ev.id if redo_ev else None,),
-        width="stretch",
-    )
-    if undo_target is not None:
-        st.caption(f"Undo would revert: *{undo_target.summary}*")
+    """Undo/redo of this coder's own changes (``ui.undo``), the label naming what Undo would revert."""
+    t = undo.buttons(store, key_prefix="sidebar", on_done=_after_step)
+    if t.undo_root is not None:
+        st.caption(f"Undo would revert your last change: *{md_escape(t.undo_root.summary)}*")
+    elif t.note:
+        st.caption(t.note)
     flash = st.session_state.pop("sidebar_flash", None)
     if flash:
         st.success(flash, icon=":material/check_circle:")
-
-
-def _undo(expected: int | None) -> None:
-    # A change may have landed since the button was drawn (another tab, a fragment): don't revert the wrong thing.
-    _step("undo", expected, "The last change was something else; check the label and try again.")
-
-
-def _redo(expected: int | None) -> None:
-    _step("redo", expected, "Nothing to redo any more (another change was made).")
-
-
-def _step(kind: str, expected: int | None, stale: str) -> None:
-    """Undo or redo, but only the event the button named when it was drawn."""
-    store = ui_store.get_store()
-    with guard(st.sidebar):
-        now = store.undoable() if kind == "undo" else store.redoable()
-        if now is None or now.id != expected:
-            st.session_state["sidebar_flash"] = stale
-            return
-        ev = store.undo(actor=ui_store.actor()) if kind == "undo" else store.redo(actor=ui_store.actor())
-        st.session_state["sidebar_flash"] = f"{'Undone' if kind == 'undo' else 'Redone'}: {ev.summary}"
-        st.session_state["sidebar_rerun_app"] = True
-        ui_store.changed()
 
 
 @st.cache_data(ttl=30, max_entries=64, show_spinner=False)
