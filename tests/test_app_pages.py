@@ -227,6 +227,21 @@ def test_report_previews_svg_and_offers_every_format(open_page: Callable[..., Ap
         assert s.audit_log(limit=1)[0].action == "export.svg"
 
 
+def test_each_download_has_its_own_file_name(project: Path) -> None:
+    """The two CSV downloads (coded extracts, codings per coder) were both saved as '<title>.csv'."""
+    from thematic import export
+
+    from ui import downloads
+
+    with Store.open(project) as s:
+        names = {fmt: downloads.file_name(s, fmt) for fmt in export.FORMATS}
+    assert len(set(names.values())) == len(names), names
+    for fmt, name in names.items():
+        assert name.endswith(export.FORMATS[fmt].extension), (fmt, name)
+    assert names["csv"] == "test_study_extracts.csv" and names["codings-csv"] == "test_study_codings.csv"
+    assert names["docx"] == "test_study.docx"
+
+
 def test_audit_lists_events_and_undo_reverts(open_page: Callable[..., AppTest], project: Path) -> None:
     at = open_page("views/audit.py", coder="anna")
     check(at)

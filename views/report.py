@@ -59,7 +59,7 @@ with tab_dl:
                 a.download_button(
                     f"{name.upper()}",
                     data=downloads.deferred(store, name, options, ui_store.actor()),
-                    file_name=downloads.file_name(store, fmt.extension),
+                    file_name=downloads.file_name(store, name),
                     mime=fmt.mime,
                     key=f"rp_download_{name}",
                     icon=":material/download:",
