@@ -502,3 +502,28 @@ def test_project_imports_a_shipped_codebook(open_page: Callable[..., AppTest], p
     with Store.open(project) as s:
         assert len(codebook.list_codes(s)) > 3 + 10
         assert s.audit_log(limit=1)[0].action == "codebook.import"
+
+
+def test_queries_page_kwic_crosstab_and_cooccurrence(open_page: Callable[..., AppTest], project: Path) -> None:
+    at = open_page("views/queries.py", strict=True)
+    at.text_input(key="qy_words").input("breathing").run()
+    check(at)
+    kwic = at.dataframe[0].value
+    # "Loved the breathing." (F1) and "Soothing rhythm breathing was calming." (F2)
+    assert list(kwic["respondent"]) == ["F1", "F2"] and list(kwic["match"]) == ["breathing", "breathing"]
+    assert any("2 occurrences in 2 answers" in c.value for c in at.caption)
+    assert "qy_kwic_xlsx" in {b.key for b in at.get("download_button")}
+    at.session_state["qy_tab"] = "Codes by respondent group"
+    at.run()
+    check(at)
+    at.selectbox(key="qy_field").set_value("profession").run()
+    table = at.dataframe[0].value
+    # Breathing: F1 (Nurse) and F2 (Doctor); Environment: F1 (Nurse); the theme Practices rolls Breathing up
+    assert list(table.columns) == ["Nurse", "Doctor", "Total"]
+    assert table.loc["Practices"].tolist() == [1, 1, 2] and table.loc["Environment"].tolist() == [1, 0, 1]
+    at.radio(key="qy_show").set_value("Column %").run()
+    assert at.dataframe[0].value.loc["Environment"].tolist() == [50.0, 0.0]
+    at.session_state["qy_tab"] = "Co-occurrence"
+    at.run()
+    check(at)
+    assert at.dataframe[0].value.loc["Practices", "Environment"] == 0
