@@ -274,6 +274,12 @@ def forms_coded_by_every(store: Store, coders: Sequence[str]) -> set[int]:
     return set.intersection(*sets) if sets else set()
 
 
+def respondents_coded_by_every(store: Store, coders: Sequence[str]) -> set[str]:
+    """The respondent ids (``forms.external_id``) of :func:`forms_coded_by_every`."""
+    ids = forms_coded_by_every(store, coders)
+    return {str(r[1]) for r in store.query("SELECT id, external_id FROM forms") if int(r[0]) in ids}
+
+
 # ---------------------------------------------------------------------- XLSX
 
 
