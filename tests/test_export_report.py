@@ -187,3 +187,16 @@ def test_docx_pages_are_a4(proj: Store) -> None:
     doc = docx.Document(io.BytesIO(export.render(proj, "docx")))
     for section in doc.sections:
         assert abs(section.page_width - Mm(210)) < Mm(1) and abs(section.page_height - Mm(297)) < Mm(1)
+
+
+def test_respondent_tables_count_forms_without_a_value(store: Store) -> None:
+    """57 of 60 forms were listed when 3 had no profession: the table must add up to every form."""
+    from tests.helpers import SMALL, make_corpus
+
+    make_corpus(store, [*SMALL, ("F4", {"gender": "Female"}, {"Q1": ["No profession given."]}),
+                        ("F5", {"profession": " ", "gender": "Male"}, {"Q1": ["Blank profession."]})])
+    rep = build_report(store)
+    assert rep.respondents["profession"] == [("Nurse", 2), ("Doctor", 1), ("(missing)", 2)]
+    assert sum(n for _, n in rep.respondents["profession"]) == store.counts()["forms"]
+    md = export.render(store, "md").decode()
+    assert "| (missing) | 2 |" in md

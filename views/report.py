@@ -7,7 +7,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from thematic import coding, corpus
+from thematic import coding, corpus, queries
 from ui import downloads
 from ui import store as ui_store
 from ui.errors import guard, missing
@@ -86,7 +86,7 @@ with tab_people:
             with left:
                 bar_field = st.selectbox("Bar chart of", fields, index=_field(fields, ("profession", "role", "job", "staff"))
                                          or 0, key="rp_bar_field")
-                df = pd.DataFrame(corpus.meta_values(store, bar_field), columns=[bar_field, "respondents"])
+                df = pd.DataFrame(queries.meta_counts(store, bar_field), columns=[bar_field, "respondents"])
                 st.altair_chart(
                     alt.Chart(df).mark_bar(color="#4477AA").encode(
                         x=alt.X("respondents:Q", title="Respondents"),
@@ -98,7 +98,7 @@ with tab_people:
             with right:
                 pie_field = st.selectbox("Pie chart of", fields, index=_field(fields, ("gender", "sex")) or 0,
                                          key="rp_pie_field")
-                dp = pd.DataFrame(corpus.meta_values(store, pie_field), columns=[pie_field, "respondents"])
+                dp = pd.DataFrame(queries.meta_counts(store, pie_field), columns=[pie_field, "respondents"])
                 st.altair_chart(
                     alt.Chart(dp).mark_arc(innerRadius=0).encode(
                         theta=alt.Theta("respondents:Q"),

@@ -4,7 +4,8 @@ The report has: the title; a method section that states, for each of Braun & Cla
 trail shows was done and when (ingest, coding, candidate themes, reviewing moves and merges, definitions and
 quotes, exports); the theme-tree figure (Word); a table of themes and subthemes with definitions and counts; per
 theme its definition and illustrative quotes (the chosen ones, or the first coded segments, which it says); and a
-summary of respondents by profession and gender when such metadata fields exist. :func:`build_report` returns the
+summary of respondents by profession and gender when such metadata fields exist (forms without a value counted as
+"(missing)", so each table adds up to every form). :func:`build_report` returns the
 plain data, so the Streamlit page can show the same content.
 """
 
@@ -17,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from ..memos import PHASES
+from ..queries import meta_counts
 from ..store import Store
 from .safety import xml_text
 
@@ -283,7 +285,7 @@ def build_report(store: Store, *, counts: str = "respondents", depth: int = 2, c
                  title: str | None = None, quotes_per_theme: int = 3) -> Report:
     from ..codebook import tree
     from ..coding import code_counts
-    from ..corpus import meta_fields, meta_values
+    from ..corpus import meta_fields
 
     totals = code_counts(store, coder=coder)
     written = written_definitions(store)
@@ -302,7 +304,7 @@ def build_report(store: Store, *, counts: str = "respondents", depth: int = 2, c
     resp: dict[str, list[tuple[str, int]]] = {}
     for f in meta_fields(store):
         if any(k in f.casefold() for k in RESPONDENT_FIELDS):
-            values = meta_values(store, f)
+            values = meta_counts(store, f)  # forms without a value count as "(missing)"
             if len(values) <= 40:
                 resp[xml_text(f)] = [(xml_text(v), n) for v, n in values]
     coders = [r[0] for r in store.query(
