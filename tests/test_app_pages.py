@@ -74,8 +74,8 @@ def test_project_imports_a_csv_after_preview(open_page: Callable[..., AppTest], 
         encoding="utf-8",
     )
     at = open_page("views/project.py")
-    at.radio(key="project_source").set_value("A path on this computer").run()
-    at.text_input(key="project_file_path").input(str(csv)).run()
+    assert "A path on this computer" not in at.radio(key="project_source").options  # no typed server paths
+    at.file_uploader(key="project_upload").set_value(("more.csv", csv.read_bytes(), "text/csv")).run()
     check(at)
     editor = [d for d in at.dataframe if (d.key or "").startswith("project_roles_")]
     assert editor, "the guessed column roles are shown (and editable) before anything is written"
