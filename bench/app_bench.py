@@ -67,6 +67,7 @@ PAGES = {
     "Coders": "views/coders.py",
     "Agreement": "views/agreement.py",
     "Audit trail": "views/audit.py",
+    "Queries": "views/queries.py",
 }
 
 
@@ -409,6 +410,41 @@ class Bench:
         self.measure("3 Themes: accept a candidate", "action", before, click,
                      note="AppTest reruns the whole page; in the browser the card is a fragment")
 
+    def kwic(self) -> None:
+        at = new_app()
+        select_tab(at, "qy_tab", "Keyword in context")
+        open_page(at, "views/queries.py")
+        words = ["staff", "waiting time", "parking", "kind", "appointment"]
+
+        def search(i: int) -> None:
+            at.text_input(key="qy_words").input(words[i % len(words)]).run()
+            check(at, "keyword in context")
+
+        self.measure("Queries: keyword in context", "action", lambda _: None, search,
+                     note=f"{len(words)} words and phrases in turn, every question")
+
+    def crosstab(self) -> None:
+        from thematic import corpus
+
+        fields = corpus.meta_fields(self.store)
+        if not fields:
+            self.log("  (crosstab: skipped, the project has no metadata fields)")
+            return
+        at = new_app()
+        select_tab(at, "qy_tab", "Codes by respondent group")
+        open_page(at, "views/queries.py")
+        shows = ["Count", "Row %", "Column %"]
+
+        def before(i: int) -> None:
+            at.selectbox(key="qy_field").set_value(fields[i % len(fields)])
+
+        def pick(i: int) -> None:
+            at.radio(key="qy_show").set_value(shows[i % len(shows)]).run()
+            check(at, "crosstab")
+
+        self.measure("Queries: code x metadata crosstab", "action", before, pick,
+                     note=f"fields {', '.join(fields[:3])} in turn (cached per data version after the first)")
+
     # -------------------------------------------------------------- the library calls behind them
 
     def library(self) -> None:
@@ -444,6 +480,16 @@ class Bench:
         self.measure("lib: codebook.list_codes", "library", lambda _: None, lambda _: codebook.list_codes(s))
         self.measure("lib: corpus.count_segments(coded=True)", "library", lambda _: None,
                      lambda _: corpus.count_segments(s, coded=True))
+        from thematic import queries
+
+        self.measure("lib: queries.kwic (a common word, all questions)", "library", lambda _: None,
+                     lambda _: queries.kwic(s, "staff"))
+        fields = corpus.meta_fields(s)
+        if fields:
+            self.measure("lib: queries.crosstab (respondents, subthemes)", "library", lambda _: None,
+                         lambda i: queries.crosstab(s, fields[i % len(fields)], max_depth=1))
+        self.measure("lib: queries.cooccurrence (segments, subthemes)", "library", lambda _: None,
+                     lambda _: queries.cooccurrence(s, max_depth=1))
 
 
 # ------------------------------------------------------------------------------------------------ main
@@ -498,7 +544,7 @@ def profile(bench: Bench, name: str) -> None:
     print(out.getvalue())
 
 
-SCENARIOS = ("pages", "apply", "accept", "move", "extracts", "library")
+SCENARIOS = ("pages", "apply", "accept", "move", "extracts", "kwic", "crosstab", "library")
 
 
 def run_scenarios(bench: Bench, only: set[str] | None = None) -> None:
@@ -517,6 +563,10 @@ def run_scenarios(bench: Bench, only: set[str] | None = None) -> None:
         bench.move_code()
     if wanted("extracts", "4 Review: open a theme's extracts"):
         bench.extracts()
+    if wanted("kwic", "Queries: keyword in context"):
+        bench.kwic()
+    if wanted("crosstab", "Queries: code x metadata crosstab"):
+        bench.crosstab()
     if wanted("library", "lib:"):
         bench.library()
 

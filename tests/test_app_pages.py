@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 pytest.importorskip("streamlit")
@@ -520,10 +521,12 @@ def test_queries_page_kwic_crosstab_and_cooccurrence(open_page: Callable[..., Ap
     table = at.dataframe[0].value
     # Breathing: F1 (Nurse) and F2 (Doctor); Environment: F1 (Nurse); the theme Practices rolls Breathing up
     assert list(table.columns) == ["Nurse", "Doctor", "Total"]
-    assert table.loc["Practices"].tolist() == [1, 1, 2] and table.loc["Environment"].tolist() == [1, 0, 1]
+    assert table.loc["1 Practices"].tolist() == [1, 1, 2] and table.loc["2 Environment"].tolist() == [1, 0, 1]
     at.radio(key="qy_show").set_value("Column %").run()
-    assert at.dataframe[0].value.loc["Environment"].tolist() == [50.0, 0.0]
+    assert at.dataframe[0].value.loc["2 Environment"].tolist() == [50.0, 0.0]
     at.session_state["qy_tab"] = "Co-occurrence"
     at.run()
     check(at)
-    assert at.dataframe[0].value.loc["Practices", "Environment"] == 0
+    cooc = at.dataframe[0].value
+    assert cooc.loc["1 Practices", "2"] == 0 and cooc.loc["1.1 Breathing", "1.1"] == 2
+    assert pd.isna(cooc.loc["1 Practices", "1.1"])  # a theme and its own subcode are not compared

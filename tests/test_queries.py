@@ -123,3 +123,10 @@ def test_xlsx_has_one_sheet_per_result_and_safe_cells(proj: Store) -> None:
     assert next(r for r in values if r[0] == "Environment") == ["Environment", 1, 1, 0, 2]
     assert ["Base (all with this value)", 2, 1, 1, None] in values
     assert any(r[0] == "Column %" for r in values)
+
+
+def test_outline_numbers_and_labels(proj: Store) -> None:
+    t = queries.cooccurrence(proj)
+    assert t.numbers == ["1", "1.1", "2"] and t.labels() == ["1 Practices", "1.1 Breathing", "2 Environment"]
+    assert t.related == [[False, True, False], [True, False, False], [False, False, False]]
+    assert queries.crosstab(proj, "gender", max_depth=0).labels() == ["1 Practices", "2 Environment"]

@@ -46,6 +46,18 @@ def _codes(store: Store) -> list[Code]:
     return list_codes(store)
 
 
+def outline_numbers(codes: Sequence[Code]) -> dict[int, str]:
+    """Each code's place in the tree as outline numbers (``"2.1"``: the first child of the second theme), from
+    the tree-ordered list :func:`thematic.codebook.list_codes` returns."""
+    out: dict[int, str] = {}
+    counters: dict[int | None, int] = {}
+    for c in codes:
+        counters[c.parent_id] = counters.get(c.parent_id, 0) + 1
+        prefix = out.get(c.parent_id, "") if c.parent_id is not None else ""
+        out[c.id] = f"{prefix}.{counters[c.parent_id]}" if prefix else str(counters[c.parent_id])
+    return out
+
+
 # ---------------------------------------------------------------------- keyword in context
 
 
@@ -140,6 +152,13 @@ class Table:
     column_bases: list[int] = field(default_factory=list)
     row_ids: list[int] = field(default_factory=list)
     note: str = ""
+    numbers: list[str] = field(default_factory=list)  # each row's place in the tree: "2", "2.1", "2.1.3"
+    names: list[str] = field(default_factory=list)  # each row's code name (``rows`` holds the full path)
+    related: list[list[bool]] = field(default_factory=list)  # co-occurrence: a code and its ancestor (not compared)
+
+    def labels(self) -> list[str]:
+        """Short row labels for a screen: ``"2.1 Name"``."""
+        return [f"{n} {name}" for n, name in zip(self.numbers, self.names)]
 
     def row_pct(self) -> list[list[float | None]]:
         return [[pct(n, self.row_totals[i]) for n in row] for i, row in enumerate(self.counts)]
@@ -184,6 +203,7 @@ def crosstab(store: Store, field_name: str, *, unit: str = "respondents", coder:
     for cid, per in cells.items():
         totals[cid] = sum(per.values())  # a form has one value per field, so this is the code's total
     chosen = _codes(store)
+    numbers = outline_numbers(chosen)
     if codes is not None:
         keep = set(int(c) for c in codes)
         chosen = [c for c in chosen if c.id in keep]
@@ -205,6 +225,8 @@ def crosstab(store: Store, field_name: str, *, unit: str = "respondents", coder:
         row_totals=[totals.get(c.id, 0) for c in chosen],
         column_bases=bases,
         row_ids=[c.id for c in chosen],
+        numbers=[numbers[c.id] for c in chosen],
+        names=[c.name for c in chosen],
         note=(f"Counts are {unit_word} coded with the code or a code below it"
               + (f" by {coder}" if coder else "") + f". Row %: of the code's total; column %: of the {unit_word} "
               f"with that {field_name}. {MISSING}: forms without a {field_name}."),
@@ -222,6 +244,7 @@ def cooccurrence(store: Store, *, unit: str = "segments", coder: str | None = No
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {UNITS}")
     chosen = _codes(store)
+    numbers = outline_numbers(chosen)
     if codes is not None:
         keep = set(int(c) for c in codes)
         chosen = [c for c in chosen if c.id in keep]
@@ -247,6 +270,7 @@ def cooccurrence(store: Store, *, unit: str = "segments", coder: str | None = No
         related.add((int(r[1]), int(r[0])))
     counts = [[0 if (a != b and (a, b) in related) else len(units.get(a, set()) & units.get(b, set()))
                for b in ids] for a in ids]
+    self_related = [[a != b and (a, b) in related for b in ids] for a in ids]
     totals = [len(units.get(a, set())) for a in ids]
     return Table(
         title="Code co-occurrence",
@@ -256,6 +280,9 @@ def cooccurrence(store: Store, *, unit: str = "segments", coder: str | None = No
         row_totals=totals,
         column_bases=totals,
         row_ids=ids,
+        numbers=[numbers[c.id] for c in chosen],
+        names=[c.name for c in chosen],
+        related=self_related,
         note=(f"Cells: {unit} coded with both codes (each code with its subcodes)" + (f", by {coder}" if coder else "")
               + "; the diagonal is the code's own total; a code and its ancestor are not compared."),
     )

@@ -32,7 +32,7 @@ def _cooc(key: tuple[str, int, int], unit: str, coder: str | None, depth: int | 
 
 def _frame(t: queries.Table, what: str) -> pd.DataFrame:
     values = {"Count": t.counts, "Row %": t.row_pct(), "Column %": t.column_pct()}[what]
-    df = pd.DataFrame(values, index=t.rows, columns=t.columns)
+    df = pd.DataFrame(values, index=t.labels(), columns=t.columns)
     if what == "Count":
         df["Total"] = t.row_totals
     df.index.name = "Code"
@@ -66,11 +66,14 @@ with tab_kwic:
                            f"answer{'' if k.answers == 1 else 's'}" + (
                                f"; the first {len(k.hits):,} are listed" if len(k.hits) < k.total else ""))
                 if k.hits:
-                    df = pd.DataFrame([{"respondent": h.respondent, "question": h.question, "left": h.left,
-                                        "match": h.match, "right": h.right} for h in k.hits])
+                    df = pd.DataFrame([{"respondent": h.respondent, "left": h.left, "match": h.match,
+                                        "right": h.right, "question": h.question} for h in k.hits])
                     st.dataframe(df, hide_index=True, key="qy_kwic_table", width="stretch", column_config={
-                        "left": st.column_config.TextColumn("…left", width="large"),
-                        "right": st.column_config.TextColumn("right…", width="large")})
+                        "respondent": st.column_config.TextColumn("respondent", width=110),
+                        "left": st.column_config.TextColumn("…left", width=300, alignment="right"),
+                        "match": st.column_config.TextColumn("match", width=100, alignment="center"),
+                        "right": st.column_config.TextColumn("right…", width=300),
+                        "question": st.column_config.TextColumn("question", width=220)})
                     _download(lambda: queries.to_xlsx(k), "keyword_in_context.xlsx", "qy_kwic_xlsx")
         else:
             st.caption("Type a word or phrase to see every place respondents used it, in every question.")
@@ -110,7 +113,11 @@ with tab_cooc:
             if not t2.rows:
                 st.info("No codes yet.")
             else:
-                df2 = pd.DataFrame(t2.counts, index=t2.rows, columns=t2.rows)
+                # Columns by outline number (the row labels carry number and name); a code and its own ancestor
+                # are not compared: blank.
+                df2 = pd.DataFrame([[None if t2.related[i][j] else n for j, n in enumerate(row)]
+                                    for i, row in enumerate(t2.counts)], index=t2.labels(), columns=t2.numbers,
+                                   dtype="Int64")
                 df2.index.name = "Code"
                 st.dataframe(df2, key="qy_cooc_table", width="stretch")
                 st.caption(md_escape(t2.note))
