@@ -97,8 +97,8 @@ with tab_cross:
                     st.info("No codes yet.")
                 else:
                     st.dataframe(_frame(t, str(show_as)), key="qy_cross_table", width="stretch")
-                    st.caption(md_escape(t.note) + " Base: " + ", ".join(
-                        f"{md_escape(c)} {n:,}" for c, n in zip(t.columns, t.column_bases)) + ".")
+                    st.caption(md_escape(t.note) + " Base: " + "; ".join(
+                        f"{md_escape(c)}: {n:,}" for c, n in zip(t.columns, t.column_bases)) + ".")
                     _download(lambda: queries.to_xlsx(t), f"codes_by_{field}.xlsx".replace(" ", "_"),
                               "qy_cross_xlsx")
 
@@ -119,6 +119,6 @@ with tab_cooc:
                                     for i, row in enumerate(t2.counts)], index=t2.labels(), columns=t2.numbers,
                                    dtype="Int64")
                 df2.index.name = "Code"
-                st.dataframe(df2, key="qy_cooc_table", width="stretch")
+                st.dataframe(df2.style.format(na_rep="", precision=0), key="qy_cooc_table", width="stretch")
                 st.caption(md_escape(t2.note))
                 _download(lambda: queries.to_xlsx(t2), "code_cooccurrence.xlsx", "qy_cooc_xlsx")

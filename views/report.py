@@ -108,4 +108,6 @@ with tab_people:
                     width="stretch", key="rp_pie_chart",
                 )
             total = store.counts()["forms"]
-            st.caption(f"{total:,} respondents. Right-click a chart (or use its menu) to save it as SVG/PNG.")
+            st.caption(f"{total:,} respondents; forms without a value count as {queries.MISSING}. Right-click a chart "
+                       "(or use its menu) to save it as SVG/PNG.")
+            st.dataframe(df, hide_index=True, key="rp_bar_table", width="content")
