@@ -12,7 +12,7 @@ from ui import store as ui_store
 from ui.errors import show
 from ui.widgets import md_escape
 
-QUOTE_CHOICES = 60  # extracts listed at once; the search reaches every coded extract
+QUOTE_CHOICES = 25  # extracts listed at once; the search reaches every coded extract
 
 st.title("5 Define and name themes")
 store = ui_store.get_store()
