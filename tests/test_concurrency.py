@@ -79,6 +79,9 @@ def _worker(path: str, worker: int, segs: list[int], codes: list[int], start: ob
             remove_coding(store, seg, code, coder)
         else:
             add_memo(store, f"note {i} by {coder}", segment_id=seg, coder=coder)
+        # A person pauses between clicks. Without any pause, one process that commits (fsync: synchronous=FULL)
+        # and begins again at once can keep the lock for its whole run while the other sleeps in its busy handler.
+        time.sleep(0.002)
     store.close()
 
 

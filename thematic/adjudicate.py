@@ -24,7 +24,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from typing import IO, Any
 from . import agreement
 from .codebook import ensure_path, find_code, list_codes
 from .errors import Conflict, InvalidInput, NotFound
+from .export.safety import csv_writer
 from .reliability import agreement_report
 from .store import Store, now
 
@@ -425,7 +425,7 @@ def export_decisions_csv(store: Store, dest: str | Path | IO[str]) -> int:
     }
 
     def write(fh: IO[str]) -> None:
-        w = csv.writer(fh)
+        w = csv_writer(fh)
         w.writerow(DECISION_COLUMNS)
         for d in ds:
             s = seg[d.segment_id]

@@ -24,7 +24,6 @@ imported as another coder reproduces the codings exactly.
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from collections.abc import Iterable
@@ -34,6 +33,7 @@ from typing import IO, Any
 
 from .codebook import ensure_path, list_codes, split_path
 from .errors import InvalidInput
+from .export.safety import csv_writer, uncell
 from .store import Store, now
 
 IMPORTED_BRANCH = "Imported"
@@ -262,11 +262,7 @@ def _question(ref: str | None, qmap: dict[str, int], qrows: list[Any]) -> int | 
 
 def _unquote(text: str) -> str:
     """Undo the formula guard of exports (``'=x`` -> ``=x``), so an exported file imports as it was."""
-    from .export.safety import FORMULA_START
-
-    if text.startswith("'") and text[1:].startswith(FORMULA_START):
-        return text[1:]
-    return text
+    return uncell(text)
 
 
 def _short(text: str, n: int = 40) -> str:
@@ -330,12 +326,10 @@ def codings_rows(store: Store, *, coder: str | None = None) -> Iterable[list[Any
 def render_codings_csv(store: Store, *, coder: str | None = None, **_: Any) -> bytes:
     """The codings as CSV bytes (UTF-8 with BOM so Excel opens it), for the export format table."""
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = csv_writer(buf)
     w.writerow(EXPORT_COLUMNS)
-    from .export.safety import cell
-
     for row in codings_rows(store, coder=coder):
-        w.writerow([cell(v) for v in row])
+        w.writerow(row)
     return buf.getvalue().encode("utf-8-sig")
 
 

@@ -17,6 +17,20 @@ Three sources of names, all replaced by ``[NAME]``:
 
 ``Redactor.redact(text)`` returns the new text and how many names it replaced. Nothing else is kept: when an
 import redacts, only the redacted text reaches the project.
+
+Metadata columns (:func:`meta_column_kind`, decided per column from its header and its values):
+
+* **identifying** -- the header names a person or a way to reach one ("Respondent name", "Facilitator", "Trainer",
+  "Email", "Phone", "Address", "Postcode", "Completed by" ... see :data:`IDENTIFYING_HEADER`), unless it also
+  names a category ("Respondent type", "Patient group", "Facilitator role"): every value becomes ``[NAME]``
+  (a bare name is too short for reliable recognition, and a facilitator's name is what must not leave);
+* **free text** -- long, varied values (mean length of 25 characters or more with many distinct values, or any
+  value of 60 characters or more with many distinct values): redacted like answers;
+* **categorical** -- everything else ("Profession", "Gender", "Date", "Site", "Cohort"): kept, after the rules
+  without the model (the staff list and titled names: "Dr Khan's clinic" -> "Dr [NAME]'s clinic").
+
+The source file's name is redacted too (:meth:`Redactor.redact_file_name`: "forms_Sarah_Okonkwo.csv" ->
+"forms_[NAME].csv"), in ``sources``, the audit summary and form ids made from it.
 """
 
 from __future__ import annotations
@@ -138,6 +152,46 @@ class Redactor:
 
     def redact_many(self, texts: Sequence[str], progress: Progress | None = None) -> list[tuple[str, int]]:
         """Each text with its names replaced, and the number of names replaced in it."""
+        return [_replace(t, s) for t, s in zip(texts, self.spans_many(texts, progress))]
+
+    def redact_file_name(self, name: str) -> tuple[str, int]:
+        """A file name with the names in it replaced: ``forms_Sarah_Okonkwo.csv`` -> ``forms_[NAME].csv``.
+
+        Separators (``_ - . space``) are read as spaces, so that the words are found as in a sentence."""
+        stem, dot, ext = name.rpartition(".") if "." in name.strip(".") else (name, "", "")
+        if not dot or len(ext) > 5 or not ext.isalnum():
+            stem, dot, ext = name, "", ""
+        parts = re.split(r"([_\-.\s]+)", stem)
+        spaced, offsets, pos = [], [], 0
+        for i, part in enumerate(parts):
+            text = part if i % 2 == 0 else " "
+            if i % 2 == 0:
+                offsets.append((pos, pos + len(part)))
+            spaced.append(text)
+            pos += len(text)
+        sentence = "".join(spaced)
+        spans = self.spans_many([sentence])[0]
+        named = [any(s < e and a < e and s < b for a, b in spans) for s, e in offsets]
+        out: list[str] = []
+        count = 0
+        for i, part in enumerate(parts):
+            if i % 2 == 1:
+                continue
+            j = i // 2
+            if named[j]:
+                if j > 0 and named[j - 1]:
+                    continue  # "Sarah_Okonkwo" is one name
+                count += 1
+                piece = PLACEHOLDER
+            else:
+                piece = part
+            if out:
+                out.append(parts[i - 1])
+            out.append(piece)
+        return "".join(out) + (dot + ext if dot else ""), count
+
+    def spans_many(self, texts: Sequence[str], progress: Progress | None = None) -> list[list[tuple[int, int]]]:
+        """The character spans of the names in each text (unmerged)."""
         spans: list[list[tuple[int, int]]] = [self._rule_spans(t) for t in texts]
         if self.use_ner and texts:
             common = common_words(texts)
@@ -168,7 +222,7 @@ class Redactor:
                 again = re.compile(r"(?<![\w-])(?:" + "|".join(sorted(map(re.escape, found), key=len, reverse=True)) + r")(?![\w-])")
                 for t, ss in zip(texts, spans):
                     ss.extend((m.start(), m.end()) for m in again.finditer(t))
-        return [_replace(t, s) for t, s in zip(texts, spans)]
+        return spans
 
     def _rule_spans(self, text: str) -> list[tuple[int, int]]:
         out: list[tuple[int, int]] = []
@@ -291,3 +345,99 @@ def _replace(text: str, spans: list[tuple[int, int]]) -> tuple[str, int]:
         pos = e
     out.append(text[pos:])
     return "".join(out), len(merged)
+
+
+# ------------------------------------------------------------------------------------------ metadata columns
+
+IDENTIFYING_HEADER = re.compile(
+    r"\b(?:names?|surname|forename|first ?name|full ?name|initials|facilitators?|facilitated ?by|trainers?|tutors?|"
+    r"instructors?|presenters?|lecturers?|respondents?|patients?|participants?|attendees?|delegates?|learners?|"
+    r"interviewers?|interviewees?|assessors?|supervisors?|mentors?|e-?mails?|e-?mail ?address|phone|telephone|"
+    r"mobile|tel|address|postcode|post ?code|zip|signature|signed|completed ?by|filled ?in ?by|submitted ?by|"
+    r"contact|nhs ?number|hospital ?number|mrn|date ?of ?birth|dob)\b",
+    re.IGNORECASE,
+)
+# A header that also names a category is categorical: "Respondent type", "Patient group", "Facilitator role".
+CATEGORY_HEADER = re.compile(
+    r"\b(?:type|group|role|category|categories|status|band|grade|profession|job|discipline|team|site|ward|"
+    r"service|department|specialty|speciality|gender|sex|age|ethnicity|count|number of|how many|consent)\b",
+    re.IGNORECASE,
+)
+IDENTIFYING, FREE_TEXT, CATEGORICAL = "identifying", "free text", "categorical"
+
+
+_CONTACT_HEADER = re.compile(r"\b(?:names?|surname|forename|e-?mails?|phone|telephone|mobile|address|postcode)\b",
+                             re.IGNORECASE)
+_NOT_A_NAME = frozenset("yes no y n true false n/a na none unknown other 0 1".split() + ["prefer not to say"])
+
+
+def meta_column_kind(field: str, values: Sequence[str]) -> str:
+    """How ``--redact`` treats a metadata column (see the module docs): identifying, free text or categorical.
+
+    A header that asks a question ("Are you a patient?") or a column holding only yes/no-like answers is not
+    identifying unless the header asks for a name or contact detail."""
+    filled = [v for v in values if v]
+    yes_no = bool(filled) and all(v.strip().lower() in _NOT_A_NAME for v in filled)
+    if IDENTIFYING_HEADER.search(field) and not CATEGORY_HEADER.search(field):
+        if _CONTACT_HEADER.search(field) or not (field.rstrip().endswith("?") or yes_no):
+            return IDENTIFYING
+    if not filled:
+        return CATEGORICAL
+    distinct = len(set(filled))
+    mean = sum(len(v) for v in filled) / len(filled)
+    varied = distinct >= max(2, 0.5 * len(filled))
+    if (mean >= 25 and distinct >= 0.3 * len(filled)) or (max(len(v) for v in filled) >= 60 and varied):
+        return FREE_TEXT
+    return CATEGORICAL
+
+
+def redact_meta(
+    metas: Sequence[dict[str, str]], redactor: Redactor, progress: Progress | None = None
+) -> tuple[list[dict[str, str]], int, dict[str, str]]:
+    """Every form's metadata with names removed, column by column (see :func:`meta_column_kind`).
+
+    Returns the new metadata, the number of values changed and each field's kind."""
+    fields: list[str] = []
+    for m in metas:
+        for k in m:
+            if k not in fields:
+                fields.append(k)
+    kinds = {f: meta_column_kind(f, [m.get(f, "") for m in metas]) for f in fields}
+    out = [dict(m) for m in metas]
+    changed = 0
+    rules = Redactor((), use_ner=False)
+    rules._staff = redactor._staff
+    for f in fields:
+        kind = kinds[f]
+        rows = [i for i, m in enumerate(metas) if m.get(f)]
+        if kind == IDENTIFYING:
+            for i in rows:
+                if out[i][f] != PLACEHOLDER:
+                    out[i][f] = PLACEHOLDER
+                    changed += 1
+            continue
+        texts = [metas[i][f] for i in rows]
+        done = (redactor if kind == FREE_TEXT else rules).redact_many(texts, progress if kind == FREE_TEXT else None)
+        for i, (text, n) in zip(rows, done):
+            if n:
+                out[i][f] = text
+                changed += 1
+    return out, changed, kinds
+
+
+_FILE_NAME = re.compile(r"[^\s/\\'\"()]+\.(?:csv|xlsx|xlsm|xls|qdpx|qdc|yaml|yml|txt|json|docx|md|png|svg|pdf)\b",
+                        re.IGNORECASE)
+
+
+def redact_log_texts(texts: Sequence[str], staff_names: Iterable[str] = (), *, use_ner: bool = True) -> list[str]:
+    """Audit-trail lines with names removed: file names in them as :meth:`Redactor.redact_file_name` does, then
+    the rest as answers are. Strings without a capital letter (ids, hashes, options) are left as they are."""
+    r = Redactor(staff_names, use_ner=use_ner)
+    out = list(texts)
+    todo = [i for i, t in enumerate(out) if any(c.isupper() for c in t)]
+    for i in todo:
+        out[i] = _FILE_NAME.sub(lambda m: r.redact_file_name(m.group(0))[0], out[i])
+    done = r.redact_many([out[i] for i in todo])
+    for i, (text, _n) in zip(todo, done):
+        out[i] = text
+    return out

@@ -11,6 +11,7 @@ Undoing an event runs its statements in reverse order. Tables that hold caches (
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -213,31 +214,40 @@ def install_undo_triggers(conn: sqlite3.Connection) -> None:
     ).fetchall()
     for (name,) in existing:
         conn.execute(f'DROP TRIGGER "{name}"')
+    log_cols = {r[1] for r in conn.execute("PRAGMA table_info(undo_log)")}
+    state_cols = {r[1] for r in conn.execute("PRAGMA table_info(undo_state)")}
+    rows = "tbl" in log_cols  # migration 15: each entry names its table and rowid (range), for conflict checks
     for table in tracked_tables(conn):
         cols = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
         qcols = ", ".join(f'"{c}"' for c in cols)
         event = "(SELECT event_id FROM undo_state WHERE id = 1)"
         guard = "WHEN (SELECT event_id FROM undo_state WHERE id = 1) IS NOT NULL"
+        # Bulk inserts (Action.bulk_insert) log one rowid range for the whole statement instead of a row each.
+        ins_guard = guard + (" AND (SELECT bulk FROM undo_state WHERE id = 1) = 0" if "bulk" in state_cols else "")
+
+        def log(stmt_sql: str, rowid: str) -> str:
+            if rows:
+                return (f"INSERT INTO undo_log (event_id, stmt, tbl, lo, hi) VALUES ({event}, {stmt_sql}, "
+                        f"'{table.replace(chr(39), chr(39) * 2)}', {rowid}, {rowid});")
+            return f"INSERT INTO undo_log (event_id, stmt) VALUES ({event}, {stmt_sql});"
+
         # After an insert, the inverse is a delete of that row.
         conn.execute(
-            f'CREATE TRIGGER "undo_{table}_ins" AFTER INSERT ON "{table}" {guard} BEGIN '
-            f"INSERT INTO undo_log (event_id, stmt) VALUES ({event}, "
-            f"'DELETE FROM \"{table}\" WHERE rowid = ' || new.rowid); END"
+            f'CREATE TRIGGER "undo_{table}_ins" AFTER INSERT ON "{table}" {ins_guard} BEGIN '
+            + log(f"'DELETE FROM \"{table}\" WHERE rowid = ' || new.rowid", "new.rowid") + " END"
         )
         # After a delete, the inverse re-inserts every column (rowid included).
         values = " || ', ' || ".join(f'quote(old."{c}")' for c in cols)
         conn.execute(
             f'CREATE TRIGGER "undo_{table}_del" BEFORE DELETE ON "{table}" {guard} BEGIN '
-            f"INSERT INTO undo_log (event_id, stmt) VALUES ({event}, "
-            f"'INSERT INTO \"{table}\" (rowid, {qcols.replace(chr(39), chr(39) * 2)}) VALUES (' || old.rowid || ', ' "
-            f"|| {values} || ')'); END"
+            + log(f"'INSERT INTO \"{table}\" (rowid, {qcols.replace(chr(39), chr(39) * 2)}) VALUES (' || old.rowid "
+                  f"|| ', ' || {values} || ')'", "old.rowid") + " END"
         )
         # After an update, the inverse sets every column back.
         sets = " || ', ' || ".join(f"'\"{c}\" = ' || quote(old.\"{c}\")" for c in cols)
         conn.execute(
             f'CREATE TRIGGER "undo_{table}_upd" BEFORE UPDATE ON "{table}" {guard} BEGIN '
-            f"INSERT INTO undo_log (event_id, stmt) VALUES ({event}, "
-            f"'UPDATE \"{table}\" SET ' || {sets} || ' WHERE rowid = ' || old.rowid); END"
+            + log(f"'UPDATE \"{table}\" SET ' || {sets} || ' WHERE rowid = ' || old.rowid", "old.rowid") + " END"
         )
 
 
@@ -338,3 +348,40 @@ def cluster_candidates(conn: sqlite3.Connection) -> None:
         CREATE INDEX cluster_members_candidate ON cluster_members(candidate_id);
         """
     )
+
+
+# ---- H9b: migration 15 (undo entries name their rows; bulk inserts log rowid ranges; undo per coder)
+
+_UNDO_ROW = re.compile(r'^(?:DELETE FROM|INSERT INTO|UPDATE) "((?:[^"]|"")+)" .*?(?:rowid = |\(rowid, .*?\) VALUES \()(-?\d+)',
+                       re.DOTALL)
+
+
+def undo_stmt_row(stmt: str) -> tuple[str, int] | None:
+    """The table and rowid an undo statement written by the triggers acts on (None if it is not one of theirs)."""
+    if stmt.startswith("UPDATE"):
+        m = re.match(r'^UPDATE "((?:[^"]|"")+)" SET .* WHERE rowid = (-?\d+)$', stmt, re.DOTALL)
+    else:
+        m = _UNDO_ROW.match(stmt)
+    return None if m is None else (m.group(1).replace('""', '"'), int(m.group(2)))
+
+
+@migration(15)
+def undo_rows(conn: sqlite3.Connection) -> None:
+    """Each undo entry names the table and rowid range it acts on (``tbl``, ``lo``, ``hi``), so that undoing one
+    coder's change can check that no later change by someone else touched the same rows; a bulk insert logs one
+    range (``undo_state.bulk``) instead of a statement per row."""
+    conn.execute("ALTER TABLE undo_log ADD COLUMN tbl TEXT")
+    conn.execute("ALTER TABLE undo_log ADD COLUMN lo INTEGER")
+    conn.execute("ALTER TABLE undo_log ADD COLUMN hi INTEGER")
+    conn.execute("ALTER TABLE undo_state ADD COLUMN bulk INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE undo_state ADD COLUMN pending INTEGER")  # an undo/redo under way in chunks
+    rows = conn.execute("SELECT id, stmt FROM undo_log").fetchall()
+    fixed = []
+    for log_id, stmt in rows:
+        found = undo_stmt_row(stmt)
+        if found is not None:
+            fixed.append((found[0], found[1], found[1], log_id))
+    conn.executemany("UPDATE undo_log SET tbl = ?, lo = ?, hi = ? WHERE id = ?", fixed)
+    conn.execute("CREATE INDEX undo_log_row ON undo_log(tbl, lo)")
+    conn.execute("CREATE INDEX undo_log_ranges ON undo_log(event_id) WHERE hi > lo")
+    conn.execute("CREATE INDEX audit_actor ON audit(actor, id)")

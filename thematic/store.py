@@ -7,7 +7,14 @@ What it guarantees:
   ``<name>.bak-v<old>`` before it is migrated.
 * Every change happens inside :meth:`Store.action`: one ``BEGIN IMMEDIATE`` transaction that also writes one
   audit event. Either all of it is committed before the call returns, or none of it is.
-* :meth:`Store.undo` reverts the last event exactly (rows, ids and all); :meth:`Store.redo` reapplies it.
+* :meth:`Store.undo` reverts the last event exactly (rows, ids and all); :meth:`Store.redo` reapplies it. With
+  ``coder=`` only that coder's own changes (``audit.actor``) are considered. Before reverting, the rows the
+  inverse statements change (cascades included) are compared with the rows later changes still in effect logged
+  (``undo_log.tbl/lo/hi``); any overlap refuses the undo (:class:`UndoConflict`) and nothing changes. A change of
+  more than :data:`UNDO_CHUNK_ROWS` rows is reverted in chunks, each a short transaction recording its progress
+  (``undo_state.pending``); :meth:`Store.finish_pending` (or the next undo/redo) finishes one left part-way.
+* :meth:`Action.bulk_insert` logs a whole INSERT ... executemany as one rowid range instead of a row each.
+* :meth:`Store.purge_history` drops undo data, redacts the audit lines and VACUUMs.
 
 Domain modules (``corpus``, ``codebook``, ``coding`` ...) take a ``Store`` as their first argument; there is no
 global store.
@@ -19,7 +26,8 @@ import json
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -27,9 +35,15 @@ from pathlib import Path
 from typing import Any
 
 from . import schema
-from .errors import NotFound, NothingToUndo, SchemaTooNew, ThematicError
+from .errors import Conflict, NotFound, NothingToUndo, SchemaTooNew, ThematicError
 
 DEFAULT_ACTOR = "analyst"
+# An undo/redo touching more rows than this runs in chunks of this many rows, each its own short transaction.
+UNDO_CHUNK_ROWS = 2000
+
+
+class UndoConflict(Conflict):
+    """An undo or redo would overwrite a later change made by someone else; nothing was changed."""
 
 
 def now() -> str:
@@ -72,6 +86,31 @@ class Action:
         assert cur.lastrowid is not None
         return int(cur.lastrowid)
 
+    def bulk_insert(self, table: str, sql: str, rows: Any) -> int:
+        """``executemany(sql, rows)`` of INSERTs into ``table`` only, undone by ONE logged rowid range instead of
+        a statement per row (far less to write, and an undo that deletes by range). The new rows must take
+        rowids above every existing one (ids left to SQLite, or given as ``max(id) + 1, + 2 ...``); that is
+        checked, and the action fails if it does not hold. Returns the number of rows inserted."""
+        conn = self.store.conn
+        q = table.replace('"', '""')
+        lo = int(conn.execute(f'SELECT coalesce(max(rowid), 0) + 1 FROM "{q}"').fetchone()[0])
+        conn.execute("UPDATE undo_state SET bulk = 1 WHERE id = 1")
+        try:
+            n = conn.executemany(sql, rows).rowcount
+        finally:
+            conn.execute("UPDATE undo_state SET bulk = 0 WHERE id = 1")
+        hi = int(conn.execute(f'SELECT coalesce(max(rowid), 0) FROM "{q}"').fetchone()[0])
+        if n <= 0:
+            return 0
+        got = int(conn.execute(f'SELECT count(*) FROM "{q}" WHERE rowid BETWEEN ? AND ?', (lo, hi)).fetchone()[0])
+        if got != n or hi - lo + 1 != n:
+            raise ThematicError(f"bulk insert into {table}: {n} rows did not take the rowids {lo}..{hi}")
+        conn.execute(
+            "INSERT INTO undo_log (event_id, stmt, tbl, lo, hi) VALUES (?, ?, ?, ?, ?)",
+            (self.event_id, f'DELETE FROM "{q}" WHERE rowid BETWEEN {lo} AND {hi}', table, lo, hi),
+        )
+        return n
+
 
 class Store:
     """A project. ``Store(path)`` opens (and creates) a file; ``Store(":memory:")`` is for tests."""
@@ -88,6 +127,7 @@ class Store:
             if p.exists() and p.stat().st_size > 0 and not _looks_like_sqlite(p):
                 raise ThematicError(f"{self.path} is not a thematic project (not an SQLite file)")
         self._lock = threading.RLock()
+        self._leaves: frozenset[str] | None = None
         self._depth = 0
         self._action: Action | None = None
         self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60.0)
@@ -96,7 +136,7 @@ class Store:
         self.conn.execute("PRAGMA busy_timeout = 60000")
         if not self.in_memory:
             self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA synchronous = NORMAL")
+            self.conn.execute("PRAGMA synchronous = FULL")  # a committed action survives a power cut
         if migrate:
             self.migrate()
 
@@ -269,65 +309,382 @@ class Store:
             raise NotFound(f"no audit event {event_id}")
         return _event(row)
 
-    def undoable(self) -> AuditEvent | None:
-        """The event :meth:`undo` would revert: the newest change (or redo) that is still in effect."""
+    def undoable(self, coder: str | None = None) -> AuditEvent | None:
+        """The event :meth:`undo` would revert: the newest change (or redo) still in effect -- of anyone, or with
+        ``coder`` only that coder's own (``audit.actor == coder``)."""
+        by, params = ("AND actor = ? ", (coder,)) if coder is not None else ("", ())
         row = self.query_one(
-            "SELECT * FROM audit WHERE undone_by IS NULL AND action != 'undo' "
-            "AND EXISTS (SELECT 1 FROM undo_log WHERE event_id = audit.id) ORDER BY id DESC LIMIT 1"
+            "SELECT * FROM audit WHERE undone_by IS NULL AND action != 'undo' " + by + "AND " + _NOT_PENDING
+            + "AND EXISTS (SELECT 1 FROM undo_log WHERE event_id = audit.id) ORDER BY id DESC LIMIT 1",
+            params,
         )
         return None if row is None else _event(row)
 
-    def redoable(self) -> AuditEvent | None:
-        """The undo event :meth:`redo` would revert: the newest undo still in effect with no new change after it."""
+    def redoable(self, coder: str | None = None) -> AuditEvent | None:
+        """The undo event :meth:`redo` would revert: the newest undo still in effect with no new change after it
+        (with ``coder``: that coder's newest undo, with no newer change of that coder's own; a newer change by
+        someone else to other rows does not block it)."""
+        by, params = ("AND actor = ? ", (coder, coder)) if coder is not None else ("", ())
         row = self.query_one(
-            "SELECT * FROM audit WHERE action = 'undo' AND undone_by IS NULL "
-            "AND id > coalesce((SELECT max(id) FROM audit WHERE action NOT IN ('undo', 'redo') "
-            "AND EXISTS (SELECT 1 FROM undo_log WHERE event_id = audit.id)), 0) ORDER BY id DESC LIMIT 1"
+            "SELECT * FROM audit WHERE action = 'undo' AND undone_by IS NULL " + by + "AND " + _NOT_PENDING
+            + "AND id > coalesce((SELECT max(id) FROM audit WHERE action NOT IN ('undo', 'redo') " + by
+            + "AND EXISTS (SELECT 1 FROM undo_log WHERE event_id = audit.id)), 0) ORDER BY id DESC LIMIT 1",
+            params,
         )
         return None if row is None else _event(row)
 
-    def undo(self, *, actor: str | None = None) -> AuditEvent:
-        """Revert the newest change still in effect; returns the change (as it now stands) that was undone.
+    def pending_undo(self) -> AuditEvent | None:
+        """An undo or redo of a large change that was started in chunks and not yet finished (the process was
+        stopped, or a conflicting change stopped it); :meth:`finish_pending` (or the next undo/redo) ends it."""
+        row = self.query_one("SELECT * FROM audit WHERE id = (SELECT pending FROM undo_state WHERE id = 1)")
+        return None if row is None else _event(row)
 
-        The target is chosen inside the write transaction, so another process's newer change cannot slip in."""
-        with self.action("undo", "Undo", actor=actor) as act:
-            target = self.undoable()
+    def undo(self, *, actor: str | None = None, coder: str | None = None) -> AuditEvent:
+        """Revert the newest change still in effect (of ``coder`` only, when given); returns the change (as it
+        now stands) that was undone.
+
+        Refused (:class:`UndoConflict`, nothing changed) when a later change by someone else touched the rows the
+        undo would change -- it is never silently overwritten. A large change (an import) is reverted in chunks of
+        short transactions, so that other writers never wait long; an unfinished one is finished first."""
+        finished = self.finish_pending(actor=actor)
+        if finished is not None:
+            return finished
+        return self._undo_or_redo(undone=True, actor=actor, coder=coder)
+
+    def redo(self, *, actor: str | None = None, coder: str | None = None) -> AuditEvent:
+        """Reapply the change the newest undo (of ``coder``, when given) reverted, if nothing since conflicts."""
+        finished = self.finish_pending(actor=actor)
+        if finished is not None:
+            return finished
+        return self._undo_or_redo(undone=False, actor=actor, coder=coder)
+
+    def _undo_or_redo(self, *, undone: bool, actor: str | None, coder: str | None) -> AuditEvent:
+        word = "undo" if undone else "redo"
+        who = f" by {coder}" if coder is not None else ""
+        find = self.undoable if undone else self.redoable
+        seen = find(coder)
+        if seen is None:
+            raise NothingToUndo(f"nothing to {word}{who}")
+        big = self._log_size(seen.id) > UNDO_CHUNK_ROWS
+        if big:
+            # checked on a snapshot, without the write lock (the chunks check again as they go)
+            with self.read():
+                self._check_conflicts(seen, references=undone)
+        try:
+            return self._start(word, undone, seen, big, find, actor, coder)
+        except sqlite3.IntegrityError as exc:  # a deferred foreign key at commit: data it needs was removed since
+            raise UndoConflict(f"cannot {word} '{seen.summary}': a later change removed data it needs ({exc})") from exc
+
+    def _start(self, word: str, undone: bool, seen: AuditEvent, big: bool, find: Callable[[str | None], AuditEvent | None],
+               actor: str | None, coder: str | None) -> AuditEvent:
+        who = f" by {coder}" if coder is not None else ""
+        with self.action(word, word.capitalize(), actor=actor or coder, keep_if_unchanged=True) as act:
+            target = find(coder)  # chosen again inside the write transaction: nothing can slip in
             if target is None:
-                raise NothingToUndo("nothing to undo")
-            root = self.event(int(target.details["target"])) if target.action == "redo" else target
-            self._revert(act, target, f"Undo: {root.summary}", actor, root.id, undone=True)
+                raise NothingToUndo(f"nothing to {word}{who}")
+            root_id = int(target.details["target"]) if target.action in ("undo", "redo") else target.id
+            root = self.event(root_id)
+            summary = f"{word.capitalize()}: {root.summary}"
+            act.execute(
+                "UPDATE audit SET summary = ?, actor = ?, undo_of = ? WHERE id = ?",
+                (summary, actor or coder or target.actor, target.id, act.event_id),
+            )
+            act.details["target"] = root.id
+            if big and target.id != seen.id:
+                raise UndoConflict(f"another change was made while preparing the {word}; try again")
+            if big:
+                act.details["pending"] = {"below": None, "lo": None, "undone": undone}
+                act.execute("UPDATE undo_state SET pending = ? WHERE id = 1", (act.event_id,))
+                act.execute("UPDATE audit SET undone_by = ? WHERE id = ?", (act.event_id, target.id))
+                if undone:
+                    act.execute("UPDATE audit SET undone_by = ? WHERE id = ?", (act.event_id, root.id))
+            else:
+                self._check_conflicts(target, references=False, exclude=act.event_id)
+                mark = self._last_log_id()
+                self._revert(act, target, word)
+                self._check_undo_rows(act.event_id, mark, target)
+                act.execute("UPDATE audit SET undone_by = ? WHERE id = ?", (act.event_id, target.id))
+                act.execute("UPDATE audit SET undone_by = ? WHERE id = ?", (act.event_id if undone else None, root.id))
+                big = False
+            event_id = act.event_id
+        if big:
+            self._run_pending(event_id)
         return self.event(root.id)
 
-    def redo(self, *, actor: str | None = None) -> AuditEvent:
-        """Reapply the change the newest undo reverted, if no other change was made since."""
-        with self.action("redo", "Redo", actor=actor) as act:
-            undo_event = self.redoable()
-            if undo_event is None:
-                raise NothingToUndo("nothing to redo")
-            root = self.event(int(undo_event.details["target"]))
-            self._revert(act, undo_event, f"Redo: {root.summary}", actor, root.id, undone=False)
-        return self.event(root.id)
+    def finish_pending(self, *, actor: str | None = None) -> AuditEvent | None:
+        """Finish an undo or redo left part-way (see :meth:`pending_undo`); returns the change it concerns."""
+        pending = self.pending_undo()
+        if pending is None:
+            return None
+        self._run_pending(pending.id)
+        return self.event(int(pending.details["target"]))
 
-    def _revert(
-        self, act: Action, target: AuditEvent, summary: str, actor: str | None, root: int, *, undone: bool
-    ) -> None:
-        """Run ``target``'s inverse statements inside ``act``; mark the target and the root change."""
-        stmts = [
-            r[0]
-            for r in self.conn.execute(
-                "SELECT stmt FROM undo_log WHERE event_id = ? ORDER BY id DESC", (target.id,)
-            ).fetchall()
-        ]
+    # -- reverting
+
+    def _log_size(self, event_id: int) -> int:
+        """How many rows reverting ``event_id`` touches directly (a logged rowid range counts its rows)."""
+        return int(self.scalar(
+            "SELECT coalesce(sum(CASE WHEN hi > lo THEN hi - lo + 1 ELSE 1 END), 0) FROM undo_log WHERE event_id = ?",
+            (event_id,),
+        ))
+
+    def _last_log_id(self) -> int:
+        return int(self.conn.execute("SELECT coalesce(max(id), 0) FROM undo_log").fetchone()[0])
+
+    def _revert(self, act: Action, target: AuditEvent, word: str) -> None:
+        """Run ``target``'s inverse statements inside ``act`` (its triggers log the inverse of the inverse)."""
+        items = self.conn.execute(
+            "SELECT stmt, tbl, lo, hi FROM undo_log WHERE event_id = ? ORDER BY id DESC", (target.id,)
+        ).fetchall()
         act.execute("PRAGMA defer_foreign_keys = ON")
-        for stmt in stmts:
-            act.execute(stmt)
-        act.execute(
-            "UPDATE audit SET summary = ?, actor = ?, undo_of = ? WHERE id = ?",
-            (summary, actor or target.actor, target.id, act.event_id),
+        for item in items:
+            try:
+                _run_undo_stmt(self.conn, item, self._leaf_tables())
+            except sqlite3.IntegrityError as exc:
+                raise UndoConflict(
+                    f"cannot {word} '{target.summary}': a later change reused its rows ({exc})"
+                ) from exc
+
+    def _run_pending(self, event_id: int) -> None:
+        """Revert a large change in chunks of at most :data:`UNDO_CHUNK_ROWS` rows, each its own short write
+        transaction that also records how far it got, so that a stopped process leaves a consistent project
+        and the next call goes on from there (each chunk is idempotent: it starts where the last commit ended)."""
+        while True:
+            started = time.monotonic()
+            with self._lock:
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    done = self._chunk(event_id)
+                    try:
+                        self.conn.execute("COMMIT")
+                    except sqlite3.IntegrityError as exc:
+                        raise UndoConflict(
+                            f"the undo/redo under way stopped part-way: a later change removed data it needs ({exc}); "
+                            "undo that change, then run undo again to finish"
+                        ) from exc
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+            if done:
+                return
+            # Leave the lock free for a while, so that a writer waiting in SQLite's busy handler (which polls at
+            # growing intervals, up to 100 ms) gets its turn instead of waiting for the whole undo.
+            time.sleep(min(0.1, time.monotonic() - started))
+
+    def _chunk(self, event_id: int) -> bool:
+        """One chunk of a pending undo/redo (inside the caller's transaction); True when it finished."""
+        ev = _event(self.conn.execute("SELECT * FROM audit WHERE id = ?", (event_id,)).fetchone())
+        state = ev.details.get("pending")
+        if state is None:
+            return True
+        target = _event(self.conn.execute("SELECT * FROM audit WHERE id = ?", (ev.undo_of,)).fetchone())
+        below = state["below"] if state["below"] is not None else self._last_log_id() + 1
+        lo = state["lo"]
+        self.conn.execute("UPDATE undo_state SET event_id = ? WHERE id = 1", (event_id,))
+        self.conn.execute("PRAGMA defer_foreign_keys = ON")
+        mark = self._last_log_id()
+        budget = UNDO_CHUNK_ROWS
+        finished = False
+        try:
+            while budget > 0:
+                item = self.conn.execute(
+                    "SELECT id, stmt, tbl, lo, hi FROM undo_log WHERE event_id = ? AND id < ? ORDER BY id DESC LIMIT 1",
+                    (target.id, below),
+                ).fetchone()
+                if item is None:
+                    finished = True
+                    break
+                if item["hi"] is not None and item["hi"] > item["lo"] and item["stmt"].startswith("DELETE"):
+                    # a logged range of inserted rows: delete it a part at a time, lowest rowids first (so that
+                    # the table's highest rowid, and with it new rows' ids, stays put until the range is gone)
+                    start = item["lo"] if lo is None else lo
+                    stop = min(int(item["hi"]), start + budget - 1)
+                    table = str(item["tbl"]).replace('"', '""')
+                    self.conn.execute(f'DELETE FROM "{table}" WHERE rowid BETWEEN ? AND ?', (start, stop))
+                    budget -= stop - start + 1
+                    if stop >= int(item["hi"]):
+                        below, lo = int(item["id"]), None
+                    else:
+                        lo = stop + 1
+                else:
+                    _run_undo_stmt(self.conn, item, self._leaf_tables())
+                    budget -= 1
+                    below, lo = int(item["id"]), None
+        except sqlite3.IntegrityError as exc:
+            raise UndoConflict(
+                f"the {ev.action} of '{target.summary}' stopped part-way: a later change reused its rows ({exc}); "
+                f"undo that change, then run {ev.action} again to finish"
+            ) from exc
+        try:
+            self._check_undo_rows(event_id, mark, target)
+        except UndoConflict as exc:
+            raise UndoConflict(f"{exc.message} -- the {ev.action} stopped part-way; run {ev.action} again to finish "
+                               "once that change is undone") from exc
+        self.conn.execute("UPDATE undo_state SET event_id = NULL WHERE id = 1")
+        details = dict(ev.details)
+        if finished:
+            details.pop("pending")
+            self.conn.execute("UPDATE undo_state SET pending = NULL WHERE id = 1")
+            if not state.get("undone", True):
+                self.conn.execute("UPDATE audit SET undone_by = NULL WHERE id = ?", (int(details["target"]),))
+        else:
+            details["pending"] = {"below": below, "lo": lo, "undone": state.get("undone", True)}
+        self.conn.execute("UPDATE audit SET details = ? WHERE id = ?", (json.dumps(details), event_id))
+        return finished
+
+    # -- conflicts: an undo never silently overwrites someone else's later change
+
+    def _later_events(self) -> str:
+        """SQL for the changes made after ``:t`` that are still in effect, less undos/redos of changes after ``:t``
+        (an undone change and its undo cancel out; a redo counts through the change it reapplies)."""
+        return ("SELECT id FROM audit WHERE id > :t AND id != :u AND undone_by IS NULL "
+                "AND coalesce(undo_of, 0) <= :t")
+
+    def _check_conflicts(self, target: AuditEvent, *, references: bool, exclude: int = -1) -> None:
+        """Refuse when a later change still in effect touched a row ``target``'s inverse would change, or (with
+        ``references``) holds a row pointing at a row the inverse would delete (a cascade would remove it)."""
+        hit = self._overlap("a.event_id = :src", {"src": target.id, "t": target.id, "u": exclude}, reinserts=True)
+        if hit is None and references:
+            hit = self._referencing(target, exclude)
+        if hit is not None:
+            self._refuse(target, hit)
+
+    def _check_undo_rows(self, event_id: int, mark: int, target: AuditEvent) -> None:
+        """After running inverse statements: every row they changed (cascades included, as the triggers logged
+        them under ``event_id`` after log id ``mark``) must be untouched by later changes of others."""
+        hit = self._overlap("a.event_id = :src AND a.id > :mark",
+                            {"src": event_id, "mark": mark, "t": target.id, "u": event_id})
+        if hit is not None:
+            self._refuse(target, hit)
+
+    def _leaf_tables(self) -> frozenset[str]:
+        """Tracked tables no foreign key points at (codings, memos, quotes ...): a row of theirs is known by its
+        content, not its id, so an undo may re-insert one under a new id when its old id was taken since."""
+        if self._leaves is None:
+            tables = schema.tracked_tables(self.conn)
+            referenced = {
+                str(fk["table"]) for t in tables for fk in self.conn.execute(f'PRAGMA foreign_key_list("{t}")')
+            }
+            self._leaves = frozenset(t for t in tables if t not in referenced)
+        return self._leaves
+
+    def _overlap(self, where: str, params: dict[str, Any], *, reinserts: bool = False) -> int | None:
+        if reinserts:
+            # ``a`` holds a change's inverse statements. A row one of them re-inserts into a leaf table was gone
+            # since that change, so a later change to a row with the same id concerns another row (SQLite reuses
+            # the highest ids): not a conflict; the row is re-inserted under a new id (_run_undo_stmt).
+            leaves = ", ".join("'" + t.replace("'", "''") + "'" for t in self._leaf_tables()) or "''"
+            where = f"{where} AND NOT (a.stmt LIKE 'INSERT%' AND a.tbl IN ({leaves}))"
+        later = self._later_events()
+        row = self.conn.execute(
+            f"SELECT b.event_id FROM undo_log a JOIN undo_log b ON b.tbl = a.tbl AND b.lo BETWEEN a.lo AND a.hi "
+            f"WHERE {where} AND b.event_id IN ({later}) AND b.event_id != a.event_id LIMIT 1",
+            params,
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
+        for r in self.conn.execute(
+            f"SELECT event_id, tbl, lo, hi FROM undo_log WHERE hi > lo AND event_id IN ({later})", params
+        ).fetchall():
+            found = self.conn.execute(
+                f"SELECT 1 FROM undo_log a WHERE {where} AND a.tbl = :tbl AND a.lo <= :hi AND a.hi >= :lo LIMIT 1",
+                {**params, "tbl": r["tbl"], "lo": r["lo"], "hi": r["hi"]},
+            ).fetchone()
+            if found is not None and int(r["event_id"]) != params["src"]:
+                return int(r["event_id"])
+        return None
+
+    def _referencing(self, target: AuditEvent, exclude: int) -> int | None:
+        """A later change still in effect whose row points (by foreign key) at a row ``target`` inserted."""
+        parents = {
+            str(r[0]) for r in self.conn.execute(
+                "SELECT DISTINCT tbl FROM undo_log WHERE event_id = ? AND stmt LIKE 'DELETE%'", (target.id,)
+            )
+        }
+        if not parents:
+            return None
+        later = self._later_events()
+        for child in schema.tracked_tables(self.conn):
+            for fk in self.conn.execute(f'PRAGMA foreign_key_list("{child}")').fetchall():
+                parent, col, to = fk["table"], fk["from"], fk["to"]
+                if parent not in parents or to not in (None, "id"):
+                    continue
+                q = child.replace('"', '""')
+                row = self.conn.execute(
+                    f'SELECT b.event_id FROM undo_log b JOIN "{q}" c ON c.rowid BETWEEN b.lo AND b.hi '
+                    f"WHERE b.tbl = :child AND b.event_id IN ({later}) AND EXISTS (SELECT 1 FROM undo_log p "
+                    f"WHERE p.tbl = :parent AND p.event_id = :t AND p.stmt LIKE 'DELETE%' "
+                    f'AND c."{col}" BETWEEN p.lo AND p.hi) LIMIT 1',
+                    {"child": child, "parent": parent, "t": target.id, "u": exclude},
+                ).fetchone()
+                if row is not None:
+                    return int(row[0])
+        return None
+
+    def _refuse(self, target: AuditEvent, later_id: int) -> None:
+        other = _event(self.conn.execute("SELECT * FROM audit WHERE id = ?", (later_id,)).fetchone())
+        what = "undo" if target.action != "undo" else "redo"
+        raise UndoConflict(
+            f"cannot {what} '{target.summary}': a later change #{other.id} by {other.actor} "
+            f"('{other.summary}', {other.ts[:16].replace('T', ' ')}) changed the same data; undo that first"
         )
-        act.details["target"] = root
-        act.execute("UPDATE audit SET undone_by = ? WHERE id = ?", (act.event_id, target.id))
-        act.execute("UPDATE audit SET undone_by = ? WHERE id = ?", (act.event_id if undone else None, root))
+
+    # ------------------------------------------------------------------ purging history
+
+    def purge_history(
+        self,
+        *,
+        before: str | None = None,
+        redact: Callable[[list[str]], list[str]] | None = None,
+        actor: str | None = None,
+    ) -> dict[str, int]:
+        """Drop the undo/redo data of the changes made before ``before`` (an ISO date or timestamp; all when None),
+        pass every audit summary and text detail through ``redact`` (the summary lines stay, redacted), then
+        VACUUM and truncate the write-ahead log, so that no deleted or overwritten text survives in the file's
+        bytes. The changes purged can no longer be undone or redone. Recorded as one (not undoable) audit event.
+
+        Returns counts: ``events`` (whose undo data went), ``entries`` (undo statements removed), ``redacted``
+        (audit lines changed)."""
+        if self.pending_undo() is not None:
+            raise Conflict("an undo is under way in chunks; finish it first (python -m thematic undo)")
+        cutoff = before if before is not None else "9999"
+        with self.action("purge-history", "Purged undo history" + (f" before {before}" if before else ""),
+                         actor=actor, keep_if_unchanged=True, details={"before": before}) as act:
+            events = int(act.execute(
+                "SELECT count(DISTINCT event_id) FROM undo_log WHERE event_id IN (SELECT id FROM audit WHERE ts < ?)",
+                (cutoff,)).fetchone()[0])
+            entries = act.execute(
+                "DELETE FROM undo_log WHERE event_id IN (SELECT id FROM audit WHERE ts < ? AND id != ?)",
+                (cutoff, act.event_id),
+            ).rowcount
+            changed = 0
+            if redact is not None:
+                rows = act.execute("SELECT id, summary, details FROM audit WHERE id != ?", (act.event_id,)).fetchall()
+                texts: list[str] = []
+                for r in rows:
+                    texts.append(r["summary"])
+                    texts.extend(_strings(json.loads(r["details"] or "{}")))
+                done = iter(redact(texts))
+                for r in rows:
+                    summary = next(done)
+                    details = _replace_strings(json.loads(r["details"] or "{}"), done)
+                    new_details = json.dumps(details)
+                    if summary != r["summary"] or new_details != (r["details"] or "{}"):
+                        act.execute("UPDATE audit SET summary = ?, details = ? WHERE id = ?", (summary, new_details, r["id"]))
+                        changed += 1
+            act.details.update({"events": events, "entries": entries, "redacted": changed})
+        self.compact()
+        return {"events": events, "entries": entries, "redacted": changed}
+
+    def compact(self) -> None:
+        """VACUUM (rewrite the file without free pages, which may hold deleted text) and empty the write-ahead log."""
+        with self._lock:
+            self.conn.execute("VACUUM")
+            if not self.in_memory:
+                busy = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                if busy:
+                    raise Conflict("the project is open elsewhere; the write-ahead log could not be emptied "
+                                   "(close the other windows and run the command again)")
 
     # ------------------------------------------------------------------ project settings and status
 
@@ -349,6 +706,10 @@ class Store:
             return {t: int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables}
 
 
+# The undo/redo under way in chunks (at most one) is named in ``undo_state.pending``; its details say how far.
+_NOT_PENDING = "id IS NOT (SELECT pending FROM undo_state WHERE id = 1) "
+
+
 def _event(row: sqlite3.Row) -> AuditEvent:
     return AuditEvent(
         id=row["id"],
@@ -360,6 +721,58 @@ def _event(row: sqlite3.Row) -> AuditEvent:
         undo_of=row["undo_of"],
         undone_by=row["undone_by"],
     )
+
+
+def _strings(value: Any) -> list[str]:
+    """The strings inside a JSON value, depth first (keys excluded)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _replace_strings(value: Any, new: Iterator[str]) -> Any:
+    """``value`` with its strings replaced, in :func:`_strings` order, from ``new``."""
+    if isinstance(value, str):
+        return next(new)
+    if isinstance(value, dict):
+        return {k: _replace_strings(v, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_strings(v, new) for v in value]
+    return value
+
+
+def _run_undo_stmt(conn: sqlite3.Connection, item: sqlite3.Row, leaves: frozenset[str] = frozenset()) -> None:
+    """Run one logged inverse statement. A one-row delete runs as a prepared ``DELETE ... WHERE rowid = ?`` (the
+    same text for every row of a table): compiling a delete with its cascades and triggers costs far more than
+    running it, so thousands of distinct statement texts would spend their time in the compiler."""
+    stmt = str(item["stmt"])
+    if item["tbl"] is not None and item["lo"] == item["hi"] and stmt.startswith("DELETE FROM") and " BETWEEN " not in stmt:
+        table = str(item["tbl"]).replace('"', '""')
+        conn.execute(f'DELETE FROM "{table}" WHERE rowid = ?', (item["lo"],))
+    elif item["tbl"] is not None and stmt.startswith("INSERT INTO") and stmt.endswith(")") and _VALUES in stmt:
+        # likewise a re-insert: its literal values are read by a trigger-free SELECT, then bound to one prepared
+        # INSERT per table
+        head, _, values = stmt.partition(_VALUES)
+        row = list(conn.execute("SELECT " + values[:-1]).fetchone())
+        table = str(item["tbl"])
+        q = table.replace('"', '""')
+        if table in leaves and conn.execute(f'SELECT 1 FROM "{q}" WHERE rowid = ?', (row[0],)).fetchone():
+            # its id was taken by another row since: a new id (nothing refers to a leaf table's ids)
+            names = [c.strip().strip('"') for c in head.partition("(")[2].split(",")]
+            pk = [r[1] for r in conn.execute(f'PRAGMA table_info("{q}")') if r[5] == 1 and r[2].upper() == "INTEGER"]
+            for i, name in enumerate(names):
+                if i == 0 or name in pk:
+                    row[i] = None
+        conn.execute(head + _VALUES + ", ".join("?" * len(row)) + ")", tuple(row))
+    else:
+        conn.execute(stmt)
+
+
+_VALUES = ") VALUES ("
 
 
 def _looks_like_sqlite(path: Path) -> bool:

@@ -38,6 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--unit", choices=("sentence", "response"), default="sentence", help="segment unit")
     p.add_argument("--redact", action="store_true", help="replace person names by [NAME] before storing")
     p.add_argument("--staff-names", metavar="FILE", help="with --redact: a file of staff names, one a line")
+    p.add_argument("--drop-column", action="append", dest="drop_columns", default=[], metavar="C",
+                   help="never store this column (repeat for several)")
     p.add_argument("--actor", default=None, help="who is importing (for the audit trail)")
     p.set_defaults(func=cmd_ingest)
 
@@ -75,14 +77,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             staff_names=staff,
             actor=args.actor,
             progress=progress,
+            drop_columns=args.drop_columns,
         )
     m = result.mapping
     where = f"sheet {m.sheet!r}, header row {m.header_row}" if m.sheet else f"header row {m.header_row}"
-    print(f"read {result.rows} rows from {result.name} ({where})")
+    print(f"read {result.rows} rows from {report.source} ({where})")
     print(f"layout {m.layout}; id column: {m.id_column or '(row numbers)'}")
     print("questions: " + "; ".join(result.questions))
     if m.meta_columns:
-        print("metadata: " + ", ".join(m.meta_columns))
+        print("metadata: " + ", ".join(c for c in m.meta_columns if c not in args.drop_columns))
     for line in report.lines():
         print(line)
     sys.stdout.flush()

@@ -1,4 +1,4 @@
-"""``init``, ``status``, ``undo``, ``redo``, ``log``: the project itself."""
+"""``init``, ``status``, ``undo``, ``redo``, ``log``, ``purge-history``: the project itself."""
 
 from __future__ import annotations
 
@@ -20,13 +20,34 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("project")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("undo", help="revert the last change")
+    p = sub.add_parser(
+        "undo", help="revert the last change (with --coder: that coder's own last change)",
+        description="Revert the newest change still in effect: of anyone, or with --coder only that coder's own. "
+        "Refused, changing nothing, when someone else changed the same data later. A large import is undone in "
+        "short chunks; if that is interrupted, the next undo finishes it.",
+    )
     p.add_argument("project")
+    p.add_argument("--coder", default=None, metavar="NAME", help="undo only this coder's own changes")
     p.set_defaults(func=cmd_undo)
 
-    p = sub.add_parser("redo", help="reapply the last undone change")
+    p = sub.add_parser("redo", help="reapply the last undone change (with --coder: that coder's own)")
     p.add_argument("project")
+    p.add_argument("--coder", default=None, metavar="NAME", help="redo only this coder's own undo")
     p.set_defaults(func=cmd_redo)
+
+    p = sub.add_parser(
+        "purge-history",
+        help="drop undo/redo data (and the old text it holds), redact the audit lines, compact the file",
+        description="Drops the undo/redo data of changes made before --before (default: all), so that text "
+        "removed or replaced since (an import made without --redact and undone) no longer survives in the file; "
+        "the audit trail keeps one line per change, with names redacted; then VACUUMs the file and empties its "
+        "write-ahead log. The purged changes can no longer be undone.",
+    )
+    p.add_argument("project")
+    p.add_argument("--before", default=None, metavar="DATE", help="only changes made before this date (YYYY-MM-DD)")
+    p.add_argument("--staff-names", metavar="FILE", help="a file of staff names (one a line) to redact as well")
+    p.add_argument("--actor", default=None)
+    p.set_defaults(func=cmd_purge_history)
 
     p = sub.add_parser("log", help="the audit trail, newest first")
     p.add_argument("project")
@@ -58,15 +79,48 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_undo(args: argparse.Namespace) -> int:
     with open_store(args.project) as store:
-        event = store.undo()
-    print(f"undone: {event.summary}")
+        pending = store.pending_undo()
+        event = store.undo(coder=args.coder)
+    if pending is not None:
+        print(f"finished: {pending.summary}")
+    else:
+        print(f"undone: {event.summary}" + (f" (by {args.coder})" if args.coder else f" (by {event.actor})"))
     return 0
 
 
 def cmd_redo(args: argparse.Namespace) -> int:
     with open_store(args.project) as store:
-        event = store.redo()
-    print(f"redone: {event.summary}")
+        pending = store.pending_undo()
+        event = store.redo(coder=args.coder)
+    if pending is not None:
+        print(f"finished: {pending.summary}")
+    else:
+        print(f"redone: {event.summary}" + (f" (by {args.coder})" if args.coder else f" (by {event.actor})"))
+    return 0
+
+
+def cmd_purge_history(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from ..errors import InvalidInput
+    from ..redact import read_staff_names, redact_log_texts
+
+    before = args.before
+    if before is not None:
+        try:
+            date.fromisoformat(before[:10])
+        except ValueError:
+            raise InvalidInput(f"--before {before!r} is not a date (YYYY-MM-DD)") from None
+    staff = read_staff_names(args.staff_names) if args.staff_names else []
+    with open_store(args.project) as store:
+        counts = store.purge_history(before=before, redact=lambda texts: redact_log_texts(texts, staff),
+                                     actor=args.actor)
+    print(f"dropped the undo data of {counts['events']} changes ({counts['entries']} entries); "
+          f"{counts['redacted']} audit lines redacted; file compacted")
+    copies = sorted(Path(args.project).parent.glob(Path(args.project).name + ".bak-v*"))
+    if copies:
+        print("older copies of this project (taken before schema upgrades) still hold the old data; delete them "
+              "if they must go too: " + ", ".join(str(c) for c in copies))
     return 0
 
 

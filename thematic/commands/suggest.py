@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import os
 import sys
@@ -11,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..errors import InvalidInput
+from ..export.safety import csv_writer
 from ..store import Store
 from . import open_store, progress_line
 
@@ -64,7 +64,7 @@ def cmd_suggest(args: argparse.Namespace) -> int:
         found = suggest(store, question_id=qid, top=args.top, coder=args.coder, progress=progress_line())
         segs = {s.id: s for s in get_segments(store, sorted({s.segment_id for s in found}))}
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv_writer(buf, lineterminator="\n")
     writer.writerow(COLUMNS)
     for s in found:
         seg = segs[s.segment_id]

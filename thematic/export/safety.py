@@ -1,7 +1,9 @@
 """Safety helpers shared by the exporters and importers.
 
 * :func:`cell` neutralises spreadsheet formulas (CSV/formula injection): a text cell that starts with ``=``, ``+``,
-  ``-``, ``@``, a tab or a carriage return gets a leading ``'`` so that Excel or LibreOffice show it as text.
+  ``-``, ``@``, a tab, a carriage return or a line feed -- also after leading spaces or line breaks, which Excel and
+  LibreOffice skip -- gets a leading ``'`` so that they show it as text. Every CSV and XLSX writer in thematic goes
+  through it, headers included: :func:`csv_writer` / :func:`write_csv` for CSV, ``cell(v)`` for each openpyxl value.
 * :func:`parse_xml` parses untrusted XML without DTDs, external entities, network access or huge trees.
 * :func:`read_zip` opens an untrusted archive and refuses path traversal and zip bombs *before* decompressing.
 * :func:`write_bytes` writes to a path (atomically) or to a binary file object.
@@ -9,17 +11,21 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 import re
 import tempfile
 import zipfile
 from pathlib import Path
+from collections.abc import Iterable, Sequence
 from typing import IO, Any
 
 from ..errors import InvalidInput
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+# Leading characters a spreadsheet may skip before it looks for a formula trigger.
+_LEADING_SPACE = " \t\r\n\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u200b\u3000\ufeff"
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _XML_BAD = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -38,9 +44,62 @@ def cell(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     value = _CONTROL.sub("\ufffd", value)  # spreadsheets refuse control characters
-    if value.startswith(FORMULA_START):
+    if value.startswith(FORMULA_START) or value.lstrip(_LEADING_SPACE).startswith(FORMULA_START):
         return "'" + value
     return value
+
+
+def uncell(value: str) -> str:
+    """The text :func:`cell` was given, for a cell it guarded (``'=x`` -> ``=x``, ``'  @x`` -> ``  @x``)."""
+    if value.startswith("'") and cell(value[1:]) == value:
+        return value[1:]
+    return value
+
+
+def cells(row: Iterable[Any]) -> list[Any]:
+    """:func:`cell` applied to every value of a row."""
+    return [cell(v) for v in row]
+
+
+class SafeWriter:
+    """A ``csv.writer`` whose every cell, header included, passes through :func:`cell`."""
+
+    def __init__(self, fh: IO[str], **fmtparams: Any) -> None:
+        self._w = csv.writer(fh, **fmtparams)
+
+    def writerow(self, row: Iterable[Any]) -> Any:
+        return self._w.writerow(cells(row))
+
+    def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
+def csv_writer(fh: IO[str], **fmtparams: Any) -> SafeWriter:
+    """``csv.writer(fh, **fmtparams)`` that neutralises formulas in every cell (see :func:`cell`)."""
+    return SafeWriter(fh, **fmtparams)
+
+
+def write_csv(
+    dest: str | os.PathLike[str] | IO[str], header: Sequence[Any], rows: Iterable[Iterable[Any]], *,
+    bom: bool = True, **fmtparams: Any,
+) -> int:
+    """Write ``header`` and ``rows`` as CSV (every cell through :func:`cell`); returns the number of data rows.
+
+    A path is written atomically (UTF-8, with a byte-order mark unless ``bom=False``, so that Excel reads it as
+    UTF-8); a text file object is written as it is."""
+    n = 0
+    if isinstance(dest, (str, os.PathLike)):
+        buf = io.StringIO()
+        n = write_csv(buf, header, rows, **fmtparams)
+        write_bytes(buf.getvalue().encode("utf-8-sig" if bom else "utf-8"), dest)
+        return n
+    w = csv_writer(dest, **fmtparams)
+    w.writerow(header)
+    for row in rows:
+        w.writerow(row)
+        n += 1
+    return n
 
 
 def xml_text(s: str) -> str:

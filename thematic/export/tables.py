@@ -8,14 +8,13 @@ that begins with ``=`` is shown as text and never run as a formula.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
 from ..store import Store
-from .safety import cell
+from .safety import cell, csv_writer
 
 MAX_GROUP_VALUES = 40  # a metadata field with more distinct values than this is not a grouping (ids, dates ...)
 
@@ -63,7 +62,7 @@ def extract_rows(store: Store, *, coder: str | None = None) -> Iterator[list[Any
 
 def render_csv(store: Store, *, coder: str | None = None, **_: Any) -> bytes:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
+    w = csv_writer(buf, lineterminator="\r\n")
     w.writerow(extract_header(store))
     for row in extract_rows(store, coder=coder):
         w.writerow(row)

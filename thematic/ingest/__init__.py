@@ -50,6 +50,7 @@ def ingest_file(
     staff_names: Iterable[str] = (),
     actor: str | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    drop_columns: Sequence[str] = (),
 ) -> IngestReport:
     """``read_forms`` then ``add_forms``: import one file into ``store``."""
     result = read_forms(
@@ -62,4 +63,5 @@ def ingest_file(
         answer_column=answer_column,
         progress=progress,
     )
-    return add_forms(store, result, unit=unit, redact=redact, staff_names=staff_names, actor=actor, progress=progress)
+    return add_forms(store, result, unit=unit, redact=redact, staff_names=staff_names, actor=actor, progress=progress,
+                     drop_columns=drop_columns)

@@ -5,9 +5,14 @@
   it is a :class:`~thematic.errors.Conflict` naming the id, the new row and the row it came from before.
 * Questions are matched by key (the column header, or the question text in long layout); new ones are added.
 * With ``redact=True`` names are replaced before anything is compared, segmented or stored: the project never
-  holds the original text, and segment offsets refer to the redacted text.
+  holds the original text, and segment offsets refer to the redacted text. Metadata columns are redacted by kind
+  (identifying / free text / categorical: :func:`thematic.redact.meta_column_kind`), and so is the file's name
+  (in ``sources``, the audit trail and form ids made from it).
+* ``drop_columns`` are never stored (neither as metadata nor as questions); the import records only their count.
 * Everything (source, questions, forms, metadata, answers, segments) is written in one ``store.action``:
-  either all of it or nothing; ``store.undo()`` removes it exactly.
+  either all of it or nothing; ``store.undo()`` removes it exactly. :func:`write_forms` is the one writer of
+  forms, metadata, answers and segments (other importers call it inside their own action); its rows are logged
+  for undo as rowid ranges, not a statement per row.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import json
 import sqlite3
 from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..errors import Conflict, InvalidInput
 from ..store import Action, Store, now
@@ -35,6 +40,8 @@ class IngestReport:
     blanks: int = 0  # cells that held no answer (empty, "N/A", "-" ...)
     segments: int = 0
     redactions: int = 0
+    meta_kinds: dict[str, str] = field(default_factory=dict)  # with redact: how each metadata column was treated
+    dropped: list[str] = field(default_factory=list)  # columns never stored (drop_columns)
     questions_added: int = 0
     source_id: int | None = None
     event_id: int | None = None
@@ -56,6 +63,10 @@ class IngestReport:
         ]
         if self.redactions:
             out.append(f"names redacted   {self.redactions}")
+        if self.meta_kinds:
+            out.append("metadata redacted as: " + ", ".join(f"{k} ({v})" for k, v in self.meta_kinds.items()))
+        if self.dropped:
+            out.append("columns not stored: " + ", ".join(self.dropped))
         out.extend(f"warning: {w}" for w in self.warnings)
         return out
 
@@ -69,13 +80,24 @@ def add_forms(
     staff_names: Iterable[str] = (),
     actor: str | None = None,
     progress: Progress | None = None,
+    drop_columns: Sequence[str] = (),
 ) -> IngestReport:
     """Write ``result`` into ``store`` (see the module docstring). Returns what was done."""
     from ..segment import UNITS
 
     if unit not in UNITS:
         raise InvalidInput(f"unknown segment unit {unit!r}: use one of {', '.join(UNITS)}")
+    if drop_columns:
+        result = _drop(result, drop_columns)
+    staff_names = list(staff_names)
+    if redact:
+        from ..redact import Redactor
+
+        redactor = Redactor(staff_names)
+        name, n_name = redactor.redact_file_name(result.name)
+        result = replace(result, name=name, warnings=[w.replace(result.name, name) for w in result.warnings])
     report = IngestReport(source=result.name, warnings=list(result.warnings), blanks=result.blanks)
+    report.dropped = [c for c in drop_columns]
     prior = store.query_one("SELECT name, imported_at FROM sources WHERE sha256 = ?", (result.sha256,))
     if prior is not None:
         report.already_imported = True
@@ -88,15 +110,19 @@ def add_forms(
     forms = result.forms
     answer_texts: list[dict[str, tuple[str, int]]] = [f.answers for f in forms]
     if redact:
-        from ..redact import Redactor
+        from ..redact import redact_meta
 
         texts = [t for f in forms for t, _row in f.answers.values()]
-        redacted = Redactor(staff_names).redact_many(texts, progress)
+        redacted = redactor.redact_many(texts, progress)
         del texts
-        report.redactions = sum(n for _t, n in redacted)
+        report.redactions = sum(n for _t, n in redacted) + n_name
         it = iter(redacted)
         answer_texts = [{q: (next(it)[0], row) for q, (_t, row) in f.answers.items()} for f in forms]
         del redacted
+        metas, n_meta, kinds = redact_meta([f.meta for f in forms], redactor)
+        forms = [FormRecord(f.external_id, f.row, f.answers, m) for f, m in zip(forms, metas)]
+        report.redactions += n_meta
+        report.meta_kinds = kinds
 
     # 2. forms already in the project
     existing = _existing_forms(store, [f.external_id for f in forms])
@@ -146,6 +172,7 @@ def add_forms(
         "id_column": result.mapping.id_column,
         "question_columns": list(result.mapping.question_columns),
         "meta_columns": list(result.mapping.meta_columns),
+        "dropped_columns": len(drop_columns),
         "answer_column": result.mapping.answer_column,
         "encoding": result.encoding,
         "delimiter": result.delimiter,
@@ -206,50 +233,15 @@ def _write(
             "INSERT INTO sources (name, sha256, imported_at, options) VALUES (?, ?, ?, ?)",
             (result.name, result.sha256, now(), json.dumps(options)),
         )
-        qids = {r["key"]: r["id"] for r in act.execute("SELECT id, key FROM questions").fetchall()}
-        position = int(act.execute("SELECT coalesce(max(position), -1) + 1 FROM questions").fetchone()[0])
-        for key in result.questions:
-            if key not in qids:
-                qids[key] = act.insert(
-                    "INSERT INTO questions (key, label, position) VALUES (?, ?, ?)", (key, key, position)
-                )
-                position += 1
-                report.questions_added += 1
-        first_form = _next_id(act, "forms")
-        first_answer = _next_id(act, "answers")
-        act.executemany(
-            "INSERT INTO forms (id, external_id, source_id, source_row) VALUES (?, ?, ?, ?)",
-            ((first_form + i, f.external_id, source_id, f.row) for i, (f, _a) in enumerate(new)),
+        written = write_forms(
+            act, [FormRecord(f.external_id, f.row, answers, f.meta) for f, answers in new], ends,
+            source_id=source_id, questions=result.questions,
         )
-        act.executemany(
-            "INSERT INTO form_meta (form_id, field, value) VALUES (?, ?, ?)",
-            ((first_form + i, k, v) for i, (f, _a) in enumerate(new) for k, v in f.meta.items()),
-        )
-
-        def answer_rows() -> Iterator[tuple[int, int, int, str, int]]:
-            aid = first_answer
-            for i, (_f, answers) in enumerate(new):
-                for q, (text, row) in answers.items():
-                    yield (aid, first_form + i, qids[q], text, row)
-                    aid += 1
-
-        act.executemany(
-            "INSERT INTO answers (id, form_id, question_id, text, source_row) VALUES (?, ?, ?, ?, ?)", answer_rows()
-        )
-
-        def segment_rows() -> Iterator[tuple[int, int, int, int, str]]:
-            for (aid, _fid, _qid, text, _row), stops in zip(answer_rows(), ends):
-                start = 0
-                for pos, end in enumerate(stops):
-                    yield (aid, pos, start, end, text[start:end])
-                    start = end
-
-        act.executemany('INSERT INTO segments (answer_id, position, start, "end", text) VALUES (?, ?, ?, ?, ?)',
-                        segment_rows())
-        report.forms_added = len(new)
+        report.questions_added = written.questions_added
+        report.forms_added = written.forms
         report.empty_forms = sum(1 for _f, answers in new if not answers)
-        report.answers = len(ends)
-        report.segments = sum(len(e) for e in ends)
+        report.answers = written.answers
+        report.segments = written.segments
         report.source_id = source_id
         report.event_id = act.event_id
         act.details.update(
@@ -263,6 +255,110 @@ def _write(
                 "redactions": report.redactions,
             }
         )
+
+
+@dataclass
+class Written:
+    """What :func:`write_forms` added: counts, and the new ids in the order of the forms and their answers."""
+
+    forms: int
+    answers: int
+    segments: int
+    questions_added: int
+    form_ids: list[int]
+    answer_ids: list[int]
+    question_ids: dict[str, int]
+
+
+def write_forms(
+    act: Action,
+    forms: Sequence[FormRecord],
+    ends: Sequence[Sequence[int]],
+    *,
+    source_id: int | None = None,
+    questions: Sequence[str] = (),
+) -> Written:
+    """Write ``forms`` (their metadata, answers and segments) inside ``act``: the one writer of these tables.
+
+    ``forms[i].answers`` maps a question key to ``(text, source row)``; questions not yet in the project are added
+    (``questions`` first, in that order, then any other key met). ``ends`` holds, for every answer in order (form
+    by form, each form's answers in dict order), the end offsets of its segments, which must tile the text
+    (``ends[k][-1] == len(text)``; see :func:`thematic.segment.check_tiling`). The form ids must not be in the
+    project yet. Rows are logged for undo as one rowid range per table (:meth:`Action.bulk_insert`)."""
+    qids = {r["key"]: r["id"] for r in act.execute("SELECT id, key FROM questions").fetchall()}
+    position = int(act.execute("SELECT coalesce(max(position), -1) + 1 FROM questions").fetchone()[0])
+    added = 0
+    for key in [*questions, *(q for f in forms for q in f.answers)]:
+        if key not in qids:
+            qids[key] = act.insert("INSERT INTO questions (key, label, position) VALUES (?, ?, ?)", (key, key, position))
+            position += 1
+            added += 1
+    first_form = _next_id(act, "forms")
+    first_answer = _next_id(act, "answers")
+    n_answers = sum(len(f.answers) for f in forms)
+    if len(ends) != n_answers:
+        raise ValueError(f"write_forms: {len(ends)} segmentations for {n_answers} answers")
+    act.bulk_insert(
+        "forms", "INSERT INTO forms (id, external_id, source_id, source_row) VALUES (?, ?, ?, ?)",
+        ((first_form + i, f.external_id, source_id, f.row) for i, f in enumerate(forms)),
+    )
+    act.bulk_insert(
+        "form_meta", "INSERT INTO form_meta (form_id, field, value) VALUES (?, ?, ?)",
+        ((first_form + i, k, v) for i, f in enumerate(forms) for k, v in f.meta.items()),
+    )
+
+    def answer_rows() -> Iterator[tuple[int, int, int, str, int]]:
+        aid = first_answer
+        for i, f in enumerate(forms):
+            for q, (text, row) in f.answers.items():
+                yield (aid, first_form + i, qids[q], text, row)
+                aid += 1
+
+    act.bulk_insert(
+        "answers", "INSERT INTO answers (id, form_id, question_id, text, source_row) VALUES (?, ?, ?, ?, ?)",
+        answer_rows(),
+    )
+
+    def segment_rows() -> Iterator[tuple[int, int, int, int, str]]:
+        for (aid, _fid, _qid, text, _row), stops in zip(answer_rows(), ends):
+            start = 0
+            for pos, end in enumerate(stops):
+                yield (aid, pos, start, end, text[start:end])
+                start = end
+
+    n_segments = act.bulk_insert(
+        "segments", 'INSERT INTO segments (answer_id, position, start, "end", text) VALUES (?, ?, ?, ?, ?)',
+        segment_rows(),
+    )
+    return Written(
+        forms=len(forms), answers=n_answers, segments=n_segments, questions_added=added,
+        form_ids=list(range(first_form, first_form + len(forms))),
+        answer_ids=list(range(first_answer, first_answer + n_answers)), question_ids=dict(qids),
+    )
+
+
+def _drop(result: ReadResult, columns: Sequence[str]) -> ReadResult:
+    """``result`` without the given columns (metadata columns, or question columns of a wide file)."""
+    m = result.mapping
+    known = set(m.meta_columns) | set(result.questions)
+    not_imported = {w.split("'")[1] for w in result.warnings if w.startswith("column '") and "not imported" in w}
+    for c in columns:
+        if c in (m.id_column, m.answer_column) or (m.layout == "long" and c in m.question_columns):
+            raise InvalidInput(f"--drop-column {c!r}: the form id and answer columns cannot be dropped")
+        if c not in known and c not in not_imported:
+            raise InvalidInput(f"--drop-column {c!r}: no such column (columns: {', '.join(sorted(known))})",
+                               path=result.name)
+    drop = set(columns)
+    forms = [
+        FormRecord(f.external_id, f.row, {q: a for q, a in f.answers.items() if q not in drop},
+                   {k: v for k, v in f.meta.items() if k not in drop})
+        for f in result.forms
+    ]
+    mapping = replace(m, meta_columns=tuple(c for c in m.meta_columns if c not in drop),
+                      question_columns=tuple(c for c in m.question_columns if c not in drop))
+    warnings = [w for w in result.warnings if not (w.startswith("column '") and w.split("'")[1] in drop)]
+    return replace(result, forms=forms, mapping=mapping, questions=[q for q in result.questions if q not in drop],
+                   warnings=warnings)
 
 
 def _next_id(act: Action, table: str) -> int:
