@@ -273,16 +273,13 @@ def test_sidebar_undo_never_reverts_a_colleagues_change(open_page: Callable[...,
     at = open_page("views/project.py", coder="bea")
     undo_button = next(b for b in at.sidebar.button if b.key == "sidebar_undo")
     with Store.open(project) as s:
-        per_coder = "coder" in __import__("inspect").signature(s.undoable).parameters
         before = len(coding.codings(s, code_id=theirs))
-    if per_coder:  # the sidebar names bea's own newest change and reverts it
-        assert "Code segment" in (undo_button.help or "") and "Bea's code" in (undo_button.help or "")
-        undo_button.click().run()
-        check(at)
-        with Store.open(project) as s:
-            assert coding.codings(s, code_id=mine) == []
-    else:  # a store without per-coder undo: bea is not offered anna's change
-        assert undo_button.disabled and "anna's" in (undo_button.help or "")
+    # the sidebar names bea's own newest change, not anna's newer one, and reverts it
+    assert "Code segment" in (undo_button.help or "") and "Bea's code" in (undo_button.help or "")
+    undo_button.click().run()
+    check(at)
+    with Store.open(project) as s:
+        assert coding.codings(s, code_id=mine) == []
     with Store.open(project) as s:
         assert len(coding.codings(s, code_id=theirs)) == before  # anna's change stands
 

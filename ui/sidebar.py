@@ -111,8 +111,6 @@ def undo_redo(store: Store) -> None:
     t = undo.buttons(store, key_prefix="sidebar", on_done=_after_step)
     if t.undo_root is not None:
         st.caption(f"Undo would revert your last change: *{md_escape(t.undo_root.summary)}*")
-    elif t.note:
-        st.caption(t.note)
     flash = st.session_state.pop("sidebar_flash", None)
     if flash:
         st.success(flash, icon=":material/check_circle:")

@@ -9,13 +9,12 @@ Project-wide (``coder=ALL``): the newest change in the whole project, whoever ma
 the lead behind a confirmation.
 
 The store does the work: ``Store.undo(actor=..., coder=...)``, ``Store.redo(...)``, ``Store.undoable(coder=...)``,
-``Store.redoable(coder=...)`` (with ``coder``, only that coder's own changes). A store without per-coder undo is
-used project-wide, and then a coder's Undo is offered only while the newest change is their own.
+``Store.redoable(coder=...)`` (with ``coder``, only that coder's own changes; an undo that a colleague's later
+change conflicts with is refused by the store, and shown here as one line).
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -28,10 +27,6 @@ from thematic.store import DEFAULT_ACTOR, AuditEvent, Store
 from . import store as ui_store
 
 ALL: Final = "*"  # project-wide: every coder's changes (the Audit page, for the lead)
-
-
-def _per_coder(store: Store) -> bool:
-    return "coder" in inspect.signature(store.undoable).parameters
 
 
 def coder_scope() -> str:
@@ -47,7 +42,6 @@ class Targets:
     undo_root: AuditEvent | None  # the change itself (what the label names)
     redo_event: AuditEvent | None  # the undo event redo reverts
     redo_root: AuditEvent | None
-    note: str = ""  # why Undo is unavailable, when it is not obvious
 
 
 def _root(store: Store, ev: AuditEvent | None) -> AuditEvent | None:
@@ -59,28 +53,11 @@ def _root(store: Store, ev: AuditEvent | None) -> AuditEvent | None:
         return ev
 
 
-def _undoable(store: Store, coder: str) -> AuditEvent | None:
-    return store.undoable() if coder == ALL else store.undoable(coder=coder)  # type: ignore[call-arg]
-
-
-def _redoable(store: Store, coder: str) -> AuditEvent | None:
-    return store.redoable() if coder == ALL else store.redoable(coder=coder)  # type: ignore[call-arg]
-
-
 def targets(store: Store, coder: str) -> Targets:
     """What undo/redo would revert for ``coder`` (a name, or :data:`ALL`)."""
-    if coder == ALL or _per_coder(store):
-        u, r = _undoable(store, coder), _redoable(store, coder)
-        return Targets(u, _root(store, u), r, _root(store, r))
-    # A store without per-coder undo: offer only what is this coder's own, else nothing.
-    u, r = store.undoable(), store.redoable()
-    note = ""
-    if u is not None and u.actor != coder:
-        note = f"The newest change is {u.actor}'s, not yours: the lead can undo it on the Audit page."
-        u = None
-    if r is not None and r.actor != coder:
-        r = None
-    return Targets(u, _root(store, u), r, _root(store, r), note)
+    who = None if coder == ALL else coder
+    u, r = store.undoable(coder=who), store.redoable(coder=who)
+    return Targets(u, _root(store, u), r, _root(store, r))
 
 
 def step(kind: str, expected: int | None, *, coder: str) -> tuple[bool, str]:
@@ -92,11 +69,12 @@ def step(kind: str, expected: int | None, *, coder: str) -> tuple[bool, str]:
     if ev is None or ev.id != expected:
         return False, ("The last change is no longer the one shown; nothing was undone." if kind == "undo"
                        else "Nothing to redo any more (another change was made).")
-    kwargs: dict[str, Any] = {"actor": ui_store.actor()}
-    if coder != ALL and _per_coder(store):
-        kwargs["coder"] = coder
+    who = None if coder == ALL else coder
     try:
-        root = store.undo(**kwargs) if kind == "undo" else store.redo(**kwargs)
+        if kind == "undo":
+            root = store.undo(actor=ui_store.actor(), coder=who)
+        else:
+            root = store.redo(actor=ui_store.actor(), coder=who)
     except ThematicError as exc:
         return False, f"Not {'undone' if kind == 'undo' else 'redone'}: {exc}"
     ui_store.changed()
@@ -126,7 +104,7 @@ def buttons(
 
     c1.button(
         labels[0], key=f"{key_prefix}_undo", icon=":material/undo:", disabled=t.undo_event is None,
-        help=f"Undo: {t.undo_root.summary}" if t.undo_root else (t.note or "Nothing of yours to undo"),
+        help=f"Undo: {t.undo_root.summary}" if t.undo_root else "Nothing of yours to undo",
         on_click=click, args=("undo", t.undo_event.id if t.undo_event else None), width="stretch",
     )
     c2.button(

@@ -29,7 +29,7 @@ with mine.container(border=True):
     st.markdown(f"**Your changes** (as {md_escape(undo.coder_scope())})")
     t = undo.buttons(store, key_prefix="audit", where=st, on_done=_flash, labels=("Undo my last change", "Redo"))
     st.caption(f"Undo would revert: *{md_escape(t.undo_root.summary)}*" if t.undo_root else
-               (t.note or "Nothing of yours to undo."))
+               "Nothing of yours to undo.")
 with everyone.container(border=True):
     st.markdown("**Any change in the project** (for the lead)")
     t_all = undo.targets(store, undo.ALL)
