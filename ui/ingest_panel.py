@@ -11,12 +11,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from thematic import ingest
 from thematic.errors import ThematicError
 from thematic.ingest.preview import ROLES, mapping_from_roles, role_in
 from thematic.store import Store
 
 from . import store as ui_store
-from .errors import guard, missing
+from .errors import guard
 from .progress import bar
 
 ROLE_HELP = {
@@ -59,10 +60,6 @@ def _file() -> tuple[bytes, str] | None:
 
 
 def render(store: Store) -> None:
-    ingest = ui_store.optional("thematic.ingest")
-    if ingest is None:
-        missing("Importing forms", "thematic.ingest")
-        return
     picked = _file()
     if picked is None:
         return
@@ -138,14 +135,14 @@ def render(store: Store) -> None:
         for w in result.warnings:
             st.warning(w)
         if go:
-            _write(store, ingest, result, unit=str(unit), redact=bool(redact), staff=staff)
+            _write(store, result, unit=str(unit), redact=bool(redact), staff=staff)
     last = st.session_state.get("project_report")
     if last:
         st.success(last[0], icon=":material/check_circle:")
         st.code("\n".join(last[1:]), language=None)
 
 
-def _write(store: Store, ingest: Any, result: Any, *, unit: str, redact: bool, staff: str) -> None:
+def _write(store: Store, result: Any, *, unit: str, redact: bool, staff: str) -> None:
     names = [n.strip() for n in staff.splitlines() if n.strip()]
     try:
         prog, widget = bar("Importing")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from thematic import codebook, coding, corpus, memos
+from thematic import cluster, codebook, coding, corpus, memos
 from thematic.export import report
 from thematic.errors import ThematicError
 from thematic.store import Store
@@ -150,9 +150,6 @@ def _n(count: int, one: str, many: str | None = None) -> str:
 
 
 def _candidates_line(store: Store) -> str:
-    cluster = ui_store.optional("thematic.cluster")
-    if cluster is None or not hasattr(cluster, "latest_run"):
-        return ""
     run = cluster.latest_run(store)
     if run is None:
         return " · not clustered yet"

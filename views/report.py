@@ -7,14 +7,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from thematic import coding, corpus, queries
+from thematic import coding, corpus, export, queries
 from ui import downloads
 from ui import store as ui_store
-from ui.errors import guard, missing
+from ui.errors import guard
 
 st.title("6 Produce the report")
 store = ui_store.get_store()
-export = ui_store.optional("thematic.export")
 
 c1, c2, c3, c4, c5 = st.columns([1, 1.5, 1.2, 1, 1])
 counts = c1.selectbox("Counts", ["respondents", "segments", "none"], key="rp_counts", persist_state="session")
@@ -31,17 +30,13 @@ options = {"counts": counts, "depth": int(depth or 2), "orientation": orientatio
 
 @st.cache_data(ttl=120, max_entries=16, show_spinner="Drawing the theme tree…")
 def svg(key: tuple[str, int, int], opts: tuple[tuple[str, object], ...]) -> str:
-    from thematic import export as ex
-
-    return ex.render(ui_store.get_store(), "svg", **dict(opts)).decode("utf-8")
+    return export.render(ui_store.get_store(), "svg", **dict(opts)).decode("utf-8")
 
 
 tab_tree, tab_dl, tab_people = st.tabs(["Theme tree", "Downloads", "Respondents"], key="rp_tab", on_change="rerun")
 with tab_tree:
     if tab_tree.open is not False:  # only the open tab does its work
-        if export is None:
-            missing("The theme-tree diagram", "thematic.export")
-        elif store.counts()["codes"] == 0:
+        if store.counts()["codes"] == 0:
             st.info("No themes yet: the tree appears here once there are codes.")
         else:
             with guard():
@@ -50,23 +45,20 @@ with tab_tree:
 
 with tab_dl:
     if tab_dl.open is not False:  # only the open tab does its work
-        if export is None:
-            missing("Exports", "thematic.export")
-        else:
-            st.caption("Each file is built when you click it, with the options above, and noted in the audit trail.")
-            for name, fmt in export.FORMATS.items():
-                a, b = st.columns([1.3, 3], vertical_alignment="center")
-                a.download_button(
-                    f"{name.upper()}",
-                    data=downloads.deferred(store, name, options, ui_store.actor()),
-                    file_name=downloads.file_name(store, name),
-                    mime=fmt.mime,
-                    key=f"rp_download_{name}",
-                    icon=":material/download:",
-                    on_click="ignore",
-                    width="stretch",
-                )
-                b.caption(fmt.description)
+        st.caption("Each file is built when you click it, with the options above, and noted in the audit trail.")
+        for name, fmt in export.FORMATS.items():
+            a, b = st.columns([1.3, 3], vertical_alignment="center")
+            a.download_button(
+                f"{name.upper()}",
+                data=downloads.deferred(store, name, options, ui_store.actor()),
+                file_name=downloads.file_name(store, name),
+                mime=fmt.mime,
+                key=f"rp_download_{name}",
+                icon=":material/download:",
+                on_click="ignore",
+                width="stretch",
+            )
+            b.caption(fmt.description)
 
 
 def _field(fields: list[str], hints: tuple[str, ...]) -> int | None:
