@@ -5,6 +5,7 @@
     python bench/app_bench.py --rebuild       # rebuild the cached project from the NHS csv
     python bench/app_bench.py --profile accept   # cProfile one scenario (or a page title), top 40 by cumulative time
     python bench/app_bench.py --embedder hashing # no model: the tiny hashing embedder (its own cached project)
+    python bench/app_bench.py --only browser     # click to repaint in chromium (Playwright) on a real server
 
 What is measured
 * The project: ``../shared/data/nhs_patient_feedback_phase1.csv`` imported with :func:`thematic.ingest.ingest_file`
@@ -196,14 +197,14 @@ def cluster_once(store: Any, cluster: Any, embedder_kind: str, log: Callable[[st
 @dataclass
 class Result:
     name: str
-    kind: str  # "page", "action" or "library"
+    kind: str  # "page", "action", "library" or "browser" (click to repaint, in chromium)
     ms: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)  # process CPU ms of the same calls (robust to a busy machine)
     note: str = ""
 
     @property
     def target(self) -> float:
-        return PAGE_TARGET_MS if self.kind == "page" else ACTION_TARGET_MS
+        return PAGE_TARGET_MS if self.kind in ("page", "browser") else ACTION_TARGET_MS
 
     @property
     def median(self) -> float:
@@ -445,6 +446,91 @@ class Bench:
         self.measure("Queries: code x metadata crosstab", "action", before, pick,
                      note=f"fields {', '.join(fields[:3])} in turn (cached per data version after the first)")
 
+    # -------------------------------------------------------------- in a real browser (click to repaint)
+
+    def browser(self) -> None:
+        """Click to repaint in chromium (Playwright) against a real server on the same project: the time from the
+        click until the rerun it caused has finished and the browser has painted the next frame."""
+        import subprocess
+
+        from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, _kill_group, _wait_healthy, free_port, wait_idle
+        from thematic import queries
+
+        if not CHROMIUM.exists():
+            self.log(f"  (browser: skipped, {CHROMIUM} is missing)")
+            return
+        from playwright.sync_api import sync_playwright
+
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        log = open(RESULTS / "app_bench_server.log", "wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
+             str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+             "--browser.gatherUsageStats", "false"],
+            cwd=REPO, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        # Counts the script runs that have finished: each change of the app's run state away from "running".
+        observe = ("() => { window.__runs = 0; const app = document.querySelector('[data-testid=stApp]');"
+                   " new MutationObserver(rs => { for (const r of rs) if (r.oldValue === 'running') window.__runs++; })"
+                   ".observe(app, {attributes: true, attributeOldValue: true,"
+                   " attributeFilter: ['data-test-script-state']}); }")
+        done = ("n => window.__runs > n && document.querySelector('[data-testid=stApp]')"
+                ".getAttribute('data-test-script-state') === 'notRunning'")
+        try:
+            _wait_healthy(url, proc, timeout=180)
+            with sync_playwright() as p:
+                b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+                pg = b.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+                pg.set_default_timeout(120_000)
+                pg.goto(f"{url}/queries?coder={CODER}")
+                wait_idle(pg, 300_000)
+                pg.locator(".st-key-qy_words input").wait_for()
+                pg.evaluate(observe)
+
+                def clicked(fn: Callable[[], Any]) -> Callable[[int], Any]:
+                    def run(_: int) -> None:
+                        n = pg.evaluate("() => window.__runs")
+                        fn()
+                        pg.wait_for_function(done, arg=n, polling="raf")
+                        pg.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+                    return run
+
+                words = ["staff", "waiting", "parking", "kind", "appointment"]
+                totals = {w: queries.kwic(self.store, w, limit=0).total for w in words}
+                box = pg.locator(".st-key-qy_words input")
+
+                def search(i: int) -> None:
+                    w = words[i % len(words)] if i >= 0 else "nurse"
+                    box.fill(w)
+                    clicked(lambda: box.press("Enter"))(i)
+                    if i >= 0:
+                        pg.get_by_text(f"{totals[w]:,} occurrence").first.wait_for()
+
+                self.measure("browser: keyword search (Enter to table)", "browser", lambda _: None, search)
+                pg.get_by_role("tab", name="Codes by respondent group").click()
+                wait_idle(pg)
+                shows = ["Row %", "Column %", "Count"]
+                self.measure("browser: crosstab Count / Row % / Column %", "browser", lambda _: None,
+                             lambda i: clicked(lambda: pg.locator(".st-key-qy_show").get_by_text(
+                                 shows[i % 3], exact=True).click())(i))
+                pg.goto(f"{url}/define?coder={CODER}")
+                wait_idle(pg, 300_000)
+                pg.evaluate(observe)
+                labels = pg.locator('[class*="st-key-df_quote_"] label:has(input[type=checkbox])')
+                labels.first.wait_for()
+
+                def save(i: int) -> None:
+                    labels.nth((i + 1) % 5).click()  # tick or untick one extract, then one click on Save
+                    wait_idle(pg)
+                    clicked(lambda: pg.locator(".st-key-df_save_quotes button").click())(i)
+
+                self.measure("browser: Save quotes (click to saved)", "browser", lambda _: None, save,
+                             note="the first theme on page 5")
+                b.close()
+        finally:
+            _kill_group(proc)
+            log.close()
+
     # -------------------------------------------------------------- the library calls behind them
 
     def library(self) -> None:
@@ -544,7 +630,7 @@ def profile(bench: Bench, name: str) -> None:
     print(out.getvalue())
 
 
-SCENARIOS = ("pages", "apply", "accept", "move", "extracts", "kwic", "crosstab", "library")
+SCENARIOS = ("pages", "apply", "accept", "move", "extracts", "kwic", "crosstab", "library", "browser")
 
 
 def run_scenarios(bench: Bench, only: set[str] | None = None) -> None:
@@ -569,6 +655,8 @@ def run_scenarios(bench: Bench, only: set[str] | None = None) -> None:
         bench.crosstab()
     if wanted("library", "lib:"):
         bench.library()
+    if only is not None and "browser" in only:  # needs chromium; run on its own with --only browser
+        bench.browser()
 
 
 def main(argv: list[str] | None = None) -> int:

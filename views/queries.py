@@ -11,13 +11,15 @@ from ui import store as ui_store
 from ui.errors import guard
 from ui.widgets import md_escape
 
+SHOWN = 300  # occurrences listed on the page; the Excel download has every one
+
 st.title("Queries")
 store = ui_store.get_store()
 
 
 @st.cache_data(max_entries=32, show_spinner="Searching…")
 def _kwic(key: tuple[str, int, int], words: str, question_id: int | None, width: int) -> queries.Kwic:
-    return queries.kwic(ui_store.get_store(), words, width=width, question_id=question_id, limit=1000)
+    return queries.kwic(ui_store.get_store(), words, width=width, question_id=question_id, limit=SHOWN)
 
 
 @st.cache_data(max_entries=16, show_spinner="Counting…")
@@ -64,7 +66,8 @@ with tab_kwic:
                 k = _kwic(version, words, qid, width)
                 st.caption(f"{k.total:,} occurrence{'' if k.total == 1 else 's'} in {k.answers:,} "
                            f"answer{'' if k.answers == 1 else 's'}" + (
-                               f"; the first {len(k.hits):,} are listed" if len(k.hits) < k.total else ""))
+                               f"; the first {len(k.hits):,} are listed, the Excel file has all" if len(k.hits) < k.total
+                               else ""))
                 if k.hits:
                     df = pd.DataFrame([{"respondent": h.respondent, "left": h.left, "match": h.match,
                                         "right": h.right, "question": h.question} for h in k.hits])
@@ -74,7 +77,8 @@ with tab_kwic:
                         "match": st.column_config.TextColumn("match", width=100, alignment="center"),
                         "right": st.column_config.TextColumn("right…", width=300),
                         "question": st.column_config.TextColumn("question", width=220)})
-                    _download(lambda: queries.to_xlsx(k), "keyword_in_context.xlsx", "qy_kwic_xlsx")
+                    _download(lambda: queries.to_xlsx(queries.kwic(store, words, width=width, question_id=qid, limit=None)),
+                              "keyword_in_context.xlsx", "qy_kwic_xlsx")
         else:
             st.caption("Type a word or phrase to see every place respondents used it, in every question.")
 
