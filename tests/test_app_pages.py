@@ -297,6 +297,7 @@ def test_audit_page_undoes_any_change_only_after_confirmation(open_page: Callabl
         assert len(coding.codings(s, code_id=theirs)) == 1  # anna's newest coding was reverted
         assert s.audit_log(limit=1)[0].actor == "lead"
     assert at.button(key="audit_undo_all").disabled  # the confirmation is asked again for the next one
+    assert at.checkbox(key="audit_undo_all_confirm").value is False
 
 
 def test_initial_codes_blind_mode_hides_other_coders(open_page: Callable[..., AppTest], project: Path) -> None:
@@ -342,6 +343,11 @@ def test_project_switches_to_a_new_project_by_name(open_page: Callable[..., AppT
     assert at.query_params["project"] == "second"
     assert any("Created 'second'" in s.value for s in at.success)
     assert [m.value for m in at.metric][:1] == ["0"]
+    # nothing of the previous project is shown (or saved) in the new one's widgets
+    assert at.text_input(key="project_title").value == ""
+    at.button(key="project_title_save").click().run()
+    with Store.open(other) as s:
+        assert s.get_setting("title") in (None, "")
 
 
 def test_a_path_typed_as_a_project_name_is_refused(open_page: Callable[..., AppTest], tmp_path: Path) -> None:

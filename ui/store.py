@@ -152,10 +152,20 @@ def get_store() -> Store:
     return store
 
 
+# Session state that is not about one project and survives a switch to another one.
+KEEP_ON_SWITCH = frozenset({"coder", NAME_KEY, VERSION_KEY, "project_flash"})
+
+
 def open_project(name: str) -> Store:
-    """Switch this tab to the existing project ``name`` in the projects folder (the address follows)."""
+    """Switch this tab to the existing project ``name`` in the projects folder (the address follows). Every
+    widget's state of the previous project is dropped (a title, a chosen code id, filters would otherwise be
+    shown, or saved, into the new project)."""
     clean = projects.clean_name(name)
     store = _open(str(projects.resolve(projects_dir(), clean)))
+    if clean != st.session_state.get(NAME_KEY):
+        for k in list(st.session_state.keys()):
+            if k not in KEEP_ON_SWITCH:
+                del st.session_state[k]
     st.session_state[NAME_KEY] = clean
     st.query_params[PARAM] = clean
     changed()

@@ -16,7 +16,7 @@ store = ui_store.get_store()
 
 def _flash(done: bool, message: str) -> None:
     st.session_state["audit_flash"] = message
-    st.session_state.pop("audit_undo_all_confirm", None)
+    st.session_state["audit_undo_all_confirm"] = False  # ask again for the next one
 
 
 def _undo_all(expected: int) -> None:
