@@ -533,3 +533,45 @@ def test_queries_page_kwic_crosstab_and_cooccurrence(open_page: Callable[..., Ap
     cooc = at.dataframe[0].value
     assert cooc.loc["1 Practices", "2"] == 0 and cooc.loc["1.1 Breathing", "1.1"] == 2
     assert pd.isna(cooc.loc["1 Practices", "1.1"])  # a theme and its own subcode are not compared
+
+
+def test_projects_folder_and_default_name_from_the_environment(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "evaluations"
+    from thematic import projects
+
+    projects.create(folder, "ward-3", title="Ward 3")
+    monkeypatch.setenv("THEMATIC_PROJECTS", str(folder))
+    monkeypatch.setenv("THEMATIC_PROJECT", "ward-3")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    check(at)
+    assert at.query_params["project"] == "ward-3"
+    assert at.selectbox(key="project_target").options == ["ward-3"]
+    assert any("Ward 3" in c.value for c in at.sidebar.caption)
+
+
+def test_define_does_not_show_the_clustering_note_as_a_definition(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_cluster import corpus as cluster_corpus
+    from thematic import cluster as cl
+    from thematic.embed import HashingEmbedder
+
+    path = tmp_path / "clustered.db"
+    monkeypatch.setenv("THEMATIC_PROJECT", str(path))
+    with Store(path) as s:
+        cluster_corpus(s, 30)
+        run = cl.propose(s, seed=5, embedder=HashingEmbedder(dim=128), params={"n_candidates": 4}, actor="anna")
+        cand = next(c for c in cl.candidates(s, run.id) if c.level == 1 and not c.unclustered)
+        code_id = cl.accept_candidate(s, cand.id, coder="anna", name="From the machine")
+        machine_text = codebook.get_code(s, code_id).definition
+    at = open_app("views/define.py")
+    at.selectbox(key="df_code").set_value(code_id).run()
+    check(at)
+    if machine_text:  # a store where accepting still writes the clustering note into the definition
+        assert at.text_area(key=f"df_definition_{code_id}").value == ""
+        assert any("Not a definition yet" in c.value for c in at.caption)
+    assert "no definition yet" in at.selectbox(key="df_code").format_func(code_id)
+    at.text_area(key=f"df_definition_{code_id}").input("What staff said about the course.")
+    at.button(key="df_save").click().run()
+    check(at)
+    assert "no definition yet" not in at.selectbox(key="df_code").format_func(code_id)
