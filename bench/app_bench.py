@@ -463,7 +463,7 @@ class Bench:
 
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        log = open(RESULTS / "app_bench_server.log", "wb")
+        log = open(RESULTS / "app_bench_server.log", "wb")  # noqa: SIM115 (closed in the finally below)
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
              str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",

@@ -205,7 +205,7 @@ def crosstab(store: Store, field_name: str, *, unit: str = "respondents", coder:
     chosen = _codes(store)
     numbers = outline_numbers(chosen)
     if codes is not None:
-        keep = set(int(c) for c in codes)
+        keep = {int(c) for c in codes}
         chosen = [c for c in chosen if c.id in keep]
     if max_depth is not None:
         chosen = [c for c in chosen if c.depth <= max_depth]
@@ -246,7 +246,7 @@ def cooccurrence(store: Store, *, unit: str = "segments", coder: str | None = No
     chosen = _codes(store)
     numbers = outline_numbers(chosen)
     if codes is not None:
-        keep = set(int(c) for c in codes)
+        keep = {int(c) for c in codes}
         chosen = [c for c in chosen if c.id in keep]
     if max_depth is not None:
         chosen = [c for c in chosen if c.depth <= max_depth]

@@ -8,7 +8,6 @@ from typing import Any
 
 from thematic.store import Store
 
-
 # What a file holds, in its name, where two formats share an extension (two CSV downloads must not overwrite
 # each other in the Downloads folder).
 CONTENT = {"csv": "extracts", "codings-csv": "codings"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from thematic import cluster, codebook, coding, corpus, memos
-from thematic.export import report
 from thematic.errors import ThematicError
+from thematic.export import report
 from thematic.store import Store
 
 from . import store as ui_store

@@ -60,16 +60,15 @@ with st.container(border=True):
                         st.rerun()
         else:
             st.caption("No projects in the folder yet: create one.")
-    with new_tab:
-        with st.form("project_new_form", border=False):
-            c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-            new_name = c1.text_input("Name of the new project", key="project_new_name", max_chars=projects.MAX_NAME,
-                                     placeholder="e.g. ward-evaluation-2025")
-            if c2.form_submit_button("Create", key="project_create", icon=":material/add:"):
-                with guard():
-                    ui_store.create_project(new_name)
-                    st.session_state["project_flash"] = f"Created '{projects.clean_name(new_name)}'"
-                    st.rerun()
+    with new_tab, st.form("project_new_form", border=False):
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        new_name = c1.text_input("Name of the new project", key="project_new_name", max_chars=projects.MAX_NAME,
+                                 placeholder="e.g. ward-evaluation-2025")
+        if c2.form_submit_button("Create", key="project_create", icon=":material/add:"):
+            with guard():
+                ui_store.create_project(new_name)
+                st.session_state["project_flash"] = f"Created '{projects.clean_name(new_name)}'"
+                st.rerun()
     with upload_tab:
         st.caption("A thematic project file (.db) from a colleague or a backup. It is checked before it is copied "
                    "into the projects folder; an existing project is never replaced.")
