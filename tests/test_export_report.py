@@ -200,3 +200,12 @@ def test_respondent_tables_count_forms_without_a_value(store: Store) -> None:
     assert sum(n for _, n in rep.respondents["profession"]) == store.counts()["forms"]
     md = export.render(store, "md").decode()
     assert "| (missing) | 2 |" in md
+
+
+def test_code_origins_after_the_undo_history_was_purged(store: Store) -> None:
+    build_project(store, themes=2, subthemes=2, n_forms=5)
+    assert "4 codes were created (4 by hand)" in method_paragraphs(store)[2]
+    store.purge_history(actor="lead")
+    para = method_paragraphs(store)[2]
+    assert "the project has 4 codes (0 made from accepted candidate themes, 4 created by hand or imported)" in para
+    assert "no code creation is recorded" not in para

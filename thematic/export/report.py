@@ -120,7 +120,7 @@ def _left_out(details: dict[str, Any]) -> int:
 
 def _created_codes(store: Store) -> dict[str, int]:
     """How many codes each kind of change in effect created, counted from the undo log of the audit trail (each
-    inserted code leaves one inverse statement); audit event counts where the log was purged."""
+    inserted code leaves one inverse statement). Incomplete once the undo history was purged (the caller checks)."""
     rows = store.query(
         "SELECT a.action, count(*) FROM undo_log u JOIN audit a ON a.id = u.event_id "
         "WHERE a.undone_by IS NULL AND a.action NOT IN ('undo', 'redo') "
@@ -223,6 +223,14 @@ def method_paragraphs(store: Store) -> list[str]:
     total = by_hand + from_cands + imported
     text = (f"{_n(total, 'code')} {_was(total)} created ({', '.join(made)})" + (f" {when(3)}" if ev[3] else "")
             if total else "no code creation is recorded")
+    if store.scalar("SELECT count(*) FROM audit WHERE action = 'purge-history'"):
+        # The undo history (which records each code made) was purged: say only what the codes show.
+        machine = int(store.scalar(
+            "SELECT count(*) FROM codes WHERE id IN (SELECT code_id FROM cluster_candidates WHERE status = 'accepted')")
+            or 0)
+        text = (f"the project has {_n(len(codes), 'code')} ({machine:,} made from accepted candidate themes, "
+                f"{len(codes) - machine:,} created by hand or imported); how many each step made is not known "
+                "since the undo history was purged")
     if clusters:
         text += (f"; segments were also clustered automatically into candidate themes "
                  f"{_span(clusters[0]['ts'], clusters[-1]['ts'])} ({_n(len(clusters), 'clustering step')})")
