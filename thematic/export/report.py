@@ -220,10 +220,13 @@ def method_paragraphs(store: Store) -> list[str]:
         made.append(f"{from_cands:,} from accepted candidate themes")
     if imported:
         made.append(f"{imported:,} imported from a codebook")
-    total = by_hand + from_cands + imported
+    other = sum(created.values()) - by_hand - from_cands - imported
+    if other:
+        made.append(f"{other:,} in other recorded steps")
+    total = by_hand + from_cands + imported + other
     text = (f"{_n(total, 'code')} {_was(total)} created ({', '.join(made)})" + (f" {when(3)}" if ev[3] else "")
             if total else "no code creation is recorded")
-    if store.scalar("SELECT count(*) FROM audit WHERE action = 'purge-history'"):
+    if (codes and not total) or store.scalar("SELECT count(*) FROM audit WHERE action = 'purge-history'"):
         # The undo history (which records each code made) was purged: say only what the codes show.
         machine = int(store.scalar(
             "SELECT count(*) FROM codes WHERE id IN (SELECT code_id FROM cluster_candidates WHERE status = 'accepted')")
