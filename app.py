@@ -30,6 +30,7 @@ sections = {
         st.Page("views/review.py", title="4 Review themes", icon=":material/fact_check:"),
         st.Page("views/define.py", title="5 Define and name", icon=":material/edit_note:"),
         st.Page("views/report.py", title="6 Report", icon=":material/summarize:"),
+        st.Page("views/queries.py", title="Queries", icon=":material/query_stats:"),
     ],
     "Team": [
         st.Page("views/coders.py", title="Coders", icon=":material/group:"),

@@ -5,6 +5,7 @@
     python bench/app_bench.py --rebuild       # rebuild the cached project from the NHS csv
     python bench/app_bench.py --profile accept   # cProfile one scenario (or a page title), top 40 by cumulative time
     python bench/app_bench.py --embedder hashing # no model: the tiny hashing embedder (its own cached project)
+    python bench/app_bench.py --only browser     # click to repaint in chromium (Playwright) on a real server
 
 What is measured
 * The project: ``../shared/data/nhs_patient_feedback_phase1.csv`` imported with :func:`thematic.ingest.ingest_file`
@@ -67,6 +68,7 @@ PAGES = {
     "Coders": "views/coders.py",
     "Agreement": "views/agreement.py",
     "Audit trail": "views/audit.py",
+    "Queries": "views/queries.py",
 }
 
 
@@ -195,14 +197,14 @@ def cluster_once(store: Any, cluster: Any, embedder_kind: str, log: Callable[[st
 @dataclass
 class Result:
     name: str
-    kind: str  # "page", "action" or "library"
+    kind: str  # "page", "action", "library" or "browser" (click to repaint, in chromium)
     ms: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)  # process CPU ms of the same calls (robust to a busy machine)
     note: str = ""
 
     @property
     def target(self) -> float:
-        return PAGE_TARGET_MS if self.kind == "page" else ACTION_TARGET_MS
+        return PAGE_TARGET_MS if self.kind in ("page", "browser") else ACTION_TARGET_MS
 
     @property
     def median(self) -> float:
@@ -409,6 +411,126 @@ class Bench:
         self.measure("3 Themes: accept a candidate", "action", before, click,
                      note="AppTest reruns the whole page; in the browser the card is a fragment")
 
+    def kwic(self) -> None:
+        at = new_app()
+        select_tab(at, "qy_tab", "Keyword in context")
+        open_page(at, "views/queries.py")
+        words = ["staff", "waiting time", "parking", "kind", "appointment"]
+
+        def search(i: int) -> None:
+            at.text_input(key="qy_words").input(words[i % len(words)]).run()
+            check(at, "keyword in context")
+
+        self.measure("Queries: keyword in context", "action", lambda _: None, search,
+                     note=f"{len(words)} words and phrases in turn, every question")
+
+    def crosstab(self) -> None:
+        from thematic import corpus
+
+        fields = corpus.meta_fields(self.store)
+        if not fields:
+            self.log("  (crosstab: skipped, the project has no metadata fields)")
+            return
+        at = new_app()
+        select_tab(at, "qy_tab", "Codes by respondent group")
+        open_page(at, "views/queries.py")
+        shows = ["Count", "Row %", "Column %"]
+
+        def before(i: int) -> None:
+            at.selectbox(key="qy_field").set_value(fields[i % len(fields)])
+
+        def pick(i: int) -> None:
+            at.radio(key="qy_show").set_value(shows[i % len(shows)]).run()
+            check(at, "crosstab")
+
+        self.measure("Queries: code x metadata crosstab", "action", before, pick,
+                     note=f"fields {', '.join(fields[:3])} in turn (cached per data version after the first)")
+
+    # -------------------------------------------------------------- in a real browser (click to repaint)
+
+    def browser(self) -> None:
+        """Click to repaint in chromium (Playwright) against a real server on the same project: the time from the
+        click until the rerun it caused has finished and the browser has painted the next frame."""
+        import subprocess
+
+        from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, _kill_group, _wait_healthy, free_port, wait_idle
+        from thematic import queries
+
+        if not CHROMIUM.exists():
+            self.log(f"  (browser: skipped, {CHROMIUM} is missing)")
+            return
+        from playwright.sync_api import sync_playwright
+
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        log = open(RESULTS / "app_bench_server.log", "wb")  # noqa: SIM115 (closed in the finally below)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
+             str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+             "--browser.gatherUsageStats", "false"],
+            cwd=REPO, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        # Counts the script runs that have finished: each change of the app's run state away from "running".
+        observe = ("() => { window.__runs = 0; const app = document.querySelector('[data-testid=stApp]');"
+                   " new MutationObserver(rs => { for (const r of rs) if (r.oldValue === 'running') window.__runs++; })"
+                   ".observe(app, {attributes: true, attributeOldValue: true,"
+                   " attributeFilter: ['data-test-script-state']}); }")
+        done = ("n => window.__runs > n && document.querySelector('[data-testid=stApp]')"
+                ".getAttribute('data-test-script-state') === 'notRunning'")
+        try:
+            _wait_healthy(url, proc, timeout=180)
+            with sync_playwright() as p:
+                b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+                pg = b.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+                pg.set_default_timeout(120_000)
+                pg.goto(f"{url}/queries?coder={CODER}")
+                wait_idle(pg, 300_000)
+                pg.locator(".st-key-qy_words input").wait_for()
+                pg.evaluate(observe)
+
+                def clicked(fn: Callable[[], Any]) -> Callable[[int], Any]:
+                    def run(_: int) -> None:
+                        n = pg.evaluate("() => window.__runs")
+                        fn()
+                        pg.wait_for_function(done, arg=n, polling="raf")
+                        pg.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+                    return run
+
+                words = ["staff", "waiting", "parking", "kind", "appointment"]
+                totals = {w: queries.kwic(self.store, w, limit=0).total for w in words}
+                box = pg.locator(".st-key-qy_words input")
+
+                def search(i: int) -> None:
+                    w = words[i % len(words)] if i >= 0 else "nurse"
+                    box.fill(w)
+                    clicked(lambda: box.press("Enter"))(i)
+                    if i >= 0:
+                        pg.get_by_text(f"{totals[w]:,} occurrence").first.wait_for()
+
+                self.measure("browser: keyword search (Enter to table)", "browser", lambda _: None, search)
+                pg.get_by_role("tab", name="Codes by respondent group").click()
+                wait_idle(pg)
+                shows = ["Row %", "Column %", "Count"]
+                self.measure("browser: crosstab Count / Row % / Column %", "browser", lambda _: None,
+                             lambda i: clicked(lambda: pg.locator(".st-key-qy_show").get_by_text(
+                                 shows[i % 3], exact=True).click())(i))
+                pg.goto(f"{url}/define?coder={CODER}")
+                wait_idle(pg, 300_000)
+                pg.evaluate(observe)
+                labels = pg.locator('[class*="st-key-df_quote_"] label:has(input[type=checkbox])')
+                labels.first.wait_for()
+
+                def save(i: int) -> None:
+                    labels.nth((i + 1) % 5).click()  # tick or untick one extract, then one click on Save
+                    wait_idle(pg)
+                    clicked(lambda: pg.locator(".st-key-df_save_quotes button").click())(i)
+
+                self.measure("browser: Save quotes (click to saved)", "browser", lambda _: None, save,
+                             note="the first theme on page 5")
+                b.close()
+        finally:
+            _kill_group(proc)
+            log.close()
+
     # -------------------------------------------------------------- the library calls behind them
 
     def library(self) -> None:
@@ -444,6 +566,16 @@ class Bench:
         self.measure("lib: codebook.list_codes", "library", lambda _: None, lambda _: codebook.list_codes(s))
         self.measure("lib: corpus.count_segments(coded=True)", "library", lambda _: None,
                      lambda _: corpus.count_segments(s, coded=True))
+        from thematic import queries
+
+        self.measure("lib: queries.kwic (a common word, all questions)", "library", lambda _: None,
+                     lambda _: queries.kwic(s, "staff"))
+        fields = corpus.meta_fields(s)
+        if fields:
+            self.measure("lib: queries.crosstab (respondents, subthemes)", "library", lambda _: None,
+                         lambda i: queries.crosstab(s, fields[i % len(fields)], max_depth=1))
+        self.measure("lib: queries.cooccurrence (segments, subthemes)", "library", lambda _: None,
+                     lambda _: queries.cooccurrence(s, max_depth=1))
 
 
 # ------------------------------------------------------------------------------------------------ main
@@ -498,7 +630,7 @@ def profile(bench: Bench, name: str) -> None:
     print(out.getvalue())
 
 
-SCENARIOS = ("pages", "apply", "accept", "move", "extracts", "library")
+SCENARIOS = ("pages", "apply", "accept", "move", "extracts", "kwic", "crosstab", "library", "browser")
 
 
 def run_scenarios(bench: Bench, only: set[str] | None = None) -> None:
@@ -517,8 +649,14 @@ def run_scenarios(bench: Bench, only: set[str] | None = None) -> None:
         bench.move_code()
     if wanted("extracts", "4 Review: open a theme's extracts"):
         bench.extracts()
+    if wanted("kwic", "Queries: keyword in context"):
+        bench.kwic()
+    if wanted("crosstab", "Queries: code x metadata crosstab"):
+        bench.crosstab()
     if wanted("library", "lib:"):
         bench.library()
+    if only is not None and "browser" in only:  # needs chromium; run on its own with --only browser
+        bench.browser()
 
 
 def main(argv: list[str] | None = None) -> int:

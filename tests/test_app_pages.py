@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 pytest.importorskip("streamlit")
@@ -49,14 +50,14 @@ def open_page(project: Path) -> Callable[..., AppTest]:
 
 
 def test_sidebar_names_the_change_undo_reverts(open_page: Callable[..., AppTest], project: Path) -> None:
-    at = open_page("views/project.py")
+    at = open_page("views/project.py", coder="anna")
     assert any("Undo would revert" in c.value and "Environment" in c.value for c in at.sidebar.caption)
     at.sidebar.button(key="sidebar_undo").click().run()
     check(at)
     with Store.open(project) as s:
         assert coding.code_counts(s)[codebook.find_code(s, "Environment").id] == (0, 0)  # type: ignore[union-attr]
     # AppTest (1.67) drops the sidebar from the tree on reruns of an st.navigation app: redo from a fresh session.
-    at = open_page("views/project.py")
+    at = open_page("views/project.py", coder="anna")
     assert any("Redo: Code segment" in (b.help or "") for b in at.sidebar.button if b.key == "sidebar_redo")
     at.sidebar.button(key="sidebar_redo").click().run()
     check(at)
@@ -74,8 +75,8 @@ def test_project_imports_a_csv_after_preview(open_page: Callable[..., AppTest], 
         encoding="utf-8",
     )
     at = open_page("views/project.py")
-    at.radio(key="project_source").set_value("A path on this computer").run()
-    at.text_input(key="project_file_path").input(str(csv)).run()
+    assert "A path on this computer" not in at.radio(key="project_source").options  # no typed server paths
+    at.file_uploader(key="project_upload").set_value(("more.csv", csv.read_bytes(), "text/csv")).run()
     check(at)
     editor = [d for d in at.dataframe if (d.key or "").startswith("project_roles_")]
     assert editor, "the guessed column roles are shown (and editable) before anything is written"
@@ -165,13 +166,46 @@ def test_define_saves_definition_and_quotes(open_page: Callable[..., AppTest], p
     at.text_area(key=f"df_excludes_{theme.id}").input("Theory without practice.")
     at.button(key="df_save").click().run()
     check(at)
-    at.multiselect(key=f"df_quotes_{theme.id}").set_value([breathing[1].id])
+    at.checkbox(key=f"df_quote_{theme.id}_{breathing[1].id}").check()
     at.button(key="df_save_quotes").click().run()
     check(at)
     with Store.open(project) as s:
         code = codebook.get_code(s, theme.id)
         assert (code.definition, code.excludes) == ("Exercises practised on the day.", "Theory without practice.")
         assert codebook.quotes(s, theme.id) == [breathing[1].id]
+    # a second quote follows the first; unticking the first keeps only the second
+    at.checkbox(key=f"df_quote_{theme.id}_{breathing[0].id}").check()
+    at.button(key="df_save_quotes").click().run()
+    with Store.open(project) as s:
+        assert codebook.quotes(s, theme.id) == [breathing[1].id, breathing[0].id]
+    at.checkbox(key=f"df_quote_{theme.id}_{breathing[1].id}").uncheck()
+    at.button(key="df_save_quotes").click().run()
+    check(at)
+    with Store.open(project) as s:
+        assert codebook.quotes(s, theme.id) == [breathing[0].id]
+
+
+def test_define_finds_quotes_among_all_coded_extracts_by_words(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Quotes were offered from the first 60 coded segments only; a search reaches every one."""
+    path = tmp_path / "many.db"
+    forms = [(f"F{i:03d}", {}, {"Q1": [f"Answer number {i} about the course."]}) for i in range(80)]
+    forms.append(("F999", {}, {"Q1": ["The zebra crossing outside was dangerous."]}))
+    with Store(path) as s:
+        seg = make_corpus(s, forms, questions=("Q1",))
+        theme = codebook.add_code(s, "Everything")
+        coding.apply_code_many(s, sorted(seg.values()), theme, "anna")
+        zebra = seg[("F999", "Q1", 0)]
+    monkeypatch.setenv("THEMATIC_PROJECT", str(path))
+    at = open_app("views/define.py")
+    at.selectbox(key="df_code").set_value(theme).run()
+    assert not [c for c in at.checkbox if c.key == f"df_quote_{theme}_{zebra}"]  # beyond the first 60
+    at.text_input(key=f"df_quote_search_{theme}").input("zebra").run()
+    at.checkbox(key=f"df_quote_{theme}_{zebra}").check()
+    at.button(key="df_save_quotes").click().run()
+    check(at)
+    with Store.open(path) as s:
+        assert codebook.quotes(s, theme) == [zebra]
 
 
 def test_report_previews_svg_and_offers_every_format(open_page: Callable[..., AppTest], project: Path) -> None:
@@ -194,8 +228,23 @@ def test_report_previews_svg_and_offers_every_format(open_page: Callable[..., Ap
         assert s.audit_log(limit=1)[0].action == "export.svg"
 
 
+def test_each_download_has_its_own_file_name(project: Path) -> None:
+    """The two CSV downloads (coded extracts, codings per coder) were both saved as '<title>.csv'."""
+    from thematic import export
+
+    from ui import downloads
+
+    with Store.open(project) as s:
+        names = {fmt: downloads.file_name(s, fmt) for fmt in export.FORMATS}
+    assert len(set(names.values())) == len(names), names
+    for fmt, name in names.items():
+        assert name.endswith(export.FORMATS[fmt].extension), (fmt, name)
+    assert names["csv"] == "test_study_extracts.csv" and names["codings-csv"] == "test_study_codings.csv"
+    assert names["docx"] == "test_study.docx"
+
+
 def test_audit_lists_events_and_undo_reverts(open_page: Callable[..., AppTest], project: Path) -> None:
-    at = open_page("views/audit.py")
+    at = open_page("views/audit.py", coder="anna")
     check(at)
     df = at.dataframe[0].value
     assert "Code segment" in " ".join(df["what"]) and len(df) >= 5
@@ -204,7 +253,51 @@ def test_audit_lists_events_and_undo_reverts(open_page: Callable[..., AppTest], 
     with Store.open(project) as s:
         env = codebook.find_code(s, "Environment")
         assert env is not None and coding.codings(s, code_id=env.id) == []
-    assert any("Undone" in m.value for m in at.success)
+    assert any("Undone" in m.value for m in at.info)
+
+
+def _colleague_codes_last(project: Path) -> tuple[int, int]:
+    """bea codes a segment, then anna codes another (the newest change); returns (bea's, anna's) code ids."""
+    with Store.open(project) as s:
+        seg = corpus.segments(s)
+        mine = codebook.add_code(s, "Bea's code", actor="bea")
+        coding.apply_code(s, seg[4].id, mine, "bea")
+        theirs = codebook.find_code(s, "Environment")
+        assert theirs is not None
+        coding.apply_code(s, seg[5].id, theirs.id, "anna")
+        return mine, theirs.id
+
+
+def test_sidebar_undo_never_reverts_a_colleagues_change(open_page: Callable[..., AppTest], project: Path) -> None:
+    mine, theirs = _colleague_codes_last(project)
+    at = open_page("views/project.py", coder="bea")
+    undo_button = next(b for b in at.sidebar.button if b.key == "sidebar_undo")
+    with Store.open(project) as s:
+        before = len(coding.codings(s, code_id=theirs))
+    # the sidebar names bea's own newest change, not anna's newer one, and reverts it
+    assert "Code segment" in (undo_button.help or "") and "Bea's code" in (undo_button.help or "")
+    undo_button.click().run()
+    check(at)
+    with Store.open(project) as s:
+        assert coding.codings(s, code_id=mine) == []
+    with Store.open(project) as s:
+        assert len(coding.codings(s, code_id=theirs)) == before  # anna's change stands
+
+
+def test_audit_page_undoes_any_change_only_after_confirmation(open_page: Callable[..., AppTest],
+                                                               project: Path) -> None:
+    _, theirs = _colleague_codes_last(project)
+    at = open_page("views/audit.py", coder="lead")
+    assert at.button(key="audit_undo_all").disabled
+    assert any("by **anna**" in c.value for c in at.caption)
+    at.checkbox(key="audit_undo_all_confirm").check().run()
+    at.button(key="audit_undo_all").click().run()
+    check(at)
+    with Store.open(project) as s:
+        assert len(coding.codings(s, code_id=theirs)) == 1  # anna's newest coding was reverted
+        assert s.audit_log(limit=1)[0].actor == "lead"
+    assert at.button(key="audit_undo_all").disabled  # the confirmation is asked again for the next one
+    assert at.checkbox(key="audit_undo_all_confirm").value is False
 
 
 def test_initial_codes_blind_mode_hides_other_coders(open_page: Callable[..., AppTest], project: Path) -> None:
@@ -239,15 +332,77 @@ def test_themes_tree_create_theme_and_move_a_code(open_page: Callable[..., AppTe
     assert any("Setting" in m.value and "Environment" in m.value for m in at.markdown)
 
 
-def test_project_switches_to_a_new_file(open_page: Callable[..., AppTest], tmp_path: Path) -> None:
+def test_project_switches_to_a_new_project_by_name(open_page: Callable[..., AppTest], tmp_path: Path) -> None:
     at = open_page("views/project.py")
-    other = tmp_path / "second.db"
-    at.text_input(key="project_new_path").input(str(other))
-    at.button(key="project_open").click().run()
+    assert at.query_params["project"] == "study"  # the address names the open project
+    at.text_input(key="project_new_name").input("second")
+    at.button(key="project_create").click().run()
     check(at)
-    assert other.exists() and at.session_state["project_path"] == str(other.resolve())
-    assert any(f"Created {other}" in s.value for s in at.success)
+    other = tmp_path / "second.db"
+    assert other.exists() and at.session_state["project_name"] == "second"
+    assert at.query_params["project"] == "second"
+    assert any("Created 'second'" in s.value for s in at.success)
     assert [m.value for m in at.metric][:1] == ["0"]
+    # nothing of the previous project is shown (or saved) in the new one's widgets
+    assert at.text_input(key="project_title").value == ""
+    at.button(key="project_title_save").click().run()
+    with Store.open(other) as s:
+        assert s.get_setting("title") in (None, "")
+
+
+def test_a_path_typed_as_a_project_name_is_refused(open_page: Callable[..., AppTest], tmp_path: Path) -> None:
+    at = open_page("views/project.py")
+    outside = tmp_path / "elsewhere" / "x.db"
+    at.text_input(key="project_new_name").input(str(outside))
+    at.button(key="project_create").click().run()
+    assert not at.exception
+    assert any("folder separator" in e.value for e in at.error)
+    assert not outside.exists() and not outside.parent.exists()
+    assert at.query_params["project"] == "study"
+
+
+def test_the_address_keeps_the_project_across_a_new_session(open_page: Callable[..., AppTest],
+                                                            tmp_path: Path) -> None:
+    """A reload is a new session with the same address: it must open the project the address names, and a name
+    that is not a project is an error line, never a silent switch to another project."""
+    from thematic import projects
+
+    projects.create(tmp_path, "second", title="Second study")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["project"] = "second"
+    at.run()
+    check(at)
+    assert at.session_state["project_name"] == "second"
+    assert any("Second study" in c.value for c in at.sidebar.caption)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["project"] = "missing"
+    at.run()
+    assert not at.exception
+    assert any("Cannot open the project 'missing'" in e.value for e in at.error)
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_an_uploaded_project_file_is_checked_then_opened(open_page: Callable[..., AppTest], tmp_path: Path,
+                                                         project: Path) -> None:
+    at = open_page("views/project.py")
+    at.file_uploader(key="project_db_upload").set_value(
+        ("notes.db", b"SQLite format 3\x00" + b"\x00" * 200, "application/octet-stream")).run()
+    at.button(key="project_db_add").click().run()
+    assert not at.exception
+    assert at.error and "notes.db" not in {p.name for p in tmp_path.iterdir()}
+    assert at.query_params["project"] == "study"
+    # a real project (a colleague's copy of this one) lands under a new name and is opened
+    with Store.open(project) as s:
+        s.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    at = open_page("views/project.py")
+    at.file_uploader(key="project_db_upload").set_value(
+        ("Study copy.db", project.read_bytes(), "application/octet-stream")).run()
+    assert at.text_input(key="project_db_name").value == "Study copy"
+    at.button(key="project_db_add").click().run()
+    check(at)
+    assert at.query_params["project"] == "Study copy"
+    with Store.open(tmp_path / "Study copy.db") as s:
+        assert s.get_setting("title") == "Test study"
 
 
 def test_themes_clusters_then_accepts_a_candidate_under_a_theme(
@@ -321,11 +476,10 @@ def test_a_file_that_is_not_a_project_is_one_error_line_and_another_can_be_opene
     at.switch_page("views/review.py").run()
     assert not at.exception and any("Cannot open the project" in e.value for e in at.error)
     at.switch_page("views/project.py").run()
-    good = tmp_path / "fresh.db"
-    at.text_input(key="project_new_path").input(str(good))
-    at.button(key="project_open").click().run()
+    at.text_input(key="project_new_name").input("fresh")
+    at.button(key="project_create").click().run()
     assert not at.exception and not at.error
-    assert good.exists() and bad.read_text(encoding="utf-8") == "not a database"
+    assert (tmp_path / "fresh.db").exists() and bad.read_text(encoding="utf-8") == "not a database"
 
 
 def test_sidebar_journal_entry_from_any_page(open_page: Callable[..., AppTest], project: Path) -> None:
@@ -352,3 +506,72 @@ def test_project_imports_a_shipped_codebook(open_page: Callable[..., AppTest], p
     with Store.open(project) as s:
         assert len(codebook.list_codes(s)) > 3 + 10
         assert s.audit_log(limit=1)[0].action == "codebook.import"
+
+
+def test_queries_page_kwic_crosstab_and_cooccurrence(open_page: Callable[..., AppTest], project: Path) -> None:
+    at = open_page("views/queries.py", strict=True)
+    at.text_input(key="qy_words").input("breathing").run()
+    check(at)
+    kwic = at.dataframe[0].value
+    # "Loved the breathing." (F1) and "Soothing rhythm breathing was calming." (F2)
+    assert list(kwic["respondent"]) == ["F1", "F2"] and list(kwic["match"]) == ["breathing", "breathing"]
+    assert any("2 occurrences in 2 answers" in c.value for c in at.caption)
+    assert "qy_kwic_xlsx" in {b.key for b in at.get("download_button")}
+    at.session_state["qy_tab"] = "Codes by respondent group"
+    at.run()
+    check(at)
+    at.selectbox(key="qy_field").set_value("profession").run()
+    table = at.dataframe[0].value
+    # Breathing: F1 (Nurse) and F2 (Doctor); Environment: F1 (Nurse); the theme Practices rolls Breathing up
+    assert list(table.columns) == ["Nurse", "Doctor", "Total"]
+    assert table.loc["1 Practices"].tolist() == [1, 1, 2] and table.loc["2 Environment"].tolist() == [1, 0, 1]
+    at.radio(key="qy_show").set_value("Column %").run()
+    assert at.dataframe[0].value.loc["2 Environment"].tolist() == [50.0, 0.0]
+    at.session_state["qy_tab"] = "Co-occurrence"
+    at.run()
+    check(at)
+    cooc = at.dataframe[0].value
+    assert cooc.loc["1 Practices", "2"] == 0 and cooc.loc["1.1 Breathing", "1.1"] == 2
+    assert pd.isna(cooc.loc["1 Practices", "1.1"])  # a theme and its own subcode are not compared
+
+
+def test_projects_folder_and_default_name_from_the_environment(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "evaluations"
+    from thematic import projects
+
+    projects.create(folder, "ward-3", title="Ward 3")
+    monkeypatch.setenv("THEMATIC_PROJECTS", str(folder))
+    monkeypatch.setenv("THEMATIC_PROJECT", "ward-3")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    check(at)
+    assert at.query_params["project"] == "ward-3"
+    assert at.selectbox(key="project_target").options == ["ward-3"]
+    assert any("Ward 3" in c.value for c in at.sidebar.caption)
+
+
+def test_define_does_not_show_the_clustering_note_as_a_definition(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_cluster import corpus as cluster_corpus
+    from thematic import cluster as cl
+    from thematic.embed import HashingEmbedder
+
+    path = tmp_path / "clustered.db"
+    monkeypatch.setenv("THEMATIC_PROJECT", str(path))
+    with Store(path) as s:
+        cluster_corpus(s, 30)
+        run = cl.propose(s, seed=5, embedder=HashingEmbedder(dim=128), params={"n_candidates": 4}, actor="anna")
+        cand = next(c for c in cl.candidates(s, run.id) if c.level == 1 and not c.unclustered)
+        code_id = cl.accept_candidate(s, cand.id, coder="anna", name="From the machine")
+        machine_text = codebook.get_code(s, code_id).definition
+    at = open_app("views/define.py")
+    at.selectbox(key="df_code").set_value(code_id).run()
+    check(at)
+    if machine_text:  # a store where accepting still writes the clustering note into the definition
+        assert at.text_area(key=f"df_definition_{code_id}").value == ""
+        assert any("Not a definition yet" in c.value for c in at.caption)
+    assert "no definition yet" in at.selectbox(key="df_code").format_func(code_id)
+    at.text_area(key=f"df_definition_{code_id}").input("What staff said about the course.")
+    at.button(key="df_save").click().run()
+    check(at)
+    assert "no definition yet" not in at.selectbox(key="df_code").format_func(code_id)

@@ -10,7 +10,7 @@ import pytest
 
 from tests.test_export_tree import CMT, build_project
 from thematic import export
-from thematic.codebook import list_codes, move_code, set_quotes, update_code
+from thematic.codebook import add_code, list_codes, move_code, set_quotes, update_code
 from thematic.coding import code_counts
 from thematic.corpus import get_segments
 from thematic.export.report import build_report, method_paragraphs
@@ -52,7 +52,7 @@ def test_reviewing_phase_counts_moves(store: Store) -> None:
     sub = [c for c in list_codes(store) if c.depth == 1][0]
     other = [c for c in list_codes(store) if c.depth == 0][1]
     move_code(store, sub.id, other.id)
-    assert "(1 moves)" in method_paragraphs(store)[3]
+    assert "(1 move)" in method_paragraphs(store)[3]
     store.undo()
     assert "no moves" in method_paragraphs(store)[3]  # undone changes are not reported
 
@@ -107,3 +107,105 @@ def test_clustering_and_imports_are_reported(store: Store) -> None:
         pass
     assert "imported (8 non-empty answers, split into 16 segments for coding) on " in method_paragraphs(store)[0]
     assert method_paragraphs(store)[0].rstrip().endswith(".")
+
+
+def test_plurals_are_correct_for_one(store: Store) -> None:
+    from tests.helpers import make_corpus
+    from thematic.coding import apply_code
+
+    seg = make_corpus(store, [("F1", {}, {"Q1": ["The circles made sense.", "Loved the breathing."]})],
+                      questions=("Q1",))
+    code = add_code(store, "Breathing")
+    apply_code(store, seg[("F1", "Q1", 0)], code, "ana")
+    add_memo(store, "One thought.", phase=1, coder="ana")
+    add_memo(store, "Another.", phase=2, coder="ana")
+    paras = method_paragraphs(store)
+    assert paras[0].startswith("Phase 1 (familiarising with the data): 1 feedback form with 1 open question "
+                               "was imported (1 non-empty answer, split into 2 segments for coding)")
+    assert "1 reflexive memo was written in this phase." in paras[0]
+    assert "1 coder (ana) applied 1 coding to 1 segment" in paras[1] and ": 1 by hand." in paras[1]
+    assert "1 code was created (1 by hand)" in paras[2]
+    assert "1 theme and 0 subthemes; the only code has no definition written by a person" in paras[4]
+    assert " were written" not in " ".join(paras) and "1 moves" not in " ".join(paras)
+
+
+def test_a_bulk_accept_is_reported_as_such_and_its_text_is_no_definition(store: Store) -> None:
+    from tests.test_cluster import corpus
+    from thematic import cluster as cl
+    from thematic.codebook import get_code
+    from thematic.coding import apply_code
+    from thematic.embed import HashingEmbedder
+    from thematic.suggest import accept_suggestion
+
+    corpus(store, 40)
+    run = cl.propose(store, seed=5, embedder=HashingEmbedder(dim=128),
+                     params={"n_candidates": 6, "n_groups": 2}, actor="ana")
+    cands = [c for c in cl.candidates(store, run.id) if c.level == 1 and not c.unclustered]
+    first, second = cands[0], cands[1]
+    members = cl.segment_ids(store, first.id)
+    code_id = cl.accept_candidate(store, first.id, coder="ana", name="Accepted in bulk")
+    assert get_code(store, code_id).definition.startswith("Accepted candidate theme from clustering run")
+    hand = add_code(store, "By hand", definition="Written by a person.")
+    free = [i for i in cl.segment_ids(store, second.id) if i not in members][:3]
+    apply_code(store, free[0], hand, "bea")
+    accept_suggestion(store, free[1], hand, "bea")
+    paras = method_paragraphs(store)
+    n = len(members)
+    assert (f"{n} accepted in bulk, all members of a candidate theme at once, when 1 candidate theme from "
+            "clustering was accepted as codes (0 segments left out by the analyst)") in paras[1]
+    assert "1 by hand" in paras[1] and "1 accepted one by one from suggested codes" in paras[1]
+    assert "after a human read the segment" not in " ".join(paras)
+    assert "2 codes were created (1 by hand, 1 from accepted candidate themes)" in paras[2]
+    assert "of which the analysts accepted 1 candidate theme" in paras[2]
+    # Only the person's definition counts; the machine's text appears nowhere as a definition.
+    assert "1 of 2 codes has a definition written by a person" in paras[4]
+    md = export.render(store, "md").decode()
+    assert "Written by a person." in md and "Accepted candidate theme from clustering run" not in md
+    # Once a person writes the accepted code's definition, it counts.
+    update_code(store, code_id, definition="Staff describe the course as practical.")
+    assert "2 of 2 codes have a definition written by a person" in method_paragraphs(store)[4]
+    store.undo()
+    assert "1 of 2 codes has a definition written by a person" in method_paragraphs(store)[4]
+
+
+def test_left_out_members_recorded_by_the_accept_are_reported(store: Store) -> None:
+    from tests.helpers import SMALL, make_corpus
+
+    from thematic.coding import apply_code_many
+
+    seg = sorted(make_corpus(store, SMALL).values())
+    with store.action("cluster.accept", "Accept candidate theme 1 as a code", actor="ana",
+                      details={"candidate_id": 1, "excluded": seg[3:]}):
+        apply_code_many(store, seg[:3], add_code(store, "Candidate"), "ana", origin="cluster")
+    assert "(3 segments left out by the analyst)" in method_paragraphs(store)[1]
+
+
+def test_docx_pages_are_a4(proj: Store) -> None:
+    import docx
+    from docx.shared import Mm
+
+    doc = docx.Document(io.BytesIO(export.render(proj, "docx")))
+    for section in doc.sections:
+        assert abs(section.page_width - Mm(210)) < Mm(1) and abs(section.page_height - Mm(297)) < Mm(1)
+
+
+def test_respondent_tables_count_forms_without_a_value(store: Store) -> None:
+    """57 of 60 forms were listed when 3 had no profession: the table must add up to every form."""
+    from tests.helpers import SMALL, make_corpus
+
+    make_corpus(store, [*SMALL, ("F4", {"gender": "Female"}, {"Q1": ["No profession given."]}),
+                        ("F5", {"profession": " ", "gender": "Male"}, {"Q1": ["Blank profession."]})])
+    rep = build_report(store)
+    assert rep.respondents["profession"] == [("Nurse", 2), ("Doctor", 1), ("(missing)", 2)]
+    assert sum(n for _, n in rep.respondents["profession"]) == store.counts()["forms"]
+    md = export.render(store, "md").decode()
+    assert "| (missing) | 2 |" in md
+
+
+def test_code_origins_after_the_undo_history_was_purged(store: Store) -> None:
+    build_project(store, themes=2, subthemes=2, n_forms=5)
+    assert "4 codes were created (4 by hand)" in method_paragraphs(store)[2]
+    store.purge_history(actor="lead")
+    para = method_paragraphs(store)[2]
+    assert "the project has 4 codes (0 made from accepted candidate themes, 4 created by hand or imported)" in para
+    assert "no code creation is recorded" not in para

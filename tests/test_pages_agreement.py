@@ -152,3 +152,17 @@ def test_agreement_page_withdraws_a_decision(open_page: Callable[..., AppTest], 
     with Store.open(project) as s:
         assert adjudicate.decisions(s) == []
         assert coding.codings(s, coder="consensus") == []
+
+
+def test_disagreement_queue_follows_only_forms_every_coder_has_coded(open_page: Callable[..., AppTest],
+                                                                     project: Path) -> None:
+    """ben has coded only F1; with the toggle on, anna's coding in F2 is not a disagreement (the table said 24
+    segments while the queue listed every disagreement of the project)."""
+    at = open_page("views/agreement.py", coder="lead")
+    assert len(_df(at, "applied by")) == 2
+    at.toggle(key="ag_common").set_value(True).run()
+    check(at)
+    queue = _df(at, "applied by")
+    assert list(queue["form"]) == ["F1"] and list(queue["code"]) == ["Environment/Room"]
+    assert any("1 open disagreement between anna and ben" in c.value and "1 more in forms only one of them" in c.value
+               for c in at.caption)

@@ -11,15 +11,15 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from thematic import ingest
 from thematic.errors import ThematicError
+from thematic.ingest.preview import ROLES, mapping_from_roles, role_in
 from thematic.store import Store
 
 from . import store as ui_store
-from .errors import guard, missing
+from .errors import guard
 from .progress import bar
 
-WIDE_ROLES = ["question", "meta", "id", "ignore"]
-LONG_ROLES = ["answer", "question_key", "meta", "id", "ignore"]
 ROLE_HELP = {
     "question": "an open question (one answer per row)",
     "meta": "respondent metadata (profession, gender, date …)",
@@ -46,31 +46,20 @@ def _sniff(data: bytes, name: str, sheet: str | None, header_row: int | None) ->
 
 
 def _file() -> tuple[bytes, str] | None:
+    """The forms file: an upload, or one of the example files shipped with the app. (No typed server paths: anyone
+    who can reach the page could otherwise read any file the server can.)"""
     examples = example_files()
-    choices = ["Upload a file", "A path on this computer", *[p.name for p in examples]]
+    choices = ["Upload a file", *[p.name for p in examples]]
     src = st.radio("Forms file", choices, key="project_source", horizontal=True,
                    help="XLSX (any sheet) or CSV; wide (a row per form) or long (a row per answer)")
     if src == "Upload a file":
         up = st.file_uploader("XLSX or CSV file", type=["xlsx", "xlsm", "csv", "tsv", "txt"], key="project_upload")
         return None if up is None else (up.getvalue(), up.name)
-    if src == "A path on this computer":
-        typed = st.text_input("Path of the XLSX or CSV file", key="project_file_path")
-        if not typed.strip():
-            return None
-        path = Path(typed.strip()).expanduser()
-        if not path.is_file():
-            st.error(f"{path}: no such file")
-            return None
-    else:
-        path = ui_store.APP_DIR / "examples" / str(src)
+    path = next(p for p in examples if p.name == src)
     return path.read_bytes(), path.name
 
 
 def render(store: Store) -> None:
-    ingest = ui_store.optional("thematic.ingest")
-    if ingest is None:
-        missing("Importing forms", "thematic.ingest")
-        return
     picked = _file()
     if picked is None:
         return
@@ -102,13 +91,9 @@ def render(store: Store) -> None:
     st.caption(f"**{preview.name}** · {preview.kind.upper()}" + (f" · sheet {sheet}" if sheet else "")
                + f" · header on row {preview.header_row} · {len(preview.columns)} columns. "
                "Check the guessed role of each column; change any that is wrong.")
-    roles = LONG_ROLES if layout == "long" else WIDE_ROLES
-    guessed = []
-    for c in preview.columns:
-        role = c.role if c.role in roles else ("question" if c.role == "answer" and layout == "wide" else
-                                               "answer" if c.role == "question" and layout == "long" else "ignore")
-        guessed.append({"column": c.name, "role": role, "filled": c.filled, "distinct": c.distinct,
-                        "examples": " | ".join(c.examples[:3])})
+    roles = list(ROLES[str(layout)])
+    guessed = [{"column": c.name, "role": role_in(c.role, str(layout)), "filled": c.filled,
+                "distinct": c.distinct, "examples": " | ".join(c.examples[:3])} for c in preview.columns]
     edited = st.data_editor(
         pd.DataFrame(guessed),
         key=f"project_roles_{digest}_{sheet}_{layout}",
@@ -121,22 +106,11 @@ def render(store: Store) -> None:
     with st.expander("First rows of the file", icon=":material/table:"):
         st.dataframe(pd.DataFrame(preview.rows), hide_index=True, key="project_rows_df")
 
-    by_role: dict[str, list[str]] = {}
-    for _, r in edited.iterrows():
-        by_role.setdefault(str(r["role"]), []).append(str(r["column"]))
-    ids = by_role.get("id", [])
-    if len(ids) > 1:
-        st.error(f"Only one id column, please (now: {', '.join(ids)}).")
+    with guard() as g:
+        mapping = mapping_from_roles([(str(r["column"]), str(r["role"])) for _, r in edited.iterrows()],
+                                            str(layout), sheet=sheet, header_row=int(header_row))
+    if not g.ok:
         return
-    mapping = ingest.Mapping(
-        layout=layout,
-        id_column=ids[0] if ids else None,
-        question_columns=tuple(by_role.get("question_key" if layout == "long" else "question", [])),
-        meta_columns=tuple(by_role.get("meta", [])),
-        answer_column=(by_role.get("answer") or [None])[0] if layout == "long" else None,
-        sheet=sheet,
-        header_row=int(header_row),
-    )
 
     redact = st.toggle("Redact person names (staff list, titles such as 'Dr Khan', and names spaCy finds)",
                        key="project_redact")
@@ -161,14 +135,14 @@ def render(store: Store) -> None:
         for w in result.warnings:
             st.warning(w)
         if go:
-            _write(store, ingest, result, unit=str(unit), redact=bool(redact), staff=staff)
+            _write(store, result, unit=str(unit), redact=bool(redact), staff=staff)
     last = st.session_state.get("project_report")
     if last:
         st.success(last[0], icon=":material/check_circle:")
         st.code("\n".join(last[1:]), language=None)
 
 
-def _write(store: Store, ingest: Any, result: Any, *, unit: str, redact: bool, staff: str) -> None:
+def _write(store: Store, result: Any, *, unit: str, redact: bool, staff: str) -> None:
     names = [n.strip() for n in staff.splitlines() if n.strip()]
     try:
         prog, widget = bar("Importing")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from thematic import codebook, coding, corpus, memos
+from thematic import cluster, codebook, coding, corpus, memos
 from thematic.errors import ThematicError
+from thematic.export import report
 from thematic.store import Store
 
 from . import store as ui_store
-from .errors import guard
+from . import undo
+from .widgets import md_escape
 
 PHASE_PAGES = {
     1: ("views/familiarise.py", "1 Familiarise"),
@@ -28,8 +30,9 @@ def render(page_title: str = "") -> None:
         store = ui_store.try_store()
         if store is None:
             return
-        title = store.get_setting("title", "") or ui_store.project_path().stem
-        st.caption(f"Project: **{title}** · `{ui_store.project_path().name}`")
+        name = ui_store.project_name()
+        title = store.get_setting("title", "") or name
+        st.caption(f"Project: **{md_escape(title)}** · `{name}`")
         coder_picker(store)
         live(page_title)
 
@@ -62,7 +65,9 @@ def coder_picker(store: Store) -> None:
     st.selectbox(
         "Coder",
         options,
-        index=options.index(current) if current in options else None,
+        # No default: the value lives under the key. A default equal to the value would make Streamlit drop
+        # ?coder= from the address the next time the address changes (a bound widget at its default is omitted).
+        index=None,
         key="coder",
         placeholder="Choose or type your name",
         accept_new_options=True,
@@ -95,70 +100,20 @@ def journal(store: Store, page_title: str) -> None:
         st.button("Save entry", key="journal_save", on_click=_save_journal)
 
 
+def _after_step(done: bool, message: str) -> None:
+    st.session_state["sidebar_flash"] = message
+    if done:
+        st.session_state["sidebar_rerun_app"] = True  # the page shows what was reverted
+
+
 def undo_redo(store: Store) -> None:
-    undo_ev = store.undoable()
-    redo_ev = store.redoable()
-    redo_root = None
-    if redo_ev is not None:
-        try:
-            redo_root = store.event(int(redo_ev.details["target"]))
-        except (ThematicError, KeyError, ValueError):
-            redo_root = None
-    undo_target = undo_ev
-    if undo_ev is not None and undo_ev.action == "redo":
-        try:
-            undo_target = store.event(int(undo_ev.details["target"]))
-        except (ThematicError, KeyError, ValueError):
-            undo_target = undo_ev
-    c1, c2 = st.columns(2)
-    c1.button(
-        "Undo",
-        key="sidebar_undo",
-        icon=":material/undo:",
-        disabled=undo_ev is None,
-        help=f"Undo: {undo_target.summary}" if undo_target else "Nothing to undo",
-        on_click=_undo,
-        args=(undo_ev.id if undo_ev else None,),
-        width="stretch",
-    )
-    c2.button(
-        "Redo",
-        key="sidebar_redo",
-        icon=":material/redo:",
-        disabled=redo_ev is None,
-        help=f"Redo: {redo_root.summary}" if redo_root else "Nothing to redo",
-        on_click=_redo,
-        args=(redo_ev.id if redo_ev else None,),
-        width="stretch",
-    )
-    if undo_target is not None:
-        st.caption(f"Undo would revert: *{undo_target.summary}*")
+    """Undo/redo of this coder's own changes (``ui.undo``), the label naming what Undo would revert."""
+    t = undo.buttons(store, key_prefix="sidebar", on_done=_after_step)
+    if t.undo_root is not None:
+        st.caption(f"Undo would revert your last change: *{md_escape(t.undo_root.summary)}*")
     flash = st.session_state.pop("sidebar_flash", None)
     if flash:
         st.success(flash, icon=":material/check_circle:")
-
-
-def _undo(expected: int | None) -> None:
-    # A change may have landed since the button was drawn (another tab, a fragment): don't revert the wrong thing.
-    _step("undo", expected, "The last change was something else; check the label and try again.")
-
-
-def _redo(expected: int | None) -> None:
-    _step("redo", expected, "Nothing to redo any more (another change was made).")
-
-
-def _step(kind: str, expected: int | None, stale: str) -> None:
-    """Undo or redo, but only the event the button named when it was drawn."""
-    store = ui_store.get_store()
-    with guard(st.sidebar):
-        now = store.undoable() if kind == "undo" else store.redoable()
-        if now is None or now.id != expected:
-            st.session_state["sidebar_flash"] = stale
-            return
-        ev = store.undo(actor=ui_store.actor()) if kind == "undo" else store.redo(actor=ui_store.actor())
-        st.session_state["sidebar_flash"] = f"{'Undone' if kind == 'undo' else 'Redone'}: {ev.summary}"
-        st.session_state["sidebar_rerun_app"] = True
-        ui_store.changed()
 
 
 @st.cache_data(ttl=30, max_entries=64, show_spinner=False)
@@ -174,7 +129,8 @@ def overview(key: tuple[str, int, int]) -> dict[int, str]:
     themes = [c for c in codes if c.parent_id is None]
     counts = coding.code_counts(store)
     thin = sum(1 for t in themes if counts.get(t.id, (0, 0))[1] < THIN_RESPONDENTS)
-    undefined = sum(1 for c in codes if c.depth <= 1 and not c.definition)
+    written = report.written_definitions(store)  # the machine's text on accepted candidates is no definition
+    undefined = sum(1 for c in codes if c.depth <= 1 and c.id not in written)
     with_quotes = sum(1 for t in themes if codebook.quotes(store, t.id))
     lines = {
         1: f"{_n(len(corpus.questions(store)), 'question')} · {_n(journal, 'journal entry', 'journal entries')} · "
@@ -182,7 +138,8 @@ def overview(key: tuple[str, int, int]) -> dict[int, str]:
         2: f"{coded:,}/{total:,} segments coded ({(100 * coded // total) if total else 0}%)",
         3: f"{_n(len(themes), 'theme')} · {_n(len(codes) - len(themes), 'code')} under them" + _candidates_line(store),
         4: f"{_n(thin, 'thin theme')} (< {THIN_RESPONDENTS} respondents)" if themes else "no themes yet",
-        5: f"{undefined} themes/subthemes without a definition" if codes else "no themes yet",
+        5: f"{_n(undefined, 'theme or subtheme', 'themes and subthemes')} without a definition" if codes
+        else "no themes yet",
         6: f"{with_quotes}/{len(themes)} themes with quotes chosen" if themes else "no themes yet",
     }
     return lines
@@ -193,9 +150,6 @@ def _n(count: int, one: str, many: str | None = None) -> str:
 
 
 def _candidates_line(store: Store) -> str:
-    cluster = ui_store.optional("thematic.cluster")
-    if cluster is None or not hasattr(cluster, "latest_run"):
-        return ""
     run = cluster.latest_run(store)
     if run is None:
         return " · not clustered yet"

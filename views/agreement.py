@@ -10,7 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from thematic import adjudicate, codebook, coding, corpus, reliability
+from thematic import adjudicate, codebook, coding, corpus, queries, reliability
 from thematic.errors import ThematicError
 from ui import store as ui_store
 from ui.errors import guard, show
@@ -222,8 +222,16 @@ q3.button(f"Copy agreed codings to '{consensus}'", key="ag_accept", on_click=_ac
 queue: list[adjudicate.Disagreement] = []
 with guard():
     queue = adjudicate.disagreements(store, a, b, code=code_filter, include_decided=show_decided)
+left_out = 0
+if common:  # the same scope as the table above: forms one of the two has not reached yet are not disagreements
+    reached = queries.respondents_coded_by_every(store, [a, b])
+    left_out = len(queue)
+    queue = [d for d in queue if d.external_id in reached]
+    left_out -= len(queue)
 open_items = [d for d in queue if d.decision is None]
-st.caption(f"{len(open_items)} open disagreements between {a} and {b}" + (f" ({len(queue)} listed)" if show_decided else ""))
+st.caption(f"{len(open_items)} open disagreement{'' if len(open_items) == 1 else 's'} between {a} and {b}"
+           + (f" ({len(queue)} listed)" if show_decided else "")
+           + (f"; {left_out} more in forms only one of them has coded so far" if left_out else ""))
 if queue:
     st.dataframe(
         pd.DataFrame([

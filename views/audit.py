@@ -6,28 +6,45 @@ import pandas as pd
 import streamlit as st
 
 from ui import store as ui_store
-from ui.errors import guard
+from ui import undo
+from ui.widgets import md_escape
 
 st.title("Audit trail")
 store = ui_store.get_store()
 
-undo_ev, redo_ev = store.undoable(), store.redoable()
-c1, c2, c3 = st.columns([1, 1, 4], vertical_alignment="center")
-if c1.button("Undo last change", key="audit_undo", icon=":material/undo:", disabled=undo_ev is None):
-    with guard():
-        ev = store.undo(actor=ui_store.actor())
-        ui_store.changed()
-        st.session_state["audit_flash"] = f"Undone: {ev.summary}"
-        st.rerun()
-if c2.button("Redo", key="audit_redo", icon=":material/redo:", disabled=redo_ev is None):
-    with guard():
-        ev = store.redo(actor=ui_store.actor())
-        ui_store.changed()
-        st.session_state["audit_flash"] = f"Redone: {ev.summary}"
-        st.rerun()
+
+
+def _flash(done: bool, message: str) -> None:
+    st.session_state["audit_flash"] = message
+    st.session_state["audit_undo_all_confirm"] = False  # ask again for the next one
+
+
+def _undo_all(expected: int) -> None:
+    done, message = undo.step("undo", expected, coder=undo.ALL)
+    _flash(done, message)
+
+
+mine, everyone = st.columns(2)
+with mine.container(border=True):
+    st.markdown(f"**Your changes** (as {md_escape(undo.coder_scope())})")
+    t = undo.buttons(store, key_prefix="audit", where=st, on_done=_flash, labels=("Undo my last change", "Redo"))
+    st.caption(f"Undo would revert: *{md_escape(t.undo_root.summary)}*" if t.undo_root else
+               "Nothing of yours to undo.")
+with everyone.container(border=True):
+    st.markdown("**Any change in the project** (for the lead)")
+    t_all = undo.targets(store, undo.ALL)
+    if t_all.undo_root is None or t_all.undo_event is None:
+        st.caption("Nothing to undo.")
+    else:
+        root = t_all.undo_root
+        st.caption(f"The newest change: *{md_escape(root.summary)}* by **{md_escape(root.actor)}**, "
+                   f"{root.ts[:19].replace('T', ' ')} UTC. Undoing it may revert a colleague's work.")
+        sure = st.checkbox("Yes, undo this change whoever made it", key="audit_undo_all_confirm")
+        st.button("Undo the newest change", key="audit_undo_all", icon=":material/undo:", disabled=not sure,
+                  on_click=_undo_all, args=(t_all.undo_event.id,))
 flash = st.session_state.pop("audit_flash", None)
 if flash:
-    c3.success(flash)
+    st.info(flash, icon=":material/info:")
 
 PER_PAGE = 50
 

@@ -1,17 +1,19 @@
-"""Project: open or create a project file, import forms (preview, correct the guessed mapping, then write),
+"""Project: open, create or upload a project (by name, in the projects folder), import forms (preview, correct the guessed mapping, then write),
 set the title, import a codebook."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import streamlit as st
 
-from thematic import codebook, reliability
+from thematic import codebook, projects, reliability
 from thematic.commands import read_codebook_file
 from ui import ingest_panel
 from ui import store as ui_store
 from ui.errors import guard
+from ui.widgets import md_escape
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -21,36 +23,67 @@ def _shipped_codebook(path: str, mtime: float) -> codebook.Codebook:
 
 
 st.title("Project")
-path = ui_store.project_path()
+name = ui_store.project_name()
+folder = ui_store.projects_dir()
 store = ui_store.try_store()
 
-# ------------------------------------------------------------------ which file
+
+def _upload_name(file_name: str) -> str:
+    """A project name suggested by an uploaded file's name (characters a name cannot hold become '-')."""
+    stem = re.sub(r"[^A-Za-z0-9 _.()\-]+", "-", Path(file_name).stem).strip(" .-_") or "uploaded"
+    return stem[: projects.MAX_NAME]
+
+
+# ------------------------------------------------------------------ which project
 with st.container(border=True):
-    st.subheader("Project file")
-    st.write(f"Open: `{path}`")
+    st.subheader("Project")
+    st.write(f"Open: **{md_escape(name)}** (in the projects folder `{folder}`). The page address names it, so a "
+             "reload or a bookmark keeps it, and another tab can have another project open.")
     if store is not None:
         counts = store.counts()
         cols = st.columns(6)
-        for col, name in zip(cols, ("forms", "questions", "answers", "segments", "codes", "codings")):
-            col.metric(name.capitalize(), f"{counts[name]:,}")
-    known = sorted({str(p) for p in (ui_store.APP_DIR / "projects").glob("*.db")} | {str(path)})
-    c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
-    picked = c1.selectbox("Open a project file", known, index=known.index(str(path)), key="project_target")
-    typed = c2.text_input("…or type a path (a new file is created)", key="project_new_path",
-                          placeholder="e.g. projects/evaluation.db")
-    target = typed.strip() or picked
-    if c3.button("Open", key="project_open", icon=":material/folder_open:"):
-        with guard():
-            t = Path(str(target)).expanduser()
-            if t.suffix.lower() != ".db":
-                st.error(f"{t.name}: a project file ends in .db")
-            elif t.resolve() == path.resolve():
-                st.info(f"{t} is already open.")
-            else:
-                created = not t.exists()
-                ui_store.open_project(t)
-                st.session_state["project_flash"] = f"{'Created' if created else 'Opened'} {t}"
+        for col, label in zip(cols, ("forms", "questions", "answers", "segments", "codes", "codings")):
+            col.metric(label.capitalize(), f"{counts[label]:,}")
+    known = projects.names(folder)
+    open_tab, new_tab, upload_tab = st.tabs(["Open", "New project", "Upload a project file"], key="project_which")
+    with open_tab:
+        if known:
+            c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+            picked = c1.selectbox("Project", known, index=known.index(name) if name in known else 0,
+                                  key="project_target")
+            if c2.button("Open", key="project_open", icon=":material/folder_open:"):
+                with guard():
+                    if picked == name and store is not None:
+                        st.info(f"'{picked}' is already open.")
+                    else:
+                        ui_store.open_project(str(picked))
+                        st.session_state["project_flash"] = f"Opened '{picked}'"
+                        st.rerun()
+        else:
+            st.caption("No projects in the folder yet: create one.")
+    with new_tab, st.form("project_new_form", border=False):
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        new_name = c1.text_input("Name of the new project", key="project_new_name", max_chars=projects.MAX_NAME,
+                                 placeholder="e.g. ward-evaluation-2025")
+        if c2.form_submit_button("Create", key="project_create", icon=":material/add:"):
+            with guard():
+                ui_store.create_project(new_name)
+                st.session_state["project_flash"] = f"Created '{projects.clean_name(new_name)}'"
                 st.rerun()
+    with upload_tab:
+        st.caption("A thematic project file (.db) from a colleague or a backup. It is checked before it is copied "
+                   "into the projects folder; an existing project is never replaced.")
+        up = st.file_uploader("Project file", type=["db"], key="project_db_upload")
+        if up is not None:
+            c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+            as_name = c1.text_input("Save it as the project", value=_upload_name(up.name), key="project_db_name",
+                                    max_chars=projects.MAX_NAME)
+            if c2.button("Add and open", key="project_db_add", icon=":material/upload_file:"):
+                with guard():
+                    projects.add_file(folder, as_name, up.getvalue())
+                    ui_store.open_project(as_name)
+                    st.session_state["project_flash"] = f"Added and opened '{projects.clean_name(as_name)}'"
+                    st.rerun()
     flash = st.session_state.pop("project_flash", None)
     if flash:
         st.success(flash)

@@ -7,14 +7,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from thematic import coding, corpus
+from thematic import coding, corpus, export, queries
 from ui import downloads
 from ui import store as ui_store
-from ui.errors import guard, missing
+from ui.errors import guard
 
 st.title("6 Produce the report")
 store = ui_store.get_store()
-export = ui_store.optional("thematic.export")
 
 c1, c2, c3, c4, c5 = st.columns([1, 1.5, 1.2, 1, 1])
 counts = c1.selectbox("Counts", ["respondents", "segments", "none"], key="rp_counts", persist_state="session")
@@ -31,17 +30,13 @@ options = {"counts": counts, "depth": int(depth or 2), "orientation": orientatio
 
 @st.cache_data(ttl=120, max_entries=16, show_spinner="Drawing the theme tree…")
 def svg(key: tuple[str, int, int], opts: tuple[tuple[str, object], ...]) -> str:
-    from thematic import export as ex
-
-    return ex.render(ui_store.get_store(), "svg", **dict(opts)).decode("utf-8")
+    return export.render(ui_store.get_store(), "svg", **dict(opts)).decode("utf-8")
 
 
 tab_tree, tab_dl, tab_people = st.tabs(["Theme tree", "Downloads", "Respondents"], key="rp_tab", on_change="rerun")
 with tab_tree:
     if tab_tree.open is not False:  # only the open tab does its work
-        if export is None:
-            missing("The theme-tree diagram", "thematic.export")
-        elif store.counts()["codes"] == 0:
+        if store.counts()["codes"] == 0:
             st.info("No themes yet: the tree appears here once there are codes.")
         else:
             with guard():
@@ -50,23 +45,20 @@ with tab_tree:
 
 with tab_dl:
     if tab_dl.open is not False:  # only the open tab does its work
-        if export is None:
-            missing("Exports", "thematic.export")
-        else:
-            st.caption("Each file is built when you click it, with the options above, and noted in the audit trail.")
-            for name, fmt in export.FORMATS.items():
-                a, b = st.columns([1.3, 3], vertical_alignment="center")
-                a.download_button(
-                    f"{name.upper()}",
-                    data=downloads.deferred(store, name, options, ui_store.actor()),
-                    file_name=downloads.file_name(store, fmt.extension),
-                    mime=fmt.mime,
-                    key=f"rp_download_{name}",
-                    icon=":material/download:",
-                    on_click="ignore",
-                    width="stretch",
-                )
-                b.caption(fmt.description)
+        st.caption("Each file is built when you click it, with the options above, and noted in the audit trail.")
+        for name, fmt in export.FORMATS.items():
+            a, b = st.columns([1.3, 3], vertical_alignment="center")
+            a.download_button(
+                f"{name.upper()}",
+                data=downloads.deferred(store, name, options, ui_store.actor()),
+                file_name=downloads.file_name(store, name),
+                mime=fmt.mime,
+                key=f"rp_download_{name}",
+                icon=":material/download:",
+                on_click="ignore",
+                width="stretch",
+            )
+            b.caption(fmt.description)
 
 
 def _field(fields: list[str], hints: tuple[str, ...]) -> int | None:
@@ -86,7 +78,7 @@ with tab_people:
             with left:
                 bar_field = st.selectbox("Bar chart of", fields, index=_field(fields, ("profession", "role", "job", "staff"))
                                          or 0, key="rp_bar_field")
-                df = pd.DataFrame(corpus.meta_values(store, bar_field), columns=[bar_field, "respondents"])
+                df = pd.DataFrame(queries.meta_counts(store, bar_field), columns=[bar_field, "respondents"])
                 st.altair_chart(
                     alt.Chart(df).mark_bar(color="#4477AA").encode(
                         x=alt.X("respondents:Q", title="Respondents"),
@@ -98,7 +90,7 @@ with tab_people:
             with right:
                 pie_field = st.selectbox("Pie chart of", fields, index=_field(fields, ("gender", "sex")) or 0,
                                          key="rp_pie_field")
-                dp = pd.DataFrame(corpus.meta_values(store, pie_field), columns=[pie_field, "respondents"])
+                dp = pd.DataFrame(queries.meta_counts(store, pie_field), columns=[pie_field, "respondents"])
                 st.altair_chart(
                     alt.Chart(dp).mark_arc(innerRadius=0).encode(
                         theta=alt.Theta("respondents:Q"),
@@ -108,4 +100,6 @@ with tab_people:
                     width="stretch", key="rp_pie_chart",
                 )
             total = store.counts()["forms"]
-            st.caption(f"{total:,} respondents. Right-click a chart (or use its menu) to save it as SVG/PNG.")
+            st.caption(f"{total:,} respondents; forms without a value count as {queries.MISSING}. Right-click a chart "
+                       "(or use its menu) to save it as SVG/PNG.")
+            st.dataframe(df, hide_index=True, key="rp_bar_table", width="content")

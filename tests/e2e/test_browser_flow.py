@@ -97,7 +97,7 @@ def test_browser_flow(page: Any, app_server: Server, e2e_out: Path) -> None:
 
     # ------------------------------------------------------------ Project: upload the workbook, confirm, import
     page.goto(f"{app_server.url}/?coder={CODER}")
-    wait_text(page, "Project file")
+    wait_text(page, "Open:")
     upload = key(page, "project_upload").locator('input[type="file"]')
     upload.set_input_files(str(DEMO))
     # The preview shows the guessed roles (the mapping); importing confirms it.

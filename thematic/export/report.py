@@ -4,7 +4,8 @@ The report has: the title; a method section that states, for each of Braun & Cla
 trail shows was done and when (ingest, coding, candidate themes, reviewing moves and merges, definitions and
 quotes, exports); the theme-tree figure (Word); a table of themes and subthemes with definitions and counts; per
 theme its definition and illustrative quotes (the chosen ones, or the first coded segments, which it says); and a
-summary of respondents by profession and gender when such metadata fields exist. :func:`build_report` returns the
+summary of respondents by profession and gender when such metadata fields exist (forms without a value counted as
+"(missing)", so each table adds up to every form). :func:`build_report` returns the
 plain data, so the Streamlit page can show the same content.
 """
 
@@ -17,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from ..memos import PHASES
+from ..queries import meta_counts
 from ..store import Store
 from .safety import xml_text
 
@@ -93,8 +95,64 @@ def _events(store: Store) -> dict[int, list[Any]]:
     return out
 
 
+def _n(count: int, one: str, many: str | None = None) -> str:
+    """``1 move``, ``2 moves``, ``1 journal entry``/``3 journal entries`` (pass ``many`` when not ``one + 's'``)."""
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"
+
+
+def _was(count: int) -> str:
+    return "was" if count == 1 else "were"
+
+
+# Keys under which an accept of a candidate theme records the members the analyst left out (a list or a count).
+_EXCLUDE_KEYS = ("excluded", "exclude", "n_excluded", "left_out")
+
+
+def _left_out(details: dict[str, Any]) -> int:
+    for k in _EXCLUDE_KEYS:
+        v = details.get(k)
+        if isinstance(v, list):
+            return len(v)
+        if isinstance(v, int) and not isinstance(v, bool):
+            return v
+    return 0
+
+
+def _created_codes(store: Store) -> dict[str, int]:
+    """How many codes each kind of change in effect created, counted from the undo log of the audit trail (each
+    inserted code leaves one inverse statement). Incomplete once the undo history was purged (the caller checks)."""
+    rows = store.query(
+        "SELECT a.action, count(*) FROM undo_log u JOIN audit a ON a.id = u.event_id "
+        "WHERE a.undone_by IS NULL AND a.action NOT IN ('undo', 'redo') "
+        "AND u.stmt LIKE 'DELETE FROM \"codes\" WHERE rowid = %' GROUP BY a.action")
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+def written_definitions(store: Store) -> set[int]:
+    """Ids of the codes whose definition a person wrote (typed it, or imported it from a codebook file).
+
+    The text the machine put into ``definition`` when a candidate theme was accepted ("Accepted candidate theme
+    from clustering run ...") is not a definition: a code made from a candidate counts as defined only once a
+    person edited its definition (a ``code.update`` with a definition, still in effect, in the audit trail)."""
+    from_candidates = {int(r[0]) for r in store.query(
+        "SELECT code_id FROM cluster_candidates WHERE status = 'accepted' AND code_id IS NOT NULL")}
+    edited: set[int] = set()
+    for r in store.query(
+        "SELECT details FROM audit WHERE action = 'code.update' AND undone_by IS NULL AND undo_of IS NULL"
+    ):
+        d = json.loads(r[0] or "{}")
+        if "definition" in d and "code_id" in d:
+            edited.add(int(d["code_id"]))
+    out = set()
+    for r in store.query("SELECT id FROM codes WHERE trim(definition) != ''"):
+        cid = int(r[0])
+        if cid not in from_candidates or cid in edited:
+            out.add(cid)
+    return out
+
+
 def method_paragraphs(store: Store) -> list[str]:
-    """One factual sentence or two per phase, from the audit trail and the project's contents."""
+    """One factual sentence or two per phase, every figure from the audit trail and the project's contents."""
     ev = _events(store)
     memo_n = {int(r[0]): int(r[1]) for r in store.query(
         "SELECT phase, count(*) FROM memos WHERE phase IS NOT NULL GROUP BY phase")}
@@ -103,6 +161,9 @@ def method_paragraphs(store: Store) -> list[str]:
     coders = [r[0] for r in store.query(
         "SELECT DISTINCT k.name FROM codings c JOIN coders k ON k.id = c.coder_id ORDER BY k.name")]
     origins = {r[0]: int(r[1]) for r in store.query("SELECT origin, count(*) FROM codings GROUP BY origin")}
+    coded_segments = int(store.scalar("SELECT count(DISTINCT segment_id) FROM codings") or 0)
+    created = _created_codes(store)
+    accepts = [json.loads(r["details"] or "{}") for r in ev[3] if r["action"] == "cluster.accept"]
     depth_n = {0: 0, 1: 0}
     from ..codebook import list_codes
 
@@ -117,50 +178,89 @@ def method_paragraphs(store: Store) -> list[str]:
 
     def memos(phase: int) -> str:
         n = memo_n.get(phase, 0)
-        return f" {n} reflexive memo{'s' if n != 1 else ''} were written in this phase." if n else ""
+        return f" {_n(n, 'reflexive memo')} {_was(n)} written in this phase." if n else ""
 
     out = []
-    p1 = (f"{c['forms']} feedback forms with {n_q} open question{'s' if n_q != 1 else ''} were imported "
-          f"({c['answers']} non-empty answers, split into {c['segments']} segments for coding)")
+    p1 = (f"{_n(c['forms'], 'feedback form')} with {_n(n_q, 'open question')} {_was(c['forms'])} imported "
+          f"({_n(c['answers'], 'non-empty answer')}, split into {_n(c['segments'], 'segment')} for coding)")
     out.append(f"Phase 1 ({PHASES[1].lower()}): {p1}" + (f" {when(1)}." if ev[1] else ".") + memos(1))
-    if ev[2] or c["codings"]:
-        machine = origins.get("suggestion", 0) + origins.get("cluster", 0)
-        who = f"{len(coders)} coder{'s' if len(coders) != 1 else ''} ({', '.join(coders)})" if coders else "no coder"
-        text = (f"{who} applied {c['codings']} codings to the segments" + (f" {when(2)}" if ev[2] else "") + ".")
-        if machine:
-            text += (f" {machine} of these accepted a machine proposal (a suggested code or a candidate theme from "
-                     "clustering) after a human read the segment.")
+    if c["codings"]:
+        who = f"{_n(len(coders), 'coder')} ({', '.join(coders)})" if coders else "no coder"
+        text = (f"{who} applied {_n(c['codings'], 'coding')} to {_n(coded_segments, 'segment')}"
+                + (f" {when(2)}" if ev[2] else "") + ":")
+        parts = []
+        if origins.get("human", 0):
+            parts.append(f"{origins['human']:,} by hand")
+        if origins.get("suggestion", 0):
+            parts.append(f"{origins['suggestion']:,} accepted one by one from suggested codes")
+        if origins.get("cluster", 0) or accepts:
+            left = sum(_left_out(d) for d in accepts)
+            parts.append(
+                f"{origins.get('cluster', 0):,} accepted in bulk, all members of a candidate theme at once, when "
+                f"{_n(len(accepts), 'candidate theme')} from clustering {_was(len(accepts))} accepted as codes "
+                f"({_n(left, 'segment')} left out by the analyst)")
         if origins.get("import", 0):
-            text += f" {origins['import']} were imported from another program."
+            parts.append(f"{origins['import']:,} imported from another program or file")
+        if origins.get("adjudication", 0):
+            parts.append(f"{origins['adjudication']:,} decided in adjudication")
+        if origins.get("merge", 0):
+            parts.append(f"{origins['merge']:,} merged from another coder's project")
+        text += " " + "; ".join(parts) + "."
         out.append(f"Phase 2 ({PHASES[2].lower()}): " + text + memos(2))
     else:
         out.append(f"Phase 2 ({PHASES[2].lower()}): no codings have been recorded yet." + memos(2))
-    clusters = [r for r in ev[3] if r["action"].startswith(("cluster.", "candidate.", "topic."))]
-    added = sum(1 for r in ev[3] if not r["action"].startswith(("cluster.", "candidate.", "topic.")))
-    text = (f"codes were created or imported in {added} step{'s' if added != 1 else ''} {when(3)} and grouped into "
-            "candidate themes" if added else "no code creation is recorded")
+    by_hand = created.get("code.add", 0) + created.get("code.ensure", 0) + sum(
+        n for a, n in created.items() if a.startswith(("coding.", "suggestion.")))
+    from_cands = created.get("cluster.accept", 0)
+    imported = created.get("codebook.import", 0) + sum(n for a, n in created.items() if a.startswith("import."))
+    clusters = [r for r in ev[3] if r["action"].startswith(("cluster.", "candidate.", "topic."))
+                and r["action"] != "cluster.accept"]
+    made = [f"{by_hand:,} by hand"] if by_hand else []
+    if from_cands:
+        made.append(f"{from_cands:,} from accepted candidate themes")
+    if imported:
+        made.append(f"{imported:,} imported from a codebook")
+    other = sum(created.values()) - by_hand - from_cands - imported
+    if other:
+        made.append(f"{other:,} in other recorded steps")
+    total = by_hand + from_cands + imported + other
+    text = (f"{_n(total, 'code')} {_was(total)} created ({', '.join(made)})" + (f" {when(3)}" if ev[3] else "")
+            if total else "no code creation is recorded")
+    if (codes and not total) or store.scalar("SELECT count(*) FROM audit WHERE action = 'purge-history'"):
+        # The undo history (which records each code made) was purged: say only what the codes show.
+        machine = int(store.scalar(
+            "SELECT count(*) FROM codes WHERE id IN (SELECT code_id FROM cluster_candidates WHERE status = 'accepted')")
+            or 0)
+        text = (f"the project has {_n(len(codes), 'code')} ({machine:,} made from accepted candidate themes, "
+                f"{len(codes) - machine:,} created by hand or imported); how many each step made is not known "
+                "since the undo history was purged")
     if clusters:
         text += (f"; segments were also clustered automatically into candidate themes "
-                 f"{_span(clusters[0]['ts'], clusters[-1]['ts'])} ({len(clusters)} clustering step"
-                 f"{'s' if len(clusters) != 1 else ''}), which the analysts reviewed")
+                 f"{_span(clusters[0]['ts'], clusters[-1]['ts'])} ({_n(len(clusters), 'clustering step')})")
+        if accepts:
+            text += f", of which the analysts accepted {_n(len(accepts), 'candidate theme')}"
     out.append(f"Phase 3 ({PHASES[3].lower()}): " + text + "." + memos(3))
     if ev[4]:
         kinds: dict[str, int] = {}
         for r in ev[4]:
             kinds[r["action"]] = kinds.get(r["action"], 0) + 1
-        parts = [f"{n} {name}" for name, n in (
-            ("moves", kinds.get("code.move", 0) + kinds.get("code.promote", 0) + kinds.get("code.demote", 0)),
-            ("merges", kinds.get("code.merge", 0)), ("deletions", kinds.get("code.delete", 0)),
-            ("agreement checks", sum(v for k, v in kinds.items() if k.startswith(("agreement.", "adjudication.")))),
+        parts = [_n(n, one) for one, n in (
+            ("move", kinds.get("code.move", 0) + kinds.get("code.promote", 0) + kinds.get("code.demote", 0)),
+            ("merge", kinds.get("code.merge", 0)), ("deletion", kinds.get("code.delete", 0)),
+            ("agreement check", sum(v for k, v in kinds.items() if k.startswith(("agreement.", "adjudication.")))),
         ) if n]
         out.append(f"Phase 4 ({PHASES[4].lower()}): the themes were reviewed against the coded data {when(4)} "
                    f"({', '.join(parts)})." + memos(4))
     else:
         out.append(f"Phase 4 ({PHASES[4].lower()}): no moves, merges or agreement checks are recorded." + memos(4))
-    defined = sum(1 for code in codes if code.definition)
+    defined = len(written_definitions(store) & {code.id for code in codes})
     n_quotes = int(store.scalar("SELECT count(*) FROM quotes") or 0)
-    text = (f"the final tree has {depth_n[0]} themes and {depth_n[1]} subthemes; {defined} of {len(codes)} codes "
-            f"have a written definition and {n_quotes} illustrative quotes were chosen")
+    if len(codes) == 1:
+        defs = f"the only code has {'a' if defined else 'no'} definition written by a person"
+    else:
+        defs = f"{defined:,} of {len(codes):,} codes {'has' if defined == 1 else 'have'} a definition written by a person"
+    text = (f"the final tree has {_n(depth_n[0], 'theme')} and {_n(depth_n[1], 'subtheme')}; {defs} and "
+            f"{_n(n_quotes, 'illustrative quote')} {_was(n_quotes)} chosen")
     if ev[5]:
         text += f" (names, definitions and quotes edited {when(5)})"
     out.append(f"Phase 5 ({PHASES[5].lower()}): " + text + "." + memos(5))
@@ -196,15 +296,17 @@ def build_report(store: Store, *, counts: str = "respondents", depth: int = 2, c
                  title: str | None = None, quotes_per_theme: int = 3) -> Report:
     from ..codebook import tree
     from ..coding import code_counts
-    from ..corpus import meta_fields, meta_values
+    from ..corpus import meta_fields
 
     totals = code_counts(store, coder=coder)
+    written = written_definitions(store)
 
     def entry(node: Any, level: int) -> ThemeEntry:
         c = node.code
         seg, resp = totals.get(c.id, (0, 0))
         qs, chosen = _quotes(store, c.id, quotes_per_theme if level == 0 else 2)
-        e = ThemeEntry(c.id, xml_text(c.name), [xml_text(p) for p in c.path], xml_text(c.definition),
+        definition = c.definition if c.id in written else ""  # machine text is not a definition
+        e = ThemeEntry(c.id, xml_text(c.name), [xml_text(p) for p in c.path], xml_text(definition),
                        xml_text(c.includes), xml_text(c.excludes), c.colour, seg, resp, qs, chosen)
         if level + 1 < depth:
             e.children = [entry(ch, level + 1) for ch in node.children]
@@ -213,7 +315,7 @@ def build_report(store: Store, *, counts: str = "respondents", depth: int = 2, c
     resp: dict[str, list[tuple[str, int]]] = {}
     for f in meta_fields(store):
         if any(k in f.casefold() for k in RESPONDENT_FIELDS):
-            values = meta_values(store, f)
+            values = meta_counts(store, f)  # forms without a value count as "(missing)"
             if len(values) <= 40:
                 resp[xml_text(f)] = [(xml_text(v), n) for v, n in values]
     coders = [r[0] for r in store.query(
@@ -312,10 +414,13 @@ def render_docx(store: Store, *, counts: str = "respondents", depth: int = 2, co
                 title: str | None = None, figure: bool = True, greyscale: bool = False, orientation: str = "auto") -> bytes:
     from docx import Document
     from docx.enum.table import WD_TABLE_ALIGNMENT
-    from docx.shared import Cm, Pt
+    from docx.shared import Cm, Mm, Pt
 
     rep = build_report(store, counts=counts, depth=depth, coder=coder, title=title)
     doc = Document()
+    for section in doc.sections:  # A4 with 2.5 cm margins (python-docx's template is US Letter)
+        section.page_width, section.page_height = Mm(210), Mm(297)
+        section.left_margin = section.right_margin = section.top_margin = section.bottom_margin = Cm(2.5)
     doc.core_properties.title = rep.title
     doc.core_properties.author = "thematic"
     doc.styles["Normal"].font.size = Pt(10.5)
@@ -348,7 +453,7 @@ def render_docx(store: Store, *, counts: str = "respondents", depth: int = 2, co
             if i == 0 and v:
                 cells[i].paragraphs[0].runs[0].bold = True
     table.autofit = False
-    widths = (Cm(3.2), Cm(3.6), Cm(6.6), Cm(1.6), Cm(2.0))
+    widths = (Cm(3.0), Cm(3.4), Cm(6.0), Cm(1.6), Cm(2.0))
     for row_ in table.rows:
         for cell_, width in zip(row_.cells, widths):
             cell_.width = width

@@ -16,6 +16,7 @@ from .layout import SAMPLE_ROWS, Column, Header, describe, find_header, guess_ro
 from .read import FileInput, Source, cell_text, open_source
 
 LAYOUTS = ("wide", "long")
+ROLES = {"wide": ("question", "meta", "id", "ignore"), "long": ("answer", "question_key", "meta", "id", "ignore")}
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,43 @@ class Preview:
     @property
     def layout(self) -> str:
         return self.mapping.layout
+
+
+def role_in(role: str, layout: str) -> str:
+    """A column's guessed role as it reads in ``layout`` (the analyst may switch the layout the guess chose)."""
+    if role in ROLES[layout]:
+        return role
+    if role == "answer" and layout == "wide":
+        return "question"
+    if role == "question" and layout == "long":
+        return "answer"
+    return "ignore"
+
+
+def mapping_from_roles(
+    roles: Sequence[tuple[str, str]], layout: str, *, sheet: str | None = None, header_row: int | None = None
+) -> Mapping:
+    """The :class:`Mapping` that ``(column, role)`` pairs describe (roles from :data:`ROLES`); more than one id
+    column (or answer column, in long layout) is :class:`InvalidInput`."""
+    if layout not in LAYOUTS:
+        raise InvalidInput(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
+    by_role: dict[str, list[str]] = {}
+    for column, role in roles:
+        by_role.setdefault(role_in(role, layout), []).append(column)
+    ids, answers = by_role.get("id", []), by_role.get("answer", [])
+    if len(ids) > 1:
+        raise InvalidInput(f"only one id column, please (now: {', '.join(ids)})")
+    if layout == "long" and len(answers) > 1:
+        raise InvalidInput(f"only one answer column, please (now: {', '.join(answers)})")
+    return Mapping(
+        layout=layout,
+        id_column=ids[0] if ids else None,
+        question_columns=tuple(by_role.get("question_key" if layout == "long" else "question", [])),
+        meta_columns=tuple(by_role.get("meta", [])),
+        answer_column=(answers or [None])[0] if layout == "long" else None,
+        sheet=sheet,
+        header_row=header_row,
+    )
 
 
 def sniff(
@@ -91,25 +129,7 @@ def sniff_source(src: Source, sheet: str | None, header_row: int | None) -> tupl
     columns = [c for c in columns if c.filled or not c.name.startswith("Column ")]  # trailing blank columns
     layout, id_col = guess_roles(columns, sample)
     warnings = []
-    if layout == "long":
-        mapping = Mapping(
-            layout="long",
-            id_column=id_col,
-            question_columns=tuple(c.name for c in columns if c.role == "question_key"),
-            meta_columns=tuple(c.name for c in columns if c.role == "meta"),
-            answer_column=next(c.name for c in columns if c.role == "answer"),
-            sheet=sheet_name,
-            header_row=header.row,
-        )
-    else:
-        mapping = Mapping(
-            layout="wide",
-            id_column=id_col,
-            question_columns=tuple(c.name for c in columns if c.role == "question"),
-            meta_columns=tuple(c.name for c in columns if c.role == "meta"),
-            sheet=sheet_name,
-            header_row=header.row,
-        )
+    mapping = mapping_from_roles([(c.name, c.role) for c in columns], layout, sheet=sheet_name, header_row=header.row)
     if id_col is None:
         warnings.append("no id column found: forms are numbered by their row (row-17 is the form in row 17)")
     if not mapping.question_columns:
