@@ -338,3 +338,19 @@ def cluster_candidates(conn: sqlite3.Connection) -> None:
         CREATE INDEX cluster_members_candidate ON cluster_members(candidate_id);
         """
     )
+
+
+# Team server: migration 17 (team mode's project members).
+@migration(17)
+def project_members(conn: sqlite3.Connection) -> None:
+    """Who belongs to a team project and in which role (lead, coder, viewer); written by thematic.team only."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE project_members (
+            name     TEXT PRIMARY KEY,
+            role     TEXT NOT NULL CHECK (role IN ('lead', 'coder', 'viewer')),
+            added_at TEXT NOT NULL
+        );
+        """
+    )
