@@ -90,8 +90,8 @@ class TeamStore(Store):
         if "coders" in tables:
             msg = f"{self.user.name} may add only themselves as a coder"
             stmts.append(("coders", "INSERT", f"NEW.name IS NOT {_lit(self.user.name)}", msg))
-            stmts.append(("coders", "UPDATE", "1", msg))
-            stmts.append(("coders", "DELETE", "1", msg))
+            stmts.append(("coders", "UPDATE", f"OLD.name IS NOT {_lit(self.user.name)} OR NEW.name IS NOT OLD.name", msg))
+            stmts.append(("coders", "DELETE", f"OLD.name IS NOT {_lit(self.user.name)}", msg))  # undo of their own
         for table in ("project_members", "adjudications"):
             if table in tables:
                 for op in ("INSERT", "UPDATE", "DELETE"):
