@@ -31,6 +31,13 @@ from .permissions import PermissionDenied, User, check
 
 GUARD_TAG = "thematic-permission:"
 BLIND_TABLES = ("codings", "suggestion_rejections", "memos", "adjudications", "agreement_rounds", "audit")
+# Audit events that tell what someone coded (or the agreement between coders): hidden from others while blind,
+# even when a lead made them. A lead's other events (codes, settings, imports, memos) stay visible.
+_NOT_CODING = (
+    "action NOT LIKE 'coding.%' AND action NOT LIKE 'codings.%' AND action NOT LIKE 'suggestion.%' "
+    "AND action NOT LIKE 'adjudication.%' AND action NOT LIKE 'agreement.%' "
+    "AND action NOT IN ('coder.add', 'undo', 'redo')"
+)
 _UNDO_TAKES_CODER = "coder" in inspect.signature(Store.undo).parameters
 
 
@@ -113,7 +120,7 @@ class TeamStore(Store):
             "memos": f"coder_id IN {me} OR coder_id IN {lead_ids}",
             "adjudications": "0",
             "agreement_rounds": "0",
-            "audit": f"actor = {_lit(self.user.name)} OR actor IN {leads}",
+            "audit": f"actor = {_lit(self.user.name)} OR (actor IN {leads} AND {_NOT_CODING})",
         }[table]
         return f'CREATE TEMP VIEW "{table}" AS SELECT * FROM main."{table}" WHERE NOT ({blind}) OR ({where})'
 
