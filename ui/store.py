@@ -23,6 +23,7 @@ import streamlit as st
 
 from thematic.errors import ThematicError
 from thematic.store import Store
+from ui import signin
 
 APP_DIR = Path(__file__).resolve().parents[1]
 DEMO_PATH = APP_DIR / "projects" / "demo.db"
@@ -82,6 +83,8 @@ def try_store(where: Any = None) -> Store | None:
     """The store of this session's project, or None after showing why it cannot be opened."""
     path = project_path()
     try:
+        if signin.team_dir() is not None:  # team mode: the project opened for the signed-in user (ui/signin.py)
+            return signin.team_store(path)
         return _open(str(path.resolve()))
     except ThematicError as exc:
         (where or st).error(f"Cannot open the project {path}: {exc}. Open another one on the Project page.",
