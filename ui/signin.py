@@ -128,6 +128,12 @@ def _sign_in_form(team: Team) -> None:
     st.rerun()
 
 
+def _sign_in_page() -> None:
+    folder = team_dir()
+    if folder is not None:
+        _sign_in_form(Team(folder))
+
+
 @st.fragment(run_every=WATCH_EVERY)
 def _idle_watch(minutes: float) -> None:
     """Sign an idle page out without waiting for a click (this timer does not count as activity)."""
@@ -157,7 +163,10 @@ def gate() -> User | None:
             sign_out(f"Signed out after {team.idle_minutes:g} minutes without activity.")
             user = None
     if user is None:
-        _sign_in_form(team)
+        # A navigation of one hidden page replaces the workbench's pages, so that a browser that was signed in
+        # (or types a page's address) is shown no page names either.
+        st.navigation([st.Page(_sign_in_page, title="Sign in", url_path="signin", default=True)],
+                      position="hidden").run()
         st.stop()
     assert user is not None
     st.session_state[SEEN_KEY] = time.time()
