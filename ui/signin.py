@@ -9,6 +9,9 @@ here is a no-op and the app is the single-user workbench it always was.
   (:class:`thematic.team.sessions.SignInGuard`, one per server); the message never says whether the name exists.
 * A session idle for the team's ``idle_minutes`` (``team init --idle-minutes``) is signed out: on its next click,
   and by a timer that blanks the page even if nobody clicks.
+* With ``team init --sign-in oidc`` the form is replaced by Streamlit's ``st.login`` (OIDC, e.g. Microsoft Entra
+  ID, configured in ``.streamlit/secrets.toml``); the e-mail address the provider vouches for must be an account
+  of the team, which gives the role.
 * :func:`current_user` is the signed-in :class:`~thematic.team.User` (the coder name in team mode);
   :func:`team_store` is the project opened for them (:class:`~thematic.team.TeamStore`: permissions and blind
   coding enforced in the library).
@@ -86,6 +89,8 @@ def sign_out(reason: str = "") -> None:
         st.session_state[NOTE_KEY] = reason
     if user is not None:
         log.info("sign-out user=%s reason=%s", user.name, reason or "asked")
+    if _oidc_logged_in():
+        st.logout()  # forget the identity provider's cookie too; signing in again goes through the provider
 
 
 def _sign_in_form(team: Team) -> None:
@@ -121,17 +126,56 @@ def _sign_in_form(team: Team) -> None:
         return
     guard.succeeded(name, sid)
     st.session_state.pop("team_signin_password", None)
+    _signed_in(user, "password")
+
+
+def _signed_in(user: User, how: str) -> None:
     st.session_state[USER_KEY] = (user.name, user.role)
     st.session_state[SEEN_KEY] = time.time()
     st.session_state["coder"] = user.name  # the coder name in team mode is the signed-in name
-    log.info("sign-in user=%s role=%s", user.name, user.role)
+    log.info("sign-in user=%s role=%s via=%s", user.name, user.role, how)
     st.rerun()
+
+
+def _oidc_logged_in() -> bool:
+    try:
+        return bool(st.user.is_logged_in)
+    except Exception:  # st.login is not configured ([auth] in secrets.toml)
+        return False
+
+
+def _oidc_sign_in(team: Team) -> None:
+    """Sign-in through the organisation's identity provider (``st.login``); the role still comes from the team's
+    accounts, matched by the e-mail address (or user name) the provider vouches for."""
+    st.title("thematic")
+    st.caption("Team workbench. Sign in with your organisation's account to continue.")
+    note = st.session_state.pop(NOTE_KEY, None)
+    if note:
+        st.info(note, icon=":material/logout:")
+    if not _oidc_logged_in():
+        if st.button("Sign in with your organisation's account", type="primary", key="team_oidc_signin"):
+            st.login()
+        return
+    identity = str(st.user.get("email") or st.user.get("preferred_username") or st.user.get("sub") or "")
+    user = team.identity(identity) if identity else None
+    if user is None:
+        log.warning("sign-in refused identity=%s (no account in the team)", identity)
+        st.error(f"{identity or 'This account'} has no account in this team: ask the team's administrator.",
+                 icon=":material/error:")
+        if st.button("Sign out of the identity provider", key="team_oidc_signout"):
+            st.logout()
+        return
+    _signed_in(user, "oidc")
 
 
 def _sign_in_page() -> None:
     folder = team_dir()
     if folder is not None:
-        _sign_in_form(Team(folder))
+        team = Team(folder)
+        if team.sign_in == "oidc":
+            _oidc_sign_in(team)
+        else:
+            _sign_in_form(team)
 
 
 @st.fragment(run_every=WATCH_EVERY)

@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("team_dir")
     p.add_argument("--idle-minutes", type=float, default=accounts.DEFAULT_IDLE_MINUTES,
                    help="sign a browser out after this long without activity (default 30)")
+    p.add_argument("--sign-in", choices=accounts.SIGN_IN_METHODS, default="password",
+                   help="password: this folder's accounts; oidc: the organisation's identity provider through "
+                        "Streamlit's st.login (roles still come from this folder; see docs/deploy/)")
     p.set_defaults(func=cmd_init)
 
     p = tsub.add_parser("add-user", help="add an account; the password is read from the terminal or a file")
@@ -33,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("name")
     p.add_argument("--role", required=True, choices=ROLES)
     p.add_argument("--password-file", default=None, help="read the password from the first line of this file")
+    p.add_argument("--no-password", action="store_true",
+                   help="an account that signs in only through the identity provider (NAME: their e-mail address)")
     p.set_defaults(func=cmd_add_user)
 
     p = tsub.add_parser("set-password", help="give an account a new password")
@@ -105,7 +110,7 @@ def _lead(team: accounts.Team, name: str) -> User:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    team = accounts.init_team(args.team_dir, idle_minutes=args.idle_minutes)
+    team = accounts.init_team(args.team_dir, idle_minutes=args.idle_minutes, sign_in=args.sign_in)
     print(f"created team folder {team.path} (projects in {team.projects_dir}); add a lead with: "
           f"python -m thematic team add-user {team.path} NAME --role lead")
     return 0
@@ -116,7 +121,10 @@ def cmd_add_user(args: argparse.Namespace) -> int:
     User(args.name, args.role)  # a bad name is refused before asking for a password
     if team.account(args.name) is not None:
         raise InvalidInput(f"a user named {args.name!r} already exists (remove-user first to replace them)")
-    acc = team.add_user(args.name, args.role, read_password(args.password_file, args.name))
+    if args.no_password and args.password_file:
+        raise InvalidInput("give either --no-password or --password-file, not both")
+    password = None if args.no_password else read_password(args.password_file, args.name)
+    acc = team.add_user(args.name, args.role, password)
     print(f"added {acc.name} ({acc.role})")
     return 0
 
@@ -142,6 +150,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     print(f"users ({len(users)}):")
     for u in users:
         print(f"  {u.name:<24} {u.role:<7} since {u.created}")
+    print(f"sign-in: {team.sign_in}; idle sign-out after {team.idle_minutes:g} minutes")
     names = sorted((p.stem for p in team.projects_dir.glob(f"*{projects.SUFFIX}") if p.is_file()), key=str.casefold)
     print(f"projects ({len(names)}):")
     for name in names:

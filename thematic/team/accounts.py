@@ -39,6 +39,7 @@ FORMAT = 1
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 DEFAULT_IDLE_MINUTES = 30
+SIGN_IN_METHODS = ("password", "oidc")  # oidc: Streamlit's st.login with the organisation's identity provider
 
 _hasher = PasswordHasher()  # argon2id; thread-safe, holds only its parameters (documented module cache)
 _DUMMY_HASH = _hasher.hash("not a password of anyone: evens out the time of an unknown name")
@@ -116,6 +117,12 @@ class Team:
             return DEFAULT_IDLE_MINUTES
         return minutes if minutes > 0 else DEFAULT_IDLE_MINUTES
 
+    @property
+    def sign_in(self) -> str:
+        """How browsers sign in: ``password`` (this file's hashes) or ``oidc`` (``st.login``; roles from here)."""
+        method = str(self.settings().get("sign_in", "password"))
+        return method if method in SIGN_IN_METHODS else "password"
+
     def set_idle_minutes(self, minutes: float) -> None:
         if not 0 < minutes <= 24 * 60:
             raise InvalidInput(f"idle time must be between 1 minute and 24 hours ({minutes:g} minutes given)")
@@ -155,12 +162,14 @@ class Team:
         u = self._read()["users"].get(name)
         return None if u is None else Account(name, str(u.get("role", "")), str(u.get("created", "")))
 
-    def add_user(self, name: str, role: str, password: str) -> Account:
+    def add_user(self, name: str, role: str, password: str | None) -> Account:
+        """Add an account; ``password`` None makes an account that signs in only through the identity provider."""
         if role not in ROLES:
             raise InvalidInput(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
         User(name, role)  # checks the name
-        check_password(password, name)
-        digest = _hasher.hash(password)
+        if password is not None:
+            check_password(password, name)
+        digest = _hasher.hash(password) if password is not None else ""
         with self._locked():
             data = self._read()
             clash = [n for n in data["users"] if n.casefold() == name.casefold()]
@@ -193,20 +202,28 @@ class Team:
             data["users"][name]["hash"] = digest
             _write_private(self.accounts_file, data)
 
+    def identity(self, identity: str) -> User | None:
+        """The account an identity provider's user (e-mail address or user name) is, compared case-insensitively."""
+        key = identity.strip().casefold()
+        for n, u in self._read()["users"].items():
+            if n.casefold() == key:
+                return User(n, str(u.get("role", "")))
+        return None
+
     def verify(self, name: str, password: str) -> User | None:
         """The user ``name`` if ``password`` is theirs, else None (an unknown name takes as long as a wrong password)."""
         u = self._read()["users"].get(name)
-        digest = str(u.get("hash", "")) if u else _DUMMY_HASH
+        digest = str(u.get("hash", "")) if u and u.get("hash") else _DUMMY_HASH
         try:
             _hasher.verify(digest, password[:MAX_PASSWORD])
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return None
-        if u is None:
+        if u is None or not u.get("hash"):
             return None
         return User(name, str(u.get("role", "")))
 
 
-def init_team(path: str | Path, *, idle_minutes: float = DEFAULT_IDLE_MINUTES) -> Team:
+def init_team(path: str | Path, *, idle_minutes: float = DEFAULT_IDLE_MINUTES, sign_in: str = "password") -> Team:
     """Create a team folder (owner-only permissions) with an empty accounts file and a projects folder."""
     root = Path(path).expanduser()
     if root.exists() and not root.is_dir():
@@ -215,10 +232,12 @@ def init_team(path: str | Path, *, idle_minutes: float = DEFAULT_IDLE_MINUTES) -
         raise Conflict(f"{root} is already a team folder")
     if not 0 < idle_minutes <= 24 * 60:
         raise InvalidInput(f"idle time must be between 1 minute and 24 hours ({idle_minutes:g} minutes given)")
+    if sign_in not in SIGN_IN_METHODS:
+        raise InvalidInput(f"unknown sign-in method {sign_in!r}: use one of {', '.join(SIGN_IN_METHODS)}")
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(root, 0o700)
     (root / PROJECTS).mkdir(exist_ok=True, mode=0o700)
     os.chmod(root / PROJECTS, 0o700)
-    _write_private(root / SETTINGS, {"format": FORMAT, "idle_minutes": idle_minutes})
+    _write_private(root / SETTINGS, {"format": FORMAT, "idle_minutes": idle_minutes, "sign_in": sign_in})
     _write_private(root / ACCOUNTS, {"format": FORMAT, "users": {}})
     return Team(root)
