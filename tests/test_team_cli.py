@@ -164,3 +164,18 @@ def test_idle_expiry() -> None:
     assert not idle_expired(0.0, 29 * 60.0, 30)
     assert idle_expired(0.0, 30 * 60.0 + 1, 30)
     assert ANN.name == "Ann"
+
+
+def test_identity_provider_accounts_have_no_password(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "team"
+    assert main(["team", "init", str(folder), "--sign-in", "oidc"]) == 0
+    assert Team(folder).sign_in == "oidc"
+    assert main(["team", "add-user", str(folder), "Ann@Trust.example", "--role", "coder", "--no-password"]) == 0
+    team = Team(folder)
+    assert json.loads(team.accounts_file.read_text())["users"]["Ann@Trust.example"]["hash"] == ""
+    assert team.verify("Ann@Trust.example", "") is None and team.verify("Ann@Trust.example", "x" * 12) is None
+    assert team.identity("ann@trust.example") == ANN.__class__("Ann@Trust.example", "coder")
+    assert team.identity("someone@else.example") is None
+    with pytest.raises(SystemExit) as exc:  # argparse refuses an unknown method (usage line, exit 2)
+        main(["team", "init", str(tmp_path / "t2"), "--sign-in", "kerberos"])
+    assert exc.value.code == 2 and not (tmp_path / "t2").exists()
