@@ -34,7 +34,6 @@ import os
 import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,7 +46,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from thematic import codebook, coding  # noqa: E402
+from thematic import codebook  # noqa: E402
 from thematic.codebook_files import import_codebook, read_codebook  # noqa: E402
 from thematic.demo import create_demo_project  # noqa: E402
 from thematic.errors import NothingToUndo  # noqa: E402

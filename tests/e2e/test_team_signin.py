@@ -73,7 +73,7 @@ def _sign_in(page: Any, name: str) -> None:
 
 
 def test_signed_out_browser_sees_only_the_sign_in_form(tab: Any, team_server: Server) -> None:
-    for address in ("/", "/coders", "/audit", f"/?project=study"):
+    for address in ("/", "/coders", "/audit", "/?project=study"):
         tab.goto(team_server.url + address)
         _signed_out(tab)
 

@@ -42,7 +42,13 @@ DEFAULT_IDLE_MINUTES = 30
 SIGN_IN_METHODS = ("password", "oidc")  # oidc: Streamlit's st.login with the organisation's identity provider
 
 _hasher = PasswordHasher()  # argon2id; thread-safe, holds only its parameters (documented module cache)
-_DUMMY_HASH = _hasher.hash("not a password of anyone: evens out the time of an unknown name")
+_dummy: list[str] = []  # one hash made on first use, so that an unknown name costs what a wrong password does
+
+
+def _dummy_hash() -> str:
+    if not _dummy:
+        _dummy.append(_hasher.hash("not a password of anyone: evens out the time of an unknown name"))
+    return _dummy[0]
 
 
 @dataclass(frozen=True)
@@ -213,7 +219,7 @@ class Team:
     def verify(self, name: str, password: str) -> User | None:
         """The user ``name`` if ``password`` is theirs, else None (an unknown name takes as long as a wrong password)."""
         u = self._read()["users"].get(name)
-        digest = str(u.get("hash", "")) if u and u.get("hash") else _DUMMY_HASH
+        digest = str(u.get("hash", "")) if u and u.get("hash") else _dummy_hash()
         try:
             _hasher.verify(digest, password[:MAX_PASSWORD])
         except (VerifyMismatchError, VerificationError, InvalidHashError):

@@ -89,7 +89,7 @@ def role_in(team: Team, name: str, user: User) -> str:
 
 def visible_projects(team: Team, user: User) -> list[str]:
     """The names of the projects ``user`` may open, sorted case-insensitively (nothing else is shown to them)."""
-    out = []
+    out: list[str] = []
     if not team.projects_dir.is_dir():
         return out
     for p in team.projects_dir.iterdir():

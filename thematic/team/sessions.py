@@ -34,8 +34,8 @@ class SignInGuard:
     def _delay(self, c: _Count | None) -> float:
         if c is None or c.failures < self.free:
             return 0.0
-        wait = min(self.ceiling, self.base * 2 ** (c.failures - self.free))
-        return max(0.0, c.last + wait - self.clock())
+        wait = min(self.ceiling, self.base * 2.0 ** (c.failures - self.free))
+        return max(0.0, c.last + wait - float(self.clock()))
 
     def wait_for(self, name: str, session: str) -> float:
         """Seconds before ``session`` may try a password for ``name`` again (0: now)."""

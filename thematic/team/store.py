@@ -92,8 +92,8 @@ class TeamStore(Store):
             msg = f"{self.user.name} may change only their own {what}"
             stmts.append((table, "INSERT", f"NEW.coder_id IS NULL OR NEW.coder_id NOT IN {me}", msg))
             stmts.append((table, "DELETE", f"OLD.coder_id IS NULL OR OLD.coder_id NOT IN {me}", msg))
-            stmts.append((table, "UPDATE", f"OLD.coder_id IS NULL OR OLD.coder_id NOT IN {me} "
-                          f"OR NEW.coder_id IS NULL OR NEW.coder_id NOT IN {me}", msg))
+            both = f"OLD.coder_id IS NULL OR OLD.coder_id NOT IN {me} OR NEW.coder_id IS NULL OR NEW.coder_id NOT IN {me}"
+            stmts.append((table, "UPDATE", both, msg))
         if "coders" in tables:
             msg = f"{self.user.name} may add only themselves as a coder"
             stmts.append(("coders", "INSERT", f"NEW.name IS NOT {_lit(self.user.name)}", msg))
@@ -144,7 +144,7 @@ class TeamStore(Store):
     # ------------------------------------------------------------------ writing
 
     @contextmanager
-    def action(self, action: str, summary: str, **kwargs: Any) -> Iterator[Any]:  # type: ignore[override]
+    def action(self, action: str, summary: str, **kwargs: Any) -> Iterator[Any]:
         with self._lock:
             if self._action is not None:  # part of an action already checked
                 with super().action(action, summary, **kwargs) as act:
@@ -172,7 +172,7 @@ class TeamStore(Store):
             raise PermissionDenied(f"{self.user.name} is a {self.user.role}: they may undo only their own changes")
         return self.user.name
 
-    def undo(self, *, actor: str | None = None, **kwargs: Any) -> AuditEvent:  # type: ignore[override]
+    def undo(self, *, actor: str | None = None, **kwargs: Any) -> AuditEvent:
         coder = self._undo_scope(kwargs.pop("coder", None))
         if _UNDO_TAKES_CODER:
             return super().undo(actor=self.user.name, coder=coder, **kwargs)  # type: ignore[call-arg]
@@ -182,7 +182,7 @@ class TeamStore(Store):
         finally:
             self._own_only = None
 
-    def redo(self, *, actor: str | None = None, **kwargs: Any) -> AuditEvent:  # type: ignore[override]
+    def redo(self, *, actor: str | None = None, **kwargs: Any) -> AuditEvent:
         coder = self._undo_scope(kwargs.pop("coder", None))
         if _UNDO_TAKES_CODER:
             return super().redo(actor=self.user.name, coder=coder, **kwargs)  # type: ignore[call-arg]
