@@ -87,3 +87,15 @@ def test_removed_account_is_signed_out_at_its_next_click(tp: TeamProject) -> Non
     at.run()
     assert signin.USER_KEY not in at.session_state
     assert [t.key for t in at.text_input] == ["team_signin_name", "team_signin_password"]
+
+
+def test_server_wide_caches_are_keyed_by_reader(tp: TeamProject) -> None:
+    """Pages cache reads server-wide under ui.store.version(); in team mode two readers must never share a key,
+    or a coder would be served what the lead (or another coder) was allowed to read while blind."""
+    from tests.team_fixtures import ANN, BOB, LEAD
+    from thematic.store import Store
+
+    with tp.open(ANN) as ann, tp.open(BOB) as bob, tp.open(LEAD) as lead, Store(tp.path) as plain:
+        scopes = {signin.cache_scope(s) for s in (ann, bob, lead)}
+        assert len(scopes) == 3
+        assert signin.cache_scope(plain) == str(tp.path)

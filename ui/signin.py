@@ -28,6 +28,7 @@ import secrets
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -222,6 +223,13 @@ def gate() -> User | None:
             st.rerun()
         _idle_watch(team.idle_minutes)
     return user
+
+
+def cache_scope(store: Any) -> str:
+    """What server-wide caches of a project's reads must be keyed by: the file, and in team mode also who reads
+    it (a coder's reads are filtered while blind, so one user's cached result must never be served to another)."""
+    user = getattr(store, "user", None)
+    return f"{store.path}|{user.name}|{user.role}" if isinstance(user, User) else str(store.path)
 
 
 def team_store(path: str | Path) -> TeamStore:

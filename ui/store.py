@@ -121,7 +121,8 @@ def version(store: Store | None = None) -> tuple[str, int, int]:
     CLI, including undo) and this session's change counter."""
     s = store or get_store()
     head = s.audit_log(limit=1)
-    return (s.path, head[0].id if head else 0, int(st.session_state.get(VERSION_KEY, 0)))
+    # signin.cache_scope: in team mode the reader is part of the key (blind coding filters what each user reads).
+    return (signin.cache_scope(s), head[0].id if head else 0, int(st.session_state.get(VERSION_KEY, 0)))
 
 
 def actor() -> str | None:
