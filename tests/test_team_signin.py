@@ -99,3 +99,21 @@ def test_server_wide_caches_are_keyed_by_reader(tp: TeamProject) -> None:
         scopes = {signin.cache_scope(s) for s in (ann, bob, lead)}
         assert len(scopes) == 3
         assert signin.cache_scope(plain) == str(tp.path)
+
+
+def test_team_mode_never_opens_or_creates_a_file_outside_the_team(tp: TeamProject, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.db"
+    script = f"""
+import streamlit as st
+from ui import signin, store as ui_store
+st.session_state[signin.USER_KEY] = ("Ann", "coder")
+try:
+    ui_store.open_project({str(outside)!r})
+    st.write("opened")
+except Exception as exc:
+    st.write("refused: " + str(exc))
+"""
+    probe = AppTest.from_string(script, default_timeout=TIMEOUT).run()
+    assert not probe.exception
+    assert any("refused: 'elsewhere' is not a project of this team open to Ann" in m.value for m in probe.markdown)
+    assert not outside.exists()

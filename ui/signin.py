@@ -232,6 +232,19 @@ def cache_scope(store: Any) -> str:
     return f"{store.path}|{user.name}|{user.role}" if isinstance(user, User) else str(store.path)
 
 
+def team_path(path: str | Path) -> Path:
+    """``path`` if it is a team project the signed-in user may open; :class:`ThematicError` otherwise (team mode
+    never opens or creates a file elsewhere: leads create projects with ``team create-project``)."""
+    folder, user = team_dir(), current_user()
+    if folder is None or user is None:
+        raise ThematicError("not signed in")
+    team = Team(folder)
+    p = Path(path).expanduser().resolve()
+    if p.parent != team.projects_dir.resolve() or p.stem not in visible_projects(team, user):
+        raise ThematicError(f"'{p.stem}' is not a project of this team open to {user.name}")
+    return p
+
+
 def team_store(path: str | Path) -> TeamStore:
     """The project at ``path`` opened for the signed-in user (their role in it, blind coding enforced); the
     user's first project when ``path`` is not one of theirs. One connection per browser session."""

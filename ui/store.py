@@ -105,7 +105,9 @@ def get_store() -> Store:
 def open_project(path: str | Path) -> Store:
     """Switch this session to another project file (created if it does not exist)."""
     p = Path(path).expanduser().resolve()
-    store = _open(str(p))
+    if signin.team_dir() is not None:  # team mode: only the team's projects open to this user; none is created here
+        p = signin.team_path(p)
+    store = signin.team_store(p) if signin.team_dir() is not None else _open(str(p))
     st.session_state[PATH_KEY] = str(p)
     changed()
     return store
