@@ -133,3 +133,23 @@ def test_a_lead_coding_in_the_blind_round_is_hidden_too(tp: TeamProject) -> None
         assert {c.coder for c in coding.codings(s)} == {"Bob"}
         assert not [e for e in s.audit_log(limit=100) if e.action == "coding.apply" and e.actor == "Lee"]
         assert "code.add" in {e.action for e in s.audit_log(limit=100) if e.actor == "Lee"}
+
+
+def test_suggestions_never_learn_from_another_coder_while_blind(tp: TeamProject) -> None:
+    from thematic import suggest
+    from thematic.embed import HashingEmbedder
+
+    emb = HashingEmbedder(dim=128)
+    segs = [tp.segments[k] for k in (("F1", "Q1", 1), ("F2", "Q1", 0), ("F2", "Q2", 0))]
+    with tp.open(BOB) as s:
+        heat = _ids(s)["Heat"]
+        for seg in segs:  # enough of Bob's examples for a few-shot prototype of 'Heat'
+            coding.apply_code(s, seg, heat, "Bob")
+    suggest.clear_caches()
+    with tp.open(LEAD) as lead, tp.open(ANN) as ann:
+        model = suggest.code_model(lead, embedder=emb)
+        index = model.index()
+        _, lead_mask = suggest.coder_prototypes(lead, model, "Bob", embedder=emb)
+        assert lead_mask[index[heat]]  # the lead's view learns from Bob's codings
+        _, ann_mask = suggest.coder_prototypes(ann, model, "Bob", embedder=emb)
+        assert not ann_mask.any()  # Ann's never does, even asking for Bob's and with the lead's result cached
