@@ -59,6 +59,7 @@ CHROMIUM = os.environ.get("THEMATIC_E2E_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "bench password long enough"
 NHS_CSV = REPO.parent / "shared" / "data" / "nhs_patient_feedback_phase1.csv"
 TARGET_P95_S = 1.0
+IDLE_S = 10  # seconds of everyone sitting on the coding page, measured before the clicking starts
 SIGN_IN_S = 60  # allowed for every session to sign in and open the coding page before the timed part
 CLICK_WAIT_MS = 15_000  # a click with no repaint after this long is clicked again (and counted)
 SHOTS: Path | None = None  # --keep: screenshots of sessions that stopped early go to the kept folder
@@ -154,8 +155,14 @@ async def errors_on(page: Any) -> int:
     return int(await page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count())
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def coder_session(browser: Any, url: str, user: User, code_paths: list[str], until: float,
-                        out: dict[str, Any]) -> None:
+                        out: dict[str, Any], ready: list[int], start: asyncio.Event) -> None:
     ctx = await browser.new_context(viewport={"width": 1300, "height": 900})
     ctx.set_default_timeout(120_000)
     page = await ctx.new_page()
@@ -169,6 +176,8 @@ async def coder_session(browser: Any, url: str, user: User, code_paths: list[str
         await page.get_by_text(f"Signed in as {user.name}").wait_for()
         await page.get_by_role("link", name="2 Generate initial codes").click()
         current = await seg_id(page)
+        ready.append(1)
+        await start.wait()
         i = 0
         while time.monotonic() < until and current is not None:
             path = code_paths[(i + len(user.name)) % len(code_paths)]
@@ -215,7 +224,8 @@ async def coder_session(browser: Any, url: str, user: User, code_paths: list[str
         await ctx.close()
 
 
-async def drive(url: str, users: list[User], code_paths: list[str], seconds: float) -> dict[str, Any]:
+async def drive(url: str, users: list[User], code_paths: list[str], seconds: float, server_pid: int,
+                idle_log: dict[str, float]) -> dict[str, Any]:
     from playwright.async_api import async_playwright
 
     out: dict[str, Any] = {}
@@ -223,8 +233,27 @@ async def drive(url: str, users: list[User], code_paths: list[str], seconds: flo
         browser = await p.chromium.launch(
             executable_path=CHROMIUM, headless=True,
             args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])
-        until = time.monotonic() + SIGN_IN_S + seconds  # sign-in and first page are not timed
-        await asyncio.gather(*(coder_session(browser, url, u, code_paths, until, out) for u in users))
+        until = time.monotonic() + SIGN_IN_S + IDLE_S + seconds  # sign-in and first page are not timed
+        ready: list[int] = []
+        start = asyncio.Event()
+
+        async def idle_then_start() -> None:
+            # Everyone on the coding page, nobody clicking: what the open sessions cost the server by themselves
+            # (the sidebar's live part refreshes on a timer in every session).
+            t_end = time.monotonic() + SIGN_IN_S
+            while len(ready) < len(users) and time.monotonic() < t_end:
+                await asyncio.sleep(0.5)
+            c0 = cpu_seconds(server_pid)
+            await asyncio.sleep(IDLE_S)
+            idle_log["server_cpu_idle_share"] = (cpu_seconds(server_pid) - c0) / IDLE_S
+            idle_log["sessions_ready"] = len(ready)
+            idle_log["t0_cpu"] = cpu_seconds(server_pid)
+            idle_log["t0"] = time.monotonic()
+            start.set()
+
+        await asyncio.gather(idle_then_start(),
+                             *(coder_session(browser, url, u, code_paths, until, out, ready, start) for u in users))
+        idle_log["busy_cpu_share"] = (cpu_seconds(server_pid) - idle_log["t0_cpu"]) / (time.monotonic() - idle_log["t0"])
         await browser.close()
     return out
 
@@ -320,9 +349,10 @@ def main() -> int:
         stop, lead_log = threading.Event(), {}
         # The import starts a third of the way into the timed coding (sign-in and the first page take up to 60 s).
         lead = threading.Thread(target=lead_work,
-                                args=(path, users[0], csv_path, stop, lead_log, SIGN_IN_S + args.seconds / 3))
+                                args=(path, users[0], csv_path, stop, lead_log, SIGN_IN_S + IDLE_S + args.seconds / 3))
         lead.start()
-        sessions = asyncio.run(drive(f"http://127.0.0.1:{port}", users, code_paths, args.seconds))
+        idle_log: dict[str, float] = {}
+        sessions = asyncio.run(drive(f"http://127.0.0.1:{port}", users, code_paths, args.seconds, proc.pid, idle_log))
         stop.set()
         lead.join()
         result = check(path, sessions, root)
@@ -352,6 +382,10 @@ def main() -> int:
     print(f"  of those, outside the import: p50 {pct(outside, .5):.2f} s p95 {pct(outside, .95):.2f} s (n={len(outside)}); "
           f"while the import held the writer: p50 {pct(during, .5):.2f} s p95 {pct(during, .95):.2f} s "
           f"(n={len(during)})")
+    print(f"server CPU (share of one core): {idle_log.get('server_cpu_idle_share', float('nan')):.2f} with "
+          f"{idle_log.get('sessions_ready', 0):.0f} sessions open and idle, "
+          f"{idle_log.get('busy_cpu_share', float('nan')):.2f} while they code; load average at the end "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (shared: other work on the machine slows every figure)")
     moves = lead_log.get("moves", [])
     print(f"lead restructuring: {len(moves)} add+move steps, p95 {pct(moves, .95):.2f} s; import of 300 forms: "
           f"{imp.get('seconds', 'n/a')} s")
@@ -366,7 +400,9 @@ def main() -> int:
         "import_s": imp.get("seconds"), "restructure_steps": len(moves),
         "acknowledged": result["acknowledged"], "missing": result["missing"],
         "replay_events": result["events_replayed"], "replays": result["replays"],
-        "target_p95_s": TARGET_P95_S, "cpus": os.cpu_count(),
+        "target_p95_s": TARGET_P95_S, "cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 1),
+        "server_cpu_idle_sessions": round(idle_log.get("server_cpu_idle_share", float("nan")), 2),
+        "server_cpu_coding": round(idle_log.get("busy_cpu_share", float("nan")), 2),
     }
     print(json.dumps(summary))
     ok = result["missing"] == 0 and result["replays"] and errors == 0
