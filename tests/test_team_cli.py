@@ -179,3 +179,15 @@ def test_identity_provider_accounts_have_no_password(tmp_path: Path, capsys: pyt
     with pytest.raises(SystemExit) as exc:  # argparse refuses an unknown method (usage line, exit 2)
         main(["team", "init", str(tmp_path / "t2"), "--sign-in", "kerberos"])
     assert exc.value.code == 2 and not (tmp_path / "t2").exists()
+
+
+def test_idle_time_can_be_changed_and_bad_values_are_refused(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "team"
+    init_team(folder)
+    assert main(["team", "settings", str(folder), "--idle-minutes", "5"]) == 0
+    assert Team(folder).idle_minutes == 5
+    before = (folder / "team.json").read_bytes()
+    assert main(["team", "settings", str(folder), "--idle-minutes", "0"]) == 2
+    assert "between 1 minute and 24 hours" in _error_line(capsys)
+    assert (folder / "team.json").read_bytes() == before and mode(folder / "team.json") == 0o600

@@ -55,6 +55,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("team_dir")
     p.set_defaults(func=cmd_list)
 
+    p = tsub.add_parser("settings", help="change the team's idle sign-out time")
+    p.add_argument("team_dir")
+    p.add_argument("--idle-minutes", type=float, required=True)
+    p.set_defaults(func=cmd_settings)
+
     p = tsub.add_parser("create-project", help="create a project in the team folder with a lead as first member")
     p.add_argument("team_dir")
     p.add_argument("project")
@@ -155,12 +160,19 @@ def cmd_list(args: argparse.Namespace) -> int:
     print(f"projects ({len(names)}):")
     for name in names:
         try:
-            ms = projects._read_members(projects.project_path(team, name))
+            ms = projects.members_in_file(projects.project_path(team, name))
         except InvalidInput as exc:
             print(f"  {name}: {exc}")
             continue
         listed = ", ".join(f"{m.name} ({m.role})" for m in ms) or "no members (leads only)"
         print(f"  {name}: {listed}")
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    team = accounts.Team(args.team_dir)
+    team.set_idle_minutes(args.idle_minutes)
+    print(f"idle sign-out after {team.idle_minutes:g} minutes (applies at each browser's next click)")
     return 0
 
 

@@ -130,7 +130,7 @@ class Team:
         return method if method in SIGN_IN_METHODS else "password"
 
     def set_idle_minutes(self, minutes: float) -> None:
-        if not 0 < minutes <= 24 * 60:
+        if not 1 <= minutes <= 24 * 60:
             raise InvalidInput(f"idle time must be between 1 minute and 24 hours ({minutes:g} minutes given)")
         with self._locked():
             data = self.settings()
@@ -236,7 +236,7 @@ def init_team(path: str | Path, *, idle_minutes: float = DEFAULT_IDLE_MINUTES, s
         raise InvalidInput(f"{root} exists and is not a folder")
     if (root / ACCOUNTS).exists():
         raise Conflict(f"{root} is already a team folder")
-    if not 0 < idle_minutes <= 24 * 60:
+    if not 1 <= idle_minutes <= 24 * 60:
         raise InvalidInput(f"idle time must be between 1 minute and 24 hours ({idle_minutes:g} minutes given)")
     if sign_in not in SIGN_IN_METHODS:
         raise InvalidInput(f"unknown sign-in method {sign_in!r}: use one of {', '.join(SIGN_IN_METHODS)}")

@@ -49,7 +49,7 @@ def project_path(team: Team, name: str) -> Path:
     return path
 
 
-def _read_members(path: Path) -> list[Member]:
+def members_in_file(path: Path) -> list[Member]:
     """The members recorded in a project file, read without writing to it (an old file has none)."""
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
@@ -79,7 +79,7 @@ def role_in(team: Team, name: str, user: User) -> str:
     if account is None:
         raise PermissionDenied(f"{user.name} has no account in this team any more")
     ceiling = account.role
-    for m in _read_members(path):
+    for m in members_in_file(path):
         if m.name == user.name:
             return cap(m.role, ceiling)
     if ceiling == "lead":
