@@ -47,6 +47,7 @@ def test_an_action_without_a_rule_is_refused_for_everyone(tmp_path: Path) -> Non
 def test_the_table_gives_the_lead_everything_and_the_viewer_only_exports() -> None:
     assert all("lead" in roles for roles in PERMISSIONS.values())
     assert [a for a in PERMISSIONS if allowed("viewer", a)] == ["export.*"]
+    assert allowed("lead", "import.qdc") and not allowed("coder", "import.qdc") and not allowed("coder", "cluster.x")
     assert allowed("viewer", "export.docx") and not allowed("viewer", "exporter")
     for a in ("coding.apply", "memo.add", "undo", "code.add", "suggestion.accept"):
         assert allowed("coder", a)

@@ -83,6 +83,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "redo": CODER,
     # reading out
     "export.*": ANYONE,
+    # families that are the lead's work whatever their next member is called (imports of other formats, new
+    # clustering or adjudication steps): a new name here is allowed to a lead and refused to others
+    "import.*": LEAD,
+    "cluster.*": LEAD,
+    "merge.*": LEAD,
+    "adjudication.*": LEAD,
+    "agreement.*": LEAD,
+    "project.*": LEAD,
 }
 
 _NAME_OK = re.compile(r"[^\x00-\x1f\x7f/\\]{1,64}")
