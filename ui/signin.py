@@ -100,7 +100,7 @@ def _sign_in_form(team: Team) -> None:
     note = st.session_state.pop(NOTE_KEY, None)
     if note:
         st.info(note, icon=":material/logout:")
-    with st.form("team_signin", clear_on_submit=False):
+    with st.form("team_signin", clear_on_submit=True):  # no password lingers in the page or the session
         name = st.text_input("Name", key="team_signin_name", autocomplete="username")
         password = st.text_input("Password", type="password", key="team_signin_password",
                                  autocomplete="current-password")
