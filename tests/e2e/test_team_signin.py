@@ -99,4 +99,5 @@ def test_wrong_password_is_refused(tab: Any, team_server: Server) -> None:
     tab.get_by_label("Password", exact=True).fill("not the password at all")
     tab.get_by_role("button", name="Sign in").click()
     wait_text(tab, "Wrong name or password.")
+    assert tab.get_by_label("Password", exact=True).input_value() == ""  # what was typed does not linger
     _signed_out(tab)
