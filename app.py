@@ -19,6 +19,12 @@ from ui import sidebar  # noqa: E402
 
 st.set_page_config(page_title="thematic", page_icon=":material/account_tree:", layout="wide")
 
+# Team mode (`streamlit run app.py -- --team TEAM_DIR`): nothing of any project is drawn before sign-in; a no-op in
+# single-user mode. See ui/signin.py.
+from ui import signin  # noqa: E402
+
+signin.gate()
+
 sections = {
     "Project": [
         st.Page("views/project.py", title="Project", icon=":material/folder_open:", default=True),

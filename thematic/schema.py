@@ -395,3 +395,19 @@ def undo_rows(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX undo_log_row ON undo_log(tbl, lo)")
     conn.execute("CREATE INDEX undo_log_ranges ON undo_log(event_id) WHERE hi > lo")
     conn.execute("CREATE INDEX audit_actor ON audit(actor, id)")
+
+
+# Team server: migration 17 (team mode's project members).
+@migration(17)
+def project_members(conn: sqlite3.Connection) -> None:
+    """Who belongs to a team project and in which role (lead, coder, viewer); written by thematic.team only."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE project_members (
+            name     TEXT PRIMARY KEY,
+            role     TEXT NOT NULL CHECK (role IN ('lead', 'coder', 'viewer')),
+            added_at TEXT NOT NULL
+        );
+        """
+    )

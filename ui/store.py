@@ -30,6 +30,9 @@ import streamlit as st
 from thematic import projects
 from thematic.errors import ThematicError
 from thematic.store import Store
+from thematic.team import Team
+from thematic.team import create_project as create_team_project
+from ui import signin
 
 APP_DIR = Path(__file__).resolve().parents[1]
 DEMO_NAME = "demo"
@@ -59,6 +62,9 @@ def _is_path(value: str) -> bool:
 
 def projects_dir() -> Path:
     """The one folder the app opens and creates projects in."""
+    team = signin.team_dir()
+    if team is not None:  # team mode: the team folder's projects, nothing else
+        return Team(team).projects_dir.resolve()
     chosen = _argv().projects or os.environ.get("THEMATIC_PROJECTS")
     if chosen:
         return Path(chosen).expanduser().resolve()
@@ -125,6 +131,8 @@ def _create_default(path: str) -> bool:
 
 def _store_for(name: str) -> Store:
     path = projects.resolve(projects_dir(), name)
+    if signin.team_dir() is not None:  # team mode: the project opened for the signed-in user (ui/signin.py)
+        return signin.team_store(path)
     # Only the server's default project is created when missing; a name from an address must exist.
     if not path.exists() and projects.clean_name(name) == default_name():
         _create_default(str(path))
@@ -161,7 +169,11 @@ def open_project(name: str) -> Store:
     widget's state of the previous project is dropped (a title, a chosen code id, filters would otherwise be
     shown, or saved, into the new project)."""
     clean = projects.clean_name(name)
-    store = _open(str(projects.resolve(projects_dir(), clean)))
+    path = projects.resolve(projects_dir(), clean)
+    if signin.team_dir() is not None:  # team mode: only the team's projects open to this user; none is created here
+        store: Store = signin.team_store(signin.team_path(path))
+    else:
+        store = _open(str(path))
     if clean != st.session_state.get(NAME_KEY):
         for k in list(st.session_state.keys()):
             if k not in KEEP_ON_SWITCH:
@@ -173,8 +185,15 @@ def open_project(name: str) -> Store:
 
 
 def create_project(name: str) -> Store:
-    """Create the empty project ``name`` in the projects folder and switch this tab to it."""
-    projects.create(projects_dir(), name, actor=actor())
+    """Create the empty project ``name`` in the projects folder and switch this tab to it (in team mode only a
+    lead may, and becomes its first member)."""
+    team, user = signin.team_dir(), signin.current_user()
+    if team is not None:
+        if user is None:
+            raise ThematicError("not signed in")
+        create_team_project(Team(team), name, user)
+    else:
+        projects.create(projects_dir(), name, actor=actor())
     return open_project(name)
 
 
@@ -188,7 +207,8 @@ def version(store: Store | None = None) -> tuple[str, int, int]:
     CLI, including undo) and this session's change counter."""
     s = store or get_store()
     head = s.audit_log(limit=1)
-    return (s.path, head[0].id if head else 0, int(st.session_state.get(VERSION_KEY, 0)))
+    # signin.cache_scope: in team mode the reader is part of the key (blind coding filters what each user reads).
+    return (signin.cache_scope(s), head[0].id if head else 0, int(st.session_state.get(VERSION_KEY, 0)))
 
 
 def actor() -> str | None:

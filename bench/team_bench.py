@@ -1,0 +1,413 @@
+"""Team load benchmark: N signed-in browser sessions coding one project at once, a lead restructuring the code
+tree and a workbook import running meanwhile; nothing acknowledged may be lost and the audit log must replay.
+
+    python bench/team_bench.py                      # 10 sessions, 120 s of coding
+    python bench/team_bench.py --sessions 4 --seconds 30   # a quick look
+
+What it does
+* A team folder in a temporary directory: a lead and N-1 coders (each session signs in through the sign-in form),
+  one project made from the demo workbook (``examples/``) with the ``cmt_for_all`` codebook, every coder a member.
+* ``streamlit run app.py -- --team DIR`` on a free port (``THEMATIC_FAKE_EMBEDDER=1``: the suggestion panel runs
+  on the tiny hashing embedder, so the figures are about the server and the store, not MiniLM).
+* N Playwright contexts in one Debian chromium (``/usr/bin/chromium``), driven concurrently (asyncio): each signs
+  in (the lead too), opens "2 Generate initial codes" and, until the time is up, picks a code in the multiselect and
+  clicks "Apply and next". Click-to-repaint = from the click until the panel shows the next segment's id with the
+  script idle. A coding counts as *acknowledged* when the page moved on without an error.
+* Meanwhile, through the library the pages call (a :class:`~thematic.team.TeamStore` opened for the lead, in
+  threads): the lead adds a code and moves it in the tree every 2 s, and a third of the way into the coding
+  imports a workbook of 300 forms (from ``../shared/data/nhs_patient_feedback_phase1.csv`` when present, else generated sentences).
+* Checks at the end: every acknowledged (coder, segment, code) is in the project file; a copy of the file undone
+  event by event to nothing and redone again ends exactly where it was (the audit log replays); no session showed
+  an error or exception.
+
+Target: click-to-repaint p95 <= 1 s (2 cores). Figures: p50/p95 overall and while the import held the single
+SQLite writer (where one file's one writer starts to limit). The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from thematic import codebook  # noqa: E402
+from thematic.codebook_files import import_codebook, read_codebook  # noqa: E402
+from thematic.demo import create_demo_project  # noqa: E402
+from thematic.errors import NothingToUndo  # noqa: E402
+from thematic.ingest import ingest_file  # noqa: E402
+from thematic.schema import tracked_tables  # noqa: E402
+from thematic.store import Store  # noqa: E402
+from thematic.team import Team, TeamStore, User, add_member, init_team  # noqa: E402
+
+CHROMIUM = os.environ.get("THEMATIC_E2E_CHROMIUM", "/usr/bin/chromium")
+PASSWORD = "bench password long enough"
+NHS_CSV = REPO.parent / "shared" / "data" / "nhs_patient_feedback_phase1.csv"
+TARGET_P95_S = 1.0
+IDLE_S = 10  # seconds of everyone sitting on the coding page, measured before the clicking starts
+SIGN_IN_S = 60  # allowed for every session to sign in and open the coding page before the timed part
+CLICK_WAIT_MS = 15_000  # a click with no repaint after this long is clicked again (and counted)
+SHOTS: Path | None = None  # --keep: screenshots of sessions that stopped early go to the kept folder
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
+
+
+# ---------------------------------------------------------------------------------------------------- set-up
+
+
+def build_team(root: Path, sessions: int) -> tuple[Team, list[User], Path]:
+    team = init_team(root / "team", idle_minutes=120)
+    users = [User("Lead", "lead")] + [User(f"coder{i:02d}", "coder") for i in range(1, sessions)]
+    for u in users:
+        team.add_user(u.name, u.role, PASSWORD)
+    path = team.projects_dir / "bench.db"
+    create_demo_project(path)
+    with TeamStore(path, users[0]) as lead:
+        import_codebook(lead, read_codebook(REPO / "codebooks" / "cmt_for_all.yaml"))
+        for u in users:
+            add_member(lead, team, u.name, u.role)
+    return team, users, path
+
+
+def workbook(root: Path, n: int = 300) -> Path:
+    texts: list[str] = []
+    if NHS_CSV.is_file():
+        with NHS_CSV.open(encoding="utf-8") as fh:
+            texts = [r["feedback"] for r in csv.DictReader(fh) if r.get("feedback")][: 2 * n]
+    while len(texts) < 2 * n:
+        texts.append(f"Generated answer {len(texts)}: the session was useful. The room was cold.")
+    out = root / "import.csv"
+    with out.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Form ID", "What was helpful?", "What could be better?"])
+        for i in range(n):
+            w.writerow([f"IMPORT-{i:04d}", texts[2 * i], texts[2 * i + 1]])
+    return out
+
+
+def start_server(team: Team, port: int, log: Path) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", THEMATIC_FAKE_EMBEDDER="1",
+               STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    env.pop("THEMATIC_PROJECT", None)
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
+           str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+           "--browser.gatherUsageStats", "false", "--", "--team", str(team.path)]
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise SystemExit(f"streamlit did not start; see {log}")
+
+
+# ---------------------------------------------------------------------------------------------------- sessions
+
+SEG_ID = re.compile(r"· id (\d+) ·")
+
+
+async def idle(page: Any) -> None:
+    await page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=120_000)
+
+
+async def seg_id(page: Any) -> int | None:
+    cap = page.get_by_text(SEG_ID).first
+    try:
+        text = await cap.inner_text(timeout=60_000)
+    except Exception:
+        return None
+    m = SEG_ID.search(text)
+    return int(m.group(1)) if m else None
+
+
+async def errors_on(page: Any) -> int:
+    return int(await page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count())
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def coder_session(browser: Any, url: str, user: User, code_paths: list[str], until: float,
+                        out: dict[str, Any], ready: list[int], start: asyncio.Event) -> None:
+    ctx = await browser.new_context(viewport={"width": 1300, "height": 900})
+    ctx.set_default_timeout(120_000)
+    page = await ctx.new_page()
+    rec: dict[str, Any] = {"clicks": [], "acked": [], "errors": 0, "failed": None, "reclicks": 0}
+    out[user.name] = rec
+    try:
+        await page.goto(url)
+        await page.get_by_label("Name", exact=True).fill(user.name)
+        await page.get_by_label("Password", exact=True).fill(PASSWORD)
+        await page.get_by_role("button", name="Sign in").click()
+        await page.get_by_text(f"Signed in as {user.name}").wait_for()
+        await page.get_by_role("link", name="2 Generate initial codes").click()
+        current = await seg_id(page)
+        ready.append(1)
+        await start.wait()
+        i = 0
+        while time.monotonic() < until and current is not None:
+            path = code_paths[(i + len(user.name)) % len(code_paths)]
+            i += 1
+            box = page.locator(".st-key-ic_codes input").first
+            await box.click()
+            await box.fill(path)
+            await page.get_by_role("option", name=path, exact=True).first.click()
+            await page.keyboard.press("Escape")
+            t0 = time.monotonic()
+            t_wall = time.time()
+            await page.get_by_role("button", name="Apply and next").click()
+            tries = 1
+            while True:
+                try:
+                    await page.wait_for_function(
+                        "([re, old]) => { const m = document.body.innerText.match(new RegExp(re)); "
+                        "return m && Number(m[1]) !== old; }", arg=[SEG_ID.pattern, current], timeout=CLICK_WAIT_MS)
+                except Exception:
+                    if tries >= 4:
+                        raise
+                    tries += 1  # the click was not taken up: click again, as a person would (counted)
+                    rec["reclicks"] += 1
+                    await page.get_by_role("button", name="Apply and next").click()
+                    continue
+                await idle(page)
+                new = await seg_id(page)
+                if new is not None and new != current:
+                    break
+            rec["clicks"].append((t_wall, time.monotonic() - t0, tries))
+            if await errors_on(page):
+                rec["errors"] += 1
+            else:
+                rec["acked"].append((current, path))
+            current = new
+    except Exception as exc:  # a session that could not go on is reported, not hidden
+        rec["failed"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        if SHOTS is not None:
+            try:
+                await page.screenshot(path=str(SHOTS / f"stopped_{user.name}.png"), full_page=True)
+            except Exception:
+                pass
+    finally:
+        await ctx.close()
+
+
+async def drive(url: str, users: list[User], code_paths: list[str], seconds: float, server_pid: int,
+                idle_log: dict[str, float]) -> dict[str, Any]:
+    from playwright.async_api import async_playwright
+
+    out: dict[str, Any] = {}
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])
+        until = time.monotonic() + SIGN_IN_S + IDLE_S + seconds  # sign-in and first page are not timed
+        ready: list[int] = []
+        start = asyncio.Event()
+
+        async def idle_then_start() -> None:
+            # Everyone on the coding page, nobody clicking: what the open sessions cost the server by themselves
+            # (the sidebar's live part refreshes on a timer in every session).
+            t_end = time.monotonic() + SIGN_IN_S
+            while len(ready) < len(users) and time.monotonic() < t_end:
+                await asyncio.sleep(0.5)
+            c0 = cpu_seconds(server_pid)
+            await asyncio.sleep(IDLE_S)
+            idle_log["server_cpu_idle_share"] = (cpu_seconds(server_pid) - c0) / IDLE_S
+            idle_log["sessions_ready"] = len(ready)
+            idle_log["t0_cpu"] = cpu_seconds(server_pid)
+            idle_log["t0"] = time.monotonic()
+            start.set()
+
+        await asyncio.gather(idle_then_start(),
+                             *(coder_session(browser, url, u, code_paths, until, out, ready, start) for u in users))
+        idle_log["busy_cpu_share"] = (cpu_seconds(server_pid) - idle_log["t0_cpu"]) / (time.monotonic() - idle_log["t0"])
+        await browser.close()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------- lead work
+
+
+def lead_work(path: Path, lead: User, csv_path: Path, stop: threading.Event, log: dict[str, Any],
+              import_after: float) -> None:
+    moves: list[float] = []
+    log["moves"] = moves
+    with TeamStore(path, lead) as store:
+        parent = codebook.add_code(store, "Bench restructure")
+        t_import = threading.Timer(import_after, _import, args=(path, lead, csv_path, log))
+        t_import.start()
+        n = 0
+        while not stop.is_set():
+            t0 = time.monotonic()
+            child = codebook.add_code(store, f"Moved {n}")
+            codebook.move_code(store, child, parent)
+            moves.append(time.monotonic() - t0)
+            n += 1
+            stop.wait(2)
+        t_import.cancel()
+        t_import.join()
+
+
+def _import(path: Path, lead: User, csv_path: Path, log: dict[str, Any]) -> None:
+    with TeamStore(path, lead) as store:
+        t0, w0 = time.monotonic(), time.time()
+        report = ingest_file(store, csv_path, id_column="Form ID",
+                             question_columns=["What was helpful?", "What could be better?"])
+        log["import"] = {"seconds": round(time.monotonic() - t0, 2), "start": w0, "end": time.time(),
+                         "forms": getattr(report, "forms_added", None) or getattr(report, "forms", None)}
+
+
+# ---------------------------------------------------------------------------------------------------- checks
+
+
+def dump(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    return {t: [tuple(r) for r in store.query(f'SELECT rowid, * FROM "{t}" ORDER BY rowid')]
+            for t in tracked_tables(store.conn)}
+
+
+def check(path: Path, sessions: dict[str, Any], root: Path) -> dict[str, Any]:
+    with Store.open(path) as store:
+        have = {(r[0], int(r[1]), r[2]) for r in store.query(
+            "SELECT k.name, c.segment_id, c.code_id FROM codings c JOIN coders k ON k.id = c.coder_id")}
+        paths = {c.id: c.path_str for c in codebook.list_codes(store)}
+        have_paths = {(n, s, paths.get(cid, "")) for n, s, cid in have}
+        acked = [(name, s, p) for name, rec in sessions.items() for s, p in rec["acked"]]
+        missing = [a for a in acked if a not in have_paths]
+        copy = store.backup(root / "replay.db")
+    with Store.open(copy) as s:
+        before = dump(s)
+        undone = 0
+        while True:
+            try:
+                s.undo(actor="replay")
+            except NothingToUndo:
+                break
+            undone += 1
+        empty_codings = int(s.scalar("SELECT count(*) FROM codings"))
+        for _ in range(undone):
+            s.redo(actor="replay")
+        replays = dump(s) == before
+    return {"acknowledged": len(acked), "missing": len(missing), "missing_examples": missing[:3],
+            "events_replayed": undone, "codings_after_undo_all": empty_codings, "replays": replays,
+            "codings_in_file": len(have)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sessions", type=int, default=10)
+    ap.add_argument("--seconds", type=float, default=120)
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="team_bench_"))
+    global SHOTS
+    SHOTS = root if args.keep else None
+    proc = None
+    try:
+        t0 = time.monotonic()
+        team, users, path = build_team(root, args.sessions)
+        with Store.open(path) as s:
+            code_paths = [c.path_str for c in codebook.list_codes(s) if c.depth > 0][:12] or \
+                [c.path_str for c in codebook.list_codes(s)][:12]
+        csv_path = workbook(root)
+        print(f"set-up: {len(users)} accounts, demo project + codebook ({len(code_paths)} codes used) "
+              f"in {time.monotonic() - t0:.1f} s", flush=True)
+        port = free_port()
+        proc = start_server(team, port, root / "server.log")
+        stop, lead_log = threading.Event(), {}
+        # The import starts a third of the way into the timed coding (sign-in and the first page take up to 60 s).
+        lead = threading.Thread(target=lead_work,
+                                args=(path, users[0], csv_path, stop, lead_log, SIGN_IN_S + IDLE_S + args.seconds / 3))
+        lead.start()
+        idle_log: dict[str, float] = {}
+        sessions = asyncio.run(drive(f"http://127.0.0.1:{port}", users, code_paths, args.seconds, proc.pid, idle_log))
+        stop.set()
+        lead.join()
+        result = check(path, sessions, root)
+    finally:
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, 15)
+            proc.wait(timeout=20)
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    clicks = [d for rec in sessions.values() for _, d, _ in rec["clicks"]]
+    first = [d for rec in sessions.values() for _, d, t in rec["clicks"] if t == 1]
+    imp = lead_log.get("import") or {}
+    during = [d for rec in sessions.values() for w, d, t in rec["clicks"]
+              if t == 1 and imp and imp["start"] <= w <= imp["end"]]
+    outside = [d for rec in sessions.values() for w, d, t in rec["clicks"]
+               if t == 1 and not (imp and imp["start"] <= w <= imp["end"])]
+    failed = {n: rec["failed"] for n, rec in sessions.items() if rec["failed"]}
+    errors = sum(rec["errors"] for rec in sessions.values())
+    reclicks = sum(rec["reclicks"] for rec in sessions.values())
+    print(f"sessions: {len(sessions)} signed in ({len(failed)} stopped early), clicks: {len(clicks)}, "
+          f"page errors seen: {errors}, clicks not taken up (clicked again after {CLICK_WAIT_MS / 1000:.0f} s): {reclicks}")
+    for n, why in failed.items():
+        print(f"  {n} stopped: {why}")
+    print(f"click-to-repaint: p50 {pct(clicks, .5):.2f} s, p95 {pct(clicks, .95):.2f} s "
+          f"(target p95 <= {TARGET_P95_S:.1f} s; baseline: none, this is the first team benchmark)")
+    print(f"  clicks taken up the first time ({len(first)}): p50 {pct(first, .5):.2f} s, p95 {pct(first, .95):.2f} s")
+    print(f"  of those, outside the import: p50 {pct(outside, .5):.2f} s p95 {pct(outside, .95):.2f} s (n={len(outside)}); "
+          f"while the import held the writer: p50 {pct(during, .5):.2f} s p95 {pct(during, .95):.2f} s "
+          f"(n={len(during)})")
+    print(f"server CPU (share of one core): {idle_log.get('server_cpu_idle_share', float('nan')):.2f} with "
+          f"{idle_log.get('sessions_ready', 0):.0f} sessions open and idle, "
+          f"{idle_log.get('busy_cpu_share', float('nan')):.2f} while they code; load average at the end "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (shared: other work on the machine slows every figure)")
+    moves = lead_log.get("moves", [])
+    print(f"lead restructuring: {len(moves)} add+move steps, p95 {pct(moves, .95):.2f} s; import of 300 forms: "
+          f"{imp.get('seconds', 'n/a')} s")
+    print(f"acknowledged codings: {result['acknowledged']}, missing from the file: {result['missing']}; "
+          f"audit log replays (undo {result['events_replayed']} events to nothing, redo all): {result['replays']}")
+    summary = {
+        "sessions": len(sessions), "seconds": args.seconds, "clicks": len(clicks), "errors": errors, "reclicks": reclicks,
+        "stopped_early": len(failed),
+        "p50_s": round(pct(clicks, .5), 3), "p95_s": round(pct(clicks, .95), 3),
+        "p50_first_try_s": round(pct(first, .5), 3), "p95_first_try_s": round(pct(first, .95), 3),
+        "p95_outside_import_s": round(pct(outside, .95), 3), "p95_during_import_s": round(pct(during, .95), 3),
+        "import_s": imp.get("seconds"), "restructure_steps": len(moves),
+        "acknowledged": result["acknowledged"], "missing": result["missing"],
+        "replay_events": result["events_replayed"], "replays": result["replays"],
+        "target_p95_s": TARGET_P95_S, "cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 1),
+        "server_cpu_idle_sessions": round(idle_log.get("server_cpu_idle_share", float("nan")), 2),
+        "server_cpu_coding": round(idle_log.get("busy_cpu_share", float("nan")), 2),
+    }
+    print(json.dumps(summary))
+    ok = result["missing"] == 0 and result["replays"] and errors == 0
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Team mode in a real browser: a signed-out browser sees only the sign-in form (on every page address), a coder
+and a lead sign in and see their name and role, sign-out returns to the form."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import REPO, Server, _kill_group, _wait_healthy, free_port, wait_idle, wait_text
+from tests.team_fixtures import PASSWORD, make_team_project
+
+SECRET_TITLE = "Ward 7 feedback evaluation"
+
+
+@pytest.fixture(scope="module")
+def team_server(tmp_path_factory: pytest.TempPathFactory, e2e_out: Path) -> Iterator[Server]:
+    tp = make_team_project(tmp_path_factory.mktemp("team-e2e"))
+    from thematic.store import Store
+
+    with Store(tp.path) as s:
+        s.set_setting("title", SECRET_TITLE)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", THEMATIC_FAKE_EMBEDDER="1",
+               STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONUNBUFFERED="1")
+    env.pop("THEMATIC_PROJECT", None)
+    log = e2e_out / "team-server.log"
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none", "--", "--team", str(tp.team.path)]
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+    server = Server(url=url, project=tp.path, log=log, proc=proc)
+    try:
+        try:
+            _wait_healthy(url, proc, timeout=90)
+        except RuntimeError as exc:
+            pytest.fail(f"{exc}\n--- server log ---\n{server.log_tail()}", pytrace=False)
+        yield server
+    finally:
+        _kill_group(proc)
+
+
+@pytest.fixture
+def tab(browser: Any, team_server: Server) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    context.set_default_timeout(30_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def _signed_out(page: Any) -> None:
+    page.get_by_role("button", name="Sign in").wait_for(state="visible")
+    wait_idle(page)
+    body = page.locator("body").inner_text()
+    assert SECRET_TITLE not in body and "study" not in body
+    assert page.get_by_text("Generate initial codes").count() == 0  # no navigation either
+    assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+
+
+def _sign_in(page: Any, name: str) -> None:
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_signed_out_browser_sees_only_the_sign_in_form(tab: Any, team_server: Server) -> None:
+    for address in ("/", "/coders", "/audit", "/?project=study"):
+        tab.goto(team_server.url + address)
+        _signed_out(tab)
+
+
+def test_coder_and_lead_sign_in_and_out(tab: Any, team_server: Server) -> None:
+    for name, role in (("Ann", "coder"), ("Lee", "lead")):
+        tab.goto(team_server.url)
+        _signed_out(tab)
+        _sign_in(tab, name)
+        sidebar = tab.locator('[data-testid="stSidebar"]')
+        wait_text(tab, f"Signed in as {name} ({role})", where=sidebar)
+        wait_text(tab, SECRET_TITLE, where=sidebar)
+        assert tab.get_by_role("button", name="Sign in").count() == 0
+        sidebar.get_by_role("button", name="Sign out").click()
+        wait_text(tab, "You have signed out.")
+        _signed_out(tab)
+
+
+def test_wrong_password_is_refused(tab: Any, team_server: Server) -> None:
+    tab.goto(team_server.url)
+    _signed_out(tab)
+    tab.get_by_label("Name", exact=True).fill("Bob")
+    tab.get_by_label("Password", exact=True).fill("not the password at all")
+    tab.get_by_role("button", name="Sign in").click()
+    wait_text(tab, "Wrong name or password.")
+    assert tab.get_by_label("Password", exact=True).input_value() == ""  # what was typed does not linger
+    _signed_out(tab)

@@ -1,0 +1,155 @@
+"""Blind coding enforced in the library reads: while a project is blind a coder sees only their own codings,
+counts, memos, audit events and no agreement or adjudication, on every read path, until the lead reveals."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.team_fixtures import ANN, BOB, LEAD, VIC, TeamProject, make_team_project
+from thematic import adjudicate, codebook, coding, memos, reliability
+from thematic.export import render
+
+
+@pytest.fixture
+def tp(tmp_path: Path) -> TeamProject:
+    """Blind project: Ann codes F1's first segment Breathing; Bob codes it Breathing too and F1 Q2 'Heat'."""
+    tp = make_team_project(tmp_path)
+    s1, s3 = tp.segments[("F1", "Q1", 0)], tp.segments[("F1", "Q2", 0)]
+    with tp.open(LEAD) as s:
+        breathing, heat = codebook.add_code(s, "Breathing"), codebook.add_code(s, "Heat")
+        reliability.set_blind_mode(s, True)
+        memos.add_memo(s, "Lead's guidance: code every mention", coder="Lee")
+    with tp.open(ANN) as s:
+        coding.apply_code(s, s1, breathing, "Ann")
+        memos.add_memo(s, "Ann's private note", coder="Ann")
+    with tp.open(BOB) as s:
+        coding.apply_code(s, s1, breathing, "Bob")
+        coding.apply_code(s, s3, heat, "Bob")
+        memos.add_memo(s, "Bob thinks the room was too hot", coder="Bob")
+    return tp
+
+
+def _ids(store: object) -> dict[str, int]:
+    return {c.name: c.id for c in codebook.list_codes(store)}  # type: ignore[arg-type]
+
+
+def test_coder_reads_only_their_own_codings_counts_and_memos(tp: TeamProject) -> None:
+    with tp.open(ANN) as s:
+        ids = _ids(s)
+        assert [(c.coder, c.code_id) for c in coding.codings(s)] == [("Ann", ids["Breathing"])]
+        assert coding.codings(s, coder="Bob") == []
+        # The page asks for everyone's codings (blind=False): the library still gives only Ann's.
+        assert {c.coder for c in reliability.visible_codings(s, "Ann", blind=False)} == {"Ann"}
+        counts = coding.code_counts(s)
+        assert counts[ids["Breathing"]][0] == 1 and counts.get(ids["Heat"], (0, 0))[0] == 0
+        assert coding.code_counts(s, coder="Bob").get(ids["Heat"], (0, 0))[0] == 0
+        bodies = {m.body for m in memos.memos(s)}
+        assert bodies == {"Ann's private note", "Lead's guidance: code every mention"}
+        summary = {r["coder"]: r["codings"] for r in reliability.coder_summary(s)}
+        assert summary.get("Bob", 0) == 0 and summary["Ann"] == 1
+
+
+def test_coder_sees_no_agreement_or_adjudication_while_blind(tp: TeamProject) -> None:
+    with tp.open(LEAD) as s:
+        overall = reliability.agreement_report(s, ["Ann", "Bob"], n_boot=0).to_dict()["overall"]["all_units"]
+        assert overall["positives"] == [1, 2] and overall["kappa"]["value"] is not None
+        adjudicate.record_round(s, ["Ann", "Bob"])
+        assert len(adjudicate.rounds(s)) == 1
+    with tp.open(ANN) as s:
+        assert adjudicate.rounds(s) == []  # recorded agreement figures are hidden
+        assert adjudicate.decisions(s) == []
+        report = reliability.agreement_report(s, ["Ann", "Bob"], n_boot=0).to_dict()
+        blind = report["overall"]["all_units"]
+        assert blind["positives"] == [1, 0]  # nothing of Bob's work reaches the figures
+        assert blind["kappa"]["value"] is None and blind["percent"]["value"] is None
+        assert any("Bob has no codings" in n for n in report["notes"])
+
+
+def _text(data: bytes) -> str:
+    """An export's text, with the members of a zip (xlsx, docx, qdpx) unpacked."""
+    if data[:2] == b"PK":
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            return "\n".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+    return data.decode("utf-8-sig", "replace")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "codings-csv", "json", "md", "xlsx", "docx", "qdpx"])
+def test_exports_of_a_coder_leave_out_other_coders(tp: TeamProject, fmt: str) -> None:
+    with tp.open(LEAD) as s:
+        full = _text(render(s, fmt))
+    with tp.open(ANN) as s:
+        mine = _text(render(s, fmt))
+    if fmt == "qdpx":  # carries the whole corpus and the coder list; the codings are what must be Ann's only
+        assert full.count("<Coding ") == 3 and mine.count("<Coding ") == 1
+        return
+    assert "Bob" in full and "Bob" not in mine
+    if fmt in ("csv", "codings-csv", "xlsx"):  # the formats that list coded extracts
+        assert "Too hot in the room." in full and "Too hot in the room." not in mine  # coded by Bob only
+
+
+def test_audit_trail_of_a_coder_hides_other_coders_work(tp: TeamProject) -> None:
+    with tp.open(ANN) as s:
+        actors = {e.actor for e in s.audit_log(limit=100)}
+        assert "Bob" not in actors and {"Ann", "Lee"} <= actors
+        shown = s.audit_log(limit=100)
+        assert not [e for e in shown if e.action.startswith(("coding.", "memo.")) and e.actor not in ("Ann", "Lee")]
+        assert [e.summary for e in shown if e.action == "coding.apply"] == [
+            e.summary for e in shown if e.action == "coding.apply" and e.actor == "Ann"] != []
+
+
+def test_lead_and_reveal(tp: TeamProject) -> None:
+    with tp.open(LEAD) as lead, tp.open(ANN) as ann, tp.open(VIC) as vic:
+        assert {c.coder for c in coding.codings(lead)} == {"Ann", "Bob"}
+        assert coding.codings(vic) == []  # a viewer sees nobody's codings while blind
+        assert {c.coder for c in coding.codings(ann)} == {"Ann"}
+        reliability.set_blind_mode(lead, False)  # the lead reveals: open sessions see it at once
+        assert {c.coder for c in coding.codings(ann)} == {"Ann", "Bob"}
+        assert {c.coder for c in coding.codings(vic)} == {"Ann", "Bob"}
+        assert "Bob" in {e.actor for e in ann.audit_log(limit=100)}
+        reliability.set_blind_mode(lead, True)
+        assert {c.coder for c in coding.codings(ann)} == {"Ann"}
+
+
+def test_filter_survives_writes_and_undo(tp: TeamProject) -> None:
+    with tp.open(ANN) as s:
+        ids = _ids(s)
+        coding.apply_code(s, tp.segments[("F1", "Q2", 0)], ids["Heat"], "Ann")  # same segment Bob coded
+        assert sorted((c.coder, c.segment_id) for c in coding.codings(s)) == [
+            ("Ann", tp.segments[("F1", "Q1", 0)]), ("Ann", tp.segments[("F1", "Q2", 0)])]
+        s.undo()
+        assert [c.coder for c in coding.codings(s)] == ["Ann"]
+    with tp.open(LEAD) as s:
+        assert sorted(c.coder for c in coding.codings(s)) == ["Ann", "Bob", "Bob"]
+
+
+def test_a_lead_coding_in_the_blind_round_is_hidden_too(tp: TeamProject) -> None:
+    with tp.open(LEAD) as s:
+        coding.apply_code(s, tp.segments[("F2", "Q1", 0)], _ids(s)["Breathing"], "Lee")
+    with tp.open(BOB) as s:
+        assert {c.coder for c in coding.codings(s)} == {"Bob"}
+        assert not [e for e in s.audit_log(limit=100) if e.action == "coding.apply" and e.actor == "Lee"]
+        assert "code.add" in {e.action for e in s.audit_log(limit=100) if e.actor == "Lee"}
+
+
+def test_suggestions_never_learn_from_another_coder_while_blind(tp: TeamProject) -> None:
+    from thematic import suggest
+    from thematic.embed import HashingEmbedder
+
+    emb = HashingEmbedder(dim=128)
+    segs = [tp.segments[k] for k in (("F1", "Q1", 1), ("F2", "Q1", 0), ("F2", "Q2", 0))]
+    with tp.open(BOB) as s:
+        heat = _ids(s)["Heat"]
+        for seg in segs:  # enough of Bob's examples for a few-shot prototype of 'Heat'
+            coding.apply_code(s, seg, heat, "Bob")
+    suggest.clear_caches()
+    with tp.open(LEAD) as lead, tp.open(ANN) as ann:
+        model = suggest.code_model(lead, embedder=emb)
+        index = model.index()
+        _, lead_mask = suggest.coder_prototypes(lead, model, "Bob", embedder=emb)
+        assert lead_mask[index[heat]]  # the lead's view learns from Bob's codings
+        _, ann_mask = suggest.coder_prototypes(ann, model, "Bob", embedder=emb)
+        assert not ann_mask.any()  # Ann's never does, even asking for Bob's and with the lead's result cached

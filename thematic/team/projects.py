@@ -1,0 +1,152 @@
+"""Team projects: create, open for a user, list what a user may open, and each project's members.
+
+A project's members live in the project file itself (table ``project_members``, migration 17), so they travel with
+it and every change to them is an audited, undoable ``project.members`` action. A user's role in a project is the
+role the project gives them, never above their account's role. Team leads may open every project of the team (they
+create them and add the members); anyone else only the projects that list them.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import Conflict, InvalidInput, NotFound
+from ..store import Store, now
+from .accounts import Team
+from .permissions import ROLES, PermissionDenied, User, cap, check
+from .store import TeamStore
+
+SUFFIX = ".db"
+_NAME_OK = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.()\-]{0,99}")
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    role: str
+    added_at: str
+
+
+def clean_name(name: str) -> str:
+    raw = str(name).strip()
+    if raw.lower().endswith(SUFFIX):
+        raw = raw[: -len(SUFFIX)].rstrip()
+    if not _NAME_OK.fullmatch(raw) or ".." in raw:
+        raise InvalidInput(
+            f"{raw!r} is not a project name: start with a letter or digit; letters, digits, spaces and - _ . ( ) only"
+        )
+    return raw
+
+
+def project_path(team: Team, name: str) -> Path:
+    base = team.projects_dir.resolve()
+    path = (base / (clean_name(name) + SUFFIX)).resolve()
+    if path.parent != base:
+        raise InvalidInput(f"{name!r} does not name a project inside {base}")
+    return path
+
+
+def members_in_file(path: Path) -> list[Member]:
+    """The members recorded in a project file, read without writing to it (an old file has none)."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        has = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'project_members'").fetchone()
+        if has is None:
+            return []
+        rows = conn.execute("SELECT name, role, added_at FROM project_members ORDER BY name").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise InvalidInput(f"not a readable project file ({exc})", path=path) from exc
+    finally:
+        conn.close()
+    return [Member(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+def members(store: Store) -> list[Member]:
+    """The members of an open project, by name."""
+    rows = store.query("SELECT name, role, added_at FROM main.project_members ORDER BY name")
+    return [Member(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+def role_in(team: Team, name: str, user: User) -> str:
+    """``user``'s role in project ``name`` (:class:`PermissionDenied` when they are not a member)."""
+    path = project_path(team, name)
+    if not path.is_file():
+        raise NotFound(f"no project named {clean_name(name)!r} in the team")
+    account = team.account(user.name)
+    if account is None:
+        raise PermissionDenied(f"{user.name} has no account in this team any more")
+    ceiling = account.role
+    for m in members_in_file(path):
+        if m.name == user.name:
+            return cap(m.role, ceiling)
+    if ceiling == "lead":
+        return "lead"
+    raise PermissionDenied(f"{user.name} is not a member of project {clean_name(name)!r}: ask a lead to add them")
+
+
+def visible_projects(team: Team, user: User) -> list[str]:
+    """The names of the projects ``user`` may open, sorted case-insensitively (nothing else is shown to them)."""
+    out: list[str] = []
+    if not team.projects_dir.is_dir():
+        return out
+    for p in team.projects_dir.iterdir():
+        if p.suffix != SUFFIX or not p.is_file() or p.is_symlink():
+            continue
+        try:
+            role_in(team, p.stem, user)
+        except (PermissionDenied, InvalidInput, NotFound):
+            continue
+        out.append(clean_name(p.stem))
+    return sorted(out, key=str.casefold)
+
+
+def open_project(team: Team, name: str, user: User) -> TeamStore:
+    """Open project ``name`` for ``user`` in their role there."""
+    role = role_in(team, name, user)
+    return TeamStore(project_path(team, name), User(user.name, role))
+
+
+def create_project(team: Team, name: str, lead: User, *, title: str | None = None) -> Path:
+    """A new, empty project in the team folder with ``lead`` as its first member (only a lead may create one)."""
+    check(lead, "project.create")
+    path = project_path(team, name)
+    if path.exists():
+        raise Conflict(f"a project named {clean_name(name)!r} already exists; open it or choose another name")
+    team.projects_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    Store(path).close()
+    path.chmod(0o600)
+    with TeamStore(path, lead) as store, store.action(
+        "project.create", f"Create project '{clean_name(name)}'", details={"name": clean_name(name)},
+        keep_if_unchanged=True,
+    ) as act:
+        act.execute("INSERT INTO project_members (name, role, added_at) VALUES (?, 'lead', ?)", (lead.name, now()))
+        if title:
+            act.execute("INSERT INTO project (key, value) VALUES ('title', ?)", (title,))
+    return path
+
+
+def add_member(store: Store, team: Team, name: str, role: str) -> Member:
+    """Add ``name`` (an account of the team) to the project in ``role`` (at most their account's role)."""
+    if role not in ROLES:
+        raise InvalidInput(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    account = team.account(name)
+    if account is None:
+        raise NotFound(f"no user named {name!r} in the team (add them first: python -m thematic team add-user)")
+    if cap(role, account.role) != role:
+        raise InvalidInput(f"{name} is a {account.role} in the team and cannot be a {role} in a project")
+    with store.action("project.members", f"Add {name} as {role}", details={"name": name, "role": role}) as act:
+        act.execute(
+            "INSERT INTO project_members (name, role, added_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET role = excluded.role",
+            (name, role, now()),
+        )
+    return Member(name, role, now())
+
+
+def remove_member(store: Store, name: str) -> None:
+    with store.action("project.members", f"Remove {name}", details={"name": name, "removed": True}) as act:
+        if act.execute("DELETE FROM project_members WHERE name = ?", (name,)).rowcount == 0:
+            raise NotFound(f"{name!r} is not a member of this project")

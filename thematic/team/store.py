@@ -1,0 +1,209 @@
+"""A project opened for a signed-in user: permissions checked centrally, the user named in every audit event,
+row guards for coders, and blind coding enforced in the reads.
+
+:class:`TeamStore` is a :class:`~thematic.store.Store` (every library function takes it unchanged) that
+
+* checks :mod:`thematic.team.permissions` when an outermost ``store.action(NAME, ...)`` starts (nested actions are
+  part of the outer one) and names the signed-in user as the actor, whatever the caller passed;
+* for a non-lead, installs TEMP triggers (private to this connection) that refuse writing another coder's
+  codings, memos or suggestion decisions, adding a coder under another name, or changing members or adjudications;
+* narrows undo and redo for a coder to their own changes;
+* while the project is blind (setting ``blind_mode``), shows a non-lead only their own codings, suggestion
+  decisions and memos (plus the leads' memos), no adjudications or recorded agreement rounds, and the audit events
+  of themselves and the leads. This is done by TEMP views named like the tables (SQLite looks in ``temp`` before
+  ``main``), so every read through this connection is filtered (``coding.codings``, ``code_counts``, reliability,
+  suggestions learnt from codings, every export) without each module knowing. The views are dropped while an
+  action runs (writes go to the real tables) and put back after it. They test the blind setting in each query, so
+  a lead's reveal applies at once to every open session.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..store import AuditEvent, Store
+from .permissions import PermissionDenied, User, check
+
+GUARD_TAG = "thematic-permission:"
+BLIND_TABLES = ("codings", "suggestion_rejections", "memos", "adjudications", "agreement_rounds", "audit")
+# Audit events that tell what someone coded (or the agreement between coders): hidden from others while blind,
+# even when a lead made them. A lead's other events (codes, settings, imports, memos) stay visible.
+_NOT_CODING = (
+    "action NOT LIKE 'coding.%' AND action NOT LIKE 'codings.%' AND action NOT LIKE 'suggestion.%' "
+    "AND action NOT LIKE 'adjudication.%' AND action NOT LIKE 'agreement.%' "
+    "AND action NOT IN ('coder.add', 'undo', 'redo')"
+)
+_UNDO_TAKES_CODER = "coder" in inspect.signature(Store.undo).parameters
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class TeamStore(Store):
+    """``TeamStore(path, user)``: an existing project opened for ``user`` (see the module docstring)."""
+
+    def __init__(self, path: str | Path, user: User, **kwargs: Any) -> None:
+        kwargs.setdefault("create", False)
+        super().__init__(path, **kwargs)
+        self.user = user
+        self._own_only: str | None = None
+        self._views: list[str] = []
+        with self._lock:
+            self._install_guards()
+            self._shadow()
+
+    # ------------------------------------------------------------------ SQL pieces
+
+    def _main_tables(self) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")}
+
+    @property
+    def _me(self) -> str:
+        return f"(SELECT id FROM main.coders WHERE name = {_lit(self.user.name)})"
+
+    def _blind_sql(self) -> str:
+        return (
+            "(SELECT count(*) FROM main.project WHERE key = 'blind_mode' "
+            "AND lower(trim(value)) IN ('1', 'true', 'yes', 'on')) > 0"
+        )
+
+    def _lead_names(self, tables: set[str]) -> str:
+        if "project_members" not in tables:
+            return "(SELECT NULL WHERE 0)"
+        return "(SELECT name FROM main.project_members WHERE role = 'lead')"
+
+    # ------------------------------------------------------------------ row guards (non-leads)
+
+    def _install_guards(self) -> None:
+        if self.user.is_lead:
+            return
+        tables = self._main_tables()
+        me = self._me
+        stmts: list[tuple[str, str, str, str]] = []  # (table, op, condition, message)
+        for table, what in (("codings", "codings"), ("memos", "memos"), ("suggestion_rejections", "suggestion decisions")):
+            if table not in tables:
+                continue
+            msg = f"{self.user.name} may change only their own {what}"
+            stmts.append((table, "INSERT", f"NEW.coder_id IS NULL OR NEW.coder_id NOT IN {me}", msg))
+            stmts.append((table, "DELETE", f"OLD.coder_id IS NULL OR OLD.coder_id NOT IN {me}", msg))
+            both = f"OLD.coder_id IS NULL OR OLD.coder_id NOT IN {me} OR NEW.coder_id IS NULL OR NEW.coder_id NOT IN {me}"
+            stmts.append((table, "UPDATE", both, msg))
+        if "coders" in tables:
+            msg = f"{self.user.name} may add only themselves as a coder"
+            stmts.append(("coders", "INSERT", f"NEW.name IS NOT {_lit(self.user.name)}", msg))
+            stmts.append(("coders", "UPDATE", f"OLD.name IS NOT {_lit(self.user.name)} OR NEW.name IS NOT OLD.name", msg))
+            stmts.append(("coders", "DELETE", f"OLD.name IS NOT {_lit(self.user.name)}", msg))  # undo of their own
+        for table in ("project_members", "adjudications"):
+            if table in tables:
+                for op in ("INSERT", "UPDATE", "DELETE"):
+                    stmts.append((table, op, "1", f"only a lead may change {table.replace('_', ' ')}"))
+        for table, op, cond, msg in stmts:
+            self.conn.execute(
+                f'CREATE TEMP TRIGGER IF NOT EXISTS "team_guard_{table}_{op.lower()}" BEFORE {op} ON main."{table}" '
+                f"WHEN {cond} BEGIN SELECT RAISE(ABORT, {_lit(GUARD_TAG + ' ' + msg)}); END"
+            )
+
+    # ------------------------------------------------------------------ blind reads (non-leads)
+
+    def _view_sql(self, table: str, tables: set[str]) -> str | None:
+        blind, me, leads = self._blind_sql(), self._me, self._lead_names(tables)
+        lead_ids = f"(SELECT id FROM main.coders WHERE name IN {leads})"
+        where = {
+            "codings": f"coder_id IN {me}",
+            "suggestion_rejections": f"coder_id IN {me}",
+            "memos": f"coder_id IN {me} OR coder_id IN {lead_ids}",
+            "adjudications": "0",
+            "agreement_rounds": "0",
+            "audit": f"actor = {_lit(self.user.name)} OR (actor IN {leads} AND {_NOT_CODING})",
+        }[table]
+        return f'CREATE TEMP VIEW "{table}" AS SELECT * FROM main."{table}" WHERE NOT ({blind}) OR ({where})'
+
+    def _shadow(self) -> None:
+        """Put the blind-mode views in place (non-leads only)."""
+        if self.user.is_lead or self._views:
+            return
+        tables = self._main_tables()
+        for table in BLIND_TABLES:
+            if table in tables:
+                sql = self._view_sql(table, tables)
+                if sql:
+                    self.conn.execute(sql)
+                    self._views.append(table)
+
+    def _unshadow(self) -> None:
+        for table in self._views:
+            self.conn.execute(f'DROP VIEW IF EXISTS temp."{table}"')
+        self._views = []
+
+    # ------------------------------------------------------------------ writing
+
+    @contextmanager
+    def action(self, action: str, summary: str, **kwargs: Any) -> Iterator[Any]:
+        with self._lock:
+            if self._action is not None:  # part of an action already checked
+                with super().action(action, summary, **kwargs) as act:
+                    yield act
+                return
+            check(self.user, action)
+            kwargs["actor"] = self.user.name
+            self._unshadow()
+            try:
+                with super().action(action, summary, **kwargs) as act:
+                    yield act
+            except sqlite3.IntegrityError as exc:
+                if GUARD_TAG in str(exc):
+                    raise PermissionDenied(str(exc).split(GUARD_TAG, 1)[1].strip() + f" ('{action}' refused)") from None
+                raise
+            finally:
+                self._shadow()
+
+    # ------------------------------------------------------------------ undo and redo
+
+    def _undo_scope(self, coder: str | None) -> str | None:
+        if self.user.role == "lead":
+            return coder
+        if coder not in (None, self.user.name):
+            raise PermissionDenied(f"{self.user.name} is a {self.user.role}: they may undo only their own changes")
+        return self.user.name
+
+    def undo(self, *, actor: str | None = None, **kwargs: Any) -> AuditEvent:
+        coder = self._undo_scope(kwargs.pop("coder", None))
+        if _UNDO_TAKES_CODER:
+            return super().undo(actor=self.user.name, coder=coder, **kwargs)  # type: ignore[call-arg]
+        self._own_only = coder
+        try:
+            return super().undo(actor=self.user.name, **kwargs)
+        finally:
+            self._own_only = None
+
+    def redo(self, *, actor: str | None = None, **kwargs: Any) -> AuditEvent:
+        coder = self._undo_scope(kwargs.pop("coder", None))
+        if _UNDO_TAKES_CODER:
+            return super().redo(actor=self.user.name, coder=coder, **kwargs)  # type: ignore[call-arg]
+        self._own_only = coder
+        try:
+            return super().redo(actor=self.user.name, **kwargs)
+        finally:
+            self._own_only = None
+
+    def undoable(self, *args: Any, **kwargs: Any) -> AuditEvent | None:
+        event = super().undoable(*args, **kwargs)
+        if self._own_only is not None and event is not None and event.actor != self._own_only:
+            raise PermissionDenied(
+                f"the newest change is {event.actor}'s, not {self._own_only}'s: a coder undoes only their own changes"
+            )
+        return event
+
+    def redoable(self, *args: Any, **kwargs: Any) -> AuditEvent | None:
+        event = super().redoable(*args, **kwargs)
+        if self._own_only is not None and event is not None and event.actor != self._own_only:
+            raise PermissionDenied(
+                f"the newest undo is {event.actor}'s, not {self._own_only}'s: a coder redoes only their own undos"
+            )
+        return event
