@@ -107,13 +107,16 @@ def test_team_mode_never_opens_or_creates_a_file_outside_the_team(tp: TeamProjec
 import streamlit as st
 from ui import signin, store as ui_store
 st.session_state[signin.USER_KEY] = ("Ann", "coder")
-try:
-    ui_store.open_project({str(outside)!r})
-    st.write("opened")
-except Exception as exc:
-    st.write("refused: " + str(exc))
+for target in ("elsewhere", {str(outside)!r}):
+    try:
+        ui_store.open_project(target)
+        st.write("opened")
+    except Exception as exc:
+        st.write("refused: " + str(exc))
 """
     probe = AppTest.from_string(script, default_timeout=TIMEOUT).run()
     assert not probe.exception
-    assert any("refused: 'elsewhere' is not a project of this team open to Ann" in m.value for m in probe.markdown)
+    said = [m.value for m in probe.markdown]
+    assert len(said) == 2 and all(m.startswith("refused: ") for m in said), said
+    assert "'elsewhere' is not a project of this team open to Ann" in said[0]
     assert not outside.exists()

@@ -9,6 +9,7 @@ from thematic.errors import ThematicError
 from thematic.export import report
 from thematic.store import Store
 
+from . import signin
 from . import store as ui_store
 from . import undo
 from .widgets import md_escape
@@ -33,7 +34,8 @@ def render(page_title: str = "") -> None:
         name = ui_store.project_name()
         title = store.get_setting("title", "") or name
         st.caption(f"Project: **{md_escape(title)}** · `{name}`")
-        coder_picker(store)
+        if signin.current_user() is None:  # in team mode the signed-in name is the coder: no free-text box
+            coder_picker(store)
         live(page_title)
 
 

@@ -173,6 +173,7 @@ class TeamStore(Store):
         return self.user.name
 
     def undo(self, *, actor: str | None = None, **kwargs: Any) -> AuditEvent:
+        check(self.user, "undo")  # before looking for a target: a viewer hears "not allowed", not "nothing to undo"
         coder = self._undo_scope(kwargs.pop("coder", None))
         if _UNDO_TAKES_CODER:
             return super().undo(actor=self.user.name, coder=coder, **kwargs)  # type: ignore[call-arg]
@@ -183,6 +184,7 @@ class TeamStore(Store):
             self._own_only = None
 
     def redo(self, *, actor: str | None = None, **kwargs: Any) -> AuditEvent:
+        check(self.user, "redo")
         coder = self._undo_scope(kwargs.pop("coder", None))
         if _UNDO_TAKES_CODER:
             return super().redo(actor=self.user.name, coder=coder, **kwargs)  # type: ignore[call-arg]
