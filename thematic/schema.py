@@ -338,3 +338,20 @@ def cluster_candidates(conn: sqlite3.Connection) -> None:
         CREATE INDEX cluster_members_candidate ON cluster_members(candidate_id);
         """
     )
+
+
+# Migration 16 (coding surfaces: spans a person highlights).
+@migration(16)
+def person_spans(conn: sqlite3.Connection) -> None:
+    """Spans a person highlights are segment rows marked ``by_person = 1`` (exact offsets inside the answer).
+
+    They sit beside the machine's segments (positions from ``thematic.spans.SPAN_POSITION_BASE`` up), so codings,
+    REFI-QDA export, agreement and counts see them as ordinary segments; the machine's queue, clustering and
+    suggestions leave them out."""
+    run_script(
+        conn,
+        """
+        ALTER TABLE segments ADD COLUMN by_person INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX segments_answer_offsets ON segments(answer_id, start, "end");
+        """,
+    )

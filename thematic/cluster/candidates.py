@@ -83,7 +83,11 @@ def propose(
         from ..embed import default_embedder
 
         embedder = default_embedder()
-    where, args = ("WHERE a.question_id = ?", (question_id,)) if question_id is not None else ("", ())
+    # Spans a person highlighted (segments.by_person) are not the machine's units.
+    where, args = (
+        ("WHERE s.by_person = 0 AND a.question_id = ?", (question_id,)) if question_id is not None
+        else ("WHERE s.by_person = 0", ())
+    )
     if question_id is not None and store.scalar("SELECT 1 FROM questions WHERE id = ?", (question_id,)) is None:
         raise NotFound(f"no question with id {question_id}")
     rows = store.query(
