@@ -7,10 +7,12 @@ from typing import Any
 
 import streamlit as st
 
-from thematic import codebook, coding, corpus, memos, reliability
+from thematic import codebook, coding, corpus, memos, reliability, spans
 from thematic.models import Segment
 from ui import models
 from ui import store as ui_store
+from ui.components.code_picker import code_picker, strip_new
+from ui.components.highlighter import from_utf16, highlighter, selection_in
 from ui.errors import attempt, guard, show
 from ui.widgets import highlight, md_escape, meta_line
 
@@ -31,22 +33,31 @@ def _restart() -> None:
     st.session_state["ic_pos"] = 0
 
 
+MODES = {"queue": "Segment by segment", "highlight": "Highlight in whole answers"}
+mode = st.segmented_control(
+    "How to code", list(MODES), format_func=MODES.get, key="ic_mode", default="queue", persist_state="session",
+    help="Segment by segment: the machine's sentences, one at a time, keyboard first. Highlight: read a whole form "
+    "and select any span with the mouse to code it; click coded text to uncode it.",
+) or "queue"
 qlabel: dict[int, str] = {0: "All questions", **{q.id: f"{q.position + 1}. {q.label}" for q in questions}}
 c1, c2, c3, c4 = st.columns([3, 2, 1.3, 1.2], vertical_alignment="bottom")
 qid = c1.selectbox("Question", list(qlabel), format_func=qlabel.get, key="ic_question", persist_state="session",
                    on_change=_restart)
-search = c2.text_input('Only segments containing (words, "phrase")', key="ic_search", persist_state="session",
-                       on_change=_restart)
-uncoded = c3.toggle("Uncoded only", key="ic_uncoded", persist_state="session",
-                    help="Segments you have not coded yet", on_change=_restart)
-suggest_on = c4.toggle("Suggestions", value=True, key="ic_suggest", persist_state="session",
-                       help="Rank the codebook's codes for this segment (sentence embeddings, offline)")
+search, uncoded, suggest_on = "", False, False
+if mode == "queue":  # the queue's own filters; highlighting shows whole forms
+    search = c2.text_input('Only segments containing (words, "phrase")', key="ic_search", persist_state="session",
+                           on_change=_restart)
+    uncoded = c3.toggle("Uncoded only", key="ic_uncoded", persist_state="session",
+                        help="Segments you have not coded yet", on_change=_restart)
+    suggest_on = c4.toggle("Suggestions", value=True, key="ic_suggest", persist_state="session",
+                           help="Rank the codebook's codes for this segment (sentence embeddings, offline)")
 blind = reliability.blind_mode(store)
 
 FILTER: dict[str, Any] = {
     "question_id": qid or None,
     "search": search or None,
     **({"coded": False, "coder": coder} if uncoded else {}),
+    "person_spans": False,  # the queue walks the machine's segments; highlighted spans are coded in place
 }
 
 
@@ -61,7 +72,15 @@ def current() -> Segment | None:
 
 
 def _reset_inputs() -> None:
-    st.session_state["ic_codes"] = []
+    """Empty the code picker (a fresh component key) and what it had chosen."""
+    st.session_state["ic_picked"] = []
+    st.session_state["ic_gen"] = int(st.session_state.get("ic_gen", 0)) + 1
+
+
+def _picked_from(key: str) -> None:
+    value = st.session_state.get(key)
+    chosen = value.get("chosen") if isinstance(value, dict) else getattr(value, "chosen", None)
+    st.session_state["ic_picked"] = list(chosen or [])
 
 
 def go(step: int) -> None:
@@ -76,7 +95,7 @@ def go(step: int) -> None:
 
 def apply_selected(then_next: bool) -> None:
     seg_id = st.session_state.get("ic_seg_id")
-    picked = list(st.session_state.get("ic_codes") or [])
+    picked = list(st.session_state.get("ic_picked") or [])
     if seg_id is None or not picked:
         if then_next:
             go(1)
@@ -86,8 +105,9 @@ def apply_selected(then_next: bool) -> None:
     def run() -> int:
         with store.action("coding.apply", f"Code segment {seg_id} with {len(picked)} code(s)", actor=coder):
             n = 0
-            for path in picked:
-                cid = by_path.get(path)
+            for entry in picked:
+                path, is_new = strip_new(entry)
+                cid = None if is_new else by_path.get(path)
                 if cid is None:  # typed on the spot: create it (Theme/Code creates both levels)
                     cid = codebook.ensure_path(store, path, actor=coder)
                 n += int(coding.apply_code(store, seg_id, cid, coder))
@@ -142,8 +162,9 @@ def add_note(seg_id: int) -> None:
 @st.fragment
 def panel() -> None:
     show("ic")
-    total_q = corpus.count_segments(store, question_id=FILTER["question_id"])
-    done_q = corpus.count_segments(store, question_id=FILTER["question_id"], coded=True, coder=coder)
+    total_q = corpus.count_segments(store, question_id=FILTER["question_id"], person_spans=False)
+    done_q = corpus.count_segments(store, question_id=FILTER["question_id"], coded=True, coder=coder,
+                                   person_spans=False)
     n = corpus.count_segments(store, **FILTER)
     st.progress(done_q / total_q if total_q else 0.0,
                 text=f"You have coded {done_q:,} of {total_q:,} segments · {total_q - done_q:,} remaining")
@@ -151,6 +172,8 @@ def panel() -> None:
     if seg is None:
         st.success("Nothing left to code with these filters.", icon=":material/done_all:")
         return
+    if st.session_state.get("ic_seg_id") != seg.id:
+        st.session_state["ic_picked"] = []  # what was chosen for another segment is never applied here
     st.session_state["ic_seg_id"] = seg.id
     pos = int(st.session_state["ic_pos"])
 
@@ -190,19 +213,22 @@ def panel() -> None:
     if others:
         st.caption("Other coders: " + "; ".join(f"{c.coder}: {names.get(c.code_id, c.code_id)}" for c in others))
 
-    with st.form("ic_form", border=False, enter_to_submit=False):
-        mine_paths = {names.get(c.code_id) for c in mine}
-        st.multiselect(
-            "Apply codes (type a new name to create one; Theme/Code creates both levels)",
+    # One code at a time, by pointing at it: no "Select all", no "Select N matches", Enter never adds a code
+    # the analyst did not highlight or type exactly (see ui.components.code_picker).
+    mine_paths = {names.get(c.code_id) for c in mine}
+    picker_key = f"ic_codes_{seg.id}_{int(st.session_state.get('ic_gen', 0))}"
+    with st.container(key="ic_codes"):
+        code_picker(
+            picker_key,
             [p for p in names.values() if p not in mine_paths],
-            key="ic_codes",
-            accept_new_options=True,
-            placeholder="Choose codes…",
+            label="Apply codes (type to find one, ↓ and Enter to add it; a name no code has creates it; "
+            "Theme/Code creates both levels)",
+            on_change=lambda: _picked_from(picker_key),
         )
-        b1, b2, _ = st.columns([1, 1.4, 3])
-        b1.form_submit_button("Apply", key="ic_apply", on_click=apply_selected, args=(False,))
-        b2.form_submit_button("Apply and next", key="ic_apply_next", type="primary", on_click=apply_selected,
-                              args=(True,), shortcut="Ctrl+Enter", help="Ctrl+Enter")
+    b1, b2, _ = st.columns([1, 1.4, 3])
+    b1.button("Apply", key="ic_apply", on_click=apply_selected, args=(False,))
+    b2.button("Apply and next", key="ic_apply_next", type="primary", on_click=apply_selected, args=(True,),
+              shortcut="Ctrl+Enter", help="Ctrl+Enter")
 
     if suggest_on and codes:
         suggestions(seg.id)
@@ -233,4 +259,154 @@ def suggestions(seg_id: int) -> None:
                       args=(seg_id, s.code_id))
 
 
-panel()
+
+
+# ---------------------------------------------------------------------------------------- highlight-to-code
+
+
+def _colours() -> dict[int, str]:
+    """Each code's colour: its own, else its nearest ancestor's."""
+    out: dict[int, str] = {}
+    for c in codebook.list_codes(store):  # parents come before their children
+        out[c.id] = c.colour or (out.get(c.parent_id, "") if c.parent_id is not None else "")
+    return out
+
+
+def _hl_go(step: int, total: int) -> None:
+    st.session_state["hl_pos"] = max(0, min(total - 1, int(st.session_state.get("hl_pos", 0)) + step))
+    st.session_state["hl_sel"] = None
+    st.session_state["hl_click"] = None
+
+
+def _hl_selected(key: str, texts: dict[int, str]) -> None:
+    st.session_state["hl_sel"] = selection_in(st.session_state.get(key), texts)
+    st.session_state["hl_click"] = None
+
+
+def _hl_clicked(key: str) -> None:
+    value = st.session_state.get(key)
+    clicked = value.get("clicked") if isinstance(value, dict) else getattr(value, "clicked", None)
+    st.session_state["hl_click"] = clicked if isinstance(clicked, dict) else None
+
+
+def _hl_code(how: str) -> None:
+    sel = st.session_state.get("hl_sel")
+    if not sel:
+        return
+    kw: dict[str, Any]
+    if how == "existing":
+        cid = st.session_state.get("hl_code")
+        if cid is None:
+            st.session_state["hl_error"] = "Choose a code first."
+            return
+        kw = {"code_id": int(cid)}
+    elif how == "new":
+        name = str(st.session_state.get("hl_new") or "").strip()
+        if not name:
+            st.session_state["hl_error"] = "Type the new code's name first."
+            return
+        parent = st.session_state.get("hl_new_parent")
+        kw = {"new_code": name, "parent_id": int(parent) if parent else None}
+    else:  # in vivo: the respondent's own words name the code
+        kw = {"new_code": " ".join(str(sel["text"]).split())}
+    done = attempt("hl", spans.code_span, store, int(sel["answer"]), int(sel["start"]), int(sel["end"]), coder, **kw)
+    if done is not None:
+        st.session_state["hl_ok"] = f"Coded \u201c{sel['text'][:60]}\u201d."
+        st.session_state["hl_sel"] = None
+        st.session_state["hl_new"] = ""
+        ui_store.changed()
+
+
+def _hl_uncode(seg_id: int, code_id: int) -> None:
+    if attempt("hl", spans.uncode, store, seg_id, code_id, coder) is not None:
+        st.session_state["hl_click"] = None
+        st.session_state["hl_ok"] = "Uncoded."
+        ui_store.changed()
+
+
+@st.fragment
+def highlight_panel() -> None:
+    show("hl")
+    total = int(store.scalar("SELECT count(*) FROM forms"))
+    if total == 0:
+        st.info("No forms yet.")
+        return
+    pos = min(max(0, int(st.session_state.get("hl_pos", 0))), total - 1)
+    st.session_state["hl_pos"] = pos
+    form = corpus.forms(store, offset=pos, limit=1)[0]
+    n1, n2, n3 = st.columns([1, 1, 4], vertical_alignment="center")
+    n1.button("Previous form", key="hl_prev", icon=":material/arrow_back:", on_click=_hl_go, args=(-1, total),
+              disabled=pos == 0)
+    n2.button("Next form", key="hl_next", icon=":material/arrow_forward:", on_click=_hl_go, args=(1, total),
+              disabled=pos >= total - 1)
+    meta = corpus.form_meta(store, [form.id]).get(form.id, {})
+    n3.caption(md_escape(f"Form {pos + 1:,} of {total:,} · respondent {form.external_id} · {meta_line(meta)}"))
+    ans = corpus.answers(store, form_id=form.id, question_id=qid or None)
+    texts = {int(a["id"]): str(a["text"]) for a in ans}
+    codes = codebook.list_codes(store)
+    label = {c.id: c.label for c in codes}
+    colour = _colours()
+    marks: dict[int, list[dict[str, Any]]] = {}
+    found = spans.codings_in(store, texts, coder=coder if blind else None)
+    for c in found:
+        marks.setdefault(c.answer_id, []).append({
+            "seg": c.segment_id, "code": c.code_id, "name": label.get(c.code_id, f"#{c.code_id}"),
+            "colour": colour.get(c.code_id, ""), "start": c.start, "end": c.end, "mine": c.coder == coder,
+            "coder": c.coder,
+        })
+    data = [
+        {"id": a["id"], "label": qlabel.get(a["question_id"], a["question"]), "text": a["text"],
+         "marks": marks.get(int(a["id"]), [])}
+        for a in ans
+    ]
+    sel = st.session_state.get("hl_sel")
+    if sel and int(sel["answer"]) not in texts:
+        sel = st.session_state["hl_sel"] = None
+    key = f"hl_text_{form.id}"
+    st.caption("Select words with the mouse to code them; click coded text (or a code in the margin) to uncode it.")
+    highlighter(key, data, pending=sel, on_select=lambda: _hl_selected(key, texts), on_click=lambda: _hl_clicked(key))
+
+    if sel:
+        with st.container(border=True, key="hl_box"):
+            st.markdown(f"**Selected** ({sel['end'] - sel['start']} characters): \u201c{md_escape(sel['text'])}\u201d")
+            c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+            c1.selectbox("Existing code", [c.id for c in codes], format_func=label.get, index=None,
+                         key="hl_code", placeholder="Choose a code…")
+            c2.button("Code", key="hl_apply", type="primary", on_click=_hl_code, args=("existing",),
+                      icon=":material/label:")
+            c3, c4, c5 = st.columns([2, 2, 1], vertical_alignment="bottom")
+            c3.text_input("New code", key="hl_new", placeholder="Name of a new code")
+            c4.selectbox("Under", [c.id for c in codes], format_func=label.get, index=None, key="hl_new_parent",
+                         placeholder="Top level")
+            c5.button("Create and code", key="hl_new_go", on_click=_hl_code, args=("new",))
+            i1, i2 = st.columns([3, 1])
+            i1.button(f"In vivo: a new code named \u201c{' '.join(sel['text'].split())[:60]}\u201d", key="hl_invivo",
+                      on_click=_hl_code, args=("invivo",), icon=":material/format_quote:")
+            i2.button("Cancel", key="hl_cancel", type="tertiary", on_click=lambda: st.session_state.update(hl_sel=None))
+
+    click = st.session_state.get("hl_click")
+    if click:
+        if "seg" in click:
+            here = [c for c in found if c.segment_id == int(click["seg"]) and c.code_id == int(click["code"])]
+        else:
+            aid, off = int(click.get("answer", -1)), int(click.get("offset", -1))
+            t = texts.get(aid, "")
+            off = from_utf16(t, off)
+            here = [c for c in found if c.answer_id == aid and c.start <= off < c.end]
+        if here:
+            with st.container(border=True, key="hl_uncode_box"):
+                st.markdown("**Coded here**")
+                for c in here:
+                    name = label.get(c.code_id, f"#{c.code_id}")
+                    snippet = md_escape(c.text[:80])
+                    if c.coder == coder:
+                        st.button(f"Uncode \u201c{snippet}\u201d from {name}", key=f"hl_uncode_{c.segment_id}_{c.code_id}",
+                                  icon=":material/close:", on_click=_hl_uncode, args=(c.segment_id, c.code_id))
+                    else:
+                        st.caption(f"{c.coder}: {name} \u2014 \u201c{snippet}\u201d (another coder's coding)")
+
+
+if mode == "highlight":
+    highlight_panel()
+else:
+    panel()
