@@ -334,7 +334,7 @@ class Bench:
         path = codebook.get_code(self.store, self.leaves[0].id).path_str
 
         def before(_: int) -> None:
-            at.multiselect(key="ic_codes").set_value([path])
+            at.session_state["ic_picked"] = [path]  # what the code picker chose
 
         def click(_: int) -> None:
             at.button(key="ic_apply_next").click().run()
