@@ -173,6 +173,10 @@ def group_header(g: Any) -> None:
 def card(cid: int, c: Any, targets: list[Any], groups: dict[int, Any]) -> None:
     from thematic import cluster
 
+    if st.session_state.pop("cl_refresh", False):
+        # A card changed the codebook or the candidates: every card's choices ("Accept under", merge targets) and
+        # the header's counts must be redrawn, not only this card.
+        st.rerun(scope="app")
     store = ui_store.get_store()
     # The card may have changed since the page drew it (this fragment reruns alone): read it again (cached per
     # data version, so a click recomputes the run's figures once).
@@ -221,12 +225,10 @@ def card(cid: int, c: Any, targets: list[Any], groups: dict[int, Any]) -> None:
             label = {t.id: t.label for t in targets}
             m1, m2 = st.columns([3, 1], vertical_alignment="bottom")
             m1.multiselect("Merge these into it", others, format_func=lambda i: label[i], key=f"cl_merge_with_{cid}")
-            if m2.button("Merge", key=f"cl_merge_{cid}"):
-                _merge(cid)
+            m2.button("Merge", key=f"cl_merge_{cid}", on_click=_merge, args=(cid,))
             s1, s2 = st.columns([3, 1], vertical_alignment="bottom")
             s1.number_input("Split into", min_value=2, max_value=10, value=2, step=1, key=f"cl_k_{cid}")
-            if s2.button("Split", key=f"cl_split_{cid}"):
-                _split(cid)
+            s2.button("Split", key=f"cl_split_{cid}", on_click=_split, args=(cid,))
             seg_ids = cluster.segment_ids(store, cid)[:SEGMENTS_SHOWN]
             segs = corpus.get_segments(store, seg_ids)
             picked = st.dataframe(
@@ -237,10 +239,22 @@ def card(cid: int, c: Any, targets: list[Any], groups: dict[int, Any]) -> None:
             v1, v2 = st.columns([3, 1], vertical_alignment="bottom")
             v1.selectbox("Move the selected segments to", others, format_func=lambda i: label[i],
                          key=f"cl_move_to_{cid}", index=None, placeholder="Choose a candidate")
-            if v2.button("Move", key=f"cl_move_{cid}", disabled=not rows):
-                _move([segs[i].id for i in rows], cid)
+            v2.button("Move", key=f"cl_move_{cid}", disabled=not rows, on_click=_move,
+                      args=([segs[i].id for i in rows], cid))
             if c.size > SEGMENTS_SHOWN:
                 st.caption(f"The first {SEGMENTS_SHOWN} of {c.size:,} segments.")
+
+
+def _ran(prefix: str, fn: Any, *args: Any, **kwargs: Any) -> list[Any] | None:
+    """:func:`ui.errors.attempt` that tells success (``[result]``, even when the call returns None) from failure."""
+    out = attempt(prefix, lambda: [fn(*args, **kwargs)])
+    return out if isinstance(out, list) else None
+
+
+def _done() -> None:
+    """After a change made from a card: new data version, and the whole page redrawn (see :func:`card`)."""
+    ui_store.changed()
+    st.session_state["cl_refresh"] = True
 
 
 def _accept(cid: int) -> None:
@@ -251,22 +265,23 @@ def _accept(cid: int) -> None:
     code = attempt(f"cl_{cid}", cluster.accept_candidate, ui_store.get_store(), cid, coder=str(ui_store.actor()),
                    parent_code_id=parent, name=name)
     if code is not None:
-        ui_store.changed()
+        st.session_state["cl_ok"] = f"Accepted \u201c{name or cid}\u201d as a code."
+        _done()
 
 
 def _reject(cid: int) -> None:
     from thematic import cluster
 
-    attempt(f"cl_{cid}", cluster.reject_candidate, ui_store.get_store(), cid, actor=ui_store.actor())
-    ui_store.changed()
+    if _ran(f"cl_{cid}", cluster.reject_candidate, ui_store.get_store(), cid, actor=ui_store.actor()) is not None:
+        _done()
 
 
 def _rename(cid: int) -> None:
     from thematic import cluster
 
-    attempt(f"cl_{cid}", cluster.rename_candidate, ui_store.get_store(), cid,
-            st.session_state.get(f"cl_label_{cid}", ""), actor=ui_store.actor())
-    ui_store.changed()
+    if _ran(f"cl_{cid}", cluster.rename_candidate, ui_store.get_store(), cid,
+               st.session_state.get(f"cl_label_{cid}", ""), actor=ui_store.actor()) is not None:
+        _done()
 
 
 def _merge(cid: int) -> None:
@@ -274,22 +289,21 @@ def _merge(cid: int) -> None:
 
     others = list(st.session_state.get(f"cl_merge_with_{cid}") or [])
     if not others:
-        st.warning("Choose the candidates to merge into this one.")
+        st.session_state[f"cl_{cid}_error"] = "Choose the candidates to merge into this one first (the box beside Merge)."
         return
-    with guard():
-        cluster.merge_candidates(ui_store.get_store(), [cid, *others], actor=ui_store.actor())
-        ui_store.changed()
-        st.rerun()
+    if _ran(f"cl_{cid}", cluster.merge_candidates, ui_store.get_store(), [cid, *others],
+               actor=ui_store.actor()) is not None:
+        st.session_state["cl_ok"] = f"Merged {len(others)} candidate(s) into it."
+        _done()
 
 
 def _split(cid: int) -> None:
     from thematic import cluster
 
-    with guard(), st.spinner("Splitting…"):
-        cluster.split_candidate(ui_store.get_store(), cid, int(st.session_state.get(f"cl_k_{cid}", 2)),
-                                embedder=models.embedder(), actor=ui_store.actor())
-        ui_store.changed()
-        st.rerun()
+    if _ran(f"cl_{cid}", cluster.split_candidate, ui_store.get_store(), cid,
+               int(st.session_state.get(f"cl_k_{cid}", 2)), embedder=models.embedder(),
+               actor=ui_store.actor()) is not None:
+        _done()
 
 
 def _move(segment_ids: list[int], cid: int) -> None:
@@ -297,10 +311,10 @@ def _move(segment_ids: list[int], cid: int) -> None:
 
     target = st.session_state.get(f"cl_move_to_{cid}")
     if target is None:
-        st.warning("Choose where to move the segments.")
+        st.session_state[f"cl_{cid}_error"] = "Choose the candidate to move the selected segments to first."
         return
-    with guard():
-        n = cluster.move_segments(ui_store.get_store(), segment_ids, int(target), actor=ui_store.actor())
-        ui_store.changed()
-        st.session_state["cl_ok"] = f"Moved {n} segment(s)."
-        st.rerun()
+    n = _ran(f"cl_{cid}", cluster.move_segments, ui_store.get_store(), segment_ids, int(target),
+                actor=ui_store.actor())
+    if n is not None:
+        st.session_state["cl_ok"] = f"Moved {n[0]} segment(s)."
+        _done()
