@@ -145,8 +145,8 @@ def test_review_shows_extracts_and_warnings(open_page: Callable[..., AppTest]) -
     at = open_page("views/review.py")
     check(at)
     assert at.selectbox(key="rv_code").value is not None
-    quotes = [m.value for m in at.markdown if m.value.startswith("> ")]
-    assert "> Loved the breathing." in quotes and "> Soothing rhythm breathing was calming." in quotes
+    shown = " ".join(m.value for m in at.markdown)  # each extract inside its whole answer, marked
+    assert "<mark>Loved the breathing.</mark>" in shown and "<mark>Soothing rhythm breathing was calming.</mark>" in shown
     assert not at.warning  # only the open tab (Extracts) does its work
     at.session_state["rv_tab"] = "Warnings"
     at.run()

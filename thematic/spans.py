@@ -213,3 +213,16 @@ def codings_in(store: Store, answer_ids: Iterable[int], *, coder: str | None = N
 
 def is_person_span(store: Store, segment_id: int) -> bool:
     return bool(store.scalar("SELECT by_person FROM segments WHERE id = ?", (segment_id,)))
+
+
+def answer_texts(store: Store, answer_ids: Iterable[int]) -> dict[int, str]:
+    """Whole answers' texts by id (for showing a segment or span in its context)."""
+    ids = list(dict.fromkeys(int(a) for a in answer_ids))
+    out: dict[int, str] = {}
+    for i in range(0, len(ids), 900):
+        chunk = ids[i : i + 900]
+        out.update(
+            (int(r[0]), str(r[1]))
+            for r in store.query(f"SELECT id, text FROM answers WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+        )
+    return out

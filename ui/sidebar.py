@@ -19,7 +19,7 @@ PHASE_PAGES = {
     5: ("views/define.py", "5 Define and name"),
     6: ("views/report.py", "6 Report"),
 }
-THIN_RESPONDENTS = 3
+from thematic.review import THIN_RESPONDENTS  # noqa: E402  (one threshold for the sidebar and the Review page)
 
 
 def render(page_title: str = "") -> None:
