@@ -7,6 +7,7 @@ import streamlit as st
 from thematic import codebook, coding, corpus, memos
 from thematic.errors import ThematicError
 from thematic.store import Store
+from thematic.review import THIN_RESPONDENTS
 
 from . import store as ui_store
 from .errors import guard
@@ -19,7 +20,6 @@ PHASE_PAGES = {
     5: ("views/define.py", "5 Define and name"),
     6: ("views/report.py", "6 Report"),
 }
-from thematic.review import THIN_RESPONDENTS  # noqa: E402  (one threshold for the sidebar and the Review page)
 
 
 def render(page_title: str = "") -> None:
