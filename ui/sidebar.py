@@ -6,8 +6,8 @@ import streamlit as st
 
 from thematic import codebook, coding, corpus, memos
 from thematic.errors import ThematicError
-from thematic.store import Store
 from thematic.review import THIN_RESPONDENTS
+from thematic.store import Store
 
 from . import store as ui_store
 from .errors import guard
