@@ -403,6 +403,9 @@ class Bench:
 
         def click(_: int) -> None:
             pending[0].click()
+            at.run()  # opens the review of the candidate's segments, best fit first
+            cid = str(pending[0].key).rsplit("_", 1)[1]
+            at.button(key=f"cl_confirm_{cid}").click()
             at.run()
             check(at, "accept")
 

@@ -281,7 +281,8 @@ def test_themes_clusters_then_accepts_a_candidate_under_a_theme(
     assert any(first.label in m.value for m in at.markdown)
     at.selectbox(key=f"cl_parent_{first.id}").set_value(practices.id)
     at.text_input(key=f"cl_name_{first.id}").input("Exercises")
-    at.button(key=f"cl_accept_{first.id}").click().run()
+    at.button(key=f"cl_accept_{first.id}").click().run()  # opens the review of its segments
+    at.button(key=f"cl_confirm_{first.id}").click().run()
     check(at)
     with Store.open(project) as s:
         code = codebook.find_code(s, "Practices/Exercises")

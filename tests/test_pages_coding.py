@@ -132,3 +132,86 @@ def test_picker_new_code_entry_creates_the_code(project: Path) -> None:
         room = codebook.find_code(s, "Setting/Room")
         assert room is not None
         assert [c.code_id for c in coding.codings(s, coder="bea")] == [room.id]
+
+
+def _clustered(path: Path) -> tuple[int, list[int]]:
+    """One clustering run on the small corpus (hashing embedder); the largest candidate's id and its members
+    given fits 0.9, 0.8, ... with the last one a clear misfit (0.05)."""
+    from thematic import cluster
+    from thematic.embed import HashingEmbedder
+
+    with Store.open(path) as s:
+        run = cluster.propose(s, seed=3, embedder=HashingEmbedder(), params={"use_bertopic": False, "n_candidates": 2})
+        leaves = [c for c in cluster.candidates(s, run.id) if c.level == 1 and not c.unclustered]
+        big = max(leaves, key=lambda c: c.size)
+        members = cluster.segment_ids(s, big.id)
+        assert len(members) >= 3
+        with s.action("test.fits", "Set fits") as act:
+            for i, sid in enumerate(members):
+                fit = 0.05 if i == len(members) - 1 else 0.9 - 0.1 * i
+                act.execute("UPDATE cluster_members SET score = ? WHERE segment_id = ?", (fit, sid))
+        return big.id, members
+
+
+def test_accept_with_review_leaves_out_the_pre_unticked_misfit(project: Path) -> None:
+    cid, members = _clustered(project)
+    at = open_app("views/themes.py", coder="cara")
+    check(at)
+    assert not [b for b in at.button if b.key == f"cl_confirm_{cid}"]
+    at.button(key=f"cl_accept_{cid}").click().run()
+    check(at)
+    assert any("Review before accepting" in m.value for m in at.markdown)
+    confirm = at.button(key=f"cl_confirm_{cid}")
+    assert confirm.label == f"Accept, coding {len(members) - 1} of {len(members)} segments"
+    at.text_input(key=f"cl_name_{cid}").input("Reviewed")
+    at.button(key=f"cl_confirm_{cid}").click().run()
+    check(at)
+    with Store.open(project) as s:
+        code = codebook.find_code(s, "Reviewed")
+        assert code is not None
+        coded = sorted(c.segment_id for c in coding.codings(s, coder="cara", code_id=code.id))
+        assert coded == sorted(members[:-1])
+        ev = s.undoable()
+        assert ev is not None and "leaving out 1 segment" in ev.summary
+
+
+def test_pre_ticked_threshold() -> None:
+    from ui.cluster_panel import LOW_FIT, pre_ticked
+
+    assert LOW_FIT == 0.30
+    # the median of four is the lower middle one (0.29 here): only fits below both it and LOW_FIT start unticked
+    assert pre_ticked([0.9, 0.8, 0.29, 0.1]) == [True, True, True, False]
+    assert pre_ticked([0.9, 0.8, 0.2, 0.1, 0.05]) == [True, True, True, False, False]
+    assert pre_ticked([0.28, 0.27, 0.26, 0.25]) == [True, True, True, False]  # never more than half
+    assert pre_ticked([0.9, 0.5, 0.31]) == [True, True, True]
+    assert pre_ticked([]) == []
+
+
+def test_group_theme_cannot_take_the_name_of_one_of_its_candidates(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from thematic import cluster
+    from thematic.demo import create_demo_project
+    from thematic.embed import HashingEmbedder
+
+    path = create_demo_project(tmp_path / "demo.db")
+    monkeypatch.setenv("THEMATIC_PROJECT", str(path))
+    monkeypatch.setenv("THEMATIC_FAKE_EMBEDDER", "1")
+    with Store.open(path) as s:
+        run = cluster.propose(s, seed=1, embedder=HashingEmbedder(), params={"use_bertopic": False, "n_candidates": 8})
+        groups = [c for c in cluster.candidates(s, run.id) if c.level == 0 and c.children]
+        assert groups
+        g = groups[0]
+        cluster.rename_candidate(s, g.children[0], g.label)
+    at = open_app("views/themes.py", coder="cara")
+    check(at)
+    assert at.button(key=f"cl_accept_group_{g.id}").disabled
+    assert any("also called" in w.value for w in at.warning)
+    at.text_input(key=f"cl_group_name_{g.id}").input("A broader theme").run()
+    assert not at.button(key=f"cl_accept_group_{g.id}").disabled
+    at.button(key=f"cl_accept_group_{g.id}").click().run()
+    check(at)
+    with Store.open(path) as s:
+        theme = codebook.find_code(s, "A broader theme")
+        assert theme is not None and theme.parent_id is None
+        subs = [c.name for c in codebook.list_codes(s) if c.parent_id == theme.id]
+        assert g.label in subs and "A broader theme" not in subs

@@ -22,6 +22,19 @@ from .widgets import md_escape
 PER_PAGE = 10
 QUOTES = 3
 SEGMENTS_SHOWN = 20
+LOW_FIT = 0.30
+"""Accept with review: a member is pre-unticked (left out unless the analyst ticks it) when its fit (cosine
+similarity to the candidate's centre, :func:`thematic.cluster.members_by_fit`) is below ``LOW_FIT`` *and* below the
+candidate's median fit, so at most half of a candidate is ever pre-unticked."""
+
+
+def pre_ticked(fits: list[float]) -> list[bool]:
+    """Which members start ticked (kept) in the review, given their fits best first (see ``LOW_FIT``)."""
+    if not fits:
+        return []
+    ordered = sorted(fits)
+    median = ordered[(len(ordered) - 1) // 2]
+    return [not (f < LOW_FIT and f < median) for f in fits]
 
 
 @st.cache_data(ttl=120, max_entries=16, show_spinner=False)
@@ -143,30 +156,42 @@ def _cards(store: Store, cands: list[Any]) -> None:
             last_group = c.parent_id
             g = groups.get(c.parent_id) if c.parent_id is not None else None
             if g is not None:
-                group_header(g)
+                group_header(g, [x.label for x in leaves if x.parent_id == g.id and x.status == "open"])
             else:
                 st.markdown("##### Not in a proposed group")
         card(c.id, c, targets, groups)
 
 
 @st.fragment
-def group_header(g: Any) -> None:
+def group_header(g: Any, children: list[str]) -> None:
+    """A proposed group: accept it as a theme (named here) with each of its open candidates a code beneath it.
+
+    ``children``: the labels of its open candidates; the theme may not share a name with one of them (that made a
+    subtheme with its parent's name)."""
     from thematic import cluster
 
     coder = ui_store.actor()
     with st.container(border=False):
-        a, b = st.columns([4, 1.3], vertical_alignment="center")
+        a, b = st.columns([4, 1.6], vertical_alignment="bottom")
         a.markdown(f"##### Proposed group: {md_escape(g.label)}  \n"
                    f"{g.size:,} segments · {g.respondents:,} respondents · {len(g.children)} candidates"
                    + (f" · *{g.status}*" if g.status != "open" else ""))
-        if g.status == "open":
-            if b.button("Accept group as a theme", key=f"cl_accept_group_{g.id}", disabled=not coder,
-                        help="A theme for the group, each of its open candidates a code beneath it"
-                        if coder else "Choose a coder in the sidebar first"):
-                with guard():
-                    cluster.accept_candidate(ui_store.get_store(), g.id, coder=str(coder))
-                    ui_store.changed()
-                    st.rerun()
+        if g.status != "open":
+            return
+        name = " ".join(str(b.text_input("Theme name", value=g.label, key=f"cl_group_name_{g.id}")).split())
+        clash = next((x for x in children if x.casefold() == name.casefold()), None)
+        if clash is not None:
+            a.warning(f"One of its candidates is also called \u201c{md_escape(clash)}\u201d: give the theme another "
+                      "name (or rename that candidate) so a subtheme does not repeat its theme's name.",
+                      icon=":material/warning:")
+        if b.button("Accept group as a theme", key=f"cl_accept_group_{g.id}",
+                    disabled=not coder or clash is not None or not name,
+                    help="A theme for the group, each of its open candidates a code beneath it"
+                    if coder else "Choose a coder in the sidebar first"):
+            with guard():
+                cluster.accept_candidate(ui_store.get_store(), g.id, coder=str(coder), name=name)
+                ui_store.changed()
+                st.rerun(scope="app")
 
 
 @st.fragment
@@ -213,9 +238,12 @@ def card(cid: int, c: Any, targets: list[Any], groups: dict[int, Any]) -> None:
             st.selectbox("Accept under", parents, key=f"cl_parent_{cid}",
                          format_func=lambda i: "(top level: a new theme)" if i is None else path[i])
             st.text_input("as", value=c.label, key=f"cl_name_{cid}")
-            st.button("Accept", key=f"cl_accept_{cid}", type="primary", icon=":material/check:", disabled=not coder,
-                      on_click=_accept, args=(cid,),
-                      help="Create the code and code these segments as yours" if coder else "Choose a coder first")
+            st.button("Accept…", key=f"cl_accept_{cid}", type="primary", icon=":material/check:", disabled=not coder,
+                      on_click=lambda: st.session_state.update({f"cl_reviewing_{cid}": True}),
+                      help="Review its segments (best fit first), leave out misfits, then create the code and code "
+                      "the rest as yours" if coder else "Choose a coder first")
+        if st.session_state.get(f"cl_reviewing_{cid}") and coder:
+            review_members(cid)
             st.button("Reject", key=f"cl_reject_{cid}", icon=":material/block:", on_click=_reject, args=(cid,))
         with st.expander("Rename, merge, split, move segments"):
             r1, r2 = st.columns([3, 1], vertical_alignment="bottom")
@@ -257,14 +285,55 @@ def _done() -> None:
     st.session_state["cl_refresh"] = True
 
 
+def review_members(cid: int) -> None:
+    """The candidate's members best fit first, each with a tick box (low fits pre-unticked), and the confirm."""
+    from thematic import cluster
+
+    members = cluster.members_by_fit(ui_store.get_store(), cid)
+    keep = pre_ticked([f for _, _, f in members])
+    with st.container(border=True, key=f"cl_review_{cid}"):
+        st.markdown(f"**Review before accepting**: {len(members):,} segments, best fit first. Untick those that do "
+                    f"not belong; members with a fit below {LOW_FIT:.2f} and below this candidate's median start "
+                    "unticked.")
+        df = pd.DataFrame({"keep": keep, "fit": [round(f, 3) for _, _, f in members],
+                           "segment": [t for _, t, _ in members]})
+        edited = st.data_editor(
+            df, key=f"cl_keep_{cid}", hide_index=True, disabled=["fit", "segment"], height=min(420, 38 + 35 * len(df)),
+            column_config={"keep": st.column_config.CheckboxColumn("keep", width="small"),
+                           "fit": st.column_config.ProgressColumn("fit", min_value=0.0, max_value=1.0, format="%.2f",
+                                                                  width="small"),
+                           "segment": st.column_config.TextColumn("segment", width="large")},
+        )
+        n_keep = int(edited["keep"].sum()) if len(edited) else 0
+        a, b = st.columns([2, 1])
+        a.button(f"Accept, coding {n_keep:,} of {len(members):,} segments", key=f"cl_confirm_{cid}", type="primary",
+                 icon=":material/check:", on_click=_accept, args=(cid,), disabled=n_keep == 0)
+        b.button("Cancel", key=f"cl_cancel_{cid}", type="tertiary",
+                 on_click=lambda: st.session_state.pop(f"cl_reviewing_{cid}", None))
+
+
+def _left_out(cid: int) -> list[int]:
+    """The members the analyst left out: the pre-unticked ones and the table's edits applied to them."""
+    from thematic import cluster
+
+    members = cluster.members_by_fit(ui_store.get_store(), cid)
+    keep = pre_ticked([f for _, _, f in members])
+    edits = st.session_state.get(f"cl_keep_{cid}") or {}
+    for row, change in (edits.get("edited_rows") or {}).items():
+        if "keep" in change and 0 <= int(row) < len(keep):
+            keep[int(row)] = bool(change["keep"])
+    return [sid for (sid, _, _), k in zip(members, keep, strict=True) if not k]
+
+
 def _accept(cid: int) -> None:
     from thematic import cluster
 
     parent = st.session_state.get(f"cl_parent_{cid}")
     name = st.session_state.get(f"cl_name_{cid}") or None
     code = attempt(f"cl_{cid}", cluster.accept_candidate, ui_store.get_store(), cid, coder=str(ui_store.actor()),
-                   parent_code_id=parent, name=name)
+                   parent_code_id=parent, name=name, exclude=_left_out(cid))
     if code is not None:
+        st.session_state.pop(f"cl_reviewing_{cid}", None)
         st.session_state["cl_ok"] = f"Accepted \u201c{name or cid}\u201d as a code."
         _done()
 

@@ -195,6 +195,7 @@ def _cluster_and_accept(page: Any) -> str:
     name_box.press("Enter")
     wait_idle(page)
     key(page, f"cl_accept_{cid}").locator("button").first.click()
+    key(page, f"cl_confirm_{cid}").locator("button").first.click()  # after reviewing its segments
     wait_text(page, f"Now a code: {ACCEPTED}")
     return ACCEPTED
 

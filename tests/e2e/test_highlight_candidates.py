@@ -77,6 +77,7 @@ def test_cards_follow_each_other(page: Any, app_server: Server, project: Path, e
     name.press("Enter")
     wait_idle(page)
     key(page, f"cl_accept_{a}").locator("button").first.click()
+    key(page, f"cl_confirm_{a}").locator("button").first.click()
     wait_idle(page)
     page.wait_for_function(f"() => !document.querySelector('.st-key-cl_accept_{a}')")
     wait_idle(page)
@@ -89,6 +90,25 @@ def test_cards_follow_each_other(page: Any, app_server: Server, project: Path, e
     wait_idle(page)
     page.screenshot(path=str(e2e_out / "cl_accept_under_new_theme.png"))
     key(page, f"cl_accept_{b}").locator("button").first.click()
+    confirm = key(page, f"cl_confirm_{b}").locator("button").first
+    confirm.wait_for()
+    wait_idle(page)
+    label = confirm.inner_text()
+    m = re.search(r"coding (\d+) of (\d+) segments", label)
+    assert m, label
+    kept, total = int(m.group(1)), int(m.group(2))
+    # untick the best-fit member (first row) with the mouse: one more is left out
+    grid = key(page, f"cl_keep_{b}").locator('[data-testid="stDataFrameResizable"]').first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 22, box["y"] + 35 + 17)  # the first row's "keep" cell
+    page.keyboard.press("Space")  # toggles its tick box
+    wait_idle(page)
+    page.wait_for_function(
+        f"() => (document.querySelector('.st-key-cl_confirm_{b} button') || {{}}).innerText?.includes('coding {kept - 1} of')"
+    )
+    page.screenshot(path=str(e2e_out / "cl_review_members.png"))
+    key(page, f"cl_confirm_{b}").locator("button").first.click()
     wait_idle(page)
     page.wait_for_function(f"() => !document.querySelector('.st-key-cl_accept_{b}')")
     wait_idle(page)
@@ -101,6 +121,16 @@ def test_cards_follow_each_other(page: Any, app_server: Server, project: Path, e
         con.close()
     assert theme is not None and theme[1] is None
     assert parent_b == theme[0]  # filed under the theme chosen, not at the top level
+    con = sqlite3.connect(project)
+    try:
+        coded_b = con.execute("SELECT count(*) FROM codings WHERE code_id = ?", (code_b,)).fetchone()[0]
+        best = con.execute("SELECT segment_id FROM cluster_members WHERE candidate_id = ? "
+                           "ORDER BY score DESC, segment_id LIMIT 1", (b,)).fetchone()[0]
+        best_coded = con.execute("SELECT 1 FROM codings WHERE code_id = ? AND segment_id = ?",
+                                 (code_b, best)).fetchone()
+    finally:
+        con.close()
+    assert coded_b == kept - 1 < total and best_coded is None  # the member unticked was left out
     # "Merge" with nothing chosen says what to do
     card = page.locator(f"[data-testid='stVerticalBlock']:has(> div .st-key-cl_accept_{c})").last
     page.locator(f".st-key-cl_merge_{c}").first.wait_for(state="attached")
