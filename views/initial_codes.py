@@ -12,6 +12,7 @@ from thematic.models import Segment
 from ui import models
 from ui import store as ui_store
 from ui.components.code_picker import code_picker, strip_new
+from ui.components.code_tree import colours
 from ui.components.highlighter import from_utf16, highlighter, selection_in
 from ui.errors import attempt, guard, show
 from ui.widgets import highlight, md_escape, meta_line
@@ -264,14 +265,6 @@ def suggestions(seg_id: int) -> None:
 # ---------------------------------------------------------------------------------------- highlight-to-code
 
 
-def _colours() -> dict[int, str]:
-    """Each code's colour: its own, else its nearest ancestor's."""
-    out: dict[int, str] = {}
-    for c in codebook.list_codes(store):  # parents come before their children
-        out[c.id] = c.colour or (out.get(c.parent_id, "") if c.parent_id is not None else "")
-    return out
-
-
 def _hl_go(step: int, total: int) -> None:
     st.session_state["hl_pos"] = max(0, min(total - 1, int(st.session_state.get("hl_pos", 0)) + step))
     st.session_state["hl_sel"] = None
@@ -345,7 +338,7 @@ def highlight_panel() -> None:
     texts = {int(a["id"]): str(a["text"]) for a in ans}
     codes = codebook.list_codes(store)
     label = {c.id: c.label for c in codes}
-    colour = _colours()
+    colour = colours(codes)
     marks: dict[int, list[dict[str, Any]]] = {}
     found = spans.codings_in(store, texts, coder=coder if blind else None)
     for c in found:
