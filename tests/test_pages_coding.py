@@ -65,7 +65,7 @@ def test_review_uncode_recode_and_quote(project: Path) -> None:
     at = _review(project)
     at.button(key=f"rv_quote_{loved}").click().run()
     check(at)
-    at.selectbox(key=f"rv_recode_to_{soothing}_{ids['Breathing']}").set_value(ids["Calm"])
+    at.selectbox(key="rv_recode_to").set_value(ids["Calm"])
     at.button(key=f"rv_recode_{soothing}_{ids['Breathing']}").click().run()
     check(at)
     at.button(key=f"rv_uncode_{loved}_{ids['Breathing']}").click().run()
@@ -158,6 +158,7 @@ def test_accept_with_review_leaves_out_the_pre_unticked_misfit(project: Path) ->
     at = open_app("views/themes.py", coder="cara")
     check(at)
     assert not [b for b in at.button if b.key == f"cl_confirm_{cid}"]
+    assert at.button(key=f"cl_reject_{cid}")  # rejecting needs no review
     at.button(key=f"cl_accept_{cid}").click().run()
     check(at)
     assert any("Review before accepting" in m.value for m in at.markdown)

@@ -136,6 +136,7 @@ def render(store: Store) -> None:
 
 
 def _cards(store: Store, cands: list[Any]) -> None:
+    st.session_state.pop("cl_refresh", None)  # the whole page is being drawn: no card needs to ask for it again
     cands = [c for c in cands if c.status in ("open", "accepted")]
     groups = {c.id: c for c in cands if c.level == 0}
     leaves = [c for c in cands if c.level == 1]
@@ -242,10 +243,13 @@ def card(cid: int, c: Any, targets: list[Any], groups: dict[int, Any]) -> None:
                       on_click=lambda: st.session_state.update({f"cl_reviewing_{cid}": True}),
                       help="Review its segments (best fit first), leave out misfits, then create the code and code "
                       "the rest as yours" if coder else "Choose a coder first")
+            st.button("Reject", key=f"cl_reject_{cid}", icon=":material/block:", on_click=_reject, args=(cid,))
         if st.session_state.get(f"cl_reviewing_{cid}") and coder:
             review_members(cid)
-            st.button("Reject", key=f"cl_reject_{cid}", icon=":material/block:", on_click=_reject, args=(cid,))
-        with st.expander("Rename, merge, split, move segments"):
+        more = st.expander("Rename, merge, split, move segments", key=f"cl_more_{cid}", on_change="rerun")
+        with more:
+            if more.open is False:  # drawn only when opened (its segment table costs a query per card)
+                return
             r1, r2 = st.columns([3, 1], vertical_alignment="bottom")
             r1.text_input("New label", value=c.label, key=f"cl_label_{cid}")
             r2.button("Rename", key=f"cl_rename_{cid}", on_click=_rename, args=(cid,))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from thematic import codebook, coding, corpus, review, spans
+from thematic import codebook, coding, corpus, reliability, review, spans
 from thematic.models import Code, Coding
 from ui import store as ui_store
 from ui.errors import attempt, show
@@ -36,9 +36,9 @@ def _uncode(seg_id: int, code_id: int) -> None:
 
 
 def _recode(seg_id: int, code_id: int) -> None:
-    target = st.session_state.get(f"rv_recode_to_{seg_id}_{code_id}")
+    target = st.session_state.get("rv_recode_to")
     if target is None:
-        st.session_state["rv_error"] = "Choose the code to recode it to first."
+        st.session_state["rv_error"] = "Choose the code to recode it to first (Recode to, above the extracts)."
         return
     if attempt("rv", spans.recode, store, seg_id, code_id, int(target), str(ui_store.actor())) is not None:
         st.session_state["rv_ok"] = f"Recoded to {label.get(int(target), target)}."
@@ -68,10 +68,15 @@ def extracts(code: Code) -> None:
     texts = spans.answer_texts(store, [s.answer_id for s in segs])
     under = {code.id, *codebook.descendant_ids(store, code.id)}
     on_seg: dict[int, list[Coding]] = {}
-    for c in coding.codings(store, segment_ids=[s.id for s in segs]):
+    blind = reliability.blind_mode(store) and bool(coder)  # blind coding: only your own codings are shown
+    for c in coding.codings(store, coder=str(coder) if blind else None, segment_ids=[s.id for s in segs]):
         on_seg.setdefault(c.segment_id, []).append(c)
     quoted = set(codebook.quotes(store, code.id))
-    others = [c.id for c in codes]
+    if coder:
+        st.selectbox("Recode to", [c.id for c in codes], format_func=label.get, index=None, key="rv_recode_to",
+                     placeholder="Choose a code, then press Recode on an extract",
+                     help="Moves your coding of that extract from its code to this one (undoable)")
+    target = st.session_state.get("rv_recode_to")
     for s in segs:
         with st.container(border=True, key=f"rv_x_{s.id}"):
             text = texts.get(s.answer_id, s.text)
@@ -81,19 +86,17 @@ def extracts(code: Code) -> None:
             st.caption("Coded: " + "; ".join(f"{label.get(c.code_id, c.code_id)} ({c.coder})" for c in here))
             mine = [c for c in here if c.code_id in under and c.coder == coder]
             q = s.id in quoted
-            cols = st.columns([1.2, *([2.2, 2.6] if mine else [])], vertical_alignment="bottom")
+            cols = st.columns([1.2, 2.2, 2.2] if mine else [1], vertical_alignment="bottom")
             cols[0].button("Unmark quote" if q else "Mark as quote", key=f"rv_quote_{s.id}",
                            icon=":material/format_quote:", on_click=_quote, args=(code.id, s.id, not q),
                            type="primary" if q else "secondary")
             for c in mine[:1]:
                 cols[1].button(f"Uncode from {label.get(c.code_id, c.code_id)}", key=f"rv_uncode_{s.id}_{c.code_id}",
                                icon=":material/close:", on_click=_uncode, args=(s.id, c.code_id))
-                with cols[2]:
-                    r1, r2 = st.columns([3, 1], vertical_alignment="bottom")
-                    r1.selectbox("Recode to", [o for o in others if o != c.code_id], format_func=label.get,
-                                 index=None, key=f"rv_recode_to_{s.id}_{c.code_id}", placeholder="Recode to…",
-                                 label_visibility="collapsed")
-                    r2.button("Recode", key=f"rv_recode_{s.id}_{c.code_id}", on_click=_recode, args=(s.id, c.code_id))
+                cols[2].button(f"Recode to {label[target]}" if target in label else "Recode…",
+                               key=f"rv_recode_{s.id}_{c.code_id}", icon=":material/swap_horiz:",
+                               on_click=_recode, args=(s.id, c.code_id),
+                               help=None if target in label else "Choose the code in 'Recode to' above first")
     if not segs:
         st.info("No extracts coded with this theme yet." if not search else "No extract of this theme has those words.")
     if not coder:
