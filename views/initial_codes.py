@@ -329,9 +329,9 @@ def highlight_panel() -> None:
     form = corpus.forms(store, offset=pos, limit=1)[0]
     n1, n2, n3 = st.columns([1, 1, 4], vertical_alignment="center")
     n1.button("Previous form", key="hl_prev", icon=":material/arrow_back:", on_click=_hl_go, args=(-1, total),
-              disabled=pos == 0)
+              disabled=pos == 0, shortcut="Left", help="Previous form (← key)")
     n2.button("Next form", key="hl_next", icon=":material/arrow_forward:", on_click=_hl_go, args=(1, total),
-              disabled=pos >= total - 1)
+              disabled=pos >= total - 1, shortcut="Right", help="Next form (→ key)")
     meta = corpus.form_meta(store, [form.id]).get(form.id, {})
     n3.caption(md_escape(f"Form {pos + 1:,} of {total:,} · respondent {form.external_id} · {meta_line(meta)}"))
     ans = corpus.answers(store, form_id=form.id, question_id=qid or None)

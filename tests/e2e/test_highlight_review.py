@@ -78,7 +78,8 @@ def test_extracts_in_context_quote_recode_uncode(page: Any, app_server: Server, 
     assert page.locator(f".st-key-rv_x_{ids[0]} mark").first.inner_text().lower().count("soothing") == 1
     quoted = ids[0]
     page.locator(f".st-key-rv_quote_{quoted} button").first.click()
-    wait_text(page, "Marked as a quote.")
+    page.locator(f".st-key-rv_quote_{quoted} button", has_text="Unmark quote").first.wait_for()
+    wait_idle(page)
     search.fill("")
     search.press("Enter")
     wait_idle(page)
@@ -90,10 +91,12 @@ def test_extracts_in_context_quote_recode_uncode(page: Any, app_server: Server, 
     box.fill("Calm")
     page.get_by_role("option", name="Calm", exact=True).first.click()
     wait_idle(page)
-    page.locator(f".st-key-rv_recode_{recode_id}_{breathing} button").first.click()
-    wait_text(page, "Recoded to Calm.")
+    page.locator(f".st-key-rv_recode_{recode_id}_{breathing} button", has_text="Recode to Calm").first.click()
+    page.locator(f".st-key-rv_x_{recode_id}").wait_for(state="detached")  # no longer under this theme
+    wait_idle(page)
     page.locator(f".st-key-rv_uncode_{uncode_id}_{breathing} button").first.click()
-    wait_text(page, "Uncoded.")
+    page.locator(f".st-key-rv_x_{uncode_id}").wait_for(state="detached")
+    wait_idle(page)
     page.screenshot(path=str(e2e_out / "rv_extracts.png"))
     con = sqlite3.connect(project)
     try:
