@@ -196,7 +196,7 @@ def _cluster_and_accept(page: Any) -> str:
     wait_idle(page)
     key(page, f"cl_accept_{cid}").locator("button").first.click()
     key(page, f"cl_confirm_{cid}").locator("button").first.click()  # after reviewing its segments
-    wait_text(page, f"Now a code: {ACCEPTED}")
+    wait_text(page, f"Accepted \u201c{ACCEPTED}\u201d as a code")  # the page redraws: the card leaves the open list
     return ACCEPTED
 
 
