@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ["THEMATIC_FAKE_EMBEDDER"] = "1"
 
-import app_bench  # noqa: E402
+import app_bench
 
 CACHE = REPO / "bench" / "results" / "coding_bench_10k.db"
 TARGET_MS = 300.0
@@ -72,7 +72,7 @@ def main() -> None:
                     help="run only the scenarios named so: highlight, tree, candidates, review")
     args = ap.parse_args()
     want = set(args.only) or {"highlight", "tree", "candidates", "review"}
-    from thematic import cluster, codebook, coding, spans
+    from thematic import cluster, codebook, coding
     from thematic.store import Store
 
     src = ensure_project()

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("streamlit")
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1 import AppTest
 
-from thematic import codebook, coding  # noqa: E402
-from thematic.store import Store  # noqa: E402
+from thematic import codebook, coding
+from thematic.store import Store
 
-from .apptest import check, open_app  # noqa: E402
-from .helpers import SMALL, make_corpus  # noqa: E402
+from .apptest import check, open_app
+from .helpers import SMALL, make_corpus
 
 
 @pytest.fixture

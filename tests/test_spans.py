@@ -56,7 +56,7 @@ def test_in_vivo_and_new_code_are_created_in_the_same_step(store: Store, ids: di
     aid = _answer(store)
     before = dump(store)
     s = TEXT.index("Too long")
-    seg, code = spans.code_span(store, aid, s, s + len("Too long"), "ann", new_code="Too long")
+    _, code = spans.code_span(store, aid, s, s + len("Too long"), "ann", new_code="Too long")
     assert codebook.get_code(store, code).name == "Too long"
     store.undo()
     assert dump(store) == before

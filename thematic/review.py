@@ -26,7 +26,7 @@ NAME_SIMILAR = 0.8
 
 
 @dataclass(frozen=True)
-class Warning:
+class ThemeWarning:
     """One warning: ``kind`` is ``thin``, ``overlap`` or ``similar``; ``codes`` the code ids it is about;
     ``value`` the figure behind it (respondents, share of the smaller theme, or name similarity)."""
 
@@ -36,10 +36,10 @@ class Warning:
     shared: int = 0
 
 
-def thin(codes: Sequence[Code], counts: Mapping[int, tuple[int, int]]) -> list[Warning]:
+def thin(codes: Sequence[Code], counts: Mapping[int, tuple[int, int]]) -> list[ThemeWarning]:
     """Codes with fewer than ``THIN_RESPONDENTS`` respondents (counts: code id -> (segments, respondents))."""
     return [
-        Warning("thin", (c.id,), float(counts.get(c.id, (0, 0))[1]))
+        ThemeWarning("thin", (c.id,), float(counts.get(c.id, (0, 0))[1]))
         for c in codes
         if counts.get(c.id, (0, 0))[1] < THIN_RESPONDENTS
     ]
@@ -47,28 +47,28 @@ def thin(codes: Sequence[Code], counts: Mapping[int, tuple[int, int]]) -> list[W
 
 def overlapping(
     overlap: Mapping[tuple[int, int], int], counts: Mapping[int, tuple[int, int]]
-) -> list[Warning]:
+) -> list[ThemeWarning]:
     """Pairs sharing at least ``OVERLAP_WARN`` of the smaller code's segments, the largest share first."""
     out = []
     for (a, b), n in overlap.items():
         smaller = max(1, min(counts.get(a, (0, 0))[0], counts.get(b, (0, 0))[0]))
         if n / smaller >= OVERLAP_WARN:
-            out.append(Warning("overlap", (a, b), n / smaller, shared=n))
+            out.append(ThemeWarning("overlap", (a, b), n / smaller, shared=n))
     return sorted(out, key=lambda w: (-w.value, w.codes))
 
 
-def similar_names(codes: Sequence[Code]) -> list[Warning]:
+def similar_names(codes: Sequence[Code]) -> list[ThemeWarning]:
     """Pairs of codes whose names are at least ``NAME_SIMILAR`` alike (case-folded)."""
     out = []
     for i, a in enumerate(codes):
         for b in codes[i + 1 :]:
             ratio = difflib.SequenceMatcher(None, a.name.casefold(), b.name.casefold()).ratio()
             if ratio >= NAME_SIMILAR:
-                out.append(Warning("similar", (a.id, b.id), ratio))
+                out.append(ThemeWarning("similar", (a.id, b.id), ratio))
     return out
 
 
-def warnings(store: Store, *, max_depth: int = 0, coder: str | None = None) -> list[Warning]:
+def warnings(store: Store, *, max_depth: int = 0, coder: str | None = None) -> list[ThemeWarning]:
     """Every warning on the codes down to ``max_depth`` (0: themes only): thin, then overlap, then similar names."""
     level = [c for c in codebook.list_codes(store) if c.depth <= max_depth]
     counts = coding.code_counts(store, coder=coder)

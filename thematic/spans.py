@@ -170,7 +170,8 @@ def recode(store: Store, segment_id: int, old_code_id: int, new_code_id: int, co
         raise InvalidInput("choose a different code to recode to")
     if not coding.codings(store, coder=coder, code_id=old_code_id, segment_ids=[segment_id]):
         raise NotFound(f"{coder} has not coded segment {segment_id} with code {old_code_id}")
-    names = dict(store.query("SELECT id, name FROM codes WHERE id IN (?, ?)", (old_code_id, new_code_id)))
+    names = {int(r[0]): str(r[1]) for r in store.query("SELECT id, name FROM codes WHERE id IN (?, ?)",
+                                                        (old_code_id, new_code_id))}
     if new_code_id not in names:
         raise NotFound(f"no code with id {new_code_id}")
     with store.action(
