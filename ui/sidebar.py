@@ -165,8 +165,8 @@ def _step(kind: str, expected: int | None, stale: str) -> None:
 def overview(key: tuple[str, int, int]) -> dict[int, str]:
     """One line per phase saying where the project stands (aggregates in SQL, cached by data version)."""
     store = ui_store.get_store()
-    total = corpus.count_segments(store)
-    coded = corpus.count_segments(store, coded=True)
+    total = corpus.count_segments(store, person_spans=False)
+    coded = corpus.count_segments(store, coded=True, person_spans=False)
     all_memos = memos.memos(store)
     journal = sum(1 for m in all_memos if m.phase is not None)
     notes = len(all_memos) - journal
