@@ -91,6 +91,7 @@ def go(step: int) -> None:
     if step > 0 and uncoded and seg_id is not None and coding.codings(store, coder=coder, segment_ids=[seg_id]):
         step = 0
     st.session_state["ic_pos"] = max(0, pos + step)
+    st.session_state["ic_focus"] = False  # moved with ← / →: the arrows keep moving (the picker stays unfocused)
     _reset_inputs()
 
 
@@ -100,6 +101,7 @@ def apply_selected(then_next: bool) -> None:
     if seg_id is None or not picked:
         if then_next:
             go(1)
+            st.session_state["ic_focus"] = True
         return
     by_path = {c.path_str: c.id for c in codebook.list_codes(store)}
 
@@ -120,6 +122,7 @@ def apply_selected(then_next: bool) -> None:
             go(1)
         else:
             _reset_inputs()
+        st.session_state["ic_focus"] = True  # the picker takes the cursor again (Ctrl+Enter flows on)
 
 
 def remove(seg_id: int, code_id: int) -> None:
@@ -225,6 +228,7 @@ def panel() -> None:
             label="Apply codes (type to find one, ↓ and Enter to add it; a name no code has creates it; "
             "Theme/Code creates both levels)",
             on_change=lambda: _picked_from(picker_key),
+            autofocus=bool(st.session_state.get("ic_focus")),
         )
     b1, b2, _ = st.columns([1, 1.4, 3])
     b1.button("Apply", key="ic_apply", on_click=apply_selected, args=(False,))

@@ -5,7 +5,8 @@ matches" when it shows (Ctrl+Enter included), so a keyboard user could code a se
 This picker has no bulk action: Enter adds the highlighted match (moved with ↑/↓), or the one code whose name is
 exactly what was typed, or, when no code matches at all, a new code of that name (shown as "new"). When several
 codes match and none is highlighted, Enter adds nothing and says so. Ctrl+Enter is left to the page (the "Apply
-and next" button's shortcut). The chosen codes are the component state ``chosen``: a list of code paths; new
+and next" button's shortcut); Escape clears the text, and in an empty box leaves it (so ← and → move between
+segments again). The chosen codes are the component state ``chosen``: a list of code paths; new
 names are prefixed ``NEW_PREFIX``.
 """
 
@@ -58,7 +59,10 @@ export default function (component) {
       const opts = st.options;
       if (e.key === "ArrowDown" && opts.length) { e.preventDefault(); st.hl = Math.min(opts.length - 1, st.hl + 1); draw(); }
       else if (e.key === "ArrowUp" && opts.length) { e.preventDefault(); st.hl = Math.max(-1, st.hl - 1); draw(); }
-      else if (e.key === "Escape") { st.text = ""; st.input.value = ""; st.hl = -1; draw(); }
+      else if (e.key === "Escape") {                              // clears the text; when empty, leaves the box
+        if (!st.input.value) { st.input.blur(); return; }
+        st.text = ""; st.input.value = ""; st.hl = -1; draw();
+      }
       else if (e.key === "Backspace" && !st.input.value && st.chosen.length) { st.chosen.pop(); commit(); }
       else if (e.key === "Enter") {
         e.preventDefault(); e.stopPropagation();
@@ -76,6 +80,7 @@ export default function (component) {
       }
     });
   }
+  if (data && data.autofocus && !st.focused) { st.focused = true; setTimeout(() => st.input.focus(), 0); }
   st.codes = (data && data.codes) || [];
   st.label = (data && data.label) || "Codes";
   st.root.querySelector("label").textContent = st.label;
@@ -138,11 +143,13 @@ def code_picker(
     label: str,
     placeholder: str = "Type to find a code…",
     on_change: Callable[[], None] | None = None,
+    autofocus: bool = False,
 ) -> list[str]:
-    """Draw the picker; returns the chosen paths (new names keep ``NEW_PREFIX``)."""
+    """Draw the picker; returns the chosen paths (new names keep ``NEW_PREFIX``). ``autofocus``: put the cursor in
+    it when it appears (after "Apply and next", so the next segment is coded without reaching for the mouse)."""
     result: Any = _picker(
         key=key,
-        data={"codes": list(codes), "label": label, "placeholder": placeholder},
+        data={"codes": list(codes), "label": label, "placeholder": placeholder, "autofocus": autofocus},
         default={"chosen": []},
         on_chosen_change=on_change or (lambda: None),
     )
