@@ -68,8 +68,10 @@ def _answer_text(store: Store, answer_id: int) -> str:
     return str(row[0])
 
 
-def _span_segment(act: Action, answer_id: int, start: int, end: int) -> int:
-    """The segment with exactly these offsets in the answer, created as a person's span if there is none."""
+def span_segment(act: Action, answer_id: int, start: int, end: int) -> int:
+    """The segment with exactly these offsets in the answer (surrounding whitespace left out), created as a person's
+    span if there is none. For importers too (a REFI-QDA selection that is no machine segment), inside their
+    action; codings then go through :mod:`thematic.coding`."""
     text = _answer_text(act.store, answer_id)
     start, end = trim(text, start, end)
     row = act.execute(
@@ -129,7 +131,7 @@ def code_span(
             else:
                 code_id = codebook.ensure_path(store, name, actor=coder)
         assert code_id is not None
-        seg_id = _span_segment(act, answer_id, s, e)
+        seg_id = span_segment(act, answer_id, s, e)
         coding.apply_code(store, seg_id, code_id, coder)
         act.details.update({"segment_id": seg_id, "code_id": code_id})
         return seg_id, code_id
