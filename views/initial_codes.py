@@ -144,8 +144,26 @@ def reject(seg_id: int, code_id: int) -> None:
         ui_store.changed()
 
 
+UNDO = ui_store.optional("ui.undo")  # the shared undo helper (per-coder undo), once it is part of the app
+
+
+def _last_change() -> Any:
+    """The change of this coder that the panel's Undo would revert (None: nothing of theirs)."""
+    if UNDO is not None:
+        return UNDO.targets(store, UNDO.coder_scope()).undo_root
+    last = store.undoable()
+    return last if last is not None and last.actor == coder else None
+
+
 def undo_last(expected: int) -> None:
-    """Undo from the coding panel (the sidebar's label is not redrawn by a fragment rerun)."""
+    """Undo from the coding panel (the sidebar's label is not redrawn by a fragment rerun): only the change the
+    button named."""
+    if UNDO is not None:
+        t = UNDO.targets(store, UNDO.coder_scope())
+        done, message = UNDO.step("undo", t.undo_event.id if t.undo_root is not None and t.undo_root.id == expected
+                                  and t.undo_event is not None else None, coder=UNDO.coder_scope())
+        st.session_state["ic_ok" if done else "ic_error"] = message
+        return
     ev = store.undoable()
     if ev is None or ev.id != expected:
         st.session_state["ic_error"] = "The last change is no longer the one shown; nothing was undone."
@@ -187,8 +205,8 @@ def panel() -> None:
     nav2.button("Next", key="ic_next", icon=":material/arrow_forward:", on_click=go, args=(1,),
                 disabled=pos >= n - 1 and not uncoded, shortcut="Right", help="Next segment (→ key)")
     nav3.caption(f"Segment {pos + 1:,} of {n:,} · id {seg.id} · respondent {seg.external_id}")
-    last = store.undoable()
-    if last is not None and last.actor == coder:
+    last = _last_change()
+    if last is not None:
         nav3.button(f"Undo: {last.summary}", key="ic_undo", type="tertiary", icon=":material/undo:",
                     on_click=undo_last, args=(last.id,), help="Undo your last change")
 
