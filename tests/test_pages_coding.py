@@ -216,3 +216,19 @@ def test_group_theme_cannot_take_the_name_of_one_of_its_candidates(tmp_path: Pat
         assert theme is not None and theme.parent_id is None
         subs = [c.name for c in codebook.list_codes(s) if c.parent_id == theme.id]
         assert g.label in subs and "A broader theme" not in subs
+
+
+def test_merge_with_nothing_chosen_says_what_to_do(project: Path) -> None:
+    cid, members = _clustered(project)
+    at = open_app("views/themes.py", coder="cara")
+    check(at)
+    assert not [b for b in at.button if b.key == f"cl_merge_{cid}"]  # the card's tools are drawn when opened
+    at.session_state[f"cl_more_{cid}"] = True
+    at.run()
+    at.button(key=f"cl_merge_{cid}").click().run()
+    assert any("Choose the candidates to merge into this one first" in e.value for e in at.error)
+    with Store.open(project) as s:
+        from thematic import cluster
+
+        assert cluster.get_candidate(s, cid).status == "open"
+        assert sorted(cluster.segment_ids(s, cid)) == sorted(members)
