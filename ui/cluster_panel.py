@@ -44,6 +44,12 @@ def _candidates(key: tuple[str, int, int], run_id: int) -> list[Any]:
     return cluster.candidates(ui_store.get_store(), run_id, include_closed=True)
 
 
+@st.cache_data(ttl=120, max_entries=16, show_spinner=False)
+def _codes(key: tuple[str, int, int]) -> list[Any]:
+    """The codebook once per data version (every card's "Accept under" lists it)."""
+    return codebook.list_codes(ui_store.get_store())
+
+
 def _run_label(run: Any) -> str:
     return (f"Run {run.id} · {run.created_at[:16].replace('T', ' ')} · {run.n_segments:,} segments · "
             f"seed {run.seed} · {run.model_id.split('/')[-1]}")
@@ -211,7 +217,7 @@ def card(cid: int, c: Any, targets: list[Any], groups: dict[int, Any]) -> None:
         return
     c = fresh[0]
     coder = ui_store.actor()
-    codes = codebook.list_codes(store)
+    codes = _codes(ui_store.version(store))
     with st.container(border=True):
         head, side = st.columns([3, 1.2])
         flag = {"accepted": " · ✅ accepted", "rejected": " · rejected", "merged": " · merged"}.get(c.status, "")
