@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from thematic import codebook, coding, corpus, memos, reliability, spans
-from thematic.models import Segment
+from thematic.models import Code, Segment
 from ui import models
 from ui import store as ui_store
 from ui.components.code_picker import code_picker, strip_new
@@ -349,7 +349,7 @@ def highlight_panel() -> None:
     pos = min(max(0, int(st.session_state.get("hl_pos", 0))), total - 1)
     st.session_state["hl_pos"] = pos
     form = corpus.forms(store, offset=pos, limit=1)[0]
-    n1, n2, n3 = st.columns([1, 1, 4], vertical_alignment="center")
+    n1, n2, n3 = st.columns([1.4, 1.4, 3.2], vertical_alignment="center")
     n1.button("Previous form", key="hl_prev", icon=":material/arrow_back:", on_click=_hl_go, args=(-1, total),
               disabled=pos == 0, shortcut="Left", help="Previous form (← key)")
     n2.button("Next form", key="hl_next", icon=":material/arrow_forward:", on_click=_hl_go, args=(1, total),
@@ -378,47 +378,58 @@ def highlight_panel() -> None:
     if sel and int(sel["answer"]) not in texts:
         sel = st.session_state["hl_sel"] = None
     key = f"hl_text_{form.id}"
-    st.caption("Select words with the mouse to code them; click coded text (or a code in the margin) to uncode it.")
-    highlighter(key, data, pending=sel, on_select=lambda: _hl_selected(key, texts), on_click=lambda: _hl_clicked(key))
+    left, right = st.columns([2.7, 1.3], gap="medium")
+    with left:
+        st.caption("Select words with the mouse to code them; click coded text (or a code in the margin) to uncode "
+                   "it.")
+        highlighter(key, data, pending=sel, on_select=lambda: _hl_selected(key, texts),
+                    on_click=lambda: _hl_clicked(key))
+    with right:  # beside the text, so coding a selection needs no scrolling and nothing under the mouse moves
+        if sel:
+            selection_box(sel, codes, label)
+        click = st.session_state.get("hl_click")
+        if click:
+            uncode_box(click, found, texts, label)
+        if not sel and not click:
+            st.caption("Nothing selected.")
 
-    if sel:
-        with st.container(border=True, key="hl_box"):
-            st.markdown(f"**Selected** ({sel['end'] - sel['start']} characters): \u201c{md_escape(sel['text'])}\u201d")
-            c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-            c1.selectbox("Existing code", [c.id for c in codes], format_func=label.get, index=None,
-                         key="hl_code", placeholder="Choose a code…")
-            c2.button("Code", key="hl_apply", type="primary", on_click=_hl_code, args=("existing",),
-                      icon=":material/label:")
-            c3, c4, c5 = st.columns([2, 2, 1], vertical_alignment="bottom")
-            c3.text_input("New code", key="hl_new", placeholder="Name of a new code")
-            c4.selectbox("Under", [c.id for c in codes], format_func=label.get, index=None, key="hl_new_parent",
-                         placeholder="Top level")
-            c5.button("Create and code", key="hl_new_go", on_click=_hl_code, args=("new",))
-            i1, i2 = st.columns([3, 1])
-            i1.button(f"In vivo: a new code named \u201c{' '.join(sel['text'].split())[:60]}\u201d", key="hl_invivo",
-                      on_click=_hl_code, args=("invivo",), icon=":material/format_quote:")
-            i2.button("Cancel", key="hl_cancel", type="tertiary", on_click=lambda: st.session_state.update(hl_sel=None))
 
-    click = st.session_state.get("hl_click")
-    if click:
-        if "seg" in click:
-            here = [c for c in found if c.segment_id == int(click["seg"]) and c.code_id == int(click["code"])]
-        else:
-            aid, off = int(click.get("answer", -1)), int(click.get("offset", -1))
-            t = texts.get(aid, "")
-            off = from_utf16(t, off)
-            here = [c for c in found if c.answer_id == aid and c.start <= off < c.end]
-        if here:
-            with st.container(border=True, key="hl_uncode_box"):
-                st.markdown("**Coded here**")
-                for c in here:
-                    name = label.get(c.code_id, f"#{c.code_id}")
-                    snippet = md_escape(c.text[:80])
-                    if c.coder == coder:
-                        st.button(f"Uncode \u201c{snippet}\u201d from {name}", key=f"hl_uncode_{c.segment_id}_{c.code_id}",
-                                  icon=":material/close:", on_click=_hl_uncode, args=(c.segment_id, c.code_id))
-                    else:
-                        st.caption(f"{c.coder}: {name} \u2014 \u201c{snippet}\u201d (another coder's coding)")
+def selection_box(sel: dict[str, Any], codes: list[Code], label: dict[int, str]) -> None:
+    with st.container(border=True, key="hl_box"):
+        st.markdown(f"**Selected** ({sel['end'] - sel['start']} characters): \u201c{md_escape(sel['text'])}\u201d")
+        st.selectbox("Existing code", [c.id for c in codes], format_func=label.get, index=None,
+                     key="hl_code", placeholder="Choose a code…")
+        st.button("Code", key="hl_apply", type="primary", on_click=_hl_code, args=("existing",),
+                  icon=":material/label:")
+        st.text_input("New code", key="hl_new", placeholder="Name of a new code")
+        st.selectbox("Under", [c.id for c in codes], format_func=label.get, index=None, key="hl_new_parent",
+                     placeholder="Top level")
+        st.button("Create and code", key="hl_new_go", on_click=_hl_code, args=("new",), icon=":material/add:")
+        st.button(f"In vivo: a new code named \u201c{' '.join(sel['text'].split())[:60]}\u201d", key="hl_invivo",
+                  on_click=_hl_code, args=("invivo",), icon=":material/format_quote:")
+        st.button("Cancel", key="hl_cancel", type="tertiary", on_click=lambda: st.session_state.update(hl_sel=None))
+
+
+def uncode_box(click: dict[str, Any], found: list[spans.SpanCoding], texts: dict[int, str],
+               label: dict[int, str]) -> None:
+    if "seg" in click:
+        here = [c for c in found if c.segment_id == int(click["seg"]) and c.code_id == int(click["code"])]
+    else:
+        aid, off = int(click.get("answer", -1)), int(click.get("offset", -1))
+        off = from_utf16(texts.get(aid, ""), off)
+        here = [c for c in found if c.answer_id == aid and c.start <= off < c.end]
+    if not here:
+        return
+    with st.container(border=True, key="hl_uncode_box"):
+        st.markdown("**Coded here**")
+        for c in here:
+            name = label.get(c.code_id, f"#{c.code_id}")
+            snippet = md_escape(c.text[:80])
+            if c.coder == coder:
+                st.button(f"Uncode \u201c{snippet}\u201d from {name}", key=f"hl_uncode_{c.segment_id}_{c.code_id}",
+                          icon=":material/close:", on_click=_hl_uncode, args=(c.segment_id, c.code_id))
+            else:
+                st.caption(f"{c.coder}: {name} \u2014 \u201c{snippet}\u201d (another coder's coding)")
 
 
 if mode == "highlight":
