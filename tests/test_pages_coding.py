@@ -209,7 +209,9 @@ def test_group_theme_cannot_take_the_name_of_one_of_its_candidates(tmp_path: Pat
     assert any("also called" in w.value for w in at.warning)
     at.text_input(key=f"cl_group_name_{g.id}").input("A broader theme").run()
     assert not at.button(key=f"cl_accept_group_{g.id}").disabled
-    at.button(key=f"cl_accept_group_{g.id}").click().run()
+    at.button(key=f"cl_accept_group_{g.id}").click().run()  # opens the review of the group's segments
+    check(at)
+    at.button(key=f"cl_confirm_{g.id}").click().run()
     check(at)
     with Store.open(path) as s:
         theme = codebook.find_code(s, "A broader theme")

@@ -175,8 +175,8 @@ def group_header(g: Any, children: list[str]) -> None:
 
     ``children``: the labels of its open candidates; the theme may not share a name with one of them (that made a
     subtheme with its parent's name)."""
-    from thematic import cluster
-
+    if st.session_state.pop("cl_refresh", False):  # see card()
+        st.rerun(scope="app")
     coder = ui_store.actor()
     with st.container(border=False):
         a, b = st.columns([4, 1.6], vertical_alignment="bottom")
@@ -185,20 +185,20 @@ def group_header(g: Any, children: list[str]) -> None:
                    + (f" · *{g.status}*" if g.status != "open" else ""))
         if g.status != "open":
             return
+        show(f"cl_{g.id}")
         name = " ".join(str(b.text_input("Theme name", value=g.label, key=f"cl_group_name_{g.id}")).split())
         clash = next((x for x in children if x.casefold() == name.casefold()), None)
         if clash is not None:
             a.warning(f"One of its candidates is also called \u201c{md_escape(clash)}\u201d: give the theme another "
                       "name (or rename that candidate) so a subtheme does not repeat its theme's name.",
                       icon=":material/warning:")
-        if b.button("Accept group as a theme", key=f"cl_accept_group_{g.id}",
-                    disabled=not coder or clash is not None or not name,
-                    help="A theme for the group, each of its open candidates a code beneath it"
-                    if coder else "Choose a coder in the sidebar first"):
-            with guard():
-                cluster.accept_candidate(ui_store.get_store(), g.id, coder=str(coder), name=name)
-                ui_store.changed()
-                st.rerun(scope="app")
+        blocked = not coder or clash is not None or not name
+        b.button("Accept group as a theme…", key=f"cl_accept_group_{g.id}", disabled=blocked,
+                 on_click=lambda: st.session_state.update({f"cl_reviewing_{g.id}": True}),
+                 help="Review its segments (best fit first), then a theme for the group with each of its open "
+                 "candidates a code beneath it" if coder else "Choose a coder in the sidebar first")
+    if st.session_state.get(f"cl_reviewing_{g.id}") and coder:
+        review_members(g.id, blocked=blocked)
 
 
 @st.fragment
@@ -295,8 +295,9 @@ def _done() -> None:
     st.session_state["cl_refresh"] = True
 
 
-def review_members(cid: int) -> None:
-    """The candidate's members best fit first, each with a tick box (low fits pre-unticked), and the confirm."""
+def review_members(cid: int, *, blocked: bool = False) -> None:
+    """The candidate's (or group's) members best fit first, each with a tick box (low fits pre-unticked), and the
+    confirm (disabled while ``blocked``)."""
     from thematic import cluster
 
     members = cluster.members_by_fit(ui_store.get_store(), cid)
@@ -317,7 +318,7 @@ def review_members(cid: int) -> None:
         n_keep = int(edited["keep"].sum()) if len(edited) else 0
         a, b = st.columns([2, 1])
         a.button(f"Accept, coding {n_keep:,} of {len(members):,} segments", key=f"cl_confirm_{cid}", type="primary",
-                 icon=":material/check:", on_click=_accept, args=(cid,), disabled=n_keep == 0)
+                 icon=":material/check:", on_click=_accept, args=(cid,), disabled=n_keep == 0 or blocked)
         b.button("Cancel", key=f"cl_cancel_{cid}", type="tertiary",
                  on_click=lambda: st.session_state.pop(f"cl_reviewing_{cid}", None))
 
@@ -338,8 +339,8 @@ def _left_out(cid: int) -> list[int]:
 def _accept(cid: int) -> None:
     from thematic import cluster
 
-    parent = st.session_state.get(f"cl_parent_{cid}")
-    name = st.session_state.get(f"cl_name_{cid}") or None
+    parent = st.session_state.get(f"cl_parent_{cid}")  # a group is accepted at the top level
+    name = st.session_state.get(f"cl_name_{cid}") or st.session_state.get(f"cl_group_name_{cid}") or None
     code = attempt(f"cl_{cid}", cluster.accept_candidate, ui_store.get_store(), cid, coder=str(ui_store.actor()),
                    parent_code_id=parent, name=name, exclude=_left_out(cid))
     if code is not None:
