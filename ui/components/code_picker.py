@@ -36,6 +36,7 @@ _CSS = """
 .picker li { padding:0.3rem 0.6rem; cursor:pointer; }
 .picker li.hl, .picker li:hover { background: var(--st-secondary-background-color, #eef); }
 .picker li.newopt { font-style: italic; }
+.picker li.more { cursor: default; opacity: 0.6; font-size: 0.85rem; }
 .picker .hint { font-size:0.8rem; color:#666; min-height:1.1rem; margin-top:0.15rem; }
 """
 
@@ -110,9 +111,11 @@ export default function (component) {
     });
     const t = st.text.trim(), low = t.toLowerCase();
     let opts = [];
+    st.more = 0;
     if (t) {
-      opts = st.codes.filter((p) => p.toLowerCase().includes(low) && !st.chosen.includes(p))
-        .slice(0, 12).map((p) => ({ path: p, isNew: false }));
+      const all = st.codes.filter((p) => p.toLowerCase().includes(low) && !st.chosen.includes(p));
+      st.more = Math.max(0, all.length - 12);
+      opts = all.slice(0, 12).map((p) => ({ path: p, isNew: false }));
       if (!st.codes.some((p) => p.toLowerCase() === low)) opts.push({ path: t, isNew: true });
     }
     st.options = opts;
@@ -127,6 +130,12 @@ export default function (component) {
       li.onmousedown = (e) => { e.preventDefault(); add(o); };
       ul.appendChild(li);
     });
+    if (st.more > 0 && opts.length) {
+      const li = document.createElement("li");
+      li.className = "more";
+      li.textContent = "\u2026 " + st.more + " more: keep typing";
+      ul.appendChild(li);
+    }
     st.root.querySelector(".hint").textContent = st.hint || "";
   }
   draw();
