@@ -234,3 +234,16 @@ def test_merge_with_nothing_chosen_says_what_to_do(project: Path) -> None:
 
         assert cluster.get_candidate(s, cid).status == "open"
         assert sorted(cluster.segment_ids(s, cid)) == sorted(members)
+
+
+def test_highlighter_offsets_survive_characters_outside_the_bmp() -> None:
+    from ui.components.highlighter import from_utf16, selection_in, to_utf16
+
+    text = "Great 😀 day,\nthe breathing helped"
+    start = text.index("breathing")
+    js_start = start + 1  # the emoji is two UTF-16 code units in the browser
+    assert to_utf16(text, start) == js_start
+    assert from_utf16(text, js_start) == start
+    sel = selection_in({"selection": {"answer": 7, "start": js_start, "end": js_start + 9}}, {7: text})
+    assert sel == {"answer": 7, "start": start, "end": start + 9, "text": "breathing"}
+    assert selection_in({"selection": {"answer": 8, "start": 0, "end": 3}}, {7: text}) is None
