@@ -34,6 +34,13 @@ def _done(message: str) -> None:
     ui_store.changed()
 
 
+def _moved(code_id: int) -> None:
+    """The success line of a move names the code and where it went (so two moves in a row read differently)."""
+    code = codebook.get_code(ui_store.get_store(), code_id)
+    where = f"under \u201c{code.path[-2]}\u201d" if len(code.path) > 1 else "to the top level"
+    _done(f"Moved \u201c{code.name}\u201d {where}.")
+
+
 def _create() -> None:
     name = st.session_state.get("tree_new_name", "")
     parent = st.session_state.get("tree_new_parent") or None
@@ -49,7 +56,7 @@ def _move() -> None:
         return
     attempt("tree", codebook.move_code, ui_store.get_store(), code, parent, actor=ui_store.actor())
     if "tree_error" not in st.session_state:
-        _done("Moved.")
+        _moved(code)
 
 
 def _simple(fn_name: str, message: str) -> None:
@@ -104,7 +111,7 @@ def _dropped(key: str) -> None:
     parent, position = drop_position(store, drop["code"], drop["target"], drop["where"])
     attempt("tree", codebook.move_code, store, drop["code"], parent, position=position, actor=actor)
     if "tree_error" not in st.session_state:
-        _done("Moved.")
+        _moved(drop["code"])
 
 
 def _drop_onto(how: str) -> None:
@@ -115,7 +122,7 @@ def _drop_onto(how: str) -> None:
     if how == "under":
         attempt("tree", codebook.move_code, store, drop["code"], drop["target"], actor=actor)
         if "tree_error" not in st.session_state:
-            _done("Moved under it.")
+            _moved(drop["code"])
     else:
         attempt("tree", codebook.merge_codes, store, drop["code"], drop["target"], actor=actor)
         if "tree_error" not in st.session_state:

@@ -141,7 +141,7 @@ def test_browser_flow(page: Any, app_server: Server, e2e_out: Path) -> None:
         choose(page, "tree_code", code)
         choose(page, "tree_parent", THEME)
         click(page, "tree_move")
-        wait_text(page, "Moved.")
+        wait_text(page, f"Moved \u201c{code}\u201d under \u201c{THEME}\u201d")
         # Committed before the page answered: the file already has it, no polling.
         assert _parent_name(app_server, code) == THEME, f"{code!r} is under {THEME!r} in the project file"
     tree_md = page.locator('[data-testid="stMain"]').inner_text()

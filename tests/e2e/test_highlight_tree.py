@@ -75,12 +75,12 @@ def test_drag_to_move_nest_and_merge_then_undo(page: Any, app_server: Server, pr
     row(page, "Gamma").wait_for()
     page.screenshot(path=str(e2e_out / "tree_before.png"))
     drag(page, "Gamma", "Alpha", "before")
-    wait_text(page, "Moved.")
+    wait_text(page, "Moved \u201cGamma\u201d to the top level.")
     tops = [n for n, p, _ in tree(project) if p is None]
     assert tops == ["Gamma", "Alpha", "Beta"], tree(project)
     drag(page, "Beta", "Alpha", "onto")
     page.locator(".st-key-tree_drop_under button").first.click()
-    wait_text(page, "Moved under it.")
+    wait_text(page, "Moved \u201cBeta\u201d under \u201cAlpha\u201d.")
     assert ("Beta", "Alpha") in [(n, p) for n, p, _ in tree(project)]
     assert [n for n, p, _ in tree(project) if p is None] == ["Gamma", "Alpha"]
     drag(page, "Xi", "Gamma", "onto")
