@@ -336,7 +336,7 @@ class Bench:
         path = codebook.get_code(self.store, self.leaves[0].id).path_str
 
         def before(_: int) -> None:
-            at.multiselect(key="ic_codes").set_value([path])
+            at.session_state["ic_picked"] = [path]  # what the code picker chose
 
         def click(_: int) -> None:
             at.button(key="ic_apply_next").click().run()
@@ -405,6 +405,9 @@ class Bench:
 
         def click(_: int) -> None:
             pending[0].click()
+            at.run()  # opens the review of the candidate's segments, best fit first
+            cid = str(pending[0].key).rsplit("_", 1)[1]
+            at.button(key=f"cl_confirm_{cid}").click()
             at.run()
             check(at, "accept")
 

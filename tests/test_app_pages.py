@@ -115,7 +115,7 @@ def test_familiarise_adds_a_journal_entry(open_page: Callable[..., AppTest], pro
 def test_initial_codes_applies_and_creates_codes(open_page: Callable[..., AppTest], project: Path) -> None:
     at = open_page("views/initial_codes.py", coder="ben")
     assert any("<mark>The three circles made sense.</mark>" in m.value for m in at.markdown)
-    at.multiselect(key="ic_codes").select("Practices/Breathing").select("Models/Three circles")
+    at.session_state["ic_picked"] = ["Practices/Breathing", "Models/Three circles"]  # what the code picker chose
     at.button(key="ic_apply_next").click().run()
     check(at)
     with Store.open(project) as s:
@@ -146,8 +146,8 @@ def test_review_shows_extracts_and_warnings(open_page: Callable[..., AppTest]) -
     at = open_page("views/review.py")
     check(at)
     assert at.selectbox(key="rv_code").value is not None
-    quotes = [m.value for m in at.markdown if m.value.startswith("> ")]
-    assert "> Loved the breathing." in quotes and "> Soothing rhythm breathing was calming." in quotes
+    shown = " ".join(m.value for m in at.markdown)  # each extract inside its whole answer, marked
+    assert "<mark>Loved the breathing.</mark>" in shown and "<mark>Soothing rhythm breathing was calming.</mark>" in shown
     assert not at.warning  # only the open tab (Extracts) does its work
     at.session_state["rv_tab"] = "Warnings"
     at.run()
@@ -436,7 +436,8 @@ def test_themes_clusters_then_accepts_a_candidate_under_a_theme(
     assert any(first.label in m.value for m in at.markdown)
     at.selectbox(key=f"cl_parent_{first.id}").set_value(practices.id)
     at.text_input(key=f"cl_name_{first.id}").input("Exercises")
-    at.button(key=f"cl_accept_{first.id}").click().run()
+    at.button(key=f"cl_accept_{first.id}").click().run()  # opens the review of its segments
+    at.button(key=f"cl_confirm_{first.id}").click().run()
     check(at)
     with Store.open(project) as s:
         code = codebook.find_code(s, "Practices/Exercises")
@@ -450,7 +451,7 @@ def test_initial_codes_panel_undo_names_and_reverts_the_last_coding(
     open_page: Callable[..., AppTest], project: Path
 ) -> None:
     at = open_page("views/initial_codes.py", coder="anna")
-    at.multiselect(key="ic_codes").select("Environment")
+    at.session_state["ic_picked"] = ["Environment"]  # what the code picker chose
     at.button(key="ic_apply").click().run()
     check(at)
     undo = at.button(key="ic_undo")

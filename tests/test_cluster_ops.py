@@ -168,3 +168,85 @@ def test_cli_cluster_writes_the_json_shape(tmp_path: Path, monkeypatch: pytest.M
         x["parent"] == c["id"] for x in doc["candidates"]) for s in c["segment_ids"]]
     assert sorted(leaf_segments) == sorted(a["segment_id"] for a in doc["assignments"])
     assert main(["cluster", str(path), "--question", "nope"]) == 2
+
+
+# ---------------------------------------------------------------------- accept with review, provenance
+
+
+def test_members_by_fit_lists_every_segment_best_first(store: Store, run: cl.Run) -> None:
+    a = leaves(store, run.id)[0]
+    got = cl.members_by_fit(store, a.id)
+    assert sorted(s for s, _, _ in got) == cl.segment_ids(store, a.id)
+    fits = [f for _, _, f in got]
+    assert fits == sorted(fits, reverse=True) and all(-1.0 <= f <= 1.0001 for f in fits)
+    texts = {int(r[0]): r[1] for r in store.query("SELECT id, text FROM segments")}
+    assert all(texts[s] == t for s, t, _ in got)
+    # the fit is the cosine to the candidate's centroid, computed here from the vectors themselves
+    vecs = EMB.encode([t for _, t, _ in got])
+    centre = vecs.mean(axis=0)
+    centre /= float((centre**2).sum()) ** 0.5
+    assert [round(float(v @ centre), 4) for v in vecs] == [round(f, 4) for f in fits]
+    group = next(c for c in cl.candidates(store, run.id) if c.level == 0)
+    assert sorted(s for s, _, _ in cl.members_by_fit(store, group.id)) == cl.segment_ids(store, group.id)
+
+
+def test_accept_leaves_out_reviewed_segments_and_records_how_many(store: Store, run: cl.Run) -> None:
+    a = leaves(store, run.id)[0]
+    worst = [s for s, _, _ in cl.members_by_fit(store, a.id)][-2:]
+    before = dump(store)
+    code_id = cl.accept_candidate(store, a.id, coder="ana", exclude=worst)
+    coded = sorted(c.segment_id for c in codings(store, code_id=code_id))
+    assert coded == sorted(set(cl.segment_ids(store, a.id)) - set(worst))
+    ev = store.audit_log(limit=1)[0]
+    assert ev.action == "cluster.accept" and ev.details["excluded"] == 2 and "leaving out 2" in ev.summary
+    assert cl.provenance(store, code_id)["excluded"] == 2
+    undo_restores(store, before, "cluster.accept")
+
+
+def test_accept_refuses_to_leave_out_a_segment_of_another_candidate(store: Store, run: cl.Run) -> None:
+    a, b = leaves(store, run.id)[:2]
+    before = dump(store)
+    with pytest.raises(InvalidInput, match="not in candidate"):
+        cl.accept_candidate(store, a.id, coder="ana", exclude=[cl.segment_ids(store, b.id)[0]])
+    with pytest.raises(InvalidInput, match="reject it"):
+        cl.accept_candidate(store, a.id, coder="ana", exclude=cl.segment_ids(store, a.id))
+    assert dump(store) == before
+
+
+def test_accepting_never_writes_a_definition_and_keeps_provenance_apart(store: Store, run: cl.Run) -> None:
+    group = next(c for c in cl.candidates(store, run.id) if c.level == 0)
+    theme = cl.accept_candidate(store, group.id, coder="bo")
+    codes = store.query("SELECT id, definition FROM codes")
+    assert codes and {r["definition"] for r in codes} == {""}
+    prov = cl.provenance(store, theme)
+    assert prov is not None and prov["run_id"] == run.id and prov["candidate_id"] == group.id
+    assert prov["keywords"] == group.keywords and prov["machine_label"] == group.label
+    assert prov["model_id"] == EMB.model_id and prov["seed"] == 5 and prov["kind"] == "group"
+    kids = [int(r[0]) for r in store.query("SELECT id FROM codes WHERE parent_id = ?", (theme,))]
+    assert kids and all(cl.provenance(store, k)["kind"] == "candidate" for k in kids)
+    assert cl.provenance(store, add_code(store, "Mine")) is None
+
+
+def test_migration_moves_the_old_machine_definition_out(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    machine = "Accepted candidate theme from clustering run 1 (seed 42). Keywords: staff, kind, nurse."
+    edited = machine + " The analyst added this."
+    with Store(path) as s:
+        corpus(s, 20)
+        run = cl.propose(s, seed=5, embedder=EMB, params={"n_candidates": 3, "n_groups": 0})
+        cand = leaves(s, run.id)[0]
+        # an old project: no provenance table yet, the machine sentence written as the definition
+        s.conn.execute("DROP TABLE code_provenance")
+        s.conn.execute("DELETE FROM migrations WHERE version = 11")
+        now_ = "2026-01-01T00:00:00"
+        s.conn.execute("INSERT INTO codes (id, name, definition, created_at) VALUES (50, 'A', ?, ?)", (machine, now_))
+        s.conn.execute("INSERT INTO codes (id, name, definition, created_at) VALUES (51, 'B', ?, ?)", (edited, now_))
+        s.conn.execute("INSERT INTO codes (id, name, definition, created_at) VALUES (52, 'C', 'Kind staff', ?)", (now_,))
+        s.conn.execute("UPDATE cluster_candidates SET code_id = 50, status = 'accepted' WHERE id = ?", (cand.id,))
+    with Store(path) as s:
+        defs = {int(r[0]): r[1] for r in s.query("SELECT id, definition FROM codes")}
+        assert defs == {50: "", 51: edited, 52: "Kind staff"}
+        prov = cl.provenance(s, 50)
+        assert prov is not None and prov["run_id"] == run.id and prov["candidate_id"] == cand.id
+        assert prov["keywords"] == cand.keywords and prov["migrated_definition"] == machine
+        assert cl.provenance(s, 51) is None and cl.provenance(s, 52) is None

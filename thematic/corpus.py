@@ -93,9 +93,12 @@ def _segment_filter(
     coder: str | None = None,
     form_id: int | None = None,
     code_id: int | None = None,
+    person_spans: bool = True,
 ) -> tuple[str, list[Any]]:
     where: list[str] = []
     params: list[Any] = []
+    if not person_spans:  # the machine's units only (the coding queue), not spans a person highlighted
+        where.append("s.by_person = 0")
     if question_id is not None:
         where.append("a.question_id = ?")
         params.append(question_id)
@@ -153,14 +156,17 @@ def segments(
     coder: str | None = None,
     form_id: int | None = None,
     code_id: int | None = None,
+    person_spans: bool = True,
     offset: int = 0,
     limit: int | None = None,
 ) -> list[Segment]:
     """Segments in reading order (form, question, position), filtered and paginated.
 
-    ``code_id`` keeps the segments coded with that code or any code below it (by any coder)."""
+    ``code_id`` keeps the segments coded with that code or any code below it (by any coder); ``person_spans=False``
+    leaves out spans a person highlighted (:mod:`thematic.spans`), keeping the machine's segments."""
     where, params = _segment_filter(
-        question_id=question_id, search=search, meta=meta, coded=coded, coder=coder, form_id=form_id, code_id=code_id
+        question_id=question_id, search=search, meta=meta, coded=coded, coder=coder, form_id=form_id, code_id=code_id,
+        person_spans=person_spans,
     )
     sql = _SEGMENT_SELECT + where + " ORDER BY a.form_id, q.position, s.position LIMIT ? OFFSET ?"
     rows = store.query(sql, [*params, -1 if limit is None else limit, offset])
@@ -177,9 +183,11 @@ def count_segments(
     coder: str | None = None,
     form_id: int | None = None,
     code_id: int | None = None,
+    person_spans: bool = True,
 ) -> int:
     where, params = _segment_filter(
-        question_id=question_id, search=search, meta=meta, coded=coded, coder=coder, form_id=form_id, code_id=code_id
+        question_id=question_id, search=search, meta=meta, coded=coded, coder=coder, form_id=form_id, code_id=code_id,
+        person_spans=person_spans,
     )
     sql = "SELECT count(*) FROM segments s JOIN answers a ON a.id = s.answer_id" + where
     return int(store.scalar(sql, params))

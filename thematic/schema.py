@@ -411,3 +411,77 @@ def project_members(conn: sqlite3.Connection) -> None:
         );
         """
     )
+
+
+# Migration 11 (proposals): where an accepted candidate theme came from, kept apart from the person's definition.
+_MACHINE_DEFINITION = (
+    r"^Accepted (group of candidate themes|candidate theme) from clustering run (\d+) \(seed (-?\d+)\)\."
+    r"(?: Keywords: ([^.]*)\.)?$"
+)
+
+
+@migration(11)
+def code_provenance(conn: sqlite3.Connection) -> None:
+    """Codes made from machine proposals: run, candidate, keywords and model in their own table (undoable).
+
+    The machine never writes a definition. Projects where accepting a candidate wrote the machine sentence
+    ("Accepted candidate theme from clustering run 3 (seed 42). Keywords: ...") into ``codes.definition`` have
+    that sentence moved here and the definition emptied; any definition a person edited is left as it is.
+    """
+    import json
+    import re
+
+    run_script(
+        conn,
+        """
+        CREATE TABLE code_provenance (
+            code_id       INTEGER PRIMARY KEY REFERENCES codes(id) ON DELETE CASCADE,
+            source        TEXT NOT NULL DEFAULT 'cluster',
+            run_id        INTEGER REFERENCES cluster_runs(id) ON DELETE SET NULL,
+            candidate_id  INTEGER REFERENCES cluster_candidates(id) ON DELETE SET NULL,
+            machine_label TEXT NOT NULL DEFAULT '',
+            keywords      TEXT NOT NULL DEFAULT '[]',
+            details       TEXT NOT NULL DEFAULT '{}',
+            created_at    TEXT NOT NULL
+        );
+        CREATE INDEX code_provenance_run ON code_provenance(run_id);
+        """,
+    )
+    pattern = re.compile(_MACHINE_DEFINITION, re.DOTALL)
+    rows = conn.execute("SELECT id, definition, created_at FROM codes WHERE definition LIKE 'Accepted %'").fetchall()
+    for code_id, definition, created in rows:
+        m = pattern.match(definition)
+        if m is None:
+            continue
+        run_id, seed = int(m.group(2)), int(m.group(3))
+        words = [w.strip() for w in m.group(4).split(",")] if m.group(4) else []
+        cand = conn.execute(
+            "SELECT id, label, keywords FROM cluster_candidates WHERE code_id = ? ORDER BY id LIMIT 1", (code_id,)
+        ).fetchone()
+        if cand is not None and cand[2]:
+            words = json.loads(cand[2]) or words
+        run_exists = conn.execute("SELECT 1 FROM cluster_runs WHERE id = ?", (run_id,)).fetchone() is not None
+        conn.execute(
+            "INSERT INTO code_provenance (code_id, source, run_id, candidate_id, machine_label, keywords, details, "
+            "created_at) VALUES (?, 'cluster', ?, ?, ?, ?, ?, ?)",
+            (code_id, run_id if run_exists else None, cand[0] if cand else None, cand[1] if cand else "",
+             json.dumps(words), json.dumps({"seed": seed, "run": run_id, "migrated_definition": definition}),
+             created),
+        )
+        conn.execute("UPDATE codes SET definition = '' WHERE id = ?", (code_id,))
+
+# Migration 16 (coding surfaces: spans a person highlights).
+@migration(16)
+def person_spans(conn: sqlite3.Connection) -> None:
+    """Spans a person highlights are segment rows marked ``by_person = 1`` (exact offsets inside the answer).
+
+    They sit beside the machine's segments (positions from ``thematic.spans.SPAN_POSITION_BASE`` up), so codings,
+    REFI-QDA export, agreement and counts see them as ordinary segments; the machine's queue, clustering and
+    suggestions leave them out."""
+    run_script(
+        conn,
+        """
+        ALTER TABLE segments ADD COLUMN by_person INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX segments_answer_offsets ON segments(answer_id, start, "end");
+        """,
+    )

@@ -288,10 +288,11 @@ def _segment_ids(store: Store, segment_ids: Sequence[int] | None, question_id: i
     order = " ORDER BY a.form_id, q.position, s.position"
     if segment_ids is None:
         if question_id is None:
-            return [int(r[0]) for r in store.query(base + order)]
+            # Spans a person highlighted are not the machine's units.
+            return [int(r[0]) for r in store.query(base + " WHERE s.by_person = 0" + order)]
         if store.query_one("SELECT 1 FROM questions WHERE id = ?", (question_id,)) is None:
             raise NotFound(f"no question {question_id} in this project")
-        return [int(r[0]) for r in store.query(base + " WHERE a.question_id = ?" + order, (question_id,))]
+        return [int(r[0]) for r in store.query(base + " WHERE s.by_person = 0 AND a.question_id = ?" + order, (question_id,))]
     ids = list(dict.fromkeys(int(i) for i in segment_ids))
     found: set[int] = set()
     for start in range(0, len(ids), 900):

@@ -7,6 +7,7 @@ import streamlit as st
 from thematic import cluster, codebook, coding, corpus, memos
 from thematic.errors import ThematicError
 from thematic.export import report
+from thematic.review import THIN_RESPONDENTS
 from thematic.store import Store
 
 from . import signin
@@ -22,7 +23,6 @@ PHASE_PAGES = {
     5: ("views/define.py", "5 Define and name"),
     6: ("views/report.py", "6 Report"),
 }
-THIN_RESPONDENTS = 3
 
 
 def render(page_title: str = "") -> None:
@@ -122,8 +122,8 @@ def undo_redo(store: Store) -> None:
 def overview(key: tuple[str, int, int]) -> dict[int, str]:
     """One line per phase saying where the project stands (aggregates in SQL, cached by data version)."""
     store = ui_store.get_store()
-    total = corpus.count_segments(store)
-    coded = corpus.count_segments(store, coded=True)
+    total = corpus.count_segments(store, person_spans=False)
+    coded = corpus.count_segments(store, coded=True, person_spans=False)
     all_memos = memos.memos(store)
     journal = sum(1 for m in all_memos if m.phase is not None)
     notes = len(all_memos) - journal

@@ -10,6 +10,7 @@ from thematic.models import CodeNode
 from thematic.store import Store
 
 from . import store as ui_store
+from .components.code_tree import code_tree, colours, dropped
 from .errors import attempt, show
 from .widgets import md_escape
 
@@ -33,6 +34,13 @@ def _done(message: str) -> None:
     ui_store.changed()
 
 
+def _moved(code_id: int) -> None:
+    """The success line of a move names the code and where it went (so two moves in a row read differently)."""
+    code = codebook.get_code(ui_store.get_store(), code_id)
+    where = f"under \u201c{code.path[-2]}\u201d" if len(code.path) > 1 else "to the top level"
+    _done(f"Moved \u201c{code.name}\u201d {where}.")
+
+
 def _create() -> None:
     name = st.session_state.get("tree_new_name", "")
     parent = st.session_state.get("tree_new_parent") or None
@@ -48,7 +56,7 @@ def _move() -> None:
         return
     attempt("tree", codebook.move_code, ui_store.get_store(), code, parent, actor=ui_store.actor())
     if "tree_error" not in st.session_state:
-        _done("Moved.")
+        _moved(code)
 
 
 def _simple(fn_name: str, message: str) -> None:
@@ -82,6 +90,45 @@ def _merge() -> None:
         _done("Merged: the codings now sit under the target.")
 
 
+def drop_position(store: Store, code_id: int, target_id: int, where: str) -> tuple[int | None, int]:
+    """Where a code dropped just ``before``/``after`` a target goes: (parent id, position among the parent's other
+    children), so the other codes keep their order."""
+    codes = codebook.list_codes(store)
+    target = next(c for c in codes if c.id == target_id)
+    siblings = [c.id for c in codes if c.parent_id == target.parent_id and c.id != code_id]
+    return target.parent_id, siblings.index(target_id) + (1 if where == "after" else 0)
+
+
+def _dropped(key: str) -> None:
+    drop = dropped(st.session_state.get(key))
+    if drop is None:
+        return
+    store, actor = ui_store.get_store(), ui_store.actor()
+    if drop["where"] == "onto":  # ask: under it, or merged into it
+        st.session_state["tree_drop"] = drop
+        return
+    st.session_state.pop("tree_drop", None)
+    parent, position = drop_position(store, drop["code"], drop["target"], drop["where"])
+    attempt("tree", codebook.move_code, store, drop["code"], parent, position=position, actor=actor)
+    if "tree_error" not in st.session_state:
+        _moved(drop["code"])
+
+
+def _drop_onto(how: str) -> None:
+    drop = st.session_state.pop("tree_drop", None)
+    if not drop or how == "cancel":
+        return
+    store, actor = ui_store.get_store(), ui_store.actor()
+    if how == "under":
+        attempt("tree", codebook.move_code, store, drop["code"], drop["target"], actor=actor)
+        if "tree_error" not in st.session_state:
+            _moved(drop["code"])
+    else:
+        attempt("tree", codebook.merge_codes, store, drop["code"], drop["target"], actor=actor)
+        if "tree_error" not in st.session_state:
+            _done("Merged: the codings now sit under the target.")
+
+
 def render(store: Store) -> None:
     codes = codebook.list_codes(store)
     counts = coding.code_counts(store)
@@ -89,11 +136,35 @@ def render(store: Store) -> None:
     with left:
         st.markdown("**Theme tree**")
         if codes:
-            st.markdown("\n".join(tree_markdown(codebook.tree(store), counts)))
+            show("tree")
+            name = {c.id: c.label for c in codes}
+            drop = st.session_state.get("tree_drop")
+            if drop and drop.get("code") in name and drop.get("target") in name:
+                with st.container(border=True, key="tree_drop_box"):
+                    st.markdown(f"Dropped **{md_escape(name[drop['code']])}** onto "
+                                f"**{md_escape(name[drop['target']])}**:")
+                    d1, d2, d3 = st.columns([1.3, 1.3, 1])
+                    d1.button("Put it under", key="tree_drop_under", icon=":material/subdirectory_arrow_right:",
+                              on_click=_drop_onto, args=("under",), type="primary")
+                    d2.button("Merge it in", key="tree_drop_merge", icon=":material/merge:", on_click=_drop_onto,
+                              args=("merge",), help="Its codings, subcodes and quotes move to the target; undoable")
+                    d3.button("Cancel", key="tree_drop_cancel", on_click=_drop_onto, args=("cancel",))
+            colour = colours(codes)
+            nodes = []
+            for c in codes:
+                segs, resp = counts.get(c.id, (0, 0))
+                nodes.append({"id": c.id, "name": c.name, "depth": c.depth, "colour": colour.get(c.id, ""),
+                              "counts": f"{resp} respondent{'' if resp == 1 else 's'}, "
+                                        f"{segs} segment{'' if segs == 1 else 's'}"})
+            key = "tree_dnd"
+            code_tree(key, nodes, on_drop=lambda: _dropped(key))
+            with st.expander("Outline as text"):
+                st.markdown("\n".join(tree_markdown(codebook.tree(store), counts)))
         else:
             st.info("No codes yet. Create a theme on the right, code segments in phase 2, or accept candidates above.")
     with right:
-        show("tree")
+        if not codes:
+            show("tree")
         ids = [c.id for c in codes]
         path = {c.id: c.path_str for c in codes}
         with st.container(border=True):

@@ -3,18 +3,14 @@ overlap between themes, segments not yet coded, and warnings for thin or near-du
 
 from __future__ import annotations
 
-import difflib
-
 import pandas as pd
 import streamlit as st
 
-from thematic import codebook, coding, corpus
+from thematic import codebook, coding, corpus, reliability, review, spans
+from thematic.models import Code, Coding
 from ui import store as ui_store
-from ui.widgets import paginator, quote
-
-THIN = 3
-OVERLAP_WARN = 0.5
-NAME_SIMILAR = 0.8
+from ui.errors import attempt, show
+from ui.widgets import highlight, meta_line, paginator, quote
 
 st.title("4 Review themes")
 store = ui_store.get_store()
@@ -32,6 +28,80 @@ label = {c.id: c.path_str for c in codes}
 
 tab_x, tab_q, tab_g, tab_o, tab_u, tab_w = st.tabs(
     ["Extracts", "By question", "By group", "Overlap", "Not coded yet", "Warnings"], key="rv_tab", on_change="rerun")
+
+def _uncode(seg_id: int, code_id: int) -> None:
+    if attempt("rv", spans.uncode, store, seg_id, code_id, str(ui_store.actor())) is not None:
+        st.session_state["rv_ok"] = "Uncoded."
+        ui_store.changed()
+
+
+def _recode(seg_id: int, code_id: int) -> None:
+    target = st.session_state.get("rv_recode_to")
+    if target is None:
+        st.session_state["rv_error"] = "Choose the code to recode it to first (Recode to, above the extracts)."
+        return
+    if attempt("rv", spans.recode, store, seg_id, code_id, int(target), str(ui_store.actor())) is not None:
+        st.session_state["rv_ok"] = f"Recoded to {label.get(int(target), target)}."
+        ui_store.changed()
+
+
+def _quote(code_id: int, seg_id: int, on: bool) -> None:
+    chosen = codebook.quotes(store, code_id)
+    new = [*chosen, seg_id] if on else [s for s in chosen if s != seg_id]
+    if attempt("rv", codebook.set_quotes, store, code_id, new, actor=ui_store.actor()) is None:
+        return
+    st.session_state["rv_ok"] = "Marked as a quote." if on else "No longer a quote."
+    ui_store.changed()
+
+
+def extracts(code: Code) -> None:
+    """Every extract coded with the theme (or beneath it), each inside its whole answer with the form's metadata;
+    the analyst can uncode it, recode it, or mark it as one of the theme's quotes. Search reaches every extract."""
+    show("rv")
+    coder = ui_store.actor()
+    search = st.text_input('Only extracts containing (words, "phrase")', key="rv_search",
+                           on_change=lambda: st.session_state.update(rv_page=1))
+    total = corpus.count_segments(store, code_id=code.id, search=search or None)
+    first = paginator("rv_page", total)
+    segs = corpus.segments(store, code_id=code.id, search=search or None, offset=first, limit=25)
+    metas = corpus.form_meta(store, [s.form_id for s in segs])
+    texts = spans.answer_texts(store, [s.answer_id for s in segs])
+    under = {code.id, *codebook.descendant_ids(store, code.id)}
+    on_seg: dict[int, list[Coding]] = {}
+    blind = reliability.blind_mode(store) and bool(coder)  # blind coding: only your own codings are shown
+    for c in coding.codings(store, coder=str(coder) if blind else None, segment_ids=[s.id for s in segs]):
+        on_seg.setdefault(c.segment_id, []).append(c)
+    quoted = set(codebook.quotes(store, code.id))
+    if coder:
+        st.selectbox("Recode to", [c.id for c in codes], format_func=label.get, index=None, key="rv_recode_to",
+                     placeholder="Choose a code, then press Recode on an extract",
+                     help="Moves your coding of that extract from its code to this one (undoable)")
+    target = st.session_state.get("rv_recode_to")
+    for s in segs:
+        with st.container(border=True, key=f"rv_x_{s.id}"):
+            text = texts.get(s.answer_id, s.text)
+            st.markdown(highlight(text, s.start, s.end), unsafe_allow_html=True)
+            st.caption(f"Respondent {s.external_id} · {s.question} · {meta_line(metas.get(s.form_id, {}))}")
+            here = on_seg.get(s.id, [])
+            st.caption("Coded: " + "; ".join(f"{label.get(c.code_id, c.code_id)} ({c.coder})" for c in here))
+            mine = [c for c in here if c.code_id in under and c.coder == coder]
+            q = s.id in quoted
+            cols = st.columns([1.2, 2.2, 2.2] if mine else [1], vertical_alignment="bottom")
+            cols[0].button("Unmark quote" if q else "Mark as quote", key=f"rv_quote_{s.id}",
+                           icon=":material/format_quote:", on_click=_quote, args=(code.id, s.id, not q),
+                           type="primary" if q else "secondary")
+            for c in mine[:1]:
+                cols[1].button(f"Uncode from {label.get(c.code_id, c.code_id)}", key=f"rv_uncode_{s.id}_{c.code_id}",
+                               icon=":material/close:", on_click=_uncode, args=(s.id, c.code_id))
+                cols[2].button(f"Recode to {label[target]}" if target in label else "Recode…",
+                               key=f"rv_recode_{s.id}_{c.code_id}", icon=":material/swap_horiz:",
+                               on_click=_recode, args=(s.id, c.code_id),
+                               help=None if target in label else "Choose the code in 'Recode to' above first")
+    if not segs:
+        st.info("No extracts coded with this theme yet." if not search else "No extract of this theme has those words.")
+    if not coder:
+        st.caption("Choose your coder name in the sidebar to uncode or recode your own codings.")
+
 
 with tab_x:
     if tab_x.open is not False:  # only the open tab does its work
@@ -53,15 +123,7 @@ with tab_x:
             m3.metric("Subcodes", len(codebook.descendant_ids(store, code.id)))
             if code.definition:
                 st.caption(f"Definition: {code.definition}")
-            total = corpus.count_segments(store, code_id=code.id)
-            first = paginator("rv_page", total)
-            segs = corpus.segments(store, code_id=code.id, offset=first, limit=25)
-            metas = corpus.form_meta(store, [s.form_id for s in segs])
-            for s in segs:
-                with st.container(border=True):
-                    quote(s, metas.get(s.form_id, {}))
-            if not segs:
-                st.info("No extracts coded with this theme yet.")
+            extracts(code)
 
 
 @st.cache_data(ttl=60, max_entries=32, show_spinner=False)
@@ -98,7 +160,7 @@ with tab_g:
             heatmap(by_group(key, field), 1 if measure_g == "Respondents" else 0,
                     [v for v, _ in corpus.meta_values(store, field)], "rv_heat_group")
 
-overlap = coding.code_overlap(store, [c.id for c in level]) if (tab_o.open is not False or tab_w.open is not False) else {}
+overlap = coding.code_overlap(store, [c.id for c in level]) if tab_o.open is not False else {}
 with tab_o:
     if tab_o.open is not False:  # only the open tab does its work
         if not overlap:
@@ -130,25 +192,18 @@ with tab_u:
 
 with tab_w:
     if tab_w.open is not False:  # only the open tab does its work
-        warned = 0
-        for c in level:
-            resp = counts.get(c.id, (0, 0))[1]
-            if resp < THIN:
-                warned += 1
-                st.warning(f"**{c.path_str}** is thin: {resp} respondent(s) (fewer than {THIN}). Merge it, or keep it "
-                           "and say why.", icon=":material/warning:")
-        for (a, b), n in overlap.items():
-            smaller = max(1, min(counts.get(a, (0, 0))[0], counts.get(b, (0, 0))[0]))
-            if n / smaller >= OVERLAP_WARN:
-                warned += 1
-                st.warning(f"**{label[a]}** and **{label[b]}** share {n} segments ({n / smaller:.0%} of the smaller): "
-                           "are they one theme?", icon=":material/join:")
-        for i, a in enumerate(level):
-            for b in level[i + 1 :]:
-                ratio = difflib.SequenceMatcher(None, a.name.casefold(), b.name.casefold()).ratio()
-                if ratio >= NAME_SIMILAR:
-                    warned += 1
-                    st.warning(f"**{a.path_str}** and **{b.path_str}** have similar names ({ratio:.0%}).",
-                               icon=":material/content_copy:")
-        if not warned:
+        found = review.warnings(store, max_depth=max_depth)
+        for w in found:
+            if w.kind == "thin":
+                st.warning(f"**{label[w.codes[0]]}** is thin: {int(w.value)} respondent(s) (fewer than "
+                           f"{review.THIN_RESPONDENTS}). Merge it, or keep it and say why.", icon=":material/warning:")
+            elif w.kind == "overlap":
+                a, b = w.codes
+                st.warning(f"**{label[a]}** and **{label[b]}** share {w.shared} segments ({w.value:.0%} of the "
+                           "smaller): are they one theme?", icon=":material/join:")
+            else:
+                a, b = w.codes
+                st.warning(f"**{label[a]}** and **{label[b]}** have similar names ({w.value:.0%}).",
+                           icon=":material/content_copy:")
+        if not found:
             st.success("No thin or near-duplicate themes.", icon=":material/check_circle:")

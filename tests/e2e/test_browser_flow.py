@@ -141,7 +141,7 @@ def test_browser_flow(page: Any, app_server: Server, e2e_out: Path) -> None:
         choose(page, "tree_code", code)
         choose(page, "tree_parent", THEME)
         click(page, "tree_move")
-        wait_text(page, "Moved.")
+        wait_text(page, f"Moved \u201c{code}\u201d under \u201c{THEME}\u201d")
         # Committed before the page answered: the file already has it, no polling.
         assert _parent_name(app_server, code) == THEME, f"{code!r} is under {THEME!r} in the project file"
     tree_md = page.locator('[data-testid="stMain"]').inner_text()
@@ -195,7 +195,8 @@ def _cluster_and_accept(page: Any) -> str:
     name_box.press("Enter")
     wait_idle(page)
     key(page, f"cl_accept_{cid}").locator("button").first.click()
-    wait_text(page, f"Now a code: {ACCEPTED}")
+    key(page, f"cl_confirm_{cid}").locator("button").first.click()  # after reviewing its segments
+    wait_text(page, f"Accepted \u201c{ACCEPTED}\u201d as a code")  # the page redraws: the card leaves the open list
     return ACCEPTED
 
 

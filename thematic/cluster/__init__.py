@@ -8,7 +8,9 @@ Public API::
     segment_ids(store, candidate_id); assignments(store, run_id)
     merge_candidates(store, [a, b, ...]); split_candidate(store, cand_id, k=2)
     move_segments(store, segment_ids, cand_id); rename_candidate(store, cand_id, label)
-    accept_candidate(store, cand_id, coder=..., parent_code_id=None, name=None) -> code_id
+    members_by_fit(store, cand_id) -> [(segment_id, text, fit)]   # best first, for review before accepting
+    accept_candidate(store, cand_id, coder=..., parent_code_id=None, name=None, exclude=[seg ids]) -> code_id
+    provenance(store, code_id)             # run, candidate, keywords, model of a code made from a proposal
     reject_candidate(store, cand_id)
 
 Each operation is one audited action, undone by ``store.undo()``. The algorithm itself (no database) is
@@ -32,8 +34,10 @@ from .candidates import (
 )
 from .operations import (
     accept_candidate,
+    members_by_fit,
     merge_candidates,
     move_segments,
+    provenance,
     reject_candidate,
     rename_candidate,
     split_candidate,
@@ -52,10 +56,12 @@ __all__ = [
     "get_candidate",
     "get_run",
     "latest_run",
+    "members_by_fit",
     "merge_candidates",
     "move_segments",
     "propose",
     "propose_clusters",
+    "provenance",
     "reject_candidate",
     "rename_candidate",
     "runs",

@@ -22,7 +22,8 @@ from ..embed import Embedder, embed_texts
 from ..errors import InvalidInput, NotFound, ThematicError
 from ..store import Action, Store, now
 from . import keywords as kw
-from .pipeline import Params, Progress, label_for, propose_clusters, representatives
+from .labels import Labeller
+from .pipeline import Params, Progress, propose_clusters, representatives
 
 
 @dataclass(frozen=True)
@@ -76,14 +77,23 @@ def propose(
     params: Params | dict[str, Any] | None = None,
     progress: Progress | None = None,
     actor: str | None = None,
+    staff_names: Sequence[str] = (),
 ) -> Run:
-    """Cluster the segments (of one question, or all) into candidate themes and record them as a new run."""
+    """Cluster the segments (of one question, or all) into candidate themes and record them as a new run.
+
+    ``staff_names``: names kept out of every label and keyword (with those the name finder recognises), whether
+    or not the import redacted them.
+    """
     p = params if isinstance(params, Params) else Params.from_dict(params)
     if embedder is None:
         from ..embed import default_embedder
 
         embedder = default_embedder()
-    where, args = ("WHERE a.question_id = ?", (question_id,)) if question_id is not None else ("", ())
+    # Spans a person highlighted (segments.by_person) are not the machine's units.
+    where, args = (
+        ("WHERE s.by_person = 0 AND a.question_id = ?", (question_id,)) if question_id is not None
+        else ("WHERE s.by_person = 0", ())
+    )
     if question_id is not None and store.scalar("SELECT 1 FROM questions WHERE id = ?", (question_id,)) is None:
         raise NotFound(f"no question with id {question_id}")
     rows = store.query(
@@ -94,7 +104,7 @@ def propose(
     ids = [int(r["id"]) for r in rows]
     texts = [r["text"] for r in rows]
     vectors = embed_texts(store, texts, embedder=embedder, progress=progress)
-    result = propose_clusters(vectors, texts, seed=seed, params=p, progress=progress)
+    result = propose_clusters(vectors, texts, seed=seed, params=p, progress=progress, staff_names=staff_names)
     n_open = len(result.candidates)
     summary = f"Propose {n_open} candidate themes from {len(ids)} segments"
     details = {"model_id": embedder.model_id, "seed": seed, "question_id": question_id, "params": result.params}
@@ -335,6 +345,7 @@ def refresh(act: Action, run: Run, candidate_ids: Sequence[int], *, relabel: Seq
     docs = kw.lemmatise(texts)
     labels = [int(r["candidate_id"]) for r in rows]
     words = kw.ctfidf(docs, labels, top_n=int(run.params.get("top_keywords", 10)))
+    labeller = Labeller(texts, name_hashes=run.params.get("label_name_hashes", []), seed=run.seed)
     n_reps = int(run.params.get("representatives", 5))
     for cid in candidate_ids:
         idx = np.array([i for i, lab in enumerate(labels) if lab == cid], dtype=np.int64)
@@ -354,11 +365,11 @@ def refresh(act: Action, run: Run, candidate_ids: Sequence[int], *, relabel: Seq
         except ThematicError:  # vectors unavailable: keep the members' order
             scores = np.zeros(len(rows), dtype=np.float32)
         reps = representatives(idx, scores, texts, n_reps)
-        kws = [w for w, _ in words.get(cid, [])]
+        kws = labeller.clean_keywords([w for w, _ in words.get(cid, [])])
         act.execute(
             "UPDATE cluster_candidates SET keywords = ?, representatives = ? WHERE id = ?",
             (json.dumps(kws), json.dumps([int(rows[i]["segment_id"]) for i in reps]), cid),
         )
         if cid in relabel:
-            act.execute("UPDATE cluster_candidates SET label = ? WHERE id = ?", (label_for(kws, reps, texts), cid))
+            act.execute("UPDATE cluster_candidates SET label = ? WHERE id = ?", (labeller.label(idx.tolist(), reps), cid))
 

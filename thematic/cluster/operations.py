@@ -12,7 +12,7 @@ from typing import Any
 
 from ..embed import Embedder
 from ..errors import Conflict, InvalidInput, NotFound
-from ..store import Action, Store
+from ..store import Action, Store, now
 from .candidates import Run, get_run, refresh, run_vectors
 from .pipeline import SampledKMeans
 
@@ -151,47 +151,121 @@ def reject_candidate(store: Store, candidate_id: int, *, actor: str | None = Non
         act.execute("UPDATE cluster_candidates SET status = 'rejected' WHERE id = ?", (candidate_id,))
 
 
+def members_by_fit(store: Store, candidate_id: int) -> list[tuple[int, str, float]]:
+    """The segments of a candidate (of a group: of its open children) as ``(segment_id, text, fit)``, best first.
+
+    ``fit`` is the segment's cosine similarity to its candidate's centroid in the run's embedding space (1 is the
+    centre; the lowest are the ones most worth a second look before accepting). Ties keep segment order.
+    """
+    row = store.query_one("SELECT level FROM cluster_candidates WHERE id = ?", (candidate_id,))
+    if row is None:
+        raise NotFound(f"no candidate theme {candidate_id}")
+    if row["level"] == 1:
+        where, args = "m.candidate_id = ?", (candidate_id,)
+    else:
+        where = ("m.candidate_id IN (SELECT id FROM cluster_candidates WHERE parent_id = ? AND status = 'open')")
+        args = (candidate_id,)
+    rows = store.query(
+        f"SELECT m.segment_id, s.text, m.score FROM cluster_members m JOIN segments s ON s.id = m.segment_id "
+        f"WHERE {where} ORDER BY m.score DESC, m.segment_id",
+        args,
+    )
+    return [(int(r[0]), str(r[1]), float(r[2])) for r in rows]
+
+
 def accept_candidate(
     store: Store, candidate_id: int, *, coder: str, parent_code_id: int | None = None, name: str | None = None,
+    exclude: Sequence[int] = (),
 ) -> int:
     """Make a candidate a code (under ``parent_code_id``) and code its segments for ``coder`` (origin "cluster").
 
-    Accepting a group makes a code for it and accepts each of its open candidates as a code beneath it.
-    Returns the new code's id.
+    ``exclude``: segments of the candidate the analyst left out after reviewing it (see :func:`members_by_fit`);
+    they are not coded, and the audit event records how many were left out. Accepting a group makes a code for it
+    and accepts each of its open candidates as a code beneath it (the exclusions apply to them too).
+    The new code's definition stays empty (a person writes definitions); the candidate's keywords, label, run
+    and model are kept beside it in ``code_provenance`` (see :func:`provenance`). Returns the new code's id.
     """
-    from ..codebook import add_code
-    from ..coding import apply_code_many
-
-    with store.action("cluster.accept", f"Accept candidate theme {candidate_id} as a code", actor=coder,
+    left_out = {int(s) for s in exclude}
+    summary = f"Accept candidate theme {candidate_id} as a code"
+    if left_out:
+        summary += f", leaving out {len(left_out)} segment(s)"
+    with store.action("cluster.accept", summary, actor=coder,
                       details={"candidate_id": candidate_id, "parent_code_id": parent_code_id}) as act:
-        row = _open(act, candidate_id, level=None)
-        code_name = _clean(name or row["label"]).replace("/", "\uff0f")
-        run = get_run(store, row["run_id"])
-        code_id = add_code(
-            store, code_name, parent_id=parent_code_id, definition=_definition(row, run),
-            examples=_examples(act, row), actor=coder,
-        )
-        if row["level"] == 1:
-            seg = [int(r[0]) for r in act.execute(
-                "SELECT segment_id FROM cluster_members WHERE candidate_id = ? ORDER BY segment_id", (candidate_id,))]
-            apply_code_many(store, seg, code_id, coder, origin="cluster")
-        else:
-            for child in act.execute(
-                "SELECT id FROM cluster_candidates WHERE parent_id = ? AND status = 'open' ORDER BY position, id",
-                (candidate_id,),
-            ).fetchall():
-                accept_candidate(store, int(child[0]), coder=coder, parent_code_id=code_id)
-        act.execute("UPDATE cluster_candidates SET status = 'accepted', code_id = ? WHERE id = ?",
-                    (code_id, candidate_id))
-        act.details.update({"code_id": code_id, "name": code_name})
+        code_id, excluded = _accept(act, store, candidate_id, coder, parent_code_id, name, left_out)
+        unknown = left_out - excluded
+        if unknown:
+            raise InvalidInput(
+                f"segment {min(unknown)} is not in candidate theme {candidate_id}; only its own segments can be left out"
+            )
+        act.details["excluded"] = len(excluded)
+        act.details["excluded_ids"] = sorted(excluded)[:200]
     return code_id
 
 
-def _definition(row: Any, run: Run) -> str:
-    words = json.loads(row["keywords"] or "[]")
-    kind = "group of candidate themes" if row["level"] == 0 else "candidate theme"
-    about = f" Keywords: {', '.join(words[:8])}." if words else ""
-    return f"Accepted {kind} from clustering run {run.id} (seed {run.seed}).{about}"
+def _accept(
+    act: Action, store: Store, candidate_id: int, coder: str, parent_code_id: int | None, name: str | None,
+    left_out: set[int],
+) -> tuple[int, set[int]]:
+    from ..codebook import add_code
+    from ..coding import apply_code_many
+
+    row = _open(act, candidate_id, level=None)
+    code_name = _clean(name or row["label"]).replace("/", "\uff0f")
+    run = get_run(store, row["run_id"])
+    code_id = add_code(store, code_name, parent_id=parent_code_id, examples=_examples(act, row), actor=coder)
+    excluded: set[int] = set()
+    if row["level"] == 1:
+        members = [int(r[0]) for r in act.execute(
+            "SELECT segment_id FROM cluster_members WHERE candidate_id = ? ORDER BY segment_id", (candidate_id,))]
+        excluded = left_out.intersection(members)
+        seg = [s for s in members if s not in excluded]
+        if not seg:
+            raise InvalidInput(
+                f"every segment of candidate theme {candidate_id} was left out: reject it instead of accepting it"
+            )
+        apply_code_many(store, seg, code_id, coder, origin="cluster")
+    else:
+        for child in act.execute(
+            "SELECT id FROM cluster_candidates WHERE parent_id = ? AND status = 'open' ORDER BY position, id",
+            (candidate_id,),
+        ).fetchall():
+            _, gone = _accept(act, store, int(child[0]), coder, code_id, None, left_out)
+            excluded |= gone
+    _record_provenance(act, row, run, code_id, len(excluded))
+    act.execute("UPDATE cluster_candidates SET status = 'accepted', code_id = ? WHERE id = ?",
+                (code_id, candidate_id))
+    act.details.setdefault("code_id", code_id)
+    act.details.setdefault("name", code_name)
+    return code_id, excluded
+
+
+def _record_provenance(act: Action, row: Any, run: Run, code_id: int, n_excluded: int) -> None:
+    """Where an accepted code came from, in its own table (never in the code's definition)."""
+    details = {
+        "kind": "group" if row["level"] == 0 else "candidate",
+        "model_id": run.model_id,
+        "seed": run.seed,
+        "params": run.params,
+        "excluded": n_excluded,
+    }
+    act.execute(
+        "INSERT INTO code_provenance (code_id, source, run_id, candidate_id, machine_label, keywords, details, "
+        "created_at) VALUES (?, 'cluster', ?, ?, ?, ?, ?, ?)",
+        (code_id, run.id, int(row["id"]), row["label"], row["keywords"] or "[]", json.dumps(details), now()),
+    )
+
+
+def provenance(store: Store, code_id: int) -> dict[str, Any] | None:
+    """Where a code made from a proposal came from (None for a code a person made): run, candidate, label,
+    keywords, model, seed, parameters and how many segments were left out on accepting."""
+    r = store.query_one("SELECT * FROM code_provenance WHERE code_id = ?", (code_id,))
+    if r is None:
+        return None
+    return {
+        "code_id": int(r["code_id"]), "source": r["source"], "run_id": r["run_id"], "candidate_id": r["candidate_id"],
+        "machine_label": r["machine_label"], "keywords": json.loads(r["keywords"] or "[]"),
+        "created_at": r["created_at"], **json.loads(r["details"] or "{}"),
+    }
 
 
 def _examples(act: Action, row: Any) -> list[str]:

@@ -13,7 +13,9 @@ who will review every candidate):
   every centroid there, counted;
 * vectorizer and c-TF-IDF: words lemmatised once per distinct word, stop words and form boilerplate removed,
   unigrams and bigrams, BERTopic's ``ClassTfidfTransformer(reduce_frequent_words=True)``;
-* representation: keywords and 3-5 representative segments (nearest the centroid, distinct texts);
+* representation: a label that is a short keyphrase in the respondents' own words (:mod:`.labels`), keywords
+  beside it, and 3-5 representative segments (nearest the centroid, distinct texts); no person's name is ever
+  part of a label or keyword;
 * second level: ward-linkage agglomerative clustering of the candidates' centroids into a few parents, each
   labelled by c-TF-IDF over its children's segments.
 
@@ -32,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from . import keywords as kw
+from .labels import Labeller
 
 Progress = Callable[[int, int, str], None]
 UNCLUSTERED = -1
@@ -242,8 +245,13 @@ def propose_clusters(
     seed: int = 42,
     params: Params | None = None,
     progress: Progress | None = None,
+    staff_names: Sequence[str] = (),
 ) -> Proposal:
-    """Candidate themes for ``texts`` (rows of ``vectors``, L2-normalised)."""
+    """Candidate themes for ``texts`` (rows of ``vectors``, L2-normalised).
+
+    ``staff_names``: people whose names must never appear in a label or keyword (names the name finder
+    recognises are left out too); only one-way fingerprints of the name words found are recorded.
+    """
     p = params or Params()
     report = progress or _noop
     t0 = time.perf_counter()
@@ -288,23 +296,24 @@ def propose_clusters(
         (0, X.shape[1] if X.ndim == 2 else 0), dtype=np.float32
     )
     scores = _cosine_to_centroid(X, labels, centroids) if k_found else np.zeros(n, dtype=np.float32)
+    labeller = Labeller(texts, staff_names=staff_names, seed=seed)
     candidates = []
     for c in range(k_found):
         members = np.nonzero(labels == c)[0]
         reps = representatives(members, scores, texts, p.representatives)
-        words = [w for w, _ in topic_words.get(c, [])][: p.top_keywords]
-        wordy = sum(1 for i in members if docs[i]) / max(len(members), 1)
-        label = label_for(words if wordy >= 0.5 else [], reps, texts)  # mostly stop-word answers: quote one
+        words = labeller.clean_keywords([w for w, _ in topic_words.get(c, [])])[: p.top_keywords]
+        label = labeller.label(members.tolist(), reps)
         candidates.append(Node(c, label, words, members.tolist(), reps))
     report(4, steps, "Clustering: grouping candidates")
-    groups = _groups(candidates, centroids, docs, labels, p, seed)
+    groups = _groups(candidates, centroids, docs, labels, p, seed, labeller)
     unclustered = None
     if (labels == UNCLUSTERED).any():
         members = np.nonzero(labels == UNCLUSTERED)[0]
         first = members[: p.representatives].tolist()
         unclustered = Node(-1, "Unclustered", [], members.tolist(), first, unclustered=True)
     report(steps, steps, "Clustering: done")
-    params = p.to_dict() | {"n_candidates_used": k_found, "n_groups_used": len(groups)}
+    params = p.to_dict() | {"n_candidates_used": k_found, "n_groups_used": len(groups),
+                            "label_name_hashes": labeller.name_fingerprints()}
     return Proposal(labels, scores, candidates, groups, unclustered, params, time.perf_counter() - t0)
 
 
@@ -372,19 +381,9 @@ def representatives(members: np.ndarray, scores: np.ndarray, texts: Sequence[str
     return picked
 
 
-def label_for(words: Sequence[str], reps: Sequence[int], texts: Sequence[str]) -> str:
-    """Keywords make the label; a cluster of stop-word answers ("Nothing.") is named by its typical answer."""
-    if words:
-        return kw.make_label(words)
-    if reps:
-        quote = " ".join(texts[reps[0]].split())
-        more = "\u2026" if len(quote) > 60 else ""
-        return "\u201c" + quote[:60] + more + "\u201d"
-    return "Unlabelled"
-
-
 def _groups(
-    candidates: list[Node], centroids: np.ndarray, docs: list[list[str]], labels: np.ndarray, p: Params, seed: int
+    candidates: list[Node], centroids: np.ndarray, docs: list[list[str]], labels: np.ndarray, p: Params, seed: int,
+    labeller: Labeller,
 ) -> list[Node]:
     k = len(candidates)
     g = auto_groups(k) if p.n_groups is None else min(p.n_groups, k)
@@ -405,9 +404,8 @@ def _groups(
             candidates[i].parent = gi
         members = sorted(m for i in children for m in candidates[i].members)
         reps = [candidates[i].representatives[0] for i in children if candidates[i].representatives][:5]
-        gw = [w for w, _ in words.get(gi, [])]
-        fallback = candidates[children[0]].label
-        label = kw.make_label(gw, fallback=fallback) if gw else fallback
+        gw = labeller.clean_keywords([w for w, _ in words.get(gi, [])])
+        label = labeller.label(members, reps)
         groups.append(Node(gi, label, gw, members, reps, children=children))
     groups.sort(key=lambda node: node.index)
     return groups
