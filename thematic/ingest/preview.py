@@ -86,7 +86,7 @@ def mapping_from_roles(
         id_column=ids[0] if ids else None,
         question_columns=tuple(by_role.get("question_key" if layout == "long" else "question", [])),
         meta_columns=tuple(by_role.get("meta", [])),
-        answer_column=(answers or [None])[0] if layout == "long" else None,
+        answer_column=answers[0] if layout == "long" and answers else None,
         sheet=sheet,
         header_row=header_row,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import InvalidInput
@@ -30,7 +30,7 @@ def backup_team(team: Team, dest: str | Path, *, stamp: bool = True) -> BackupRe
     """Copy every project (online backup) and the accounts into ``dest`` (a new ``<dest>/<UTC time>/`` folder
     unless ``stamp`` is False, in which case ``dest`` must not exist yet)."""
     root = Path(dest).expanduser()
-    folder = root / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") if stamp else root
+    folder = root / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") if stamp else root
     if folder.resolve().is_relative_to(team.path.resolve()):
         raise InvalidInput(f"{folder}: put backups outside the team folder")
     if folder.exists():
