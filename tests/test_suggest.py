@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from thematic import embed
+
 from tests.conftest import REPO, dump
 from tests.helpers import make_corpus
 from thematic import suggest as sg
@@ -217,7 +219,8 @@ codes:
 
 @pytest.fixture
 def cli_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, dict[tuple[str, str, int], int]]:
-    monkeypatch.setattr(sg, "_default", HashingEmbedder(dim=512))
+    fake = HashingEmbedder(dim=512)
+    monkeypatch.setattr(embed, "default_embedder", lambda **_: fake)
     db = tmp_path / "p.db"
     with Store(db) as s:
         seg = make_corpus(s, FORMS)

