@@ -8,12 +8,12 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from tests.helpers import make_corpus
 from thematic import cluster as cl
 from thematic.cluster import keywords as kw
-from thematic.cluster.pipeline import Params, auto_k, propose_clusters
+from thematic.cluster.pipeline import Params, propose_clusters
 from thematic.embed import HashingEmbedder
 from thematic.store import Store
-from tests.helpers import make_corpus
 
 TOPICS = {
     "food": ["the food was cold", "lovely food and hot drinks", "poor choice of meals", "tasty meals and snacks"],

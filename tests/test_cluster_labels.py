@@ -8,13 +8,12 @@ from collections import Counter
 
 import pytest
 
-from tests.test_cluster import TOPICS, texts_for, vectors
+from tests.test_cluster import TOPICS, corpus, texts_for, vectors
+from tests.test_cluster_ops import EMB
 from thematic import cluster as cl
 from thematic.cluster.labels import Labeller
 from thematic.cluster.pipeline import propose_clusters
 from thematic.store import Store
-from tests.test_cluster_ops import EMB
-from tests.test_cluster import corpus
 
 
 def words_of(text: str) -> list[str]:
