@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from thematic.cluster import candidates as cands
+from thematic import cluster
 from thematic.cluster import map as cmap
 from thematic.store import Store
 
@@ -32,8 +32,8 @@ def show(store: Store, run_id: int) -> None:
     """The provenance line of the run, and its map of candidates on request."""
     from . import store as ui_store
 
-    run = cands.get_run(store, run_id)
-    st.caption(cands.describe_run(run))
+    run = cluster.get_run(store, run_id)
+    st.caption(cluster.describe_run(run))
     if not st.toggle("Map of candidate themes", key=f"cl_map_{run_id}",
                      help="Candidates near each other say similar things; bubble area is the number of segments"):
         return
