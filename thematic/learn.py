@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 #: Strength of the pull towards the codebook prototypes (in units of one coded segment's loss).
-ALPHA = 2.0
+ALPHA = 0.2
 MAX_ITER_COLD = 60
-MAX_ITER_WARM = 15
+MAX_ITER_WARM = 6
 
 
 @dataclass
@@ -90,8 +90,12 @@ def fit(
         gb = g.sum(axis=0)
         return value, np.concatenate([gW.ravel(), gb]).astype(np.float64)
 
-    res = minimize(loss, start, jac=True, method="L-BFGS-B",
-                   options={"maxiter": MAX_ITER_WARM if use_warm else MAX_ITER_COLD})
+    from threadpoolctl import threadpool_limits
+
+    # small matrices: one BLAS thread is several times faster than many fighting over the cores
+    with threadpool_limits(1):
+        res = minimize(loss, start, jac=True, method="L-BFGS-B",
+                       options={"maxiter": MAX_ITER_WARM if use_warm else MAX_ITER_COLD})
     theta = res.x
     W = theta[: c * d].reshape(c, d).astype(np.float32)
     b = theta[c * d :].astype(np.float32)
