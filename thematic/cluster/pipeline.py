@@ -391,11 +391,11 @@ def propose_clusters(
         first = members[: p.representatives].tolist()
         unclustered = Node(-1, "Unclustered", [], members.tolist(), first, unclustered=True)
     report(steps, steps, "Clustering: done")
-    params = p.to_dict() | {"n_candidates_used": k_found, "n_groups_used": len(groups),
-                            "k_rule": choice.rule, "k_reason": choice.reason,
-                            "k_scores": {str(a): round(b, 4) for a, b in choice.scores.items()},
-                            "label_name_hashes": labeller.name_fingerprints()}
-    return Proposal(labels, scores, candidates, groups, unclustered, params, time.perf_counter() - t0)
+    recorded = p.to_dict() | {"n_candidates_used": k_found, "n_groups_used": len(groups),
+                              "k_rule": choice.rule, "k_reason": choice.reason,
+                              "k_scores": {str(a): round(b, 4) for a, b in choice.scores.items()},
+                              "label_name_hashes": labeller.name_fingerprints()}
+    return Proposal(labels, scores, candidates, groups, unclustered, recorded, time.perf_counter() - t0)
 
 
 def _fit_bertopic(
