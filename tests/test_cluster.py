@@ -254,3 +254,14 @@ def test_analyst_k_wins_and_the_choice_is_recorded() -> None:
     auto = propose_clusters(x, texts, seed=0, params=Params(n_groups=0, use_bertopic=False))
     assert len(auto.candidates) == 6 and auto.params["k_rule"] == "silhouette"
     assert auto.params["k_scores"] and "k=6" in auto.params["k_reason"]
+
+
+def test_without_clear_groups_k_stays_between_the_size_rule_and_twice_it() -> None:
+    from thematic.cluster.pipeline import CLEAR_STRUCTURE, auto_k, choose_k
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(500, 32))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)  # no structure at all
+    got = choose_k(x, seed=1)
+    assert max(got.scores.values()) < CLEAR_STRUCTURE and "no clear groups" in got.reason
+    assert auto_k(500) <= got.k <= 2 * auto_k(500)

@@ -102,6 +102,11 @@ def auto_k(n: int) -> int:
     return int(min(60, max(2, round(1.2 * n**0.4)), max(2, n // 4)))
 
 
+#: Mean silhouette from which vectors count as having clear groups (Kaufman & Rousseeuw: below 0.25, no
+#: substantial structure).
+CLEAR_STRUCTURE = 0.25
+
+
 @dataclass(frozen=True)
 class KChoice:
     """How many candidates, by which rule, why (one sentence), and the criterion at each k tried."""
@@ -128,8 +133,13 @@ def choose_k(
     """Choose the number of candidates from the vectors.
 
     ``silhouette``: k-means (2 seeded starts) for each k in :func:`k_range` on a seeded sample of at most
-    ``sample`` rows, and the k with the best mean silhouette (cosine) of the sample. The range's upper end is the
-    review load: no more than ``k_max`` candidates and at least ``per_candidate`` segments each on average.
+    ``sample`` rows, scored by the mean silhouette (cosine) of the sample. The range's upper end is the review
+    load: no more than ``k_max`` candidates and at least ``per_candidate`` segments each on average. When the
+    vectors have clear groups (best silhouette >= :data:`CLEAR_STRUCTURE`, Kaufman & Rousseeuw's threshold for
+    structure), the best k is taken. Free-text feedback rarely has them (MiniLM silhouettes of 0.05-0.10 on the
+    NHS data): there is then no natural number, and the best silhouette is taken between the size rule's k
+    (:func:`auto_k`) and twice that, so that themes come out fine enough to merge rather than mixed (merging
+    candidates is quicker for an analyst than splitting them).
     ``size``: the former rule, a power law of the number of segments (:func:`auto_k`).
     """
     n = len(X)
@@ -158,16 +168,34 @@ def choose_k(
 
     for k in ks:
         score(k)
-    best = max(scores, key=lambda k: (round(scores[k], 4), -k))
-    i = ks.index(best)  # a coarse grid: try every k between the best's neighbours too
-    for k in range(ks[max(i - 1, 0)] + 1, ks[min(i + 1, len(ks) - 1)]):
-        if k not in scores:
+    def refine(pool: list[int]) -> int:
+        best = max(pool, key=lambda k: (round(scores[k], 4), -k))
+        grid = sorted(pool)
+        i = grid.index(best)  # a coarse grid: try every k between the best's neighbours too
+        for k in range(grid[max(i - 1, 0)] + 1, grid[min(i + 1, len(grid) - 1)]):
+            if k not in scores:
+                score(k)
+                pool.append(k)
+        return max(pool, key=lambda k: (round(scores[k], 4), -k))
+
+    best = refine(list(scores))
+    bound = f"at most {max(ks)} candidates, {per_candidate}+ segments each"
+    where = "; sample of " + str(len(rows)) if n > sample else ""
+    if scores[best] >= CLEAR_STRUCTURE:
+        reason = (f"chosen by silhouette: clear groups, best {scores[best]:.3f} at k={best} over "
+                  f"k={min(ks)}..{max(ks)} ({bound}{where})")
+        return KChoice(best, "silhouette", reason, scores)
+    lo = min(auto_k(n), max(ks))
+    hi = min(2 * lo, max(ks))
+    band = [k for k in ks if lo <= k <= hi] or [min(ks, key=lambda k: abs(k - lo))]
+    for k in (lo, hi):
+        if k not in scores and k < distinct:
             score(k)
-    best = max(scores, key=lambda k: (round(scores[k], 4), -k))
-    ks = sorted(scores)
-    bound = "at most {} candidates, {}+ segments each".format(max(ks), per_candidate)
-    reason = (f"chosen by silhouette: best {scores[best]:.3f} at k={best} over k={min(ks)}..{max(ks)} "
-              f"({bound}{'; sample of ' + str(len(rows)) if n > sample else ''})")
+            band.append(k)
+    best = refine(sorted(set(band)))
+    reason = (f"chosen by silhouette within k={lo}..{hi}: no clear groups (best silhouette "
+              f"{max(scores.values()):.3f} < {CLEAR_STRUCTURE}), so between the size rule and twice it, best "
+              f"{scores[best]:.3f} at k={best} ({bound}{where})")
     return KChoice(best, "silhouette", reason, scores)
 
 
