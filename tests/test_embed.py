@@ -152,3 +152,16 @@ def test_onnx_and_pytorch_vectors_agree(tmp_path, monkeypatch: pytest.MonkeyPatc
     again = MiniLMEmbedder(backend="onnx").encode(texts[:2])
     assert next(tmp_path.rglob("model.onnx")).stat().st_mtime_ns == exported  # reused, not re-exported
     assert np.allclose(again, a[:2], atol=1e-5)
+
+
+def test_device_auto_falls_back_to_the_cpu_and_cuda_without_a_gpu_is_one_line(monkeypatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    m = MiniLMEmbedder(device="auto")
+    assert m.device == "cpu" and m.backend == "onnx"
+    with pytest.raises(InvalidInput, match="no CUDA GPU"):
+        MiniLMEmbedder(device="cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    gpu = MiniLMEmbedder(device="auto")  # with a GPU: PyTorch in float16 there, the same model id
+    assert gpu.device == "cuda" and gpu.backend == "torch" and gpu.model_id == embed.MINILM_ID

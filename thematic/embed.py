@@ -100,15 +100,18 @@ def resolve_device(device: str = "auto") -> str:
     """``auto``: CUDA when torch sees a GPU (torch is imported only to ask), else the CPU."""
     if device not in DEVICES:
         raise InvalidInput(f"unknown device {device!r} (auto, cpu or cuda)")
-    if device != "auto":
+    if device == "cpu":
         return device
     import importlib.util
 
-    if importlib.util.find_spec("torch") is None:
-        return "cpu"
-    import torch
+    gpu = False
+    if importlib.util.find_spec("torch") is not None:
+        import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+        gpu = bool(torch.cuda.is_available())
+    if device == "cuda" and not gpu:
+        raise InvalidInput("device cuda: torch sees no CUDA GPU on this machine (use auto or cpu)")
+    return "cuda" if gpu else "cpu"
 
 
 def resolve_backend(backend: str = "auto", device: str = "cpu") -> str:
