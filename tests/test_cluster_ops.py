@@ -151,7 +151,7 @@ def test_cli_cluster_writes_the_json_shape(tmp_path: Path, monkeypatch: pytest.M
     path = tmp_path / "p.db"
     with Store(path) as s:
         corpus(s, 30)
-    monkeypatch.setattr(embed, "default_embedder", lambda: HashingEmbedder(dim=128))
+    monkeypatch.setattr(embed, "default_embedder", lambda **_: HashingEmbedder(dim=128))
     out = tmp_path / "candidates.json"
     assert main(["cluster", str(path), "--question", "2", "--seed", "3", "--out", str(out)]) == 0
     table = capsys.readouterr().out
@@ -250,3 +250,23 @@ def test_migration_moves_the_old_machine_definition_out(tmp_path: Path) -> None:
         assert prov is not None and prov["run_id"] == run.id and prov["candidate_id"] == cand.id
         assert prov["keywords"] == cand.keywords and prov["migrated_definition"] == machine
         assert cl.provenance(s, 51) is None and cl.provenance(s, 52) is None
+
+
+def test_cli_cluster_says_how_k_was_chosen_and_draws_the_map(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys) -> None:
+    path = tmp_path / "p.db"
+    with Store(path) as s:
+        corpus(s, 30)
+    monkeypatch.setattr(embed, "default_embedder", lambda **_: HashingEmbedder(dim=128))
+    staff = tmp_path / "staff.txt"
+    staff.write_text("Zorbet Quill\n", encoding="utf-8")
+    picture = tmp_path / "map.svg"
+    assert main(["cluster", str(path), "--staff-names", str(staff), "--map", str(picture)]) == 0
+    out = capsys.readouterr().out
+    assert "chosen by silhouette" in out and "seed 42" in out
+    assert picture.read_bytes().lstrip().startswith(b"<?xml")
+    before = path.read_bytes()
+    assert main(["cluster", str(path), "--map", str(tmp_path / "map.gif")]) == 2
+    assert main(["cluster", str(path), "--staff-names", str(tmp_path / "none.txt")]) == 2
+    assert main(["cluster", str(path), "--candidates", "0"]) == 2
+    assert path.read_bytes() == before

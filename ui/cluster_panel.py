@@ -137,6 +137,7 @@ def render(store: Store) -> None:
     run_id = st.selectbox("Run", ids, format_func=lambda i: _run_label(next(r for r in runs if r.id == i)),
                           key="cl_run_pick")
     with guard():
+        __import__("ui.cluster_map").cluster_map.show(store, int(run_id))  # provenance line + map of candidates
         cands = _candidates(ui_store.version(store), int(run_id))
         _cards(store, cands)
 

@@ -3,7 +3,7 @@
 Public API::
 
     run = propose(store, question_id=None, seed=42, embedder=None, params=None, progress=None, actor=None)
-    runs(store); latest_run(store); get_run(store, run_id)
+    runs(store); latest_run(store); get_run(store, run_id); describe_run(run)  # provenance, one line
     candidates(store, run_id)             # groups (level 0) and candidates (level 1) with their figures
     segment_ids(store, candidate_id); assignments(store, run_id)
     merge_candidates(store, [a, b, ...]); split_candidate(store, cand_id, k=2)
@@ -24,13 +24,14 @@ from .candidates import (
     Run,
     assignments,
     candidates,
-    status_counts,
+    describe_run,
     get_candidate,
     get_run,
     latest_run,
     propose,
     runs,
     segment_ids,
+    status_counts,
 )
 from .operations import (
     accept_candidate,
@@ -45,7 +46,6 @@ from .operations import (
 from .pipeline import Params, Proposal, propose_clusters
 
 __all__ = [
-    "status_counts",
     "Candidate",
     "Params",
     "Proposal",
@@ -53,6 +53,7 @@ __all__ = [
     "accept_candidate",
     "assignments",
     "candidates",
+    "describe_run",
     "get_candidate",
     "get_run",
     "latest_run",
@@ -67,4 +68,5 @@ __all__ = [
     "runs",
     "segment_ids",
     "split_candidate",
+    "status_counts",
 ]

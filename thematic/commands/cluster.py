@@ -16,21 +16,52 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("project")
     p.add_argument("--question", default=None, help="only this question (its key, label or position number)")
     p.add_argument("--seed", type=int, default=42, help="random seed (the same seed gives the same candidates)")
-    p.add_argument("--candidates", type=int, default=None, help="number of candidates (default: from the data size)")
+    p.add_argument("--candidates", type=int, default=None,
+                   help="number of candidates (default: chosen from the data, see --k-rule)")
+    p.add_argument("--k-rule", choices=("silhouette", "size"), default="silhouette",
+                   help="how the number is chosen: the best silhouette of the vectors up to --max-candidates "
+                   "(default), or the former power law of the number of segments")
+    p.add_argument("--max-candidates", type=int, default=60, help="the most candidates to review (default 60)")
+    p.add_argument("--staff-names", metavar="FILE", default=None,
+                   help="a file of staff names, one a line: never used in labels or keywords (found names never are)")
+    p.add_argument("--backend", choices=("auto", "onnx", "onnx-int8", "torch"), default="auto",
+                   help="embedding backend (default auto: ONNX Runtime when installed, else PyTorch)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu",
+                   help="where to embed (auto: a CUDA GPU when torch sees one)")
+    p.add_argument("--map", metavar="FILE", default=None, help="also draw the map of candidates (.svg or .png)")
     p.add_argument("--out", default=None, help="write the candidates and assignments as JSON to this file")
     p.add_argument("--actor", default=None, help="name recorded in the audit trail")
     p.set_defaults(func=cmd_cluster)
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
-    from ..cluster import Params, assignments, candidates, propose
+    from .. import embed
+    from ..cluster import Params, assignments, candidates, describe_run, propose
+    from ..cluster import map as cmap
     from ..corpus import question_by_ref
+    from ..errors import InvalidInput
+    from ..redact import read_staff_names
 
+    if args.candidates is not None and args.candidates < 1:
+        raise InvalidInput(f"--candidates must be at least 1 (got {args.candidates})")
+    if args.max_candidates < 2:
+        raise InvalidInput(f"--max-candidates must be at least 2 (got {args.max_candidates})")
+    if args.map and Path(args.map).suffix.lower() not in (".svg", ".png"):
+        raise InvalidInput("--map must name an .svg or .png file", path=args.map)
+    for target in (args.out, args.map):
+        if target and not Path(target).resolve().parent.is_dir():
+            raise InvalidInput("the folder for this file does not exist", path=target)
+    staff = read_staff_names(args.staff_names) if args.staff_names else []
+    default = args.backend == "auto" and args.device == "cpu"
+    emb = embed.default_embedder() if default else embed.default_embedder(backend=args.backend, device=args.device)
     with open_store(args.project) as store:
         qid = question_by_ref(store, args.question).id if args.question is not None else None
-        params = Params(n_candidates=args.candidates)
+        params = Params(n_candidates=args.candidates, k_rule=args.k_rule, k_max=args.max_candidates)
         run = propose(store, question_id=qid, seed=args.seed, params=params, progress=progress_line(),
-                      actor=args.actor)
+                      actor=args.actor, embedder=emb, staff_names=staff)
+        if args.map:
+            picture = cmap.render(cmap.candidate_map(store, run.id, embedder=emb), Path(args.map).suffix.lower()[1:],
+                                  title=f"Run {run.id}")
         cands = candidates(store, run.id)
         assigned = assignments(store, run.id)
         segs: dict[int, list[int]] = {}
@@ -38,8 +69,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
             segs.setdefault(a["candidate_id"], []).append(a["segment_id"])
     leaves = [c for c in cands if c.level == 1]
     groups = {c.id: c for c in cands if c.level == 0}
-    print(f"run {run.id}: {len(leaves)} candidates in {len(groups)} groups from {run.n_segments} segments "
-          f"(model {run.model_id}, seed {run.seed})")
+    print(describe_run(run))
     print(f"{'id':>6} {'size':>6} {'resp.':>6}  label")
     for g in groups.values():
         print(f"{g.id:>6} {g.size:>6} {g.respondents:>6}  {g.label.upper()}")
@@ -64,4 +94,10 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
         tmp.replace(out)
         print(f"wrote {out}", file=sys.stderr)
+    if args.map:
+        out = Path(args.map)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_bytes(picture)
+        tmp.replace(out)
+        print(f"wrote the map of candidates to {out}", file=sys.stderr)
     return 0
