@@ -50,6 +50,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 Progress = Callable[[int, int, str], None]
 
+
+def _no_progress(done: int, total: int, message: str = "") -> None:
+    return None
+
 ZERO_SHOT = "zero-shot"
 FEW_SHOT = "few-shot"
 #: Softmax temperature on cosine similarities (log-loss minimum on the NHS benchmark, 9 categories).
@@ -387,16 +391,23 @@ def suggest(
     """
     if top < 1:
         raise InvalidInput(f"top must be at least 1 (got {top})")
-    report = progress or (lambda done, total, message="": None)
+    report: Progress = progress or _no_progress
     emb = embedder or embed.default_embedder()
     ids = _segment_ids(store, segment_ids, question_id)
     if not ids:
         return []
-    model = code_model(store, embedder=emb, progress=lambda d, t, m="": report(d, t, "Embedding the codebook"))
+
+    def codebook_progress(done: int, total: int, message: str = "") -> None:
+        report(done, total, "Embedding the codebook")
+
+    def segment_progress(done: int, total: int, message: str = "") -> None:
+        report(min(done, total), total, "Embedding segments")
+
+    model = code_model(store, embedder=emb, progress=codebook_progress)
     learned, few = coder_model(store, model, coder, embedder=emb)
     total = len(ids)
     _, vecs = embed_segments(
-        store, ids, embedder=emb, progress=lambda d, t, m="": report(min(d, t), t, "Embedding segments")
+        store, ids, embedder=emb, progress=segment_progress
     )
     excluded = _excluded(store, coder, ids)
     out: list[Suggestion] = []

@@ -28,15 +28,7 @@ _POSSESSIVE = re.compile(r"'s\b")
 #: Words that say nothing about a theme in feedback forms (lemmas), contractions written without their
 #: apostrophe, and redaction placeholders ("XXXX", "[name]").
 BOILERPLATE = frozenset(
-    """
-    workshop course session day today really found find nothing thing things lot bit just also
-    feel felt think thought did does doing got get etc ok okay yes no none n/a na overall actually
-    quite very much many would could should will can able make made way time today's everything
-    anything something
-    dont don't cant can't im i'm ive i've didnt didn't doesnt doesn't wont won't isnt isn't wasnt wasn't
-    couldnt couldn't wouldnt wouldn't shouldnt shouldn't youre you're theyre they're thats that's nope yeah
-    xxxx xxx redacted name
-    """.split()
+    ["workshop", "course", "session", "day", "today", "really", "found", "find", "nothing", "thing", "things", "lot", "bit", "just", "also", "feel", "felt", "think", "thought", "did", "does", "doing", "got", "get", "etc", "ok", "okay", "yes", "no", "none", "n/a", "na", "overall", "actually", "quite", "very", "much", "many", "would", "could", "should", "will", "can", "able", "make", "made", "way", "time", "today's", "everything", "anything", "something", "dont", "don't", "cant", "can't", "im", "i'm", "ive", "i've", "didnt", "didn't", "doesnt", "doesn't", "wont", "won't", "isnt", "isn't", "wasnt", "wasn't", "couldnt", "couldn't", "wouldnt", "wouldn't", "shouldnt", "shouldn't", "youre", "you're", "theyre", "they're", "thats", "that's", "nope", "yeah", "xxxx", "xxx", "redacted", "name"]
 )
 #: Lemmas kept although sklearn lists them as stop words (they carry meaning in feedback).
 KEEP = frozenset({"well", "help", "found", "alone", "together", "full", "empty"}) - BOILERPLATE
@@ -122,7 +114,7 @@ def ctfidf(
     if not classes:
         return {}
     rows_kept = np.nonzero(keep)[0]
-    joined = [" ".join(docs[i]) for i in rows_kept]
+    joined = [" ".join(docs[int(i)]) for i in rows_kept]
     n = len(joined)
     vec = CountVectorizer(
         analyzer="word",

@@ -42,7 +42,8 @@ def _missing_paths(store: Store, cb: object) -> int:
     from ..codebook import list_codes
 
     have = {tuple(p.casefold() for p in c.path) for c in list_codes(store)}
-    return sum(1 for path, _ in cb.walk() if tuple(p.casefold() for p in path) not in have)  # type: ignore[attr-defined]
+    walk = cb.walk()  # type: ignore[attr-defined]
+    return sum(1 for path, _ in walk if tuple(p.casefold() for p in path) not in have)
 
 
 def cmd_suggest(args: argparse.Namespace) -> int:
