@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from thematic import embed
 from thematic import suggest as sg
 from thematic.adjudicate import decide
 from thematic.cli import main
@@ -68,7 +69,8 @@ def test_write_csv_guards_header_and_rows(tmp_path: Path) -> None:
 def hostile_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A project whose form ids, metadata field names and values, question text, answers, code names, coder
     names and adjudication rationale are all formula-shaped."""
-    monkeypatch.setattr(sg, "_default", HashingEmbedder(dim=256))
+    fake = HashingEmbedder(dim=256)
+    monkeypatch.setattr(embed, "default_embedder", lambda **_: fake)
     sg.clear_caches()
     db = tmp_path / "p.db"
     question = "\n=1+1 What helped?"
