@@ -167,41 +167,22 @@ class Table:
         return [[pct(n, self.column_bases[j]) for j, n in enumerate(row)] for row in self.counts]
 
 
-def crosstab(store: Store, field_name: str, *, unit: str = "respondents", coder: str | None = None,
-             codes: Sequence[int] | None = None, max_depth: int | None = None) -> Table:
-    """Codes (rows, in tree order, each with its subcodes rolled up) by the values of a metadata field (columns,
-    most common first, :data:`MISSING` last): how many respondents (or segments) were coded with the code among
-    those with the value."""
+def _check_unit(unit: str) -> None:
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {UNITS}")
-    values = meta_counts(store, field_name)
-    if unit == "respondents":
-        columns, bases = [v for v, _ in values], [n for _, n in values]
-    else:
-        seg_rows = store.query(
-            "SELECT coalesce(nullif(trim(m.value), ''), ?) AS v, count(*) FROM segments s "
-            "JOIN answers a ON a.id = s.answer_id LEFT JOIN form_meta m ON m.form_id = a.form_id AND m.field = ? "
-            "GROUP BY v", (MISSING, field_name))
-        by_value = {str(r[0]): int(r[1]) for r in seg_rows}
-        columns = [v for v, _ in values if v in by_value]
-        bases = [by_value[v] for v in columns]
-    col_index = {v: j for j, v in enumerate(columns)}
-    what = "count(DISTINCT a.form_id)" if unit == "respondents" else "count(DISTINCT c.segment_id)"
-    params: list[Any] = [MISSING, field_name]
-    coder_clause = ""
-    if coder is not None:
-        coder_clause = "AND c.coder_id = (SELECT id FROM coders WHERE name = ?)"
-        params.append(coder)
-    cells: dict[int, dict[str, int]] = {}
-    totals: dict[int, int] = {}
-    sql = (_ANCESTORS + f"SELECT anc.ancestor, coalesce(nullif(trim(m.value), ''), ?) AS v, {what} "
-           "FROM codings c JOIN anc ON anc.code_id = c.code_id JOIN segments s ON s.id = c.segment_id "
-           "JOIN answers a ON a.id = s.answer_id LEFT JOIN form_meta m ON m.form_id = a.form_id AND m.field = ? "
-           f"WHERE 1 = 1 {coder_clause} GROUP BY anc.ancestor, v")
-    for r in store.query(sql, params):
-        cells.setdefault(int(r[0]), {})[str(r[1])] = int(r[2])
-    for cid, per in cells.items():
-        totals[cid] = sum(per.values())  # a form has one value per field, so this is the code's total
+
+
+def _coder_filter(coder: str | None) -> tuple[str, list[Any]]:
+    """The SQL clause (and its parameters) that keeps only ``coder``'s codings; empty when ``coder`` is None."""
+    if coder is None:
+        return "", []
+    return "AND c.coder_id = (SELECT id FROM coders WHERE name = ?)", [coder]
+
+
+def _chosen_codes(store: Store, codes: Sequence[int] | None,
+                  max_depth: int | None) -> tuple[list[Code], dict[int, str]]:
+    """The codes in tree order, kept to ``codes`` and ``max_depth``, with every code's outline number (numbered
+    over the whole tree, so a filtered table keeps each code's number)."""
     chosen = _codes(store)
     numbers = outline_numbers(chosen)
     if codes is not None:
@@ -209,6 +190,42 @@ def crosstab(store: Store, field_name: str, *, unit: str = "respondents", coder:
         chosen = [c for c in chosen if c.id in keep]
     if max_depth is not None:
         chosen = [c for c in chosen if c.depth <= max_depth]
+    return chosen, numbers
+
+
+def _crosstab_columns(store: Store, field_name: str, unit: str) -> tuple[list[str], list[int]]:
+    """The crosstab's columns (the field's values, most common first) and each column's base."""
+    values = meta_counts(store, field_name)
+    if unit == "respondents":
+        return [v for v, _ in values], [n for _, n in values]
+    seg_rows = store.query(
+        "SELECT coalesce(nullif(trim(m.value), ''), ?) AS v, count(*) FROM segments s "
+        "JOIN answers a ON a.id = s.answer_id LEFT JOIN form_meta m ON m.form_id = a.form_id AND m.field = ? "
+        "GROUP BY v", (MISSING, field_name))
+    by_value = {str(r[0]): int(r[1]) for r in seg_rows}
+    columns = [v for v, _ in values if v in by_value]
+    return columns, [by_value[v] for v in columns]
+
+
+def _crosstab_cells(store: Store, field_name: str, unit: str, coder: str | None) -> dict[int, dict[str, int]]:
+    """For each code (subcodes rolled up), the respondents or segments coded with it per value of the field."""
+    what = "count(DISTINCT a.form_id)" if unit == "respondents" else "count(DISTINCT c.segment_id)"
+    coder_clause, coder_params = _coder_filter(coder)
+    params: list[Any] = [MISSING, field_name, *coder_params]
+    cells: dict[int, dict[str, int]] = {}
+    sql = (_ANCESTORS + f"SELECT anc.ancestor, coalesce(nullif(trim(m.value), ''), ?) AS v, {what} "
+           "FROM codings c JOIN anc ON anc.code_id = c.code_id JOIN segments s ON s.id = c.segment_id "
+           "JOIN answers a ON a.id = s.answer_id LEFT JOIN form_meta m ON m.form_id = a.form_id AND m.field = ? "
+           f"WHERE 1 = 1 {coder_clause} GROUP BY anc.ancestor, v")
+    for r in store.query(sql, params):
+        cells.setdefault(int(r[0]), {})[str(r[1])] = int(r[2])
+    return cells
+
+
+def _crosstab_counts(chosen: Sequence[Code], cells: dict[int, dict[str, int]],
+                     columns: Sequence[str]) -> list[list[int]]:
+    """One row of counts per chosen code, laid out in ``columns`` order."""
+    col_index = {v: j for j, v in enumerate(columns)}
     counts = []
     for c in chosen:
         row = [0] * len(columns)
@@ -216,47 +233,48 @@ def crosstab(store: Store, field_name: str, *, unit: str = "respondents", coder:
             if v in col_index:
                 row[col_index[v]] = n
         counts.append(row)
+    return counts
+
+
+def _crosstab_note(field_name: str, unit: str, coder: str | None) -> str:
     unit_word = "respondents (distinct forms)" if unit == "respondents" else "segments"
+    return (f"Counts are {unit_word} coded with the code or a code below it"
+            + (f" by {coder}" if coder else "") + f". Row %: of the code's total; column %: of the {unit_word} "
+            f"with that {field_name}. {MISSING}: forms without a {field_name}.")
+
+
+def crosstab(store: Store, field_name: str, *, unit: str = "respondents", coder: str | None = None,
+             codes: Sequence[int] | None = None, max_depth: int | None = None) -> Table:
+    """Codes (rows, in tree order, each with its subcodes rolled up) by the values of a metadata field (columns,
+    most common first, :data:`MISSING` last): how many respondents (or segments) were coded with the code among
+    those with the value."""
+    _check_unit(unit)
+    columns, bases = _crosstab_columns(store, field_name, unit)
+    cells = _crosstab_cells(store, field_name, unit, coder)
+    # a form has one value per field, so the sum over values is the code's total
+    totals = {cid: sum(per.values()) for cid, per in cells.items()}
+    chosen, numbers = _chosen_codes(store, codes, max_depth)
     return Table(
         title=f"Codes by {field_name}",
         rows=[c.path_str for c in chosen],
         columns=columns,
-        counts=counts,
+        counts=_crosstab_counts(chosen, cells, columns),
         row_totals=[totals.get(c.id, 0) for c in chosen],
         column_bases=bases,
         row_ids=[c.id for c in chosen],
         numbers=[numbers[c.id] for c in chosen],
         names=[c.name for c in chosen],
-        note=(f"Counts are {unit_word} coded with the code or a code below it"
-              + (f" by {coder}" if coder else "") + f". Row %: of the code's total; column %: of the {unit_word} "
-              f"with that {field_name}. {MISSING}: forms without a {field_name}."),
+        note=_crosstab_note(field_name, unit, coder),
     )
 
 
 # ---------------------------------------------------------------------- co-occurrence
 
 
-def cooccurrence(store: Store, *, unit: str = "segments", coder: str | None = None,
-                 codes: Sequence[int] | None = None, max_depth: int | None = None) -> Table:
-    """A symmetric code x code table: the segments (or respondents) coded with both codes, each code with its
-    subcodes rolled up; the diagonal is each code's own total. A code and its own ancestor trivially co-occur, and
-    their cell is left at 0 (shown blank)."""
-    if unit not in UNITS:
-        raise ValueError(f"unit must be one of {UNITS}")
-    chosen = _codes(store)
-    numbers = outline_numbers(chosen)
-    if codes is not None:
-        keep = {int(c) for c in codes}
-        chosen = [c for c in chosen if c.id in keep]
-    if max_depth is not None:
-        chosen = [c for c in chosen if c.depth <= max_depth]
-    ids = [c.id for c in chosen]
+def _units_per_code(store: Store, unit: str, coder: str | None) -> dict[int, set[int]]:
+    """For each code (subcodes rolled up), the ids of the segments (or forms) coded with it."""
     key = "a.form_id" if unit == "respondents" else "c.segment_id"
-    params: list[Any] = []
-    coder_clause = ""
-    if coder is not None:
-        coder_clause = "AND c.coder_id = (SELECT id FROM coders WHERE name = ?)"
-        params.append(coder)
+    coder_clause, params = _coder_filter(coder)
     units: dict[int, set[int]] = {}
     for r in store.query(
         _ANCESTORS + f"SELECT DISTINCT anc.ancestor, {key} FROM codings c JOIN anc ON anc.code_id = c.code_id "
@@ -264,10 +282,28 @@ def cooccurrence(store: Store, *, unit: str = "segments", coder: str | None = No
         params,
     ):
         units.setdefault(int(r[0]), set()).add(int(r[1]))
+    return units
+
+
+def _ancestor_pairs(store: Store) -> set[tuple[int, int]]:
+    """Every (code, ancestor) pair, both ways round."""
     related: set[tuple[int, int]] = set()
     for r in store.query(_ANCESTORS + "SELECT code_id, ancestor FROM anc WHERE code_id != ancestor"):
         related.add((int(r[0]), int(r[1])))
         related.add((int(r[1]), int(r[0])))
+    return related
+
+
+def cooccurrence(store: Store, *, unit: str = "segments", coder: str | None = None,
+                 codes: Sequence[int] | None = None, max_depth: int | None = None) -> Table:
+    """A symmetric code x code table: the segments (or respondents) coded with both codes, each code with its
+    subcodes rolled up; the diagonal is each code's own total. A code and its own ancestor trivially co-occur, and
+    their cell is left at 0 (shown blank)."""
+    _check_unit(unit)
+    chosen, numbers = _chosen_codes(store, codes, max_depth)
+    ids = [c.id for c in chosen]
+    units = _units_per_code(store, unit, coder)
+    related = _ancestor_pairs(store)
     counts = [[0 if (a != b and (a, b) in related) else len(units.get(a, set()) & units.get(b, set()))
                for b in ids] for a in ids]
     self_related = [[a != b and (a, b) in related for b in ids] for a in ids]

@@ -147,33 +147,9 @@ class Redactor:
         spans: list[list[tuple[int, int]]] = [self._rule_spans(t) for t in texts]
         if self.use_ner and texts:
             common = common_words(texts)
-            nlp = ner_model()
-            total = len(texts)
-            step = max(1, total // 100)
-            for i, doc in enumerate(nlp.pipe(texts, batch_size=256)):
-                for ent in doc.ents:
-                    if ent.label_ == "PERSON":
-                        span = _name_part(ent, common)
-                        if span is not None:
-                            spans[i].append(span)
-                if progress is not None and i % step == 0:
-                    progress(i, total, "redacting names")
-            if progress is not None:
-                progress(total, total, "redacting names")
+            _add_ner_spans(texts, spans, common, progress)
             # a name recognised once, or a common first name, is redacted wherever it appears capitalised
-            found = {w for w in _WORD.findall(" ".join(texts)) if w.lower() in FIRST_NAMES and w[0].isupper()}
-            found -= {w for w in found if w.lower() in common}
-            found |= {
-                w
-                for t, ss in zip(texts, spans)
-                for a, b in ss
-                for w in _WORD.findall(t[a:b])
-                if _NAME_SHAPE.fullmatch(w) and w.lower() not in NOT_NAMES and w.lower() not in common
-            }
-            if found:
-                again = re.compile(r"(?<![\w-])(?:" + "|".join(sorted(map(re.escape, found), key=len, reverse=True)) + r")(?![\w-])")
-                for t, ss in zip(texts, spans):
-                    ss.extend((m.start(), m.end()) for m in again.finditer(t))
+            _add_repeated_names(texts, spans, _names_found(texts, spans, common))
         return spans
 
     def _rule_spans(self, text: str) -> list[tuple[int, int]]:
@@ -197,6 +173,49 @@ class Redactor:
                 end = m.end("name") if len(keep) == len(words) else start + len(keep[0])
                 out.append((start, end))
         return out
+
+
+def _add_ner_spans(texts: Sequence[str], spans: list[list[tuple[int, int]]], common: frozenset[str],
+                   progress: Progress | None) -> None:
+    """Append to ``spans`` the name part of every PERSON entity the NER model finds in each text."""
+    nlp = ner_model()
+    total = len(texts)
+    step = max(1, total // 100)
+    for i, doc in enumerate(nlp.pipe(texts, batch_size=256)):
+        for ent in doc.ents:
+            if ent.label_ == "PERSON":
+                span = _name_part(ent, common)
+                if span is not None:
+                    spans[i].append(span)
+        if progress is not None and i % step == 0:
+            progress(i, total, "redacting names")
+    if progress is not None:
+        progress(total, total, "redacting names")
+
+
+def _names_found(texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
+                 common: frozenset[str]) -> set[str]:
+    """The capitalised common first names in ``texts`` and the name-shaped words already inside ``spans``, less
+    the words common in this data."""
+    found = {w for w in _WORD.findall(" ".join(texts)) if w.lower() in FIRST_NAMES and w[0].isupper()}
+    found -= {w for w in found if w.lower() in common}
+    found |= {
+        w
+        for t, ss in zip(texts, spans)
+        for a, b in ss
+        for w in _WORD.findall(t[a:b])
+        if _NAME_SHAPE.fullmatch(w) and w.lower() not in NOT_NAMES and w.lower() not in common
+    }
+    return found
+
+
+def _add_repeated_names(texts: Sequence[str], spans: list[list[tuple[int, int]]], found: set[str]) -> None:
+    """Append to ``spans`` every whole-word occurrence of a name in ``found``."""
+    if not found:
+        return
+    again = re.compile(r"(?<![\w-])(?:" + "|".join(sorted(map(re.escape, found), key=len, reverse=True)) + r")(?![\w-])")
+    for t, ss in zip(texts, spans):
+        ss.extend((m.start(), m.end()) for m in again.finditer(t))
 
 
 def _staff_pattern(names: Iterable[str]) -> re.Pattern[str] | None:

@@ -86,22 +86,30 @@ def split_many(texts: Sequence[str], unit: str = "sentence", progress: Progress 
     # only a piece with a full stop (or ! ? …) followed by more text can hold two sentences
     todo = [(i, s + _marker_len(texts[i], s, e), e) for i, s, e in flat if _MAY_SPLIT.search(texts[i], s, e)]
     if todo:
-        model = sentence_model()
-        reported = -1
-        step = max(1, total // 100)
-        # the model sees a redaction placeholder as the name it stands for (same length, so offsets hold)
-        stream = (texts[i][b:e].replace(PLACEHOLDER, "Xavier") for i, b, e in todo)
-        for (i, b, _e), doc in zip(todo, model.pipe(stream, batch_size=256)):
-            for sent in list(doc.sents)[1:]:
-                cut = b + sent.start_char
-                if texts[i][cut - 1].isspace():  # never inside a word or "[NAME]"
-                    cuts[i].append(cut)
-            if progress is not None and i // step != reported:
-                reported = i // step
-                progress(i, total, "segmenting")
+        _add_sentence_cuts(texts, todo, cuts, progress)
     if progress is not None:
         progress(total, total, "segmenting")
     return [_tile(t, c) for t, c in zip(texts, cuts)]
+
+
+def _add_sentence_cuts(texts: Sequence[str], todo: Sequence[tuple[int, int, int]], cuts: list[list[int]],
+                       progress: Progress | None) -> None:
+    """Append to ``cuts`` the start of every sentence after the first that the model finds in each ``todo`` piece
+    ``(text index, start, end)``, where the text has a space just before it."""
+    total = len(texts)
+    model = sentence_model()
+    reported = -1
+    step = max(1, total // 100)
+    # the model sees a redaction placeholder as the name it stands for (same length, so offsets hold)
+    stream = (texts[i][b:e].replace(PLACEHOLDER, "Xavier") for i, b, e in todo)
+    for (i, b, _e), doc in zip(todo, model.pipe(stream, batch_size=256)):
+        for sent in list(doc.sents)[1:]:
+            cut = b + sent.start_char
+            if texts[i][cut - 1].isspace():  # never inside a word or "[NAME]"
+                cuts[i].append(cut)
+        if progress is not None and i // step != reported:
+            reported = i // step
+            progress(i, total, "segmenting")
 
 
 def check_tiling(text: str, spans: Iterable[Span]) -> None:

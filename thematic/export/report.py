@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from ..memos import PHASES
+from ..models import Code
 from ..queries import meta_counts
 from ..store import Store
 from .safety import xml_text
@@ -151,70 +152,86 @@ def written_definitions(store: Store) -> set[int]:
     return out
 
 
-def method_paragraphs(store: Store) -> list[str]:
-    """One factual sentence or two per phase, every figure from the audit trail and the project's contents."""
+@dataclass
+class _MethodFacts:
+    """What the Method section draws on: the audit events per phase, the memos per phase, the project's counts,
+    its codes and the cluster accepts."""
+
+    ev: dict[int, list[Any]]
+    memo_n: dict[int, int]
+    counts: dict[str, int]
+    codes: list[Code]
+    accepts: list[dict[str, Any]]
+
+    def when(self, phase: int) -> str:
+        rows = self.ev[phase]
+        return _span(rows[0]["ts"], rows[-1]["ts"]) if rows else ""
+
+    def memos(self, phase: int) -> str:
+        n = self.memo_n.get(phase, 0)
+        return f" {_n(n, 'reflexive memo')} {_was(n)} written in this phase." if n else ""
+
+
+def _method_facts(store: Store) -> _MethodFacts:
+    from ..codebook import list_codes
+
     ev = _events(store)
     memo_n = {int(r[0]): int(r[1]) for r in store.query(
         "SELECT phase, count(*) FROM memos WHERE phase IS NOT NULL GROUP BY phase")}
-    c = store.counts()
-    n_q = c["questions"]
+    accepts = [json.loads(r["details"] or "{}") for r in ev[3] if r["action"] == "cluster.accept"]
+    return _MethodFacts(ev=ev, memo_n=memo_n, counts=store.counts(), codes=list_codes(store), accepts=accepts)
+
+
+def _phase1_ingest(f: _MethodFacts) -> str:
+    c = f.counts
+    p1 = (f"{_n(c['forms'], 'feedback form')} with {_n(c['questions'], 'open question')} {_was(c['forms'])} imported "
+          f"({_n(c['answers'], 'non-empty answer')}, split into {_n(c['segments'], 'segment')} for coding)")
+    return f"Phase 1 ({PHASES[1].lower()}): {p1}" + (f" {f.when(1)}." if f.ev[1] else ".") + f.memos(1)
+
+
+def _coding_origins(origins: dict[str, int], accepts: list[dict[str, Any]]) -> list[str]:
+    """How the codings were made, one clause per origin that has any."""
+    parts = []
+    if origins.get("human", 0):
+        parts.append(f"{origins['human']:,} by hand")
+    if origins.get("suggestion", 0):
+        parts.append(f"{origins['suggestion']:,} accepted one by one from suggested codes")
+    if origins.get("cluster", 0) or accepts:
+        left = sum(_left_out(d) for d in accepts)
+        parts.append(
+            f"{origins.get('cluster', 0):,} accepted in bulk, all members of a candidate theme at once, when "
+            f"{_n(len(accepts), 'candidate theme')} from clustering {_was(len(accepts))} accepted as codes "
+            f"({_n(left, 'segment')} left out by the analyst)")
+    if origins.get("import", 0):
+        parts.append(f"{origins['import']:,} imported from another program or file")
+    if origins.get("adjudication", 0):
+        parts.append(f"{origins['adjudication']:,} decided in adjudication")
+    if origins.get("merge", 0):
+        parts.append(f"{origins['merge']:,} merged from another coder's project")
+    return parts
+
+
+def _phase2_coding(store: Store, f: _MethodFacts) -> str:
+    c = f.counts
+    if not c["codings"]:
+        return f"Phase 2 ({PHASES[2].lower()}): no codings have been recorded yet." + f.memos(2)
     coders = [r[0] for r in store.query(
         "SELECT DISTINCT k.name FROM codings c JOIN coders k ON k.id = c.coder_id ORDER BY k.name")]
     origins = {r[0]: int(r[1]) for r in store.query("SELECT origin, count(*) FROM codings GROUP BY origin")}
     coded_segments = int(store.scalar("SELECT count(DISTINCT segment_id) FROM codings") or 0)
-    created = _created_codes(store)
-    accepts = [json.loads(r["details"] or "{}") for r in ev[3] if r["action"] == "cluster.accept"]
-    depth_n = {0: 0, 1: 0}
-    from ..codebook import list_codes
+    who = f"{_n(len(coders), 'coder')} ({', '.join(coders)})" if coders else "no coder"
+    text = (f"{who} applied {_n(c['codings'], 'coding')} to {_n(coded_segments, 'segment')}"
+            + (f" {f.when(2)}" if f.ev[2] else "") + ":")
+    text += " " + "; ".join(_coding_origins(origins, f.accepts)) + "."
+    return f"Phase 2 ({PHASES[2].lower()}): " + text + f.memos(2)
 
-    codes = list_codes(store)
-    for code in codes:
-        if code.depth in depth_n:
-            depth_n[code.depth] += 1
 
-    def when(phase: int) -> str:
-        rows = ev[phase]
-        return _span(rows[0]["ts"], rows[-1]["ts"]) if rows else ""
-
-    def memos(phase: int) -> str:
-        n = memo_n.get(phase, 0)
-        return f" {_n(n, 'reflexive memo')} {_was(n)} written in this phase." if n else ""
-
-    out = []
-    p1 = (f"{_n(c['forms'], 'feedback form')} with {_n(n_q, 'open question')} {_was(c['forms'])} imported "
-          f"({_n(c['answers'], 'non-empty answer')}, split into {_n(c['segments'], 'segment')} for coding)")
-    out.append(f"Phase 1 ({PHASES[1].lower()}): {p1}" + (f" {when(1)}." if ev[1] else ".") + memos(1))
-    if c["codings"]:
-        who = f"{_n(len(coders), 'coder')} ({', '.join(coders)})" if coders else "no coder"
-        text = (f"{who} applied {_n(c['codings'], 'coding')} to {_n(coded_segments, 'segment')}"
-                + (f" {when(2)}" if ev[2] else "") + ":")
-        parts = []
-        if origins.get("human", 0):
-            parts.append(f"{origins['human']:,} by hand")
-        if origins.get("suggestion", 0):
-            parts.append(f"{origins['suggestion']:,} accepted one by one from suggested codes")
-        if origins.get("cluster", 0) or accepts:
-            left = sum(_left_out(d) for d in accepts)
-            parts.append(
-                f"{origins.get('cluster', 0):,} accepted in bulk, all members of a candidate theme at once, when "
-                f"{_n(len(accepts), 'candidate theme')} from clustering {_was(len(accepts))} accepted as codes "
-                f"({_n(left, 'segment')} left out by the analyst)")
-        if origins.get("import", 0):
-            parts.append(f"{origins['import']:,} imported from another program or file")
-        if origins.get("adjudication", 0):
-            parts.append(f"{origins['adjudication']:,} decided in adjudication")
-        if origins.get("merge", 0):
-            parts.append(f"{origins['merge']:,} merged from another coder's project")
-        text += " " + "; ".join(parts) + "."
-        out.append(f"Phase 2 ({PHASES[2].lower()}): " + text + memos(2))
-    else:
-        out.append(f"Phase 2 ({PHASES[2].lower()}): no codings have been recorded yet." + memos(2))
+def _codes_made(created: dict[str, int]) -> tuple[int, list[str]]:
+    """How many codes the audit trail shows were created, and the clauses saying how."""
     by_hand = created.get("code.add", 0) + created.get("code.ensure", 0) + sum(
         n for a, n in created.items() if a.startswith(("coding.", "suggestion.")))
     from_cands = created.get("cluster.accept", 0)
     imported = created.get("codebook.import", 0) + sum(n for a, n in created.items() if a.startswith("import."))
-    clusters = [r for r in ev[3] if r["action"].startswith(("cluster.", "candidate.", "topic."))
-                and r["action"] != "cluster.accept"]
     made = [f"{by_hand:,} by hand"] if by_hand else []
     if from_cands:
         made.append(f"{from_cands:,} from accepted candidate themes")
@@ -223,9 +240,15 @@ def method_paragraphs(store: Store) -> list[str]:
     other = sum(created.values()) - by_hand - from_cands - imported
     if other:
         made.append(f"{other:,} in other recorded steps")
-    total = by_hand + from_cands + imported + other
-    text = (f"{_n(total, 'code')} {_was(total)} created ({', '.join(made)})" + (f" {when(3)}" if ev[3] else "")
+    return by_hand + from_cands + imported + other, made
+
+
+def _code_creation(store: Store, f: _MethodFacts) -> str:
+    """The codes created and how, or, once the undo history was purged, only what the codes show."""
+    total, made = _codes_made(_created_codes(store))
+    text = (f"{_n(total, 'code')} {_was(total)} created ({', '.join(made)})" + (f" {f.when(3)}" if f.ev[3] else "")
             if total else "no code creation is recorded")
+    codes = f.codes
     if (codes and not total) or store.scalar("SELECT count(*) FROM audit WHERE action = 'purge-history'"):
         # The undo history (which records each code made) was purged: say only what the codes show.
         machine = int(store.scalar(
@@ -234,25 +257,42 @@ def method_paragraphs(store: Store) -> list[str]:
         text = (f"the project has {_n(len(codes), 'code')} ({machine:,} made from accepted candidate themes, "
                 f"{len(codes) - machine:,} created by hand or imported); how many each step made is not known "
                 "since the undo history was purged")
+    return text
+
+
+def _phase3_codes(store: Store, f: _MethodFacts) -> str:
+    text = _code_creation(store, f)
+    clusters = [r for r in f.ev[3] if r["action"].startswith(("cluster.", "candidate.", "topic."))
+                and r["action"] != "cluster.accept"]
     if clusters:
         text += (f"; segments were also clustered automatically into candidate themes "
                  f"{_span(clusters[0]['ts'], clusters[-1]['ts'])} ({_n(len(clusters), 'clustering step')})")
-        if accepts:
-            text += f", of which the analysts accepted {_n(len(accepts), 'candidate theme')}"
-    out.append(f"Phase 3 ({PHASES[3].lower()}): " + text + "." + memos(3))
-    if ev[4]:
-        kinds: dict[str, int] = {}
-        for r in ev[4]:
-            kinds[r["action"]] = kinds.get(r["action"], 0) + 1
-        parts = [_n(n, one) for one, n in (
-            ("move", kinds.get("code.move", 0) + kinds.get("code.promote", 0) + kinds.get("code.demote", 0)),
-            ("merge", kinds.get("code.merge", 0)), ("deletion", kinds.get("code.delete", 0)),
-            ("agreement check", sum(v for k, v in kinds.items() if k.startswith(("agreement.", "adjudication.")))),
-        ) if n]
-        out.append(f"Phase 4 ({PHASES[4].lower()}): the themes were reviewed against the coded data {when(4)} "
-                   f"({', '.join(parts)})." + memos(4))
-    else:
-        out.append(f"Phase 4 ({PHASES[4].lower()}): no moves, merges or agreement checks are recorded." + memos(4))
+        if f.accepts:
+            text += f", of which the analysts accepted {_n(len(f.accepts), 'candidate theme')}"
+    return f"Phase 3 ({PHASES[3].lower()}): " + text + "." + f.memos(3)
+
+
+def _phase4_review(f: _MethodFacts) -> str:
+    if not f.ev[4]:
+        return f"Phase 4 ({PHASES[4].lower()}): no moves, merges or agreement checks are recorded." + f.memos(4)
+    kinds: dict[str, int] = {}
+    for r in f.ev[4]:
+        kinds[r["action"]] = kinds.get(r["action"], 0) + 1
+    parts = [_n(n, one) for one, n in (
+        ("move", kinds.get("code.move", 0) + kinds.get("code.promote", 0) + kinds.get("code.demote", 0)),
+        ("merge", kinds.get("code.merge", 0)), ("deletion", kinds.get("code.delete", 0)),
+        ("agreement check", sum(v for k, v in kinds.items() if k.startswith(("agreement.", "adjudication.")))),
+    ) if n]
+    return (f"Phase 4 ({PHASES[4].lower()}): the themes were reviewed against the coded data {f.when(4)} "
+            f"({', '.join(parts)})." + f.memos(4))
+
+
+def _phase5_definitions(store: Store, f: _MethodFacts) -> str:
+    codes = f.codes
+    depth_n = {0: 0, 1: 0}
+    for code in codes:
+        if code.depth in depth_n:
+            depth_n[code.depth] += 1
     defined = len(written_definitions(store) & {code.id for code in codes})
     n_quotes = int(store.scalar("SELECT count(*) FROM quotes") or 0)
     if len(codes) == 1:
@@ -261,16 +301,30 @@ def method_paragraphs(store: Store) -> list[str]:
         defs = f"{defined:,} of {len(codes):,} codes {'has' if defined == 1 else 'have'} a definition written by a person"
     text = (f"the final tree has {_n(depth_n[0], 'theme')} and {_n(depth_n[1], 'subtheme')}; {defs} and "
             f"{_n(n_quotes, 'illustrative quote')} {_was(n_quotes)} chosen")
-    if ev[5]:
-        text += f" (names, definitions and quotes edited {when(5)})"
-    out.append(f"Phase 5 ({PHASES[5].lower()}): " + text + "." + memos(5))
-    if ev[6]:
-        fmts = sorted({r["action"].split(".", 1)[1] for r in ev[6]})
-        out.append(f"Phase 6 ({PHASES[6].lower()}): results were exported {when(6)} ({', '.join(fmts)}); this report "
-                   "was generated from the project file." + memos(6))
-    else:
-        out.append(f"Phase 6 ({PHASES[6].lower()}): this report was generated from the project file." + memos(6))
-    return out
+    if f.ev[5]:
+        text += f" (names, definitions and quotes edited {f.when(5)})"
+    return f"Phase 5 ({PHASES[5].lower()}): " + text + "." + f.memos(5)
+
+
+def _phase6_exports(f: _MethodFacts) -> str:
+    if not f.ev[6]:
+        return f"Phase 6 ({PHASES[6].lower()}): this report was generated from the project file." + f.memos(6)
+    fmts = sorted({r["action"].split(".", 1)[1] for r in f.ev[6]})
+    return (f"Phase 6 ({PHASES[6].lower()}): results were exported {f.when(6)} ({', '.join(fmts)}); this report "
+            "was generated from the project file." + f.memos(6))
+
+
+def method_paragraphs(store: Store) -> list[str]:
+    """One factual sentence or two per phase, every figure from the audit trail and the project's contents."""
+    f = _method_facts(store)
+    return [
+        _phase1_ingest(f),
+        _phase2_coding(store, f),
+        _phase3_codes(store, f),
+        _phase4_review(f),
+        _phase5_definitions(store, f),
+        _phase6_exports(f),
+    ]
 
 
 def _quotes(store: Store, code_id: int, limit: int) -> tuple[list[Quote], bool]:
@@ -410,43 +464,50 @@ def _md_quotes(t: ThemeEntry) -> list[str]:
     return out
 
 
-def render_docx(store: Store, *, counts: str = "respondents", depth: int = 2, coder: str | None = None,
-                title: str | None = None, figure: bool = True, greyscale: bool = False, orientation: str = "auto") -> bytes:
+def _docx_document(title: str) -> Any:
+    """A new A4 Word document with 2.5 cm margins, the report's title and 10.5 pt body text."""
     from docx import Document
-    from docx.enum.table import WD_TABLE_ALIGNMENT
     from docx.shared import Cm, Mm, Pt
 
-    rep = build_report(store, counts=counts, depth=depth, coder=coder, title=title)
     doc = Document()
     for section in doc.sections:  # A4 with 2.5 cm margins (python-docx's template is US Letter)
         section.page_width, section.page_height = Mm(210), Mm(297)
         section.left_margin = section.right_margin = section.top_margin = section.bottom_margin = Cm(2.5)
-    doc.core_properties.title = rep.title
+    doc.core_properties.title = title
     doc.core_properties.author = "thematic"
     doc.styles["Normal"].font.size = Pt(10.5)
-    doc.add_heading(rep.title, level=0)
-    doc.add_heading("Method", level=1)
-    for p in rep.method:
-        doc.add_paragraph(p)
-    if figure and rep.themes:
-        from . import diagram
-        from .tree import layout_tree, tree_spec
+    return doc
 
-        png = diagram.to_png(layout_tree(tree_spec(store, counts=counts, depth=depth, title=title, coder=coder),
-                                         greyscale=greyscale, orientation=orientation), dpi=300)
-        doc.add_picture(io.BytesIO(png), width=Cm(16))
-        cap = doc.add_paragraph("Figure 1. Superordinate themes and subthemes" + (
-            " with the number of respondents" if counts == "respondents" else
-            " with the number of coded segments" if counts == "segments" else "") + ".")
-        cap.runs[0].italic = True
-    doc.add_heading("Themes", level=1)
+
+def _docx_figure(doc: Any, store: Store, *, counts: str, depth: int, coder: str | None, title: str | None,
+                 greyscale: bool, orientation: str) -> None:
+    """The theme-tree figure (300 dpi PNG, 16 cm wide) and its caption."""
+    from docx.shared import Cm
+
+    from . import diagram
+    from .tree import layout_tree, tree_spec
+
+    png = diagram.to_png(layout_tree(tree_spec(store, counts=counts, depth=depth, title=title, coder=coder),
+                                     greyscale=greyscale, orientation=orientation), dpi=300)
+    doc.add_picture(io.BytesIO(png), width=Cm(16))
+    cap = doc.add_paragraph("Figure 1. Superordinate themes and subthemes" + (
+        " with the number of respondents" if counts == "respondents" else
+        " with the number of coded segments" if counts == "segments" else "") + ".")
+    cap.runs[0].italic = True
+
+
+def _docx_theme_table(doc: Any, themes: list[ThemeEntry]) -> None:
+    """The table of themes and subthemes (bold header and theme names, fixed column widths, 9 pt text)."""
+    from docx.enum.table import WD_TABLE_ALIGNMENT
+    from docx.shared import Cm, Pt
+
     table = doc.add_table(rows=1, cols=5)
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     for cell_, name in zip(table.rows[0].cells, ("Theme", "Subtheme", "Definition", "Segments", "Respondents")):
         cell_.text = ""
         cell_.paragraphs[0].add_run(name).bold = True
-    for row in _theme_rows(rep.themes):
+    for row in _theme_rows(themes):
         cells = table.add_row().cells
         for i, v in enumerate(row):
             cells[i].text = str(v)
@@ -460,7 +521,11 @@ def render_docx(store: Store, *, counts: str = "respondents", depth: int = 2, co
             for par in cell_.paragraphs:
                 for run in par.runs:
                     run.font.size = Pt(9)
-    for t in rep.themes:
+
+
+def _docx_themes(doc: Any, themes: list[ThemeEntry], counts: str) -> None:
+    """Per theme, then per subtheme: a heading, its definition and its quotes."""
+    for t in themes:
         doc.add_heading(_heading(t, counts), level=2)
         if t.definition:
             doc.add_paragraph(t.definition)
@@ -470,17 +535,38 @@ def render_docx(store: Store, *, counts: str = "respondents", depth: int = 2, co
             if s.definition:
                 doc.add_paragraph(s.definition)
             _docx_quotes(doc, s)
+
+
+def _docx_respondents(doc: Any, respondents: dict[str, list[tuple[str, int]]]) -> None:
+    """The Respondents section: one two-column table per metadata field."""
+    doc.add_heading("Respondents", level=1)
+    for f, vals in respondents.items():
+        tbl = doc.add_table(rows=1, cols=2)
+        tbl.style = "Table Grid"
+        tbl.rows[0].cells[0].paragraphs[0].add_run(f.capitalize()).bold = True
+        tbl.rows[0].cells[1].paragraphs[0].add_run("Forms").bold = True
+        for v, n in vals:
+            cells = tbl.add_row().cells
+            cells[0].text, cells[1].text = v or "(blank)", str(n)
+        doc.add_paragraph()
+
+
+def render_docx(store: Store, *, counts: str = "respondents", depth: int = 2, coder: str | None = None,
+                title: str | None = None, figure: bool = True, greyscale: bool = False, orientation: str = "auto") -> bytes:
+    rep = build_report(store, counts=counts, depth=depth, coder=coder, title=title)
+    doc = _docx_document(rep.title)
+    doc.add_heading(rep.title, level=0)
+    doc.add_heading("Method", level=1)
+    for p in rep.method:
+        doc.add_paragraph(p)
+    if figure and rep.themes:
+        _docx_figure(doc, store, counts=counts, depth=depth, coder=coder, title=title, greyscale=greyscale,
+                     orientation=orientation)
+    doc.add_heading("Themes", level=1)
+    _docx_theme_table(doc, rep.themes)
+    _docx_themes(doc, rep.themes, counts)
     if rep.respondents:
-        doc.add_heading("Respondents", level=1)
-        for f, vals in rep.respondents.items():
-            tbl = doc.add_table(rows=1, cols=2)
-            tbl.style = "Table Grid"
-            tbl.rows[0].cells[0].paragraphs[0].add_run(f.capitalize()).bold = True
-            tbl.rows[0].cells[1].paragraphs[0].add_run("Forms").bold = True
-            for v, n in vals:
-                cells = tbl.add_row().cells
-                cells[0].text, cells[1].text = v or "(blank)", str(n)
-            doc.add_paragraph()
+        _docx_respondents(doc, rep.respondents)
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from ..models import Code, Question
 from ..store import Store
 from .safety import cell, csv_writer
 
@@ -75,54 +76,63 @@ def _count_index(counts: str) -> tuple[int, str]:
     return 1, "respondents (forms)"
 
 
-def render_xlsx(
-    store: Store, *, counts: str = "respondents", depth: int = 2, coder: str | None = None, title: str | None = None,
-) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
+class _Book:
+    """A write-only workbook with the export's styles: bold shaded headers, wrapped top-aligned text cells."""
 
-    from ..codebook import list_codes
-    from ..coding import code_counts, code_counts_by_group
-    from ..corpus import meta_fields, meta_values, questions
+    def __init__(self) -> None:
+        from openpyxl import Workbook
+        from openpyxl.styles import Alignment, Font, PatternFill
 
-    wb = Workbook(write_only=True)
-    bold = Font(bold=True)
-    head_fill = PatternFill("solid", fgColor="DDE4EE")
-    wrap = Alignment(wrap_text=True, vertical="top")
-    idx, unit = _count_index(counts)
+        self.wb = Workbook(write_only=True)
+        self.bold = Font(bold=True)
+        self.head_fill = PatternFill("solid", fgColor="DDE4EE")
+        self.wrap = Alignment(wrap_text=True, vertical="top")
 
-    def sheet(name: str, widths: Sequence[float]) -> Any:
-        ws = wb.create_sheet(name)
+    def sheet(self, name: str, widths: Sequence[float]) -> Any:
+        from openpyxl.utils import get_column_letter
+
+        ws = self.wb.create_sheet(name)
         for i, wdt in enumerate(widths, start=1):
             ws.column_dimensions[get_column_letter(i)].width = wdt
         ws.freeze_panes = "A2"
         return ws
 
-    def header(ws: Any, names: list[str]) -> None:
+    def header(self, ws: Any, names: list[str]) -> None:
+        from openpyxl.cell import WriteOnlyCell
+
         cells = []
         for n in names:
             c = WriteOnlyCell(ws, value=cell(n))
-            c.font, c.fill, c.alignment = bold, head_fill, wrap
+            c.font, c.fill, c.alignment = self.bold, self.head_fill, self.wrap
             cells.append(c)
         ws.append(cells)
 
-    def wrapped(ws: Any, value: Any, *, is_bold: bool = False) -> Any:
+    def wrapped(self, ws: Any, value: Any, *, is_bold: bool = False) -> Any:
+        from openpyxl.cell import WriteOnlyCell
+
         c = WriteOnlyCell(ws, value=value)
-        c.alignment = wrap
+        c.alignment = self.wrap
         if is_bold:
-            c.font = bold
+            c.font = self.bold
         return c
 
-    codes = [c for c in list_codes(store) if c.depth < max(depth, 2)]  # themes, subthemes (and codes: depth 3)
-    totals = code_counts(store, coder=coder)
-    counts_ = store.counts()
-    project = title if title is not None else (store.get_setting("title", "") or "Thematic analysis")
+    def levels(self, ws: Any, code: Code) -> list[Any]:
+        """The theme, subtheme and code cells of a code's row (the theme in bold on a theme's own row)."""
+        return [self.wrapped(ws, cell(code.path[0]), is_bold=code.depth == 0),
+                self.wrapped(ws, cell(code.path[1] if code.depth >= 1 else "")),
+                self.wrapped(ws, cell("/".join(code.path[2:])))]
 
-    # About
-    ws = sheet("About", [28, 90])
-    header(ws, ["Item", "Value"])
+    def save(self) -> bytes:
+        buf = io.BytesIO()
+        self.wb.save(buf)
+        return buf.getvalue()
+
+
+def _about_sheet(book: _Book, project: str, unit: str, coder: str | None, counts_: dict[str, int]) -> None:
+    from openpyxl.cell import WriteOnlyCell
+
+    ws = book.sheet("About", [28, 90])
+    book.header(ws, ["Item", "Value"])
     about = [
         ("Project", project),
         ("Exported (UTC)", datetime.now(UTC).strftime("%Y-%m-%d %H:%M")),
@@ -136,50 +146,49 @@ def render_xlsx(
                    "with ' so that they are never run as formulas."),
     ]
     for k, v in about:
-        ws.append([WriteOnlyCell(ws, value=k), wrapped(ws, cell(v))])
+        ws.append([WriteOnlyCell(ws, value=k), book.wrapped(ws, cell(v))])
 
-    # Codebook
-    ws = sheet("Codebook", [28, 34, 30, 60, 40, 40, 11, 12])
-    header(ws, ["Theme", "Subtheme", "Code", "Definition", "Includes", "Excludes", "Segments", "Respondents"])
-    for c in list_codes(store):
+
+def _codebook_sheet(book: _Book, all_codes: Sequence[Code], totals: dict[int, tuple[int, int]]) -> None:
+    ws = book.sheet("Codebook", [28, 34, 30, 60, 40, 40, 11, 12])
+    book.header(ws, ["Theme", "Subtheme", "Code", "Definition", "Includes", "Excludes", "Segments", "Respondents"])
+    for c in all_codes:
         seg, resp = totals.get(c.id, (0, 0))
-        levels = [c.path[0], c.path[1] if c.depth >= 1 else "", "/".join(c.path[2:])]
-        ws.append([wrapped(ws, cell(levels[0]), is_bold=c.depth == 0), wrapped(ws, cell(levels[1])),
-                   wrapped(ws, cell(levels[2])), wrapped(ws, cell(c.definition)), wrapped(ws, cell(c.includes)),
-                   wrapped(ws, cell(c.excludes)), seg, resp])
+        ws.append([*book.levels(ws, c), book.wrapped(ws, cell(c.definition)), book.wrapped(ws, cell(c.includes)),
+                   book.wrapped(ws, cell(c.excludes)), seg, resp])
 
-    # Coded extracts
+
+def _extracts_sheet(book: _Book, store: Store, coder: str | None) -> None:
     head = extract_header(store)
-    ws = sheet("Coded extracts", [12, 30, 9, 70, 45, 14, 12] + [16] * (len(head) - 7))
-    header(ws, head)
+    ws = book.sheet("Coded extracts", [12, 30, 9, 70, 45, 14, 12] + [16] * (len(head) - 7))
+    book.header(ws, head)
     for row in extract_rows(store, coder=coder):
-        row[3] = wrapped(ws, row[3])
-        row[4] = wrapped(ws, row[4])
+        row[3] = book.wrapped(ws, row[3])
+        row[4] = book.wrapped(ws, row[4])
         ws.append(row)
 
-    # Theme x question
-    qs = questions(store)
-    by_q = code_counts_by_group(store, "question", coder=coder)
-    ws = sheet("Theme x question", [30, 34, 30] + [18] * len(qs) + [12])
-    header(ws, ["Theme", "Subtheme", "Code", *(q.label for q in qs), f"All questions ({unit})"])
+
+def _question_sheet(book: _Book, codes: Sequence[Code], qs: Sequence[Question],
+                    by_q: dict[int, dict[str, tuple[int, int]]], totals: dict[int, tuple[int, int]],
+                    idx: int, unit: str) -> None:
+    ws = book.sheet("Theme x question", [30, 34, 30] + [18] * len(qs) + [12])
+    book.header(ws, ["Theme", "Subtheme", "Code", *(q.label for q in qs), f"All questions ({unit})"])
     for c in codes:
         by_question = by_q.get(c.id, {})
-        ws.append([wrapped(ws, cell(c.path[0]), is_bold=c.depth == 0), wrapped(ws, cell(c.path[1] if c.depth >= 1 else "")),
-                   wrapped(ws, cell("/".join(c.path[2:]))),
+        ws.append([*book.levels(ws, c),
                    *(by_question.get(q.key, (0, 0))[idx] for q in qs), totals.get(c.id, (0, 0))[idx]])
 
-    # Theme x metadata group
-    fields = meta_fields(store)
-    widest = 0
-    blocks = []
-    for f in fields:
-        values = meta_values(store, f)
-        if len(values) > MAX_GROUP_VALUES:
-            continue
-        blocks.append((f, values, code_counts_by_group(store, f, coder=coder)))
-        widest = max(widest, len(values))
-    ws = sheet("Theme x metadata", [30, 34, 30] + [16] * widest)
-    header(ws, ["Theme", "Subtheme", "Code", f"{unit.capitalize()} per group: one block per metadata field below"])
+
+_Block = tuple[str, list[tuple[str, int]], dict[int, dict[str, tuple[int, int]]]]
+
+
+def _metadata_sheet(book: _Book, codes: Sequence[Code], blocks: Sequence[_Block], idx: int, unit: str) -> None:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    widest = max((len(values) for _, values, _ in blocks), default=0)
+    ws = book.sheet("Theme x metadata", [30, 34, 30] + [16] * widest)
+    book.header(ws, ["Theme", "Subtheme", "Code", f"{unit.capitalize()} per group: one block per metadata field below"])
     if not blocks:
         ws.append([f"No metadata field with up to {MAX_GROUP_VALUES} distinct values."])
     for f, values, grouped in blocks:
@@ -188,12 +197,35 @@ def render_xlsx(
         t.font = Font(bold=True, size=12)
         ws.append([t])
         ws.append([WriteOnlyCell(ws, value=x) for x in ("Theme", "Subtheme", "Code")]
-                  + [wrapped(ws, cell(f"{v or '(blank)'} (n={n})"), is_bold=True) for v, n in values])
+                  + [book.wrapped(ws, cell(f"{v or '(blank)'} (n={n})"), is_bold=True) for v, n in values])
         for c in codes:
             by_value = grouped.get(c.id, {})
-            ws.append([wrapped(ws, cell(c.path[0]), is_bold=c.depth == 0),
-                       wrapped(ws, cell(c.path[1] if c.depth >= 1 else "")), wrapped(ws, cell("/".join(c.path[2:]))),
-                       *(by_value.get(v, (0, 0))[idx] for v, _ in values)])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+            ws.append([*book.levels(ws, c), *(by_value.get(v, (0, 0))[idx] for v, _ in values)])
+
+
+def render_xlsx(
+    store: Store, *, counts: str = "respondents", depth: int = 2, coder: str | None = None, title: str | None = None,
+) -> bytes:
+    from ..codebook import list_codes
+    from ..coding import code_counts, code_counts_by_group
+    from ..corpus import meta_fields, meta_values, questions
+
+    book = _Book()
+    idx, unit = _count_index(counts)
+    codes = [c for c in list_codes(store) if c.depth < max(depth, 2)]  # themes, subthemes (and codes: depth 3)
+    totals = code_counts(store, coder=coder)
+    counts_ = store.counts()
+    project = title if title is not None else (store.get_setting("title", "") or "Thematic analysis")
+    _about_sheet(book, project, unit, coder, counts_)
+    _codebook_sheet(book, list_codes(store), totals)
+    _extracts_sheet(book, store, coder)
+    _question_sheet(book, codes, questions(store), code_counts_by_group(store, "question", coder=coder), totals,
+                    idx, unit)
+    # a metadata field with too many distinct values (ids, dates ...) is not a grouping
+    blocks: list[_Block] = []
+    for f in meta_fields(store):
+        values = meta_values(store, f)
+        if len(values) <= MAX_GROUP_VALUES:
+            blocks.append((f, values, code_counts_by_group(store, f, coder=coder)))
+    _metadata_sheet(book, codes, blocks, idx, unit)
+    return book.save()

@@ -364,26 +364,47 @@ def _guess_id(
     n = len(data)
     candidates = []
     for col in columns:
-        if col.role not in ("meta", "ignore") or col.filled == 0 or col.filled < 0.9 * n or col.max_length > 40:
+        if not _id_shaped(col, n):
             continue
-        if col.date_format is not None:
-            continue
-        # a header that says "id" is believed even with a few repeats (they are reported as conflicts later)
-        strong = bool(_STRONG_ID_HEADER.search(col.name.strip()))
-        if unique and col.distinct != col.filled and not (strong and col.distinct >= 0.5 * col.filled):
-            continue
-        if key is not None and not strong:
-            pairs = [(_cell(r, col.index), _cell(r, key.index)) for r in data]
-            if len(set(pairs)) != len(pairs):
-                continue
-        header = _ID_HEADER.search(col.name.strip())
-        if header:
-            candidates.append((0 if strong else 1, col.index, col))
-        elif col.index == 0 and unique and all(any(ch.isdigit() for ch in e) for e in col.examples):
-            candidates.append((2, col.index, col))
+        rank = _id_rank(col, data, unique=unique, key=key)
+        if rank is not None:
+            candidates.append((rank, col.index, col))
     if not candidates:
         return None
     return min(candidates, key=lambda c: (c[0], c[1]))[2]
+
+
+def _id_shaped(col: Column, n: int) -> bool:
+    """A metadata column filled in at least 90% of the ``n`` rows, with short values that are not dates."""
+    if col.role not in ("meta", "ignore") or col.filled == 0 or col.filled < 0.9 * n or col.max_length > 40:
+        return False
+    return col.date_format is None
+
+
+def _ids_distinct(col: Column, data: Sequence[list[Any]], *, unique: bool, key: Column | None, strong: bool) -> bool:
+    """Whether the column's values are distinct enough for an id: unique per row (wide), or unique with the
+    question ``key`` (long); a header that says "id" (``strong``) is believed even with a few repeats."""
+    if unique and col.distinct != col.filled and not (strong and col.distinct >= 0.5 * col.filled):
+        return False
+    if key is not None and not strong:
+        pairs = [(_cell(r, col.index), _cell(r, key.index)) for r in data]
+        if len(set(pairs)) != len(pairs):
+            return False
+    return True
+
+
+def _id_rank(col: Column, data: Sequence[list[Any]], *, unique: bool, key: Column | None) -> int | None:
+    """How likely the column is the id (0: a header that says "id", 1: a header that looks like one, 2: a first
+    column of numbered values), or None when it cannot be."""
+    # a header that says "id" is believed even with a few repeats (they are reported as conflicts later)
+    strong = bool(_STRONG_ID_HEADER.search(col.name.strip()))
+    if not _ids_distinct(col, data, unique=unique, key=key, strong=strong):
+        return None
+    if _ID_HEADER.search(col.name.strip()):
+        return 0 if strong else 1
+    if col.index == 0 and unique and all(any(ch.isdigit() for ch in e) for e in col.examples):
+        return 2
+    return None
 
 
 # ---------------------------------------------------------------------------------------------- dates

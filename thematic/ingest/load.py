@@ -22,10 +22,14 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Conflict, InvalidInput
 from ..store import Action, Store, now
 from .forms import FormRecord, ReadResult
+
+if TYPE_CHECKING:
+    from ..redact import Redactor
 
 Progress = Callable[[int, int, str], None]
 
@@ -90,82 +94,144 @@ def add_forms(
     if drop_columns:
         result = _drop(result, drop_columns)
     staff_names = list(staff_names)
+    redactor: Redactor | None = None
+    n_name = 0
     if redact:
         from ..redact import Redactor
 
         redactor = Redactor(staff_names)
-        name, n_name = redactor.redact_file_name(result.name)
-        result = replace(result, name=name, warnings=[w.replace(result.name, name) for w in result.warnings])
+        result, n_name = _redact_source_name(result, redactor)
     report = IngestReport(source=result.name, warnings=list(result.warnings), blanks=result.blanks)
     report.dropped = [c for c in drop_columns]
-    prior = store.query_one("SELECT name, imported_at FROM sources WHERE sha256 = ?", (result.sha256,))
-    if prior is not None:
-        report.already_imported = True
-        report.forms_skipped = len(result.forms)
-        report.blanks = 0
-        report.warnings.append(f"this file was imported before (as {prior['name']}, {prior['imported_at'][:10]})")
+    if _imported_before(store, result, report):
         return report
 
     # 1. redact (before comparing, so that a re-import of redacted forms compares equal)
     forms = result.forms
     answer_texts: list[dict[str, tuple[str, int]]] = [f.answers for f in forms]
-    if redact:
-        from ..redact import redact_meta
-
-        texts = [t for f in forms for t, _row in f.answers.values()]
-        redacted = redactor.redact_many(texts, progress)
-        del texts
-        report.redactions = sum(n for _t, n in redacted) + n_name
-        it = iter(redacted)
-        answer_texts = [{q: (next(it)[0], row) for q, (_t, row) in f.answers.items()} for f in forms]
-        del redacted
-        metas, n_meta, kinds = redact_meta([f.meta for f in forms], redactor)
-        forms = [FormRecord(f.external_id, f.row, f.answers, m) for f, m in zip(forms, metas)]
-        report.redactions += n_meta
-        report.meta_kinds = kinds
+    if redactor is not None:
+        forms, answer_texts = _redact_forms(forms, redactor, report, progress)
+        report.redactions += n_name
 
     # 2. forms already in the project
-    existing = _existing_forms(store, [f.external_id for f in forms])
-    new: list[tuple[FormRecord, dict[str, tuple[str, int]]]] = []
-    if result.mapping.id_column is None:
-        # forms numbered by their row: a new file's row-2 is another respondent than an earlier file's row-2
-        taken = {r[0] for r in store.query("SELECT external_id FROM forms")} if existing else set()
-        stem = Path(result.name).stem
-        renamed = 0
-        for f, answers in zip(forms, answer_texts):
-            if f.external_id in taken:
-                name = f"{stem}:{f.external_id}"
-                if name in taken:
-                    name = f"{stem}-{result.sha256[:8]}:{f.external_id}"
-                f = FormRecord(name, f.row, f.answers, f.meta)
-                renamed += 1
-            new.append((f, answers))
-        if renamed:
-            report.warnings.append(
-                f"{renamed} row numbers were already used by forms of another file; these forms are called "
-                f"'{stem}:row-N'"
-            )
-    else:
-        for f, answers in zip(forms, answer_texts):
-            old = existing.get(f.external_id)
-            if old is None:
-                new.append((f, answers))
-                continue
-            old_answers, where = old
-            if old_answers == {q: t for q, (t, _r) in answers.items()}:
-                report.forms_skipped += 1
-                continue
-            raise Conflict(
-                f"form id {f.external_id!r} in row {f.row} of {result.name} has different answers from the form "
-                f"already in the project ({where})"
-            )
-    del answer_texts, existing
+    new = _new_forms(store, result, forms, answer_texts, report)
+    del answer_texts
 
     # 3. segments, kept compactly as the end offsets of each answer's spans, in answer order
     ends = _segment(new, unit, progress)
 
     # 4. write, all in one action
-    options = {
+    options = _import_options(result, unit=unit, redact=redact, drop_columns=drop_columns)
+    summary = f"Imported {len(new)} forms from {result.name}"
+    if progress is not None:
+        progress(0, 1, "writing")
+    try:
+        _write(store, result, new, ends, options, summary, actor, report)
+    except sqlite3.IntegrityError as exc:  # another process imported the same file or forms meanwhile
+        raise Conflict(f"{result.name}: the project changed while importing ({exc}); nothing was imported") from exc
+    if progress is not None:
+        progress(1, 1, "writing")
+    return report
+
+
+def _redact_source_name(result: ReadResult, redactor: Redactor) -> tuple[ReadResult, int]:
+    """``result`` with the names in its file name redacted (in its warnings too), and how many there were."""
+    name, n_name = redactor.redact_file_name(result.name)
+    result = replace(result, name=name, warnings=[w.replace(result.name, name) for w in result.warnings])
+    return result, n_name
+
+
+def _imported_before(store: Store, result: ReadResult, report: IngestReport) -> bool:
+    """Whether this file (by its sha256) was imported before; if so ``report`` says so and that nothing was added."""
+    prior = store.query_one("SELECT name, imported_at FROM sources WHERE sha256 = ?", (result.sha256,))
+    if prior is None:
+        return False
+    report.already_imported = True
+    report.forms_skipped = len(result.forms)
+    report.blanks = 0
+    report.warnings.append(f"this file was imported before (as {prior['name']}, {prior['imported_at'][:10]})")
+    return True
+
+
+def _redact_forms(
+    forms: list[FormRecord], redactor: Redactor, report: IngestReport, progress: Progress | None
+) -> tuple[list[FormRecord], list[dict[str, tuple[str, int]]]]:
+    """The forms with their metadata redacted, and their answers' texts redacted (keyed by question, with each
+    answer's row); ``report`` gets the redaction counts."""
+    from ..redact import redact_meta
+
+    texts = [t for f in forms for t, _row in f.answers.values()]
+    redacted = redactor.redact_many(texts, progress)
+    del texts
+    report.redactions = sum(n for _t, n in redacted)
+    it = iter(redacted)
+    answer_texts = [{q: (next(it)[0], row) for q, (_t, row) in f.answers.items()} for f in forms]
+    del redacted
+    metas, n_meta, kinds = redact_meta([f.meta for f in forms], redactor)
+    forms = [FormRecord(f.external_id, f.row, f.answers, m) for f, m in zip(forms, metas)]
+    report.redactions += n_meta
+    report.meta_kinds = kinds
+    return forms, answer_texts
+
+
+_NewForms = list[tuple[FormRecord, dict[str, tuple[str, int]]]]
+
+
+def _new_forms(
+    store: Store, result: ReadResult, forms: list[FormRecord], answer_texts: list[dict[str, tuple[str, int]]],
+    report: IngestReport,
+) -> _NewForms:
+    """The forms to add, each with its answers: forms numbered by their row are renamed when the number is taken;
+    forms with an id column are skipped when already in the project with the same answers."""
+    existing = _existing_forms(store, [f.external_id for f in forms])
+    if result.mapping.id_column is None:
+        return _renumbered_forms(store, result, forms, answer_texts, report, any_existing=bool(existing))
+    new: _NewForms = []
+    for f, answers in zip(forms, answer_texts):
+        old = existing.get(f.external_id)
+        if old is None:
+            new.append((f, answers))
+            continue
+        old_answers, where = old
+        if old_answers == {q: t for q, (t, _r) in answers.items()}:
+            report.forms_skipped += 1
+            continue
+        raise Conflict(
+            f"form id {f.external_id!r} in row {f.row} of {result.name} has different answers from the form "
+            f"already in the project ({where})"
+        )
+    return new
+
+
+def _renumbered_forms(
+    store: Store, result: ReadResult, forms: list[FormRecord], answer_texts: list[dict[str, tuple[str, int]]],
+    report: IngestReport, *, any_existing: bool,
+) -> _NewForms:
+    """Forms numbered by their row: a new file's row-2 is another respondent than an earlier file's row-2, so a
+    taken number becomes ``stem:row-N`` (or ``stem-sha:row-N``), with a warning in ``report``."""
+    taken = {r[0] for r in store.query("SELECT external_id FROM forms")} if any_existing else set()
+    stem = Path(result.name).stem
+    renamed = 0
+    new: _NewForms = []
+    for f, answers in zip(forms, answer_texts):
+        if f.external_id in taken:
+            name = f"{stem}:{f.external_id}"
+            if name in taken:
+                name = f"{stem}-{result.sha256[:8]}:{f.external_id}"
+            f = FormRecord(name, f.row, f.answers, f.meta)
+            renamed += 1
+        new.append((f, answers))
+    if renamed:
+        report.warnings.append(
+            f"{renamed} row numbers were already used by forms of another file; these forms are called "
+            f"'{stem}:row-N'"
+        )
+    return new
+
+
+def _import_options(result: ReadResult, *, unit: str, redact: bool, drop_columns: Sequence[str]) -> dict[str, Any]:
+    """The import's settings, recorded with its source and audit event."""
+    return {
         "sheet": result.mapping.sheet,
         "header_row": result.mapping.header_row,
         "layout": result.mapping.layout,
@@ -179,16 +245,6 @@ def add_forms(
         "unit": unit,
         "redact": redact,
     }
-    summary = f"Imported {len(new)} forms from {result.name}"
-    if progress is not None:
-        progress(0, 1, "writing")
-    try:
-        _write(store, result, new, ends, options, summary, actor, report)
-    except sqlite3.IntegrityError as exc:  # another process imported the same file or forms meanwhile
-        raise Conflict(f"{result.name}: the project changed while importing ({exc}); nothing was imported") from exc
-    if progress is not None:
-        progress(1, 1, "writing")
-    return report
 
 
 SEGMENT_CHUNK = 5000
@@ -341,15 +397,8 @@ def write_forms(
 
 def _drop(result: ReadResult, columns: Sequence[str]) -> ReadResult:
     """``result`` without the given columns (metadata columns, or question columns of a wide file)."""
+    _check_droppable(result, columns)
     m = result.mapping
-    known = set(m.meta_columns) | set(result.questions)
-    not_imported = {w.split("'")[1] for w in result.warnings if w.startswith("column '") and "not imported" in w}
-    for c in columns:
-        if c in (m.id_column, m.answer_column) or (m.layout == "long" and c in m.question_columns):
-            raise InvalidInput(f"--drop-column {c!r}: the form id and answer columns cannot be dropped")
-        if c not in known and c not in not_imported:
-            raise InvalidInput(f"--drop-column {c!r}: no such column (columns: {', '.join(sorted(known))})",
-                               path=result.name)
     drop = set(columns)
     forms = [
         FormRecord(f.external_id, f.row, {q: a for q, a in f.answers.items() if q not in drop},
@@ -361,6 +410,19 @@ def _drop(result: ReadResult, columns: Sequence[str]) -> ReadResult:
     warnings = [w for w in result.warnings if not (w.startswith("column '") and w.split("'")[1] in drop)]
     return replace(result, forms=forms, mapping=mapping, questions=[q for q in result.questions if q not in drop],
                    warnings=warnings)
+
+
+def _check_droppable(result: ReadResult, columns: Sequence[str]) -> None:
+    """Raise :class:`InvalidInput` for the first column that is the form id or answer column, or is not in the file."""
+    m = result.mapping
+    known = set(m.meta_columns) | set(result.questions)
+    not_imported = {w.split("'")[1] for w in result.warnings if w.startswith("column '") and "not imported" in w}
+    for c in columns:
+        if c in (m.id_column, m.answer_column) or (m.layout == "long" and c in m.question_columns):
+            raise InvalidInput(f"--drop-column {c!r}: the form id and answer columns cannot be dropped")
+        if c not in known and c not in not_imported:
+            raise InvalidInput(f"--drop-column {c!r}: no such column (columns: {', '.join(sorted(known))})",
+                               path=result.name)
 
 
 def _next_id(act: Action, table: str) -> int:
