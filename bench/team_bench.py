@@ -6,7 +6,7 @@ tree and a workbook import running meanwhile; nothing acknowledged may be lost a
 
 What it does
 * A team folder in a temporary directory: a lead and N-1 coders (each session signs in through the sign-in form),
-  one project made from the demo workbook (``examples/``) with the ``cmt_for_all`` codebook, every coder a member.
+  one project made from the demo workbook (``thematic/data/``) with the ``cmt_for_all`` codebook, every coder a member.
 * ``streamlit run app.py -- --team DIR`` on a free port (``THEMATIC_FAKE_EMBEDDER=1``: the suggestion panel runs
   on the tiny hashing embedder, so the figures are about the server and the store, not MiniLM).
 * N Playwright contexts in one Debian chromium (``/usr/bin/chromium``), driven concurrently (asyncio): each signs

@@ -1,4 +1,4 @@
-"""Generate ``examples/cmt_workshop_evaluations.xlsx``: invented evaluation forms from one-day Compassionate Mind
+"""Generate ``thematic/data/cmt_workshop_evaluations.xlsx``: invented evaluation forms from one-day Compassionate Mind
 Training ("CMT for All") workshops for health staff.
 
 Every answer below was written for this demo; no real person or form is in it. The workbook is laid out the way
@@ -17,7 +17,7 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
-OUT = Path(__file__).resolve().parent / "cmt_workshop_evaluations.xlsx"
+OUT = Path(__file__).resolve().parents[1] / "thematic" / "data" / "cmt_workshop_evaluations.xlsx"
 SEED = 20250314
 
 QUESTIONS = [

@@ -139,3 +139,26 @@ def test_move_codings_collapses_duplicates_into_the_target(store: Store, seg: di
     with store.action("test.move", "move") as act:
         assert coding.move_codings(act, a, b) == 1
     assert sorted((c.segment_id, c.code_id) for c in coding.codings(store)) == sorted([(s1, b), (s2, b)])
+
+
+def test_apply_codes_is_one_step_and_one_undo_removes_all(store: Store, seg: dict) -> None:
+    calm = add_code(store, "Calm")
+    room = add_code(store, "Room")
+    s = seg[("F1", "Q1", 1)]
+    assert coding.apply_code(store, s, calm, "anna") is True
+    before = dump(store)
+    events = len(store.audit_log())
+    made: list[int] = []
+
+    def typed_on_the_spot() -> int:
+        made.append(add_code(store, "Light"))
+        return made[-1]
+
+    # Calm was already there: 2 new codings of 3 codes, the new code created inside the same step
+    assert coding.apply_codes(store, s, [calm, room, typed_on_the_spot], "anna") == 2
+    log = store.audit_log()
+    assert len(log) == events + 1
+    assert (log[0].actor, log[0].action, log[0].summary) == ("anna", "coding.apply", f"Code segment {s} with 3 code(s)")
+    assert sorted(c.code_id for c in coding.codings(store, segment_ids=[s])) == sorted([calm, room, made[0]])
+    store.undo()
+    assert dump(store) == before

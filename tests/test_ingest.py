@@ -19,7 +19,7 @@ from thematic.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
-DEMO = REPO / "examples" / "cmt_workshop_evaluations.xlsx"
+DEMO = REPO / "thematic" / "data" / "cmt_workshop_evaluations.xlsx"
 Q1 = "What was most helpful?"
 Q2 = "What was unhelpful?"
 

@@ -16,7 +16,7 @@ from thematic.ingest import Mapping, read_forms, sniff
 from thematic.ingest.layout import is_blank
 
 DATA = Path(__file__).resolve().parent / "data"
-DEMO = Path(__file__).resolve().parents[1] / "examples" / "cmt_workshop_evaluations.xlsx"
+DEMO = Path(__file__).resolve().parents[1] / "thematic" / "data" / "cmt_workshop_evaluations.xlsx"
 Q1 = "What was most helpful?"
 Q2 = "What was unhelpful?"
 

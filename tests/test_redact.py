@@ -96,7 +96,7 @@ def test_no_false_positives_in_the_demo_workbook() -> None:
     """The demo answers name no one: threat/drive/soothe, Monday, "Merci", "my nan" must all survive."""
     from thematic.ingest import read_forms
 
-    result = read_forms(Path(__file__).resolve().parents[1] / "examples" / "cmt_workshop_evaluations.xlsx")
+    result = read_forms(Path(__file__).resolve().parents[1] / "thematic" / "data" / "cmt_workshop_evaluations.xlsx")
     texts = [t for f in result.forms for t, _row in f.answers.values()]
     out = Redactor().redact_many(texts)
     assert [t for t, n in out if n] == []

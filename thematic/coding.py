@@ -6,7 +6,7 @@ proposal (``suggestion``, ``cluster``), or it came from an import, an adjudicati
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from .errors import InvalidInput, NotFound
 from .models import ORIGINS, Coding
@@ -173,6 +173,22 @@ def apply_code_many(
         who = coder_id(act, coder)
         write_codings(act, [(sid, code_id, who, origin) for sid in todo])
     return len(todo)
+
+
+def apply_codes(
+    store: Store, segment_id: int, code_ids: Sequence[int | Callable[[], int]], coder: str
+) -> int:
+    """Code one segment with several codes in one undoable step; returns how many codings were new.
+
+    An entry may be a callable giving the code's id (a code typed on the spot, created when it is called): it is
+    called inside the step, in order, so that undoing the step removes the code it created as well.
+    """
+    with store.action("coding.apply", f"Code segment {segment_id} with {len(code_ids)} code(s)", actor=coder):
+        n = 0
+        for ref in code_ids:
+            cid = ref() if callable(ref) else ref
+            n += int(apply_code(store, segment_id, cid, coder))
+        return n
 
 
 def remove_coding(store: Store, segment_id: int, code_id: int, coder: str) -> bool:

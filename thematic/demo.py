@@ -1,4 +1,5 @@
-"""The demo project: the invented CMT workshop evaluations in ``examples/``, imported with sentence segments."""
+"""The demo project: the invented CMT workshop evaluations (package data in ``data/``), imported with sentence
+segments."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from .errors import Conflict, NotFound
 from .store import Store
 
-DEMO_WORKBOOK = Path(__file__).resolve().parents[1] / "examples" / "cmt_workshop_evaluations.xlsx"
+DEMO_WORKBOOK = Path(__file__).resolve().parent / "data" / "cmt_workshop_evaluations.xlsx"
 DEMO_TITLE = "CMT for All: workshop evaluations (demo)"
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from thematic import ingest
+from thematic.demo import DEMO_WORKBOOK
 from thematic.errors import ThematicError
 from thematic.ingest.preview import ROLES, mapping_from_roles, role_in
 from thematic.store import Store
@@ -158,4 +159,6 @@ def _write(store: Store, result: Any, *, unit: str, redact: bool, staff: str) ->
 
 
 def example_files() -> list[Path]:
-    return sorted(p for p in (ui_store.APP_DIR / "examples").glob("*") if p.suffix.lower() in (".xlsx", ".csv"))
+    """The demo workbook (package data) and any other example spreadsheet in ``examples/``."""
+    found = [p for p in (ui_store.APP_DIR / "examples").glob("*") if p.suffix.lower() in (".xlsx", ".csv")]
+    return sorted({*found, DEMO_WORKBOOK} if DEMO_WORKBOOK.is_file() else found)

@@ -3,6 +3,8 @@ on the spot), see codebook suggestions and accept or reject them, move on with t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import streamlit as st
@@ -105,18 +107,14 @@ def apply_selected(then_next: bool) -> None:
         return
     by_path = {c.path_str: c.id for c in codebook.list_codes(store)}
 
-    def run() -> int:
-        with store.action("coding.apply", f"Code segment {seg_id} with {len(picked)} code(s)", actor=coder):
-            n = 0
-            for entry in picked:
-                path, is_new = strip_new(entry)
-                cid = None if is_new else by_path.get(path)
-                if cid is None:  # typed on the spot: create it (Theme/Code creates both levels)
-                    cid = codebook.ensure_path(store, path, actor=coder)
-                n += int(coding.apply_code(store, seg_id, cid, coder))
-            return n
+    def ref(entry: str) -> int | Callable[[], int]:
+        path, is_new = strip_new(entry)
+        cid = None if is_new else by_path.get(path)
+        if cid is None:  # typed on the spot: created inside the step (Theme/Code creates both levels)
+            return partial(codebook.ensure_path, store, path, actor=coder)
+        return cid
 
-    if attempt("ic", run) is not None:
+    if attempt("ic", coding.apply_codes, store, seg_id, [ref(e) for e in picked], coder) is not None:
         ui_store.changed()
         if then_next:
             go(1)

@@ -21,7 +21,7 @@ from tests.e2e.conftest import REPO, Server, retry, wait_idle, wait_text
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
-DEMO = REPO / "examples" / "cmt_workshop_evaluations.xlsx"
+DEMO = REPO / "thematic" / "data" / "cmt_workshop_evaluations.xlsx"
 CODER = "e2e"
 THEME = "Kindness towards ourselves"
 NEW_CODE = "Breathing as an anchor"

@@ -188,15 +188,20 @@ def latest_run(store: Store, question_id: int | None = None, *, any_question: bo
     return None if r is None else _run(r)
 
 
-def candidates(
-    store: Store, run_id: int, *, include_closed: bool = False, level: int | None = None, with_meta: bool = False
-) -> list[Candidate]:
-    """The run's groups (level 0) and candidates (level 1), groups first, each in proposal order.
+_LIVE = ("open", "accepted")
 
-    Closed candidates (merged into another, or rejected) are left out unless ``include_closed``; accepted ones stay.
-    The spread over metadata groups (``by_meta``) reads every form's metadata, so it is filled only ``with_meta``.
-    """
-    get_run(store, run_id)
+
+@dataclass
+class _Tally:
+    """Per candidate: segments, distinct forms, and segments by question key (a group counts its live children)."""
+
+    size: Counter[int] = field(default_factory=Counter)
+    forms: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    by_q: dict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+
+
+def _read_run_rows(store: Store, run_id: int) -> tuple[list[Any], list[Any]]:
+    """The run's candidate rows (in display order) and its members as (candidate, form, question key)."""
     with store.read() as conn:
         rows = conn.execute(
             "SELECT * FROM cluster_candidates WHERE run_id = ? ORDER BY level, position, id", (run_id,)
@@ -206,47 +211,84 @@ def candidates(
             "JOIN answers a ON a.id = s.answer_id JOIN questions q ON q.id = a.question_id WHERE m.run_id = ?",
             (run_id,),
         ).fetchall()
-    meta = form_meta(store) if with_meta else {}
+    return rows, members
+
+
+def _tally_members(rows: Sequence[Any], members: Sequence[Any]) -> _Tally:
+    """Count each member for its candidate and, when that candidate is live, for its group too."""
     parent_of = {r["id"]: r["parent_id"] for r in rows}
     status_of = {r["id"]: r["status"] for r in rows}
-    size: Counter[int] = Counter()
-    forms: dict[int, set[int]] = defaultdict(set)
-    by_q: dict[int, Counter[str]] = defaultdict(Counter)
+    tally = _Tally()
     for cand, form, qkey in members:
         owners = [cand]
         parent = parent_of.get(cand)
-        if parent is not None and status_of.get(cand) in ("open", "accepted"):
+        if parent is not None and status_of.get(cand) in _LIVE:
             owners.append(parent)
         for o in owners:
-            size[o] += 1
-            forms[o].add(form)
-            by_q[o][qkey] += 1
+            tally.size[o] += 1
+            tally.forms[o].add(form)
+            tally.by_q[o][qkey] += 1
+    return tally
+
+
+def _children_of(rows: Sequence[Any], include_closed: bool) -> dict[int, list[int]]:
+    """Each group's child candidates in display order (closed ones only ``include_closed``)."""
     children: dict[int, list[int]] = defaultdict(list)
     for r in rows:
-        if r["parent_id"] is not None and (include_closed or r["status"] in ("open", "accepted")):
+        if r["parent_id"] is not None and (include_closed or r["status"] in _LIVE):
             children[r["parent_id"]].append(r["id"])
-    out = []
-    for r in rows:
-        if not include_closed and r["status"] in ("merged", "rejected"):
-            continue
-        if level is not None and r["level"] != level:
-            continue
-        cid = r["id"]
-        spread: dict[str, Counter[str]] = defaultdict(Counter)
-        for f in forms[cid] if with_meta else ():
-            for k, v in meta.get(f, {}).items():
-                spread[k][v] += 1
-        out.append(
-            Candidate(
-                id=cid, run_id=run_id, level=r["level"], label=r["label"], keywords=json.loads(r["keywords"]),
-                parent_id=r["parent_id"], status=r["status"], code_id=r["code_id"], unclustered=bool(r["unclustered"]),
-                size=size[cid], respondents=len(forms[cid]), representative_ids=json.loads(r["representatives"]),
-                by_question=dict(by_q[cid].most_common()),
-                by_meta={k: dict(v.most_common()) for k, v in sorted(spread.items())},
-                children=children.get(cid, []), position=r["position"],
-            )
+    return children
+
+
+def _is_shown(row: Any, include_closed: bool, level: int | None) -> bool:
+    if not include_closed and row["status"] in ("merged", "rejected"):
+        return False
+    return level is None or row["level"] == level
+
+
+def _meta_spread(forms: set[int], meta: dict[int, dict[str, str]]) -> dict[str, dict[str, int]]:
+    """Respondents by metadata field and value, fields sorted, values most common first."""
+    spread: dict[str, Counter[str]] = defaultdict(Counter)
+    for f in forms:
+        for k, v in meta.get(f, {}).items():
+            spread[k][v] += 1
+    return {k: dict(v.most_common()) for k, v in sorted(spread.items())}
+
+
+def _candidate_from_row(
+    row: Any, run_id: int, tally: _Tally, children: dict[int, list[int]], by_meta: dict[str, dict[str, int]]
+) -> Candidate:
+    cid = row["id"]
+    return Candidate(
+        id=cid, run_id=run_id, level=row["level"], label=row["label"], keywords=json.loads(row["keywords"]),
+        parent_id=row["parent_id"], status=row["status"], code_id=row["code_id"], unclustered=bool(row["unclustered"]),
+        size=tally.size[cid], respondents=len(tally.forms[cid]), representative_ids=json.loads(row["representatives"]),
+        by_question=dict(tally.by_q[cid].most_common()),
+        by_meta=by_meta,
+        children=children.get(cid, []), position=row["position"],
+    )
+
+
+def candidates(
+    store: Store, run_id: int, *, include_closed: bool = False, level: int | None = None, with_meta: bool = False
+) -> list[Candidate]:
+    """The run's groups (level 0) and candidates (level 1), groups first, each in proposal order.
+
+    Closed candidates (merged into another, or rejected) are left out unless ``include_closed``; accepted ones stay.
+    The spread over metadata groups (``by_meta``) reads every form's metadata, so it is filled only ``with_meta``.
+    """
+    get_run(store, run_id)
+    rows, members = _read_run_rows(store, run_id)
+    meta = form_meta(store) if with_meta else {}
+    tally = _tally_members(rows, members)
+    children = _children_of(rows, include_closed)
+    return [
+        _candidate_from_row(
+            r, run_id, tally, children, _meta_spread(tally.forms[r["id"]], meta) if with_meta else {}
         )
-    return out
+        for r in rows
+        if _is_shown(r, include_closed, level)
+    ]
 
 
 def describe_run(run: Run) -> str:

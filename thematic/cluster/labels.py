@@ -84,19 +84,30 @@ def find_names(
     and then only in the texts that write them capitalised; those texts go through the name finder.
     """
     words = {w.lower() for c in candidates for w in c.split()}
-    staff: set[str] = set()
-    for name in staff_names:
-        staff.update(p.strip(".").lower() for p in name.split() if p.strip("."))
-    found = words & staff
+    found = words & _staff_words(staff_names)
     if common is None:
         common = common_words(texts)
     todo = {w for w in words - found if w not in common and w.isalpha()}
     if not todo:
         return found
+    return found | _names_found_by_redactor(texts, todo, staff_names)
+
+
+def _staff_words(staff_names: Sequence[str]) -> set[str]:
+    """Every word of every staff name, lower case, without full stops."""
+    staff: set[str] = set()
+    for name in staff_names:
+        staff.update(p.strip(".").lower() for p in name.split() if p.strip("."))
+    return staff
+
+
+def _names_found_by_redactor(texts: Sequence[str], todo: set[str], staff_names: Sequence[str]) -> set[str]:
+    """Which ``todo`` words the redactor removes from the (first 2,000) texts that write one of them capitalised."""
     pattern = re.compile(r"(?<![\w'])([A-Z][A-Za-z'\-]*)")
     sample = [t for t in texts if any(m.group(1).lower() in todo for m in pattern.finditer(t))][:2000]
     if not sample:
-        return found
+        return set()
+    found: set[str] = set()
     try:
         redacted = Redactor(staff_names).redact_many(sample)
     except ModelMissing as exc:  # no spaCy model: the rules (staff list, titles, common first names) still run
@@ -166,13 +177,41 @@ class Labeller:
         m = len(rows)
         if m == 0:
             return []
+        df_c, forms = self._phrase_counts(rows)
+        floor = max(2, math.ceil(0.03 * m)) if m >= 4 else 1
+        scored = self._scored(df_c, m, floor)[: top_n * 8]
+        self.check_names(k for _, k, _ in scored)
+        picked: list[tuple[str, float, int]] = []
+        used: set[str] = set()
+        for s, key, c in scored:
+            if self._is_name(key):
+                continue
+            content = {w for w in key.split() if w not in self.stops}
+            if content & used:
+                continue
+            used |= content
+            if widen and " " not in key:
+                key, c = self._widened(key, c, df_c, floor)
+            picked.append((_surface(forms[key]), float(s), int(c)))
+            if len(picked) == top_n:
+                break
+        return picked
+
+    def _phrase_counts(self, rows: Sequence[int]) -> tuple[Counter[str], dict[str, Counter[str]]]:
+        """How many of ``rows`` use each phrase, and how each phrase was written."""
         df_c: Counter[str] = Counter()
         forms: dict[str, Counter[str]] = {}
         for i in rows:
             for key, surface in self._of(int(i)).items():
                 df_c[key] += 1
                 forms.setdefault(key, Counter())[surface] += 1
-        floor = max(2, math.ceil(0.03 * m)) if m >= 4 else 1
+        return df_c, forms
+
+    def _scored(self, df_c: Counter[str], m: int, floor: int) -> list[tuple[float, str, int]]:
+        """(score, phrase, segments) for phrases used by at least ``floor`` segments, best first.
+
+        The score favours coverage of the candidate, lift over the corpus, and longer phrases.
+        """
         scored = []
         for key, c in df_c.items():
             if c < floor:
@@ -183,29 +222,19 @@ class Labeller:
             words = key.count(" ") + 1
             scored.append((cover * math.log1p(lift) * (1 + 0.6 * (words - 1)), key, c))
         scored.sort(key=lambda x: (-x[0], x[1]))
-        self.check_names(k for _, k, _ in scored[: top_n * 8])
-        picked: list[tuple[str, float, int]] = []
-        used: set[str] = set()
-        for s, key, c in scored[: top_n * 8]:
-            if self._is_name(key):
-                continue
-            content = {w for w in key.split() if w not in self.stops}
-            if content & used:
-                continue
-            used |= content
-            if widen and " " not in key:
-                wider = [(c2, k2) for k2, c2 in df_c.items()
-                         if " " in k2 and c2 * 5 >= c and c2 >= floor and key in k2.split() and not self._is_name(k2)]
-                if wider:
-                    self.check_names(k2 for _, k2 in wider)
-                    wider = [(c2, k2) for c2, k2 in wider if not self._is_name(k2)]
-                if wider:
-                    c2, k2 = max(wider, key=lambda x: (x[0], -len(x[1]), x[1]))
-                    key, c = k2, c2
-            picked.append((_surface(forms[key]), float(s), int(c)))
-            if len(picked) == top_n:
-                break
-        return picked
+        return scored
+
+    def _widened(self, key: str, c: int, df_c: Counter[str], floor: int) -> tuple[str, int]:
+        """The most used longer phrase (not a name) containing the word ``key``, if a fifth as many segments use it."""
+        wider = [(c2, k2) for k2, c2 in df_c.items()
+                 if " " in k2 and c2 * 5 >= c and c2 >= floor and key in k2.split() and not self._is_name(k2)]
+        if wider:
+            self.check_names(k2 for _, k2 in wider)
+            wider = [(c2, k2) for c2, k2 in wider if not self._is_name(k2)]
+        if wider:
+            c2, k2 = max(wider, key=lambda x: (x[0], -len(x[1]), x[1]))
+            return k2, c2
+        return key, c
 
     def label(self, members: Sequence[int], representatives: Sequence[int] = ()) -> str:
         """A phrase for these rows, or their most typical short segment quoted when no phrase stands for them.

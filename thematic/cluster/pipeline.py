@@ -367,13 +367,44 @@ def propose_clusters(
     n_ok = int((~empty).sum())
     report(1, steps, "Clustering: choosing the number of candidates" if not p.n_candidates else
            "Clustering: finding candidates")
-    if p.n_candidates:
-        choice = KChoice(int(p.n_candidates), "analyst", "set by the analyst", {})
-    elif n_ok:
-        choice = choose_k(X[~empty], seed=seed, k_max=p.k_max, per_candidate=p.segments_per_candidate, rule=p.k_rule)
-    else:
-        choice = KChoice(0, "none", "no segment with content", {})
+    choice = _choose_k(X, empty, n_ok, p, seed)
     k = max(1, min(choice.k, n_ok)) if n_ok else 0
+    labels, topic_words = _assign(X, docs, empty, n_ok, k, p, seed, lambda: report(2, steps, "Clustering: keywords"))
+    report(3, steps, "Clustering: representatives")
+    centroids, scores = _centroids_and_scores(X, labels)
+    labeller = Labeller(texts, staff_names=staff_names, seed=seed)
+    candidates = _candidate_nodes(labels, scores, texts, topic_words, labeller, p)
+    report(4, steps, "Clustering: grouping candidates")
+    groups = _groups(candidates, centroids, docs, labels, p, seed, labeller)
+    unclustered = _unclustered_node(labels, p)
+    report(steps, steps, "Clustering: done")
+    recorded = p.to_dict() | {"n_candidates_used": len(candidates), "n_groups_used": len(groups),
+                              "k_rule": choice.rule, "k_reason": choice.reason,
+                              "k_scores": {str(a): round(b, 4) for a, b in choice.scores.items()},
+                              "label_name_hashes": labeller.name_fingerprints()}
+    return Proposal(labels, scores, candidates, groups, unclustered, recorded, time.perf_counter() - t0)
+
+
+def _choose_k(X: np.ndarray, empty: np.ndarray, n_ok: int, p: Params, seed: int) -> KChoice:
+    """The analyst's number of candidates, else one chosen from the segments with content."""
+    if p.n_candidates:
+        return KChoice(int(p.n_candidates), "analyst", "set by the analyst", {})
+    if n_ok:
+        return choose_k(X[~empty], seed=seed, k_max=p.k_max, per_candidate=p.segments_per_candidate, rule=p.k_rule)
+    return KChoice(0, "none", "no segment with content", {})
+
+
+def _assign(
+    X: np.ndarray,
+    docs: list[list[str]],
+    empty: np.ndarray,
+    n_ok: int,
+    k: int,
+    p: Params,
+    seed: int,
+    on_keywords: Callable[[], None],
+) -> tuple[np.ndarray, dict[int, list[tuple[str, float]]]]:
+    """Each segment's cluster (``UNCLUSTERED`` for none) and each cluster's weighted keywords."""
     reducer = _reducer(p, seed, n_ok, X.shape[1] if X.ndim == 2 else 0)
     space = X
     if reducer is not None:
@@ -389,41 +420,50 @@ def propose_clusters(
         outlier_similarity=p.outlier_similarity,
     )
     if n_ok == 0:
-        labels = np.full(n, UNCLUSTERED, dtype=np.int64)
-        topic_words: dict[int, list[tuple[str, float]]] = {}
-    elif p.use_bertopic and n_ok >= 2 and len({w for d in docs for w in d}) >= 2:  # BERTopic needs 2+ words
-        labels, topic_words = _fit_bertopic(X, docs, clusterer, p)
-    else:
-        labels = clusterer.fit(space).labels_
-        report(2, steps, "Clustering: keywords")
-        topic_words = kw.ctfidf(docs, labels.tolist(), top_n=p.top_keywords)
-    report(3, steps, "Clustering: representatives")
+        return np.full(X.shape[0], UNCLUSTERED, dtype=np.int64), {}
+    if p.use_bertopic and n_ok >= 2 and len({w for d in docs for w in d}) >= 2:  # BERTopic needs 2+ words
+        return _fit_bertopic(X, docs, clusterer, p)
+    labels = clusterer.fit(space).labels_
+    on_keywords()
+    return labels, kw.ctfidf(docs, labels.tolist(), top_n=p.top_keywords)
+
+
+def _centroids_and_scores(X: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit centroids of the clusters found, and each segment's cosine to its own centroid."""
     k_found = int(labels.max()) + 1 if (labels >= 0).any() else 0
-    centroids = np.vstack([_unit(X[labels == c].mean(axis=0)) for c in range(k_found)]) if k_found else np.zeros(
-        (0, X.shape[1] if X.ndim == 2 else 0), dtype=np.float32
-    )
-    scores = _cosine_to_centroid(X, labels, centroids) if k_found else np.zeros(n, dtype=np.float32)
-    labeller = Labeller(texts, staff_names=staff_names, seed=seed)
-    candidates = []
+    if not k_found:
+        return np.zeros((0, X.shape[1] if X.ndim == 2 else 0), dtype=np.float32), np.zeros(len(labels), dtype=np.float32)
+    centroids = np.vstack([_unit(X[labels == c].mean(axis=0)) for c in range(k_found)])
+    return centroids, _cosine_to_centroid(X, labels, centroids)
+
+
+def _candidate_nodes(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    texts: Sequence[str],
+    topic_words: dict[int, list[tuple[str, float]]],
+    labeller: Labeller,
+    p: Params,
+) -> list[Node]:
+    """One labelled node per cluster found, with its representatives and cleaned keywords."""
+    k_found = int(labels.max()) + 1 if (labels >= 0).any() else 0
+    nodes = []
     for c in range(k_found):
         members = np.nonzero(labels == c)[0]
         reps = representatives(members, scores, texts, p.representatives)
         words = labeller.clean_keywords([w for w, _ in topic_words.get(c, [])])[: p.top_keywords]
         label = labeller.label(members.tolist(), reps)
-        candidates.append(Node(c, label, words, members.tolist(), reps))
-    report(4, steps, "Clustering: grouping candidates")
-    groups = _groups(candidates, centroids, docs, labels, p, seed, labeller)
-    unclustered = None
-    if (labels == UNCLUSTERED).any():
-        members = np.nonzero(labels == UNCLUSTERED)[0]
-        first = members[: p.representatives].tolist()
-        unclustered = Node(-1, "Unclustered", [], members.tolist(), first, unclustered=True)
-    report(steps, steps, "Clustering: done")
-    recorded = p.to_dict() | {"n_candidates_used": k_found, "n_groups_used": len(groups),
-                              "k_rule": choice.rule, "k_reason": choice.reason,
-                              "k_scores": {str(a): round(b, 4) for a, b in choice.scores.items()},
-                              "label_name_hashes": labeller.name_fingerprints()}
-    return Proposal(labels, scores, candidates, groups, unclustered, recorded, time.perf_counter() - t0)
+        nodes.append(Node(c, label, words, members.tolist(), reps))
+    return nodes
+
+
+def _unclustered_node(labels: np.ndarray, p: Params) -> Node | None:
+    """The explicit "Unclustered" node for segments no cluster took, if any."""
+    if not (labels == UNCLUSTERED).any():
+        return None
+    members = np.nonzero(labels == UNCLUSTERED)[0]
+    first = members[: p.representatives].tolist()
+    return Node(-1, "Unclustered", [], members.tolist(), first, unclustered=True)
 
 
 def _fit_bertopic(
