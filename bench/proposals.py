@@ -83,7 +83,7 @@ def k_table(X: np.ndarray, sub: Sequence[str], sizes: Sequence[str], seed: int =
 def _prior(embedder: Any) -> tuple[np.ndarray, list[str], list[str]]:
     """Zero-shot prototypes of the shipped codebook's leaves, with each leaf's category and subcategory names."""
     from thematic import suggest as sg
-    from thematic.codebook_files import import_codebook, read_codebook
+    from thematic.codebook.files import import_codebook, read_codebook
     from thematic.store import Store
 
     store = Store(":memory:")
@@ -177,7 +177,7 @@ def refit_ms(texts: Sequence[str], X: np.ndarray, sub: Sequence[str], embedder: 
     """The coding page's path at ``n_segments``: code one segment, then suggestions for the next (refit included)."""
     from thematic import suggest as sg
     from thematic.codebook import list_codes
-    from thematic.codebook_files import import_codebook, read_codebook
+    from thematic.codebook.files import import_codebook, read_codebook
     from thematic.coding import apply_code, apply_code_many
     from thematic.embed import embed_texts
     from thematic.store import Store

@@ -47,7 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from thematic import codebook  # noqa: E402
-from thematic.codebook_files import import_codebook, read_codebook  # noqa: E402
+from thematic.codebook.files import import_codebook, read_codebook  # noqa: E402
 from thematic.demo import create_demo_project  # noqa: E402
 from thematic.errors import NothingToUndo  # noqa: E402
 from thematic.ingest import ingest_file  # noqa: E402
