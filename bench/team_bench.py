@@ -174,7 +174,7 @@ async def coder_session(browser: Any, url: str, user: User, code_paths: list[str
         await page.get_by_label("Password", exact=True).fill(PASSWORD)
         await page.get_by_role("button", name="Sign in").click()
         await page.get_by_text(f"Signed in as {user.name}").wait_for()
-        await page.get_by_role("link", name="2 Generate initial codes").click()
+        await page.get_by_role("link", name="2 Generate initial codes").first.click()
         current = await seg_id(page)
         ready.append(1)
         await start.wait()
@@ -184,12 +184,12 @@ async def coder_session(browser: Any, url: str, user: User, code_paths: list[str
             i += 1
             box = page.locator(".st-key-ic_codes input").first
             await box.click()
-            await box.fill(path)
-            await page.get_by_role("option", name=path, exact=True).first.click()
-            await page.keyboard.press("Escape")
+            await box.type(path)
+            await box.press("Enter")  # the code picker adds the one code whose path is exactly what was typed
+            await page.locator(".st-key-ic_codes .chip").first.wait_for()
             t0 = time.monotonic()
             t_wall = time.time()
-            await page.get_by_role("button", name="Apply and next").click()
+            await page.get_by_role("button", name="Apply and next").first.click()
             tries = 1
             while True:
                 try:
@@ -201,7 +201,7 @@ async def coder_session(browser: Any, url: str, user: User, code_paths: list[str
                         raise
                     tries += 1  # the click was not taken up: click again, as a person would (counted)
                     rec["reclicks"] += 1
-                    await page.get_by_role("button", name="Apply and next").click()
+                    await page.get_by_role("button", name="Apply and next").first.click()
                     continue
                 await idle(page)
                 new = await seg_id(page)

@@ -77,6 +77,7 @@ def current() -> Segment | None:
 def _reset_inputs() -> None:
     """Empty the code picker (a fresh component key) and what it had chosen."""
     st.session_state["ic_picked"] = []
+    st.session_state["ic_synced"] = []
     st.session_state["ic_gen"] = int(st.session_state.get("ic_gen", 0)) + 1
 
 
@@ -84,6 +85,7 @@ def _picked_from(key: str) -> None:
     value = st.session_state.get(key)
     chosen = value.get("chosen") if isinstance(value, dict) else getattr(value, "chosen", None)
     st.session_state["ic_picked"] = list(chosen or [])
+    st.session_state["ic_synced"] = list(chosen or [])  # what the picker said when ic_picked was last taken from it
 
 
 def go(step: int) -> None:
@@ -97,8 +99,18 @@ def go(step: int) -> None:
     _reset_inputs()
 
 
+def _picker_key(seg_id: object) -> str:
+    return f"ic_codes_{seg_id}_{int(st.session_state.get('ic_gen', 0))}"
+
+
 def apply_selected(then_next: bool) -> None:
     seg_id = st.session_state.get("ic_seg_id")
+    # Read the picker itself: when a pick and the click arrive in one rerun (a busy server coalesces them), the
+    # button's callback may run before the picker's on_change, and the pick would be dropped silently.
+    state = st.session_state.get(_picker_key(seg_id))
+    chosen = state.get("chosen") if isinstance(state, dict) else getattr(state, "chosen", None)
+    if chosen is not None and list(chosen) != st.session_state.get("ic_synced", []):
+        _picked_from(_picker_key(seg_id))  # the picker changed and its on_change has not run yet
     picked = list(st.session_state.get("ic_picked") or [])
     if seg_id is None or not picked:
         if then_next:
@@ -194,6 +206,7 @@ def panel() -> None:
         return
     if st.session_state.get("ic_seg_id") != seg.id:
         st.session_state["ic_picked"] = []  # what was chosen for another segment is never applied here
+        st.session_state["ic_synced"] = []
     st.session_state["ic_seg_id"] = seg.id
     pos = int(st.session_state["ic_pos"])
 
@@ -236,7 +249,7 @@ def panel() -> None:
     # One code at a time, by pointing at it: no "Select all", no "Select N matches", Enter never adds a code
     # the analyst did not highlight or type exactly (see ui.components.code_picker).
     mine_paths = {names.get(c.code_id) for c in mine}
-    picker_key = f"ic_codes_{seg.id}_{int(st.session_state.get('ic_gen', 0))}"
+    picker_key = _picker_key(seg.id)
     with st.container(key="ic_codes"):
         code_picker(
             picker_key,
