@@ -76,12 +76,17 @@ def clean_code_name(raw: str, siblings: set[str], *, where: str = "") -> str:
     refused, never cut: two long names cut to the same prefix would silently become one code."""
     name = " ".join(raw.split()) or "Unnamed code"
     check_name(name, where)
-    base, k = name, 2
-    while name.casefold() in siblings:
-        name = f"{base} ({k})"
+    return unique_name(name, siblings)
+
+
+def unique_name(name: str, taken: set[str]) -> str:
+    """``name``, or ``name (2)``, ``name (3)`` ... whichever ``taken`` (case-folded) does not hold yet; it is added."""
+    out, k = name, 2
+    while out.casefold() in taken:
+        out = f"{name} ({k})"
         k += 1
-    siblings.add(name.casefold())
-    return name
+    taken.add(out.casefold())
+    return out
 
 
 def serialise(root: Any) -> bytes:

@@ -26,6 +26,7 @@ from ._common import (
     portable_name,
     serialise,
     to_units,
+    unique_name,
     utc,
 )
 from .qdc import codes_xml, title
@@ -239,7 +240,7 @@ def _notes(ctx: _Ctx, root: Any, memos: list[Any], answers: list[Any],
     names: set[str] = set()
     for m in memos:
         g = ctx.note_guid[m["id"]]
-        attrs = {"guid": g, "name": _unique(xml_text(m["title"] or "Memo"), names),
+        attrs = {"guid": g, "name": unique_name(xml_text(m["title"] or "Memo"), names),
                  "creationDateTime": utc(m["created_at"]), "modifiedDateTime": utc(m["updated_at"])}
         if m["coder"]:
             attrs["creatingUser"] = attrs["modifyingUser"] = ctx.user_guid[m["coder"]]
@@ -254,15 +255,6 @@ def _notes(ctx: _Ctx, root: Any, memos: list[Any], answers: list[Any],
             start, end = span_of[m["id"]]
             etree.SubElement(note, P + "PlainTextSelection", guid=ctx.guids("note selection", g),
                              startPosition=str(start), endPosition=str(end))
-
-
-def _unique(name: str, taken: set[str]) -> str:
-    out, k = name, 2
-    while out.casefold() in taken:
-        out = f"{name} ({k})"
-        k += 1
-    taken.add(out.casefold())
-    return out
 
 
 def build_qde(store: Store, *, offsets: Offsets = DEFAULT_OFFSETS) -> tuple[bytes, dict[str, bytes]]:

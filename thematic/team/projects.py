@@ -8,19 +8,16 @@ create them and add the members); anyone else only the projects that list them.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import Conflict, InvalidInput, NotFound
+from ..projects import SUFFIX, clean_name
 from ..store import Store, now
 from .accounts import Team
 from .permissions import ROLES, PermissionDenied, User, cap, check
 from .store import TeamStore
-
-SUFFIX = ".db"
-_NAME_OK = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.()\-]{0,99}")
 
 
 @dataclass(frozen=True)
@@ -28,17 +25,6 @@ class Member:
     name: str
     role: str
     added_at: str
-
-
-def clean_name(name: str) -> str:
-    raw = str(name).strip()
-    if raw.lower().endswith(SUFFIX):
-        raw = raw[: -len(SUFFIX)].rstrip()
-    if not _NAME_OK.fullmatch(raw) or ".." in raw:
-        raise InvalidInput(
-            f"{raw!r} is not a project name: start with a letter or digit; letters, digits, spaces and - _ . ( ) only"
-        )
-    return raw
 
 
 def project_path(team: Team, name: str) -> Path:
