@@ -15,14 +15,12 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import streamlit as st  # noqa: E402
 
-from ui import sidebar  # noqa: E402
+from ui import sidebar, signin  # noqa: E402
 
 st.set_page_config(page_title="thematic", page_icon=":material/account_tree:", layout="wide")
 
 # Team mode (`streamlit run app.py -- --team TEAM_DIR`): nothing of any project is drawn before sign-in; a no-op in
 # single-user mode. See ui/signin.py.
-from ui import signin  # noqa: E402
-
 signin.gate()
 
 sections = {
