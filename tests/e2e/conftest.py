@@ -101,6 +101,15 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
+def fake_embedder() -> Iterator[None]:
+    """The tiny hashing embedder for a module's app server (the test is about the page, not about the model); use it
+    with ``pytest.mark.usefixtures("fake_embedder")`` so it is set before the server starts."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("THEMATIC_FAKE_EMBEDDER", "1")
+        yield
+
+
+@pytest.fixture(scope="module")
 def e2e_out() -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
     for old in [*OUT.glob("*.png"), *OUT.glob("*.svg")]:  # screenshots are of this run only

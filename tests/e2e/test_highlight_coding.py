@@ -11,9 +11,7 @@ Screenshots are saved under ``test-output/e2e/`` (``hl_*.png``).
 
 from __future__ import annotations
 
-import os
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,22 +19,10 @@ import pytest
 
 from tests.e2e.conftest import Server, wait_idle, wait_text
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300), pytest.mark.usefixtures("fake_embedder")]
 
 CODER = "kb"
 CODES = ["Food quality", "Food portions", "Venue/Food and drink", "Practices/Breathing", "Kindness"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def fake_embedder() -> Iterator[None]:
-    """Suggestions use the tiny hashing embedder (this test is about coding, not about the model)."""
-    old = os.environ.get("THEMATIC_FAKE_EMBEDDER")
-    os.environ["THEMATIC_FAKE_EMBEDDER"] = "1"
-    yield
-    if old is None:
-        os.environ.pop("THEMATIC_FAKE_EMBEDDER", None)
-    else:
-        os.environ["THEMATIC_FAKE_EMBEDDER"] = old
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,7 @@ form's metadata, mark it as a quote, recode another, uncode a third; each checke
 
 from __future__ import annotations
 
-import os
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +11,9 @@ import pytest
 
 from tests.e2e.conftest import Server, wait_idle, wait_text
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300), pytest.mark.usefixtures("fake_embedder")]
 
 CODER = "rv"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def fake_embedder() -> Iterator[None]:
-    old = os.environ.get("THEMATIC_FAKE_EMBEDDER")
-    os.environ["THEMATIC_FAKE_EMBEDDER"] = "1"
-    yield
-    if old is None:
-        os.environ.pop("THEMATIC_FAKE_EMBEDDER", None)
-    else:
-        os.environ["THEMATIC_FAKE_EMBEDDER"] = old
 
 
 @pytest.fixture(scope="module")
