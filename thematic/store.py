@@ -26,12 +26,10 @@ global store.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,11 +43,13 @@ from .errors import (
     NotAProject,
     NotFound,
     NothingToUndo,
-    ProjectDamaged,
     SchemaTooNew,
     ThematicError,
     from_sqlite,
 )
+from .projectfile import busy_timeout as busy_timeout_seconds
+from .projectfile import check_project_file
+from .undo_sql import run_undo_stmt
 
 DEFAULT_ACTOR = "analyst"
 # An undo/redo touching more rows than this runs in chunks of this many rows, each its own short transaction.
@@ -145,7 +145,7 @@ class Store:
         (seconds; default ``THEMATIC_BUSY_TIMEOUT`` from the environment, else 60) before SQLite gives up."""
         self.path = str(path)
         self.in_memory = self.path == ":memory:"
-        timeout = _busy_timeout(busy_timeout)
+        timeout = busy_timeout_seconds(busy_timeout)
         if not self.in_memory:
             p = Path(self.path)
             if not create and not p.exists():
@@ -537,7 +537,7 @@ class Store:
         act.execute("PRAGMA defer_foreign_keys = ON")
         for item in items:
             try:
-                _run_undo_stmt(self.conn, item, self._leaf_tables())
+                run_undo_stmt(self.conn, item, self._leaf_tables())
             except sqlite3.IntegrityError as exc:
                 raise UndoConflict(
                     f"cannot {word} '{target.summary}': a later change reused its rows ({exc})"
@@ -617,7 +617,7 @@ class Store:
                     else:
                         lo = stop + 1
                 else:
-                    _run_undo_stmt(self.conn, item, self._leaf_tables())
+                    run_undo_stmt(self.conn, item, self._leaf_tables())
                     budget -= 1
                     below, lo = int(item["id"]), None
                     items.pop()
@@ -854,122 +854,3 @@ def _replace_strings(value: Any, new: Iterator[str]) -> Any:
     if isinstance(value, list):
         return [_replace_strings(v, new) for v in value]
     return value
-
-
-def _run_undo_stmt(conn: sqlite3.Connection, item: sqlite3.Row, leaves: frozenset[str] = frozenset()) -> None:
-    """Run one logged inverse statement. A one-row delete runs as a prepared ``DELETE ... WHERE rowid = ?`` (the
-    same text for every row of a table): compiling a delete with its cascades and triggers costs far more than
-    running it, so thousands of distinct statement texts would spend their time in the compiler."""
-    stmt = str(item["stmt"])
-    if item["tbl"] is not None and item["lo"] == item["hi"] and stmt.startswith("DELETE FROM") and " BETWEEN " not in stmt:
-        table = str(item["tbl"]).replace('"', '""')
-        conn.execute(f'DELETE FROM "{table}" WHERE rowid = ?', (item["lo"],))
-    elif item["tbl"] is not None and stmt.startswith("INSERT INTO") and stmt.endswith(")") and _VALUES in stmt:
-        # likewise a re-insert: its literal values are read by a trigger-free SELECT, then bound to one prepared
-        # INSERT per table
-        head, _, values = stmt.partition(_VALUES)
-        row = list(conn.execute("SELECT " + values[:-1]).fetchone())
-        table = str(item["tbl"])
-        q = table.replace('"', '""')
-        if table in leaves and conn.execute(f'SELECT 1 FROM "{q}" WHERE rowid = ?', (row[0],)).fetchone():
-            # its id was taken by another row since: a new id (nothing refers to a leaf table's ids)
-            names = [c.strip().strip('"') for c in head.partition("(")[2].split(",")]
-            pk = [r[1] for r in conn.execute(f'PRAGMA table_info("{q}")') if r[5] == 1 and r[2].upper() == "INTEGER"]
-            for i, name in enumerate(names):
-                if i == 0 or name in pk:
-                    row[i] = None
-        conn.execute(head + _VALUES + ", ".join("?" * len(row)) + ")", tuple(row))
-    else:
-        conn.execute(stmt)
-
-
-_VALUES = ") VALUES ("
-
-
-DEFAULT_BUSY_TIMEOUT = 60.0  # seconds a write waits for another process's write lock
-_SQLITE_READONLY_ROLLBACK = 776  # a hot journal that a read-only connection may not roll back
-_THEMATIC_TABLES = frozenset({"migrations", "audit", "undo_log", "undo_state", "project"})
-
-
-def _busy_timeout(given: float | None) -> float:
-    if given is not None:
-        return max(0.0, float(given))
-    env = os.environ.get("THEMATIC_BUSY_TIMEOUT", "")
-    try:
-        return max(0.0, float(env)) if env else DEFAULT_BUSY_TIMEOUT
-    except ValueError:
-        return DEFAULT_BUSY_TIMEOUT
-
-
-def check_project_file(path: Path, *, timeout: float = DEFAULT_BUSY_TIMEOUT, create: bool = False) -> None:
-    """Refuse a file that is not a thematic project, or is damaged, reading it only (nothing is written).
-
-    A project is an SQLite file whose ``PRAGMA application_id`` is :data:`schema.APPLICATION_ID` (set by
-    migration 10) or, for files made by thematic before that migration, one holding thematic's own
-    bookkeeping tables (``migrations``, ``audit``, ``undo_log`` ...). An SQLite file with no tables at all is
-    accepted only when ``create`` (it becomes a new project). A file shorter than its header says is damaged."""
-    wal_mode = _check_header(path)
-    app_id, tables = _marker(path, timeout, wal_mode)
-    if app_id == schema.APPLICATION_ID:
-        return
-    if app_id == 0 and tables >= _THEMATIC_TABLES:
-        return  # a project made before the application id was set
-    if app_id == 0 and not tables and create:
-        return
-    if app_id:
-        what = f"an SQLite database of another program, application id {app_id:#x}"
-    elif tables:
-        more = " ..." if len(tables) > 4 else ""
-        what = f"an SQLite database of another program, with tables {', '.join(sorted(tables)[:4])}{more}"
-    else:
-        what = "an empty SQLite database"
-    raise NotAProject(f"{path} is not a thematic project ({what}); nothing was changed")
-
-
-def _check_header(path: Path) -> bool:
-    """The SQLite file header: the magic string, and a file at least as long as the header says. Returns whether
-    the file is in WAL mode."""
-    with path.open("rb") as fh:
-        header = fh.read(100)
-    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
-        raise NotAProject(f"{path} is not a thematic project (not an SQLite file)")
-    page_size = int.from_bytes(header[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    pages = int.from_bytes(header[28:32], "big")
-    counter_valid = header[24:28] == header[92:96]  # else the page count in the header is not to be trusted
-    size = path.stat().st_size
-    wal_mode = header[18] == 2
-    wal = Path(str(path) + "-wal")
-    if wal.exists() and wal.stat().st_size > 0:
-        return wal_mode  # pages may still be in the WAL (a checkpoint cut short): SQLite recovers them
-    if counter_valid and size < pages * page_size:
-        raise ProjectDamaged(
-            f"{path} is damaged: the file is {size:,} bytes but its header says {pages * page_size:,} (truncated?)"
-        )
-    return wal_mode
-
-
-def _marker(path: Path, timeout: float, wal_mode: bool) -> tuple[int, set[str]]:
-    """The file's application id and table names, read without writing to the file.
-
-    A rollback-journal file is opened read-only (so that not even a hot journal is rolled back into it). A WAL
-    file is opened by an ordinary connection that only reads: a read-only one would leave the -wal and -shm side
-    files behind when it closes, while this one removes them, as the last connection does."""
-    target = "file:" + urllib.parse.quote(str(path.resolve())) + ("" if wal_mode else "?mode=ro")
-    try:
-        conn = sqlite3.connect(target, uri=True, timeout=timeout)
-    except sqlite3.Error as exc:
-        raise from_sqlite(exc, path) or ThematicError(f"cannot open {path}: {exc}") from exc
-    try:
-        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    except sqlite3.Error as exc:
-        if getattr(exc, "sqlite_errorcode", None) == _SQLITE_READONLY_ROLLBACK:  # projects are never in this mode
-            raise NotAProject(
-                f"{path} is not a thematic project (an SQLite database another program left in the middle of a "
-                "write, with a -journal file beside it); nothing was changed"
-            ) from exc
-        raise from_sqlite(exc, path) or ThematicError(f"cannot read {path}: {exc}") from exc
-    finally:
-        conn.close()
-    return app_id, tables

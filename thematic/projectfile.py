@@ -1,0 +1,101 @@
+"""Recognising a thematic project file before anything is written to it: another program's SQLite file, a damaged
+(truncated) one and a busy one are each refused in one line (:func:`check_project_file`)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import urllib.parse
+from pathlib import Path
+
+from . import schema
+from .errors import NotAProject, ProjectDamaged, ThematicError, from_sqlite
+
+DEFAULT_BUSY_TIMEOUT = 60.0  # seconds a write waits for another process's write lock
+_SQLITE_READONLY_ROLLBACK = 776  # a hot journal that a read-only connection may not roll back
+_THEMATIC_TABLES = frozenset({"migrations", "audit", "undo_log", "undo_state", "project"})
+
+
+def busy_timeout(given: float | None) -> float:
+    """Seconds a write waits for another process's lock: ``given``, else ``THEMATIC_BUSY_TIMEOUT``, else 60."""
+    if given is not None:
+        return max(0.0, float(given))
+    env = os.environ.get("THEMATIC_BUSY_TIMEOUT", "")
+    try:
+        return max(0.0, float(env)) if env else DEFAULT_BUSY_TIMEOUT
+    except ValueError:
+        return DEFAULT_BUSY_TIMEOUT
+
+
+def check_project_file(path: Path, *, timeout: float = DEFAULT_BUSY_TIMEOUT, create: bool = False) -> None:
+    """Refuse a file that is not a thematic project, or is damaged, reading it only (nothing is written).
+
+    A project is an SQLite file whose ``PRAGMA application_id`` is :data:`schema.APPLICATION_ID` (set by
+    migration 10) or, for files made by thematic before that migration, one holding thematic's own
+    bookkeeping tables (``migrations``, ``audit``, ``undo_log`` ...). An SQLite file with no tables at all is
+    accepted only when ``create`` (it becomes a new project). A file shorter than its header says is damaged."""
+    wal_mode = _check_header(path)
+    app_id, tables = _marker(path, timeout, wal_mode)
+    if app_id == schema.APPLICATION_ID:
+        return
+    if app_id == 0 and tables >= _THEMATIC_TABLES:
+        return  # a project made before the application id was set
+    if app_id == 0 and not tables and create:
+        return
+    if app_id:
+        what = f"an SQLite database of another program, application id {app_id:#x}"
+    elif tables:
+        more = " ..." if len(tables) > 4 else ""
+        what = f"an SQLite database of another program, with tables {', '.join(sorted(tables)[:4])}{more}"
+    else:
+        what = "an empty SQLite database"
+    raise NotAProject(f"{path} is not a thematic project ({what}); nothing was changed")
+
+
+def _check_header(path: Path) -> bool:
+    """The SQLite file header: the magic string, and a file at least as long as the header says. Returns whether
+    the file is in WAL mode."""
+    with path.open("rb") as fh:
+        header = fh.read(100)
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        raise NotAProject(f"{path} is not a thematic project (not an SQLite file)")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    counter_valid = header[24:28] == header[92:96]  # else the page count in the header is not to be trusted
+    size = path.stat().st_size
+    wal_mode = header[18] == 2
+    wal = Path(str(path) + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        return wal_mode  # pages may still be in the WAL (a checkpoint cut short): SQLite recovers them
+    if counter_valid and size < pages * page_size:
+        raise ProjectDamaged(
+            f"{path} is damaged: the file is {size:,} bytes but its header says {pages * page_size:,} (truncated?)"
+        )
+    return wal_mode
+
+
+def _marker(path: Path, timeout: float, wal_mode: bool) -> tuple[int, set[str]]:
+    """The file's application id and table names, read without writing to the file.
+
+    A rollback-journal file is opened read-only (so that not even a hot journal is rolled back into it). A WAL
+    file is opened by an ordinary connection that only reads: a read-only one would leave the -wal and -shm side
+    files behind when it closes, while this one removes them, as the last connection does."""
+    target = "file:" + urllib.parse.quote(str(path.resolve())) + ("" if wal_mode else "?mode=ro")
+    try:
+        conn = sqlite3.connect(target, uri=True, timeout=timeout)
+    except sqlite3.Error as exc:
+        raise from_sqlite(exc, path) or ThematicError(f"cannot open {path}: {exc}") from exc
+    try:
+        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error as exc:
+        if getattr(exc, "sqlite_errorcode", None) == _SQLITE_READONLY_ROLLBACK:  # projects are never in this mode
+            raise NotAProject(
+                f"{path} is not a thematic project (an SQLite database another program left in the middle of a "
+                "write, with a -journal file beside it); nothing was changed"
+            ) from exc
+        raise from_sqlite(exc, path) or ThematicError(f"cannot read {path}: {exc}") from exc
+    finally:
+        conn.close()
+    return app_id, tables
