@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import schema
+from . import schema, undo_conflicts
 from .errors import (
     Conflict,
     NotAProject,
@@ -56,8 +56,7 @@ DEFAULT_ACTOR = "analyst"
 UNDO_CHUNK_ROWS = 2000
 
 
-class UndoConflict(Conflict):
-    """An undo or redo would overwrite a later change made by someone else; nothing was changed."""
+UndoConflict = undo_conflicts.UndoConflict  # re-exported: callers catch thematic.store.UndoConflict
 
 
 def now() -> str:
@@ -412,7 +411,7 @@ class Store:
         if big:
             # checked on a snapshot, without the write lock (the chunks check again as they go)
             with self.read():
-                self._check_conflicts(seen, references=undone)
+                undo_conflicts.check_conflicts(self.conn, seen.id, seen.summary, seen.action, leaves=self._leaf_tables(), references=undone)
         try:
             return self._start(word, undone, seen, big, find, actor, coder)
         except sqlite3.IntegrityError as exc:  # a deferred foreign key at commit: data it needs was removed since
@@ -446,10 +445,10 @@ class Store:
                 if undone:
                     act.execute("UPDATE audit SET undone_by = ? WHERE id = ?", (act.event_id, root.id))
             else:
-                self._check_conflicts(target, references=False, exclude=act.event_id)
+                undo_conflicts.check_conflicts(self.conn, target.id, target.summary, target.action, leaves=self._leaf_tables(), references=False, exclude=act.event_id)
                 mark = self._last_log_id()
                 self._revert(act, target, word)
-                self._check_undo_rows(act.event_id, mark, target)
+                undo_conflicts.check_undo_rows(self.conn, act.event_id, mark, target.id, target.summary, target.action)
                 act.execute("UPDATE audit SET undone_by = ? WHERE id = ?", (act.event_id, target.id))
                 act.execute("UPDATE audit SET undone_by = ? WHERE id = ?", (act.event_id if undone else None, root.id))
                 big = False
@@ -474,7 +473,7 @@ class Store:
         if pending is None:
             return None
         with self.read():  # refuse before anything changes when putting it back would overwrite a later change
-            self._check_conflicts(pending, references=pending.action == "redo")
+            undo_conflicts.check_conflicts(self.conn, pending.id, pending.summary, pending.action, leaves=self._leaf_tables(), references=pending.action == "redo")
         with self._lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
@@ -627,7 +626,7 @@ class Store:
                 f"undo that change, then run {ev.action} again to finish"
             ) from exc
         try:
-            self._check_undo_rows(event_id, mark, target)
+            undo_conflicts.check_undo_rows(self.conn, event_id, mark, target.id, target.summary, target.action)
         except UndoConflict as exc:
             raise UndoConflict(f"{exc.message} -- the {ev.action} stopped part-way; run {ev.action} again to finish "
                                "once that change is undone") from exc
@@ -643,102 +642,11 @@ class Store:
         self.conn.execute("UPDATE audit SET details = ? WHERE id = ?", (json.dumps(details), event_id))
         return finished
 
-    # -- conflicts: an undo never silently overwrites someone else's later change
-
-    def _later_events(self) -> str:
-        """SQL for the changes made after ``:t`` that are still in effect, less undos/redos of changes after ``:t``
-        (an undone change and its undo cancel out; a redo counts through the change it reapplies)."""
-        return ("SELECT id FROM audit WHERE id > :t AND id != :u AND undone_by IS NULL "
-                "AND coalesce(undo_of, 0) <= :t")
-
-    def _check_conflicts(self, target: AuditEvent, *, references: bool, exclude: int = -1) -> None:
-        """Refuse when a later change still in effect touched a row ``target``'s inverse would change, or (with
-        ``references``) holds a row pointing at a row the inverse would delete (a cascade would remove it)."""
-        hit = self._overlap("a.event_id = :src", {"src": target.id, "t": target.id, "u": exclude}, reinserts=True)
-        if hit is None and references:
-            hit = self._referencing(target, exclude)
-        if hit is not None:
-            self._refuse(target, hit)
-
-    def _check_undo_rows(self, event_id: int, mark: int, target: AuditEvent) -> None:
-        """After running inverse statements: every row they changed (cascades included, as the triggers logged
-        them under ``event_id`` after log id ``mark``) must be untouched by later changes of others."""
-        hit = self._overlap("a.event_id = :src AND a.id > :mark",
-                            {"src": event_id, "mark": mark, "t": target.id, "u": event_id})
-        if hit is not None:
-            self._refuse(target, hit)
-
     def _leaf_tables(self) -> frozenset[str]:
-        """Tracked tables no foreign key points at (codings, memos, quotes ...): a row of theirs is known by its
-        content, not its id, so an undo may re-insert one under a new id when its old id was taken since."""
+        """Tracked tables no foreign key points at (cached per connection; see :func:`undo_conflicts.leaf_tables`)."""
         if self._leaves is None:
-            tables = schema.tracked_tables(self.conn)
-            referenced = {
-                str(fk["table"]) for t in tables for fk in self.conn.execute(f'PRAGMA foreign_key_list("{t}")')
-            }
-            self._leaves = frozenset(t for t in tables if t not in referenced)
+            self._leaves = undo_conflicts.leaf_tables(self.conn)
         return self._leaves
-
-    def _overlap(self, where: str, params: dict[str, Any], *, reinserts: bool = False) -> int | None:
-        if reinserts:
-            # ``a`` holds a change's inverse statements. A row one of them re-inserts into a leaf table was gone
-            # since that change, so a later change to a row with the same id concerns another row (SQLite reuses
-            # the highest ids): not a conflict; the row is re-inserted under a new id (_run_undo_stmt).
-            leaves = ", ".join("'" + t.replace("'", "''") + "'" for t in self._leaf_tables()) or "''"
-            where = f"{where} AND NOT (a.stmt LIKE 'INSERT%' AND a.tbl IN ({leaves}))"
-        later = self._later_events()
-        row = self.conn.execute(
-            f"SELECT b.event_id FROM undo_log a JOIN undo_log b ON b.tbl = a.tbl AND b.lo BETWEEN a.lo AND a.hi "
-            f"WHERE {where} AND b.event_id IN ({later}) AND b.event_id != a.event_id LIMIT 1",
-            params,
-        ).fetchone()
-        if row is not None:
-            return int(row[0])
-        for r in self.conn.execute(
-            f"SELECT event_id, tbl, lo, hi FROM undo_log WHERE hi > lo AND event_id IN ({later})", params
-        ).fetchall():
-            found = self.conn.execute(
-                f"SELECT 1 FROM undo_log a WHERE {where} AND a.tbl = :tbl AND a.lo <= :hi AND a.hi >= :lo LIMIT 1",
-                {**params, "tbl": r["tbl"], "lo": r["lo"], "hi": r["hi"]},
-            ).fetchone()
-            if found is not None and int(r["event_id"]) != params["src"]:
-                return int(r["event_id"])
-        return None
-
-    def _referencing(self, target: AuditEvent, exclude: int) -> int | None:
-        """A later change still in effect whose row points (by foreign key) at a row ``target`` inserted."""
-        parents = {
-            str(r[0]) for r in self.conn.execute(
-                "SELECT DISTINCT tbl FROM undo_log WHERE event_id = ? AND stmt LIKE 'DELETE%'", (target.id,)
-            )
-        }
-        if not parents:
-            return None
-        later = self._later_events()
-        for child in schema.tracked_tables(self.conn):
-            for fk in self.conn.execute(f'PRAGMA foreign_key_list("{child}")').fetchall():
-                parent, col, to = fk["table"], fk["from"], fk["to"]
-                if parent not in parents or to not in (None, "id"):
-                    continue
-                q = child.replace('"', '""')
-                row = self.conn.execute(
-                    f'SELECT b.event_id FROM undo_log b JOIN "{q}" c ON c.rowid BETWEEN b.lo AND b.hi '
-                    f"WHERE b.tbl = :child AND b.event_id IN ({later}) AND EXISTS (SELECT 1 FROM undo_log p "
-                    f"WHERE p.tbl = :parent AND p.event_id = :t AND p.stmt LIKE 'DELETE%' "
-                    f'AND c."{col}" BETWEEN p.lo AND p.hi) LIMIT 1',
-                    {"child": child, "parent": parent, "t": target.id, "u": exclude},
-                ).fetchone()
-                if row is not None:
-                    return int(row[0])
-        return None
-
-    def _refuse(self, target: AuditEvent, later_id: int) -> None:
-        other = _event(self.conn.execute("SELECT * FROM audit WHERE id = ?", (later_id,)).fetchone())
-        what = "undo" if target.action != "undo" else "redo"
-        raise UndoConflict(
-            f"cannot {what} '{target.summary}': a later change #{other.id} by {other.actor} "
-            f"('{other.summary}', {other.ts[:16].replace('T', ' ')}) changed the same data; undo that first"
-        )
 
     # ------------------------------------------------------------------ purging history
 
@@ -747,6 +655,7 @@ class Store:
         *,
         before: str | None = None,
         redact: Callable[[list[str]], list[str]] | None = None,
+        prune: Callable[[Action], int] | None = None,
         actor: str | None = None,
     ) -> dict[str, int]:
         """Drop the undo/redo data of the changes made before ``before`` (an ISO date or timestamp; all when None),
@@ -754,8 +663,12 @@ class Store:
         VACUUM and truncate the write-ahead log, so that no deleted or overwritten text survives in the file's
         bytes. The changes purged can no longer be undone or redone. Recorded as one (not undoable) audit event.
 
+        ``prune`` runs inside the same transaction to drop derived data of text the project no longer holds (the
+        CLI passes :func:`thematic.embed.prune_cache`: cached vectors of removed or unredacted text) and returns how
+        many rows it dropped.
+
         Returns counts: ``events`` (whose undo data went), ``entries`` (undo statements removed), ``redacted``
-        (audit lines changed)."""
+        (audit lines changed), ``derived`` (rows ``prune`` dropped)."""
         if self.pending_undo() is not None:
             raise Conflict("an undo is under way in chunks; finish it first (python -m thematic undo)")
         cutoff = before if before is not None else "9999"
@@ -783,9 +696,10 @@ class Store:
                     if summary != r["summary"] or new_details != (r["details"] or "{}"):
                         act.execute("UPDATE audit SET summary = ?, details = ? WHERE id = ?", (summary, new_details, r["id"]))
                         changed += 1
-            act.details.update({"events": events, "entries": entries, "redacted": changed})
+            derived = prune(act) if prune is not None else 0
+            act.details.update({"events": events, "entries": entries, "redacted": changed, "derived": derived})
         self.compact()
-        return {"events": events, "entries": entries, "redacted": changed}
+        return {"events": events, "entries": entries, "redacted": changed, "derived": derived}
 
     def compact(self) -> None:
         """VACUUM (rewrite the file without free pages, which may hold deleted text) and empty the write-ahead log."""
