@@ -191,3 +191,27 @@ def test_write_forms_is_the_public_writer_and_undo_removes_exactly(store: Store)
     assert [r[0] for r in store.query("SELECT text FROM segments ORDER BY id")] == ["One.", " Two.", "Three.", "Four."]
     store.undo()
     assert dump(store) == before
+
+
+def test_purge_drops_cached_vectors_of_text_the_project_no_longer_holds(tmp_path: Path) -> None:
+    """A vector (and its SHA-256 key) identifies its text: after an unredacted import is undone and the forms are
+    imported again redacted, purge-history leaves no vector of the unredacted text in the file."""
+    from thematic.embed import HashingEmbedder, embed_segments, text_hash
+
+    db = tmp_path / "p.db"
+    src = _file(tmp_path)
+    with Store(db) as s:
+        ingest_file(s, src)  # the mistake: no redaction
+        unredacted = [str(r[0]) for r in s.query("SELECT text FROM segments")]
+        embed_segments(s, embedder=HashingEmbedder())
+        assert any("Winterbottom" in t for t in unredacted)
+        s.undo()
+        ingest_file(s, src, redact=True)
+        embed_segments(s, embedder=HashingEmbedder())
+        current = {str(r[0]) for r in s.query("SELECT text FROM segments")}
+    assert main(["purge-history", str(db)]) == 0
+    with Store.open(db) as s:
+        cached = {str(r[0]) for r in s.query("SELECT text_hash FROM embeddings")}
+    gone = {text_hash(t) for t in unredacted if t not in current}
+    assert gone and not (gone & cached)  # the text that was redacted away has no vector left
+    assert cached == {text_hash(t) for t in current}  # what the project holds keeps its vectors

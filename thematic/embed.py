@@ -480,3 +480,14 @@ def cache_size(store: Any, model_id: str | None = None) -> int:
     if model_id is None:
         return int(store.scalar("SELECT count(*) FROM embeddings"))
     return int(store.scalar("SELECT count(*) FROM embeddings WHERE model_id = ?", (model_id,)))
+
+
+def prune_cache(act: Any) -> int:
+    """Inside ``act`` (a purge): drop the cached vectors of every text no segment of the project holds any more
+    (text removed by an undo, or replaced by a redacted re-import). A vector says much about its text and its
+    hash identifies it, so redaction leaves neither behind. Vectors of codebook texts go too; they are cheap to
+    recompute. Returns the number of vectors dropped."""
+    keep = {text_hash(str(r[0])) for r in act.execute("SELECT DISTINCT text FROM segments")}
+    gone = [(m, h) for m, h in act.execute("SELECT model_id, text_hash FROM embeddings") if h not in keep]
+    act.executemany("DELETE FROM embeddings WHERE model_id = ? AND text_hash = ?", gone)
+    return len(gone)

@@ -115,6 +115,7 @@ def cmd_redo(args: argparse.Namespace) -> int:
 def cmd_purge_history(args: argparse.Namespace) -> int:
     from datetime import date
 
+    from ..embed import prune_cache
     from ..errors import InvalidInput
     from ..redact import read_staff_names, redact_log_texts
 
@@ -127,9 +128,10 @@ def cmd_purge_history(args: argparse.Namespace) -> int:
     staff = read_staff_names(args.staff_names) if args.staff_names else []
     with open_store(args.project) as store:
         counts = store.purge_history(before=before, redact=lambda texts: redact_log_texts(texts, staff),
-                                     actor=args.actor)
+                                     prune=prune_cache, actor=args.actor)
     print(f"dropped the undo data of {counts['events']} changes ({counts['entries']} entries); "
-          f"{counts['redacted']} audit lines redacted; file compacted")
+          f"{counts['redacted']} audit lines redacted; {counts['derived']} cached vectors of text no longer in the "
+          "project dropped; file compacted")
     copies = sorted(Path(args.project).parent.glob(Path(args.project).name + ".bak-v*"))
     if copies:
         print("older copies of this project (taken before schema upgrades) still hold the old data; delete them "
