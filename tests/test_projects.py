@@ -89,6 +89,26 @@ def test_a_foreign_sqlite_file_is_refused_and_nothing_lands(tmp_path: Path) -> N
     with pytest.raises(InvalidInput, match="not a thematic project"):
         projects.add_file(folder, "text", b"hello, this is text")
     with pytest.raises(InvalidInput, match="not a thematic project"):
-        projects.check_project_file(other)
+        projects.check_upload(other)
     assert other.read_bytes() == before  # checked read-only
     assert os.listdir(folder) == []  # no temporary file left behind
+
+
+def test_an_upload_is_judged_by_the_same_rule_as_opening(tmp_path: Path) -> None:
+    """Another program's database that happens to have tables named like thematic's is not a project, because
+    its application id says whose it is; opening it and uploading it give the same answer."""
+    from thematic.errors import NotAProject
+
+    other = tmp_path / "lookalike.db"
+    conn = sqlite3.connect(other)
+    conn.execute("PRAGMA application_id = 1234")
+    for t in ("migrations", "project", "audit", "undo_log", "undo_state", "forms", "segments", "codes", "codings"):
+        conn.execute(f"CREATE TABLE {t} (id INTEGER)")
+    conn.commit()
+    conn.close()
+    before = other.read_bytes()
+    with pytest.raises(InvalidInput, match="another program: application id 0x4d2"):
+        projects.check_upload(other)
+    with pytest.raises(NotAProject):
+        Store.open(other)
+    assert other.read_bytes() == before

@@ -36,10 +36,8 @@ def check_project_file(path: Path, *, timeout: float = DEFAULT_BUSY_TIMEOUT, cre
     accepted only when ``create`` (it becomes a new project). A file shorter than its header says is damaged."""
     wal_mode = _check_header(path)
     app_id, tables = _marker(path, timeout, wal_mode)
-    if app_id == schema.APPLICATION_ID:
+    if recognised(app_id, tables):
         return
-    if app_id == 0 and tables >= _THEMATIC_TABLES:
-        return  # a project made before the application id was set
     if app_id == 0 and not tables and create:
         return
     if app_id:
@@ -50,6 +48,12 @@ def check_project_file(path: Path, *, timeout: float = DEFAULT_BUSY_TIMEOUT, cre
     else:
         what = "an empty SQLite database"
     raise NotAProject(f"{path} is not a thematic project ({what}); nothing was changed")
+
+
+def recognised(app_id: int, tables: set[str] | frozenset[str]) -> bool:
+    """The one rule for what a project is: thematic's application id, or (a project made before migration 10
+    set it) no application id and thematic's own bookkeeping tables."""
+    return app_id == schema.APPLICATION_ID or (app_id == 0 and tables >= _THEMATIC_TABLES)
 
 
 def _check_header(path: Path) -> bool:

@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Conflict, InvalidInput, NotFound
+from .projectfile import recognised
 from .store import Store
 
 SUFFIX = ".db"
 DEFAULT_FOLDER = "projects"
 MAX_NAME = 100
 # Tables every thematic project has had since its first schema version.
-PROJECT_TABLES = frozenset({"migrations", "project", "audit", "undo_log", "forms", "segments", "codes", "codings"})
 _NAME_OK = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.()\-]*")
 
 
@@ -117,9 +117,10 @@ def open_project(folder: str | Path, name: str) -> Store:
     return Store.open(path)
 
 
-def check_project_file(path: str | Path) -> None:
-    """Raise :class:`InvalidInput` unless ``path`` is a readable thematic project (opened read-only: nothing is
-    written to it, even when it is something else)."""
+def check_upload(path: str | Path) -> None:
+    """Raise :class:`InvalidInput` unless ``path`` is a readable thematic project: recognised by the same rule
+    as opening one (:func:`thematic.projectfile.recognised`) and intact (``PRAGMA quick_check``). Opened
+    read-only and immutable: nothing is written to it and no side file is made, even when it is something else."""
     p = Path(path)
     try:
         with open(p, "rb") as fh:
@@ -132,14 +133,15 @@ def check_project_file(path: str | Path) -> None:
         conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro&immutable=1", uri=True)  # no -wal/-shm
         try:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
             ok = conn.execute("PRAGMA quick_check").fetchone()
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
         raise InvalidInput(f"not a readable project file ({exc})", path=p) from exc
-    missing = sorted(PROJECT_TABLES - tables)
-    if missing:
-        raise InvalidInput(f"not a thematic project (no {', '.join(missing[:3])} table)", path=p)
+    if not recognised(app_id, tables):
+        what = f"application id {app_id:#x}" if app_id else f"tables {', '.join(sorted(tables)[:4]) or 'none'}"
+        raise InvalidInput(f"not a thematic project (an SQLite database of another program: {what})", path=p)
     if ok is None or ok[0] != "ok":
         raise InvalidInput(f"the project file is damaged ({ok[0] if ok else 'no answer'})", path=p)
 
@@ -160,7 +162,7 @@ def add_file(folder: str | Path, name: str, chunks: bytes | Iterable[bytes]) -> 
             for chunk in [chunks] if isinstance(chunks, bytes) else chunks:
                 fh.write(chunk)
         try:
-            check_project_file(tmp)
+            check_upload(tmp)
         except InvalidInput as exc:
             raise InvalidInput(str(exc).replace(tmp.name + ": ", ""), path=f"{clean_name(name)}{SUFFIX}") from exc
         try:
