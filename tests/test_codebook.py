@@ -181,6 +181,12 @@ def test_ensure_path_find_and_quotes(store: Store) -> None:
     assert cb.quotes(store, leaf) == ids
     cb.set_quotes(store, leaf, ids[::-1])
     assert cb.quotes(store, leaf) == ids[::-1]
+    cb.set_quotes(store, leaf, ids[:1] * 2)  # the same segment twice is one quote
+    assert cb.quotes(store, leaf) == ids[:1]
+    cb.set_quotes(store, leaf, [])
+    assert [e.summary for e in store.audit_log()[:4]] == [
+        "Cleared the quotes of 'Code'", "Chose 1 quote for 'Code'", "Chose 2 quotes for 'Code'",
+        "Chose 2 quotes for 'Code'"]
 
 
 YAML = """

@@ -334,13 +334,15 @@ def ensure_path(
 def set_quotes(store: Store, code_id: int, segment_ids: Sequence[int], *, actor: str | None = None) -> None:
     """Choose the illustrative quotes of a theme (in order); replaces the previous choice."""
     code = get_code(store, code_id)
-    with store.action(
-        "code.quotes", f"Choose {len(segment_ids)} quotes for '{code.name}'", actor=actor, details={"code_id": code_id}
-    ) as act:
+    chosen = list(dict.fromkeys(segment_ids))
+    n = len(chosen)
+    summary = (f"Chose {n} quote{'' if n == 1 else 's'} for '{code.name}'" if n
+               else f"Cleared the quotes of '{code.name}'")
+    with store.action("code.quotes", summary, actor=actor, details={"code_id": code_id}) as act:
         act.execute("DELETE FROM quotes WHERE code_id = ?", (code_id,))
         act.executemany(
             "INSERT INTO quotes (code_id, segment_id, position) VALUES (?, ?, ?)",
-            [(code_id, sid, i) for i, sid in enumerate(dict.fromkeys(segment_ids))],
+            [(code_id, sid, i) for i, sid in enumerate(chosen)],
         )
 
 
