@@ -139,3 +139,27 @@ def test_depth_three_adds_code_rows_to_the_count_sheets(store: Store) -> None:
         wb = openpyxl.load_workbook(io.BytesIO(export.render(store, "xlsx", depth=depth)))
         assert wb["Theme x question"].max_row == 1 + rows
         assert wb["Codebook"].max_row == 1 + 8  # the codebook sheet always lists every code
+
+
+def test_metadata_sheet_has_a_missing_column_so_each_row_adds_up(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Forms with no value for a field (an empty cell) are counted in a "(missing)" column, not dropped."""
+    import openpyxl
+
+    from thematic.codebook import add_code
+    from thematic.coding import apply_code_many
+    from thematic.ingest import ingest_file
+
+    src = tmp_path / "forms.csv"
+    src.write_text("Form ID,Profession,What was good?\nF1,Nurse,The breathing.\nF2,,The room.\n"
+                   "F3,Doctor,The talk.\nF4,,The videos.\nF5,Nurse,Lunch.\n", encoding="utf-8")
+    with Store(":memory:") as s:
+        ingest_file(s, src, id_column="Form ID", question_columns=["What was good?"])
+        code = add_code(s, "Liked")
+        apply_code_many(s, [int(r[0]) for r in s.query("SELECT id FROM segments")], code, "alice")
+        wb = openpyxl.load_workbook(io.BytesIO(export.render(s, "xlsx")))
+    rows = list(wb["Theme x metadata"].iter_rows(values_only=True))
+    head = [r for r in rows if r and r[0] == "Theme"][1]  # the first is the sheet's own header
+    groups = [h for h in head[3:] if h]
+    assert groups == ["Nurse (n=2)", "Doctor (n=1)", "(missing) (n=2)"]
+    liked = next(r for r in rows if r and r[0] == "Liked")
+    assert list(liked[3:6]) == [2, 1, 2]  # respondents per group: 5 in all, as the codebook sheet says

@@ -197,7 +197,7 @@ def _metadata_sheet(book: _Book, codes: Sequence[Code], blocks: Sequence[_Block]
         t.font = Font(bold=True, size=12)
         ws.append([t])
         ws.append([WriteOnlyCell(ws, value=x) for x in ("Theme", "Subtheme", "Code")]
-                  + [book.wrapped(ws, cell(f"{v or '(blank)'} (n={n})"), is_bold=True) for v, n in values])
+                  + [book.wrapped(ws, cell(f"{v or '(missing)'} (n={n})"), is_bold=True) for v, n in values])
         for c in codes:
             by_value = grouped.get(c.id, {})
             ws.append([*book.levels(ws, c), *(by_value.get(v, (0, 0))[idx] for v, _ in values)])
@@ -223,8 +223,12 @@ def render_xlsx(
                     idx, unit)
     # a metadata field with too many distinct values (ids, dates ...) is not a grouping
     blocks: list[_Block] = []
+    n_forms = int(counts_.get("forms", 0))
     for f in meta_fields(store):
-        values = meta_values(store, f)
+        values = [(v, n) for v, n in meta_values(store, f) if v != ""]
+        missing = n_forms - sum(n for _, n in values)
+        if missing > 0:  # forms with no value (no cell, or an empty one): a column of their own, so rows add up
+            values.append(("", missing))
         if len(values) <= MAX_GROUP_VALUES:
             blocks.append((f, values, code_counts_by_group(store, f, coder=coder)))
     _metadata_sheet(book, codes, blocks, idx, unit)
