@@ -89,3 +89,22 @@ def test_answers_search_and_meta(store: Store, seg: dict) -> None:
     assert corpus.count_answers(store, search="100%") == 0
     assert [a["external_id"] for a in corpus.answers(store, meta={"profession": "Nurse"}, question_id=q1)] == ["F1", "F3"]
     assert corpus.answers(store, search="the", offset=1, limit=1)[0]["external_id"] == "F1"
+
+
+def test_a_filter_can_pick_forms_with_no_value(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """"(missing)" (the value "") is a choice of its own: forms with no cell or an empty one for the field."""
+    from thematic import corpus
+    from thematic.ingest import ingest_file
+    from thematic.store import Store
+
+    src = tmp_path / "forms.csv"
+    src.write_text("Form ID,Profession,What was good?\nF1,Nurse,The breathing.\nF2,,The room.\n"
+                   "F3,Doctor,The talk.\nF4,,The videos.\n", encoding="utf-8")
+    with Store(":memory:") as s:
+        ingest_file(s, src, id_column="Form ID", question_columns=["What was good?"])
+        assert corpus.meta_choices(s, "Profession") == [("Doctor", 1), ("Nurse", 1), ("", 2)]
+        texts = lambda meta: sorted(a["text"] for a in corpus.answers(s, meta=meta))  # noqa: E731
+        assert texts({"Profession": [""]}) == ["The room.", "The videos."]
+        assert texts({"Profession": ["", "Nurse"]}) == ["The breathing.", "The room.", "The videos."]
+        assert texts({"Profession": ["Doctor"]}) == ["The talk."]
+        assert corpus.count_segments(s, meta={"Profession": [""]}) == 2

@@ -84,6 +84,14 @@ def meta_values(store: Store, field: str) -> list[tuple[str, int]]:
     return [(r["value"], r["n"]) for r in rows]
 
 
+def meta_choices(store: Store, field: str) -> list[tuple[str, int]]:
+    """The values a filter on ``field`` can pick, with their numbers of forms, most common first; forms with no
+    value (no cell, or an empty one) come last as ``""`` (shown as "(missing)"), so every form can be reached."""
+    values = [(v, n) for v, n in meta_values(store, field) if v != ""]
+    missing = int(store.scalar("SELECT count(*) FROM forms")) - sum(n for _, n in values)
+    return values + ([("", missing)] if missing > 0 else [])
+
+
 def _segment_filter(
     *,
     question_id: int | None = None,
@@ -114,9 +122,19 @@ def _segment_filter(
         vals = [values] if isinstance(values, str) else list(values)
         if not vals:
             continue
-        marks = ",".join("?" * len(vals))
-        where.append(f"EXISTS (SELECT 1 FROM form_meta m WHERE m.form_id = a.form_id AND m.field = ? AND m.value IN ({marks}))")
-        params += [field, *vals]
+        # "" stands for "no value" (no cell, or an empty one): see meta_choices
+        present = [v for v in vals if v != ""]
+        alternatives = []
+        if present:
+            marks = ",".join("?" * len(present))
+            alternatives.append(
+                f"EXISTS (SELECT 1 FROM form_meta m WHERE m.form_id = a.form_id AND m.field = ? AND m.value IN ({marks}))")
+            params += [field, *present]
+        if len(present) < len(vals):
+            alternatives.append(
+                "NOT EXISTS (SELECT 1 FROM form_meta m WHERE m.form_id = a.form_id AND m.field = ? AND m.value != '')")
+            params.append(field)
+        where.append("(" + " OR ".join(alternatives) + ")")
     if coded is not None:
         sub = "SELECT 1 FROM codings c WHERE c.segment_id = s.id"
         if coder is not None:

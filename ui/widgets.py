@@ -42,9 +42,10 @@ def meta_filter(store: Store, key: str, where: object = None) -> dict[str, list[
         return chosen
     cols = target.columns(min(4, len(fields)))  # type: ignore[attr-defined]
     for i, field in enumerate(fields):
-        values = [v for v, _ in corpus.meta_values(store, field)][:500]
+        values = [v for v, _ in corpus.meta_choices(store, field)][:500]
         picked = cols[i % len(cols)].multiselect(
-            field.replace("_", " ").capitalize(), values, key=f"{key}_{field}", persist_state="session"
+            field.replace("_", " ").capitalize(), values, key=f"{key}_{field}", persist_state="session",
+            format_func=lambda v: v or "(missing)",
         )
         if picked:
             chosen[field] = list(picked)
