@@ -21,7 +21,7 @@ from thematic.coding import apply_code, ensure_coder
 from thematic.errors import InvalidInput, NotFound
 from thematic.store import Store
 
-from .helpers import make_corpus
+from .helpers import SMALL, make_corpus
 
 
 def _ref_alpha(data: np.ndarray) -> float:
@@ -414,3 +414,24 @@ def test_common_scope_leaves_out_forms_a_coder_has_not_reached(store: Store) -> 
     assert any("only the 3 forms" in n for n in common.notes)
     with pytest.raises(InvalidInput, match="scope"):
         reliability.agreement_report(store, ["A", "B"], scope="some")
+
+
+def test_a_highlighted_span_counts_for_the_segments_it_overlaps_not_as_a_unit_of_its_own(store: Store) -> None:
+    """Coder A codes the sentence "Loved the breathing."; coder B highlights "the breathing" inside it with the
+    same code. They agree: the span is not a unit B coded and A left uncoded."""
+    from thematic.spans import code_span
+
+    seg = make_corpus(store, SMALL)
+    code = ensure_path(store, "Breathing")
+    loved = seg[("F1", "Q1", 1)]
+    apply_code(store, loved, code, "A")
+    apply_code(store, seg[("F2", "Q1", 0)], code, "A")
+    apply_code(store, seg[("F2", "Q1", 0)], code, "B")
+    row = store.query_one("SELECT answer_id, start, text FROM segments WHERE id = ?", (loved,))
+    answer = store.scalar("SELECT text FROM answers WHERE id = ?", (row["answer_id"],))
+    at = answer.index("the breathing")
+    code_span(store, int(row["answer_id"]), at, at + len("the breathing"), "B", code_id=code)
+    rep = reliability.agreement_report(store, ["A", "B"], n_boot=0)
+    assert rep.n_units == 6  # the six sentences of the corpus; the highlighted span is not a seventh
+    assert rep.n_coded_units == 2
+    assert rep.overall.all_units.percent.value == 1.0

@@ -4,7 +4,8 @@ The statistics themselves are pure functions in :mod:`thematic.agreement`; this 
 reliability matrices.
 
 * Units are the project's segments (``level="segment"``) or forms (``level="form"``: a coder applied a code to a
-  form if they applied it to any segment of it).
+  form if they applied it to any segment of it). A span a person highlighted is not a unit: its code counts for
+  each segment of the answer the span overlaps.
 * For each code, a coder's value for a unit is 1 (applied that exact code) or 0. A coder with no codings at all
   is *missing* (NaN), so the statistics say so instead of reporting agreement with an empty sheet.
 * Every figure is given twice: over all units, and without the units that none of the coders coded with any code
@@ -293,7 +294,8 @@ def _coded_any(applied: list[dict[int, set[int]]], index: dict[int, int]) -> np.
 def _unit_forms(conn: Any, level: str) -> dict[int, int]:
     """Unit id -> its form id: segments, or forms (each its own form)."""
     if level == "segment":
-        rows = conn.execute("SELECT s.id, a.form_id FROM segments s JOIN answers a ON a.id = s.answer_id")
+        rows = conn.execute("SELECT s.id, a.form_id FROM segments s JOIN answers a ON a.id = s.answer_id "
+                            "WHERE s.by_person = 0")
         return {int(r[0]): int(r[1]) for r in rows}
     return {int(r[0]): int(r[0]) for r in conn.execute("SELECT id FROM forms")}
 
@@ -311,10 +313,13 @@ def _side_codings(conn: Any, side: _Side, level: str) -> tuple[dict[int, set[int
     if side.exclude_origins:
         where.append(f"c.origin NOT IN ({','.join('?' * len(side.exclude_origins))})")
         params += list(side.exclude_origins)
+    # A span a person highlighted is not a unit of its own (the other coder never saw it as one): its code counts
+    # for every segment of the answer it overlaps, as a code applied to part of a unit counts for the unit.
     rows = conn.execute(
-        "SELECT DISTINCT c.code_id, c.segment_id, a.form_id FROM codings c JOIN coders k ON k.id = c.coder_id "
-        "JOIN segments s ON s.id = c.segment_id JOIN answers a ON a.id = s.answer_id WHERE "
-        + " AND ".join(where or ["1 = 1"]),
+        "SELECT DISTINCT c.code_id, m.id, a.form_id FROM codings c JOIN coders k ON k.id = c.coder_id "
+        "JOIN segments s ON s.id = c.segment_id JOIN answers a ON a.id = s.answer_id "
+        'JOIN segments m ON m.answer_id = s.answer_id AND m.by_person = 0 AND m.start < s."end" AND s.start < m."end" '
+        "WHERE " + " AND ".join(where or ["1 = 1"]),
         params,
     ).fetchall()
     per: dict[int, set[int]] = {}
