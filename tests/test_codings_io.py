@@ -183,10 +183,36 @@ def test_question_column_needed_with_several_questions(proj, tmp_path) -> None: 
 def test_text_spanning_consecutive_segments(store: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]
     ids = make_corpus(store, [("F1", {}, {"Q1": ["One.", "Two.", "Three."]})], questions=("Q1",))
     f = _csv(tmp_path / "span.csv", [["form", "question", "text", "code"], ["F1", "Q1", "two. three.", "X"],
-                                     ["F1", "Q1", "One. Two", "Y"]])
-    with pytest.raises(InvalidInput, match="row 3: no segment 'One. Two'"):
+                                     ["F1", "Q1", "One. Tw0", "Y"]])
+    with pytest.raises(InvalidInput, match="row 3: no segment 'One. Tw0'"):
         import_codings(store, f, coder="Ann")
     f = _csv(tmp_path / "span2.csv", [["form", "question", "text", "code"], ["F1", "Q1", "two. three.", "X"]])
     res = import_codings(store, f, coder="Ann")
     assert res.added == 2 and res.whole_answers == 0
     assert {c.segment_id for c in codings(store, coder="Ann")} == {ids[("F1", "Q1", 1)], ids[("F1", "Q1", 2)]}
+
+
+def test_part_of_a_sentence_is_coded_as_a_highlighted_span(store: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A coder working in Excel pastes the words they coded: text found once in the answer becomes a highlighted
+    span at that place; text found twice is refused (which one was meant?); a span's text never matches by text."""
+    from thematic.spans import codings_in
+
+    ids = make_corpus(store, [("F1", {}, {"Q1": ["The breathing helped.", "The breathing was long."]})],
+                      questions=("Q1",))
+    f = _csv(tmp_path / "twice.csv", [["form", "question", "text", "code"], ["F1", "Q1", "the  breathing", "X"]])
+    with pytest.raises(InvalidInput, match="row 2: 'the breathing' occurs 2 times"):
+        import_codings(store, f, coder="Ann")
+    f = _csv(tmp_path / "part.csv", [["form", "question", "text", "code"], ["F1", "Q1", "breathing  helped", "X"],
+                                     ["F1", "Q1", "Helped. The", "Y"]])
+    res = import_codings(store, f, coder="Ann")
+    assert res.added == 2 and res.spans == 2 and "2 rows coded part of a sentence" in res.summary()
+    answer_id, answer = store.query_one("SELECT id, text FROM answers")
+    paths = {c.id: c.path_str for c in list_codes(store)}
+    got = sorted((answer[c.start:c.end], paths[c.code_id]) for c in codings_in(store, [answer_id], coder="Ann"))
+    assert got == [("breathing helped", "Imported/X"), ("helped. The", "Imported/Y")]
+    assert not ({c.segment_id for c in codings(store, coder="Ann")} & set(ids.values()))  # no sentence coded
+    # the span's own text is not matched by text again: the same row codes the same span, nothing more
+    res = import_codings(store, _csv(tmp_path / "again.csv", [["form", "question", "text", "code"],
+                                                              ["F1", "Q1", "breathing helped", "X"]]), coder="Bob")
+    assert res.added == 1 and res.spans == 1
+    assert store.scalar("SELECT count(*) FROM segments WHERE by_person = 1") == 2

@@ -12,8 +12,10 @@ Columns (header names are matched case-insensitively; spaces, ``_`` and ``-`` ar
 A segment given by text matches the segment(s) of that form and question whose text is that text (spaces
 normalised; if no exact match, case-insensitively). If the text is the whole answer (the coder coded the whole
 answer), every segment of the answer gets the code; if it is a run of consecutive segments (two sentences
-highlighted together), those segments get it. Text that is only part of a segment matches nothing: segments are the
-unit of coding. Rows with no code are skipped (a sheet may list every
+highlighted together), those segments get it. Any other text found exactly once in the answer is coded as a
+highlighted span at that place (as if the coder had highlighted it in the app: :mod:`thematic.spans`); text found
+twice is refused (say which with its segment id). Only the machine's segments are matched by text; a ``segment
+id`` may also name a highlighted span (an export of this project). Rows with no code are skipped (a sheet may list every
 segment, coded or not). A row that matches no segment, or names no known form/question, stops the import with one
 error listing the rows (first few and a count): nothing is imported. Codes not in the codebook are created under
 ``Imported/`` (``--unknown-codes create``, default) or refused. The whole file is one undoable step.
@@ -35,6 +37,7 @@ from .codebook import ensure_path, list_codes, split_path
 from .coding import coder_id, find_coder, write_codings
 from .errors import InvalidInput
 from .export.safety import csv_writer, uncell
+from .spans import span_segment
 from .store import Store, now
 
 IMPORTED_BRANCH = "Imported"
@@ -59,6 +62,7 @@ class ImportResult:
     added: int = 0
     already_present: int = 0
     whole_answers: int = 0
+    spans: int = 0
     codes_created: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -69,6 +73,8 @@ class ImportResult:
             parts.append(f"{self.already_present} were already there")
         if self.whole_answers:
             parts.append(f"{self.whole_answers} rows coded a whole answer (all its segments)")
+        if self.spans:
+            parts.append(f"{self.spans} rows coded part of a sentence (as highlighted spans)")
         if self.skipped_blank:
             parts.append(f"{self.skipped_blank} rows without a code skipped")
         if self.codes_created:
@@ -143,7 +149,7 @@ def import_codings(
     look = _Lookups.of(store, name)
     problems: list[str] = []
     unknown: dict[tuple[str, ...], list[str]] = {}
-    wanted: list[tuple[int, tuple[str, ...]]] = []  # (segment id, code path parts)
+    wanted: list[tuple[int | tuple[int, int, int], tuple[str, ...]]] = []  # (segment id or span, code path parts)
     for n, cells in rows:
         if not cells.get("code", ""):
             result.skipped_blank += 1
@@ -173,7 +179,10 @@ def import_codings(
             ids[key] = ensure_path(store, code_path, actor=actor or clean_coder)
             result.codes_created.append("/".join(code_path))
         t = now()
-        todo = dict.fromkeys((sid, ids[tuple(p.casefold() for p in parts)]) for sid, parts in wanted)
+        spans = {w: span_segment(act, *w) for w, _ in wanted if isinstance(w, tuple)}
+        result.spans = len(spans)
+        todo = dict.fromkeys((spans[w] if isinstance(w, tuple) else w, ids[tuple(p.casefold() for p in parts)])
+                             for w, parts in wanted)
         for sid, cid in todo:
             if write_codings(act, [(sid, cid, who, "import", t)]):
                 result.added += 1
@@ -192,6 +201,7 @@ class _Lookups:
     qmap: dict[str, int]
     answers: dict[tuple[int, int], tuple[int, str]]
     segs_of: dict[int, list[tuple[int, str]]]
+    ids_of: dict[int, set[int]]
     code_paths: dict[tuple[str, ...], int]
 
     @classmethod
@@ -205,8 +215,11 @@ class _Lookups:
         for r in qrows:
             qmap[_norm_text(r["key"]).casefold()] = r["id"]
         segs_of: dict[int, list[tuple[int, str]]] = {}
-        for r in store.query("SELECT id, answer_id, text FROM segments ORDER BY answer_id, position"):
-            segs_of.setdefault(r[1], []).append((r[0], r[2]))
+        ids_of: dict[int, set[int]] = {}
+        for r in store.query("SELECT id, answer_id, text, by_person FROM segments ORDER BY answer_id, position"):
+            ids_of.setdefault(r[1], set()).add(r[0])
+            if not r[3]:  # text is matched against the machine's segments only, never a person's span
+                segs_of.setdefault(r[1], []).append((r[0], r[2]))
         return cls(
             forms={r[1]: r[0] for r in store.query("SELECT id, external_id FROM forms")},
             qrows=qrows,
@@ -215,14 +228,16 @@ class _Lookups:
                 (r[1], r[2]): (r[0], r[3]) for r in store.query("SELECT id, form_id, question_id, text FROM answers")
             },
             segs_of=segs_of,
+            ids_of=ids_of,
             code_paths={tuple(p.casefold() for p in c.path): c.id for c in list_codes(store)},
         )
 
 
 def _match_row(
     n: int, cells: dict[str, str], look: _Lookups, has_question: bool, name: str
-) -> tuple[list[int], bool, tuple[str, ...]] | str:
-    """The segments a row codes, whether it coded a whole answer, and its code path; or what is wrong with it."""
+) -> tuple[list[int | tuple[int, int, int]], bool, tuple[str, ...]] | str:
+    """The segments a row codes (ids, or a span to highlight as (answer id, start, end)), whether it coded a whole
+    answer, and its code path; or what is wrong with it."""
     try:
         parts = tuple(split_path(cells.get("code", "")))
     except InvalidInput as exc:
@@ -238,11 +253,18 @@ def _match_row(
     ans = look.answers.get((fid, qid))
     if ans is None:
         return f"row {n}: form {cells['form']!r} has no answer to {cells['question']!r}"
-    matched, whole = _match_segment(cells, look.segs_of.get(ans[0], []), ans[1])
+    matched, whole = _match_segment(cells, look.segs_of.get(ans[0], []), ans[1], look.ids_of.get(ans[0], set()))
+    seg = cells.get("segment_id") or cells.get("segment") or cells.get("segment_text") or ""
+    if not matched and not cells.get("segment_id", "").strip():
+        places = _places(cells.get("segment_text") or cells.get("segment") or "", ans[1])
+        if len(places) == 1:
+            return [(ans[0], *places[0])], False, parts
+        if len(places) > 1:
+            return (f"row {n}: {_short(seg)!r} occurs {len(places)} times in form {cells['form']!r}, "
+                    f"{cells['question']!r} (give its segment id)")
     if not matched:
-        seg = cells.get("segment_id") or cells.get("segment") or cells.get("segment_text") or ""
         return f"row {n}: no segment {_short(seg)!r} in form {cells['form']!r}, {cells['question']!r}"
-    return matched, whole, parts
+    return list[int | tuple[int, int, int]](matched), whole, parts
 
 
 def _refuse(problems: list[str], unknown: dict[tuple[str, ...], list[str]], unknown_codes: str, name: str) -> None:
@@ -286,9 +308,23 @@ def _short(text: str, n: int = 40) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
-def _match_segment(cells: dict[str, str], segs: list[tuple[int, str]], answer_text: str) -> tuple[list[int], bool]:
-    """Segment ids a row points at, and whether it coded the whole answer."""
-    ids = {sid for sid, _ in segs}
+def _places(written: str, answer_text: str) -> list[tuple[int, int]]:
+    """Where ``written`` (spaces normalised) occurs in the answer: exactly, else ignoring case."""
+    words = _norm_text(written).split()
+    if not words:
+        return []
+    pattern = r"\s+".join(re.escape(w) for w in words)
+    for flags in (0, re.IGNORECASE):
+        found = [(m.start(), m.end()) for m in re.finditer(pattern, answer_text, flags)]
+        if found:
+            return found
+    return []
+
+
+def _match_segment(cells: dict[str, str], segs: list[tuple[int, str]], answer_text: str,
+                   ids: set[int]) -> tuple[list[int], bool]:
+    """Segment ids a row points at (by id: any segment of the answer, spans included), and whether it coded the
+    whole answer."""
     by_id = [int(v) for v in (cells.get("segment_id", ""), cells.get("segment", "")) if v.isdigit() and int(v) in ids]
     if by_id:
         return by_id[:1], False
