@@ -163,3 +163,20 @@ def test_metadata_sheet_has_a_missing_column_so_each_row_adds_up(tmp_path) -> No
     assert groups == ["Nurse (n=2)", "Doctor (n=1)", "(missing) (n=2)"]
     liked = next(r for r in rows if r and r[0] == "Liked")
     assert list(liked[3:6]) == [2, 1, 2]  # respondents per group: 5 in all, as the codebook sheet says
+
+
+def test_a_highlighted_span_is_listed_in_reading_order_by_where_it_is() -> None:
+    from thematic.codebook import add_code
+    from thematic.coding import apply_code
+    from thematic.spans import code_span
+
+    from .helpers import make_corpus
+
+    with Store(":memory:") as s:
+        ids = make_corpus(s, [("F1", {}, {"Q1": ["The breathing helped.", "The room was cold."]})], questions=("Q1",))
+        x = add_code(s, "X")
+        apply_code(s, ids[("F1", "Q1", 1)], x, "ann")
+        answer_id = int(s.scalar("SELECT id FROM answers"))
+        code_span(s, answer_id, 4, 13, "ann", code_id=x)  # "breathing"
+        rows = list(csv.reader(io.StringIO(export.render(s, "csv").decode("utf-8-sig"))))
+    assert [(r[2], r[3]) for r in rows[1:]] == [("characters 5-13", "breathing"), ("2", "The room was cold.")]

@@ -45,11 +45,12 @@ def extract_rows(store: Store, *, coder: str | None = None) -> Iterator[list[Any
     if coder is not None:
         where, params = "WHERE k.name = ?", [coder]
     rows = store.query(
-        "SELECT s.id, a.form_id, f.external_id, q.label, s.position, s.text, k.name AS coder, "
+        'SELECT s.id, a.form_id, f.external_id, q.label, s.position, s.start, s."end", s.by_person, s.text, '
+        "k.name AS coder, "
         "group_concat(c.code_id) AS code_ids, group_concat(DISTINCT c.origin) AS origins "
         "FROM codings c JOIN coders k ON k.id = c.coder_id JOIN segments s ON s.id = c.segment_id "
         "JOIN answers a ON a.id = s.answer_id JOIN forms f ON f.id = a.form_id JOIN questions q ON q.id = a.question_id "
-        f"{where} GROUP BY s.id, k.id ORDER BY a.form_id, q.position, s.position, k.name",
+        f'{where} GROUP BY s.id, k.id ORDER BY a.form_id, q.position, s.start, s."end" DESC, s.by_person, k.name',
         params,
     )
     for r in rows:
@@ -57,7 +58,9 @@ def extract_rows(store: Store, *, coder: str | None = None) -> Iterator[list[Any
         codes = "; ".join("/".join(paths[i]) for i in ids if i in paths)
         origins = ", ".join(sorted(set(str(r["origins"]).split(","))))
         m = meta.get(r["form_id"], {})
-        yield [cell(r["external_id"]), cell(r["label"]), r["position"] + 1, cell(r["text"]), cell(codes),
+        # a sentence by its number in the answer; a highlighted span by where it is (characters, 1-based)
+        where_ = f"characters {r['start'] + 1}-{r['end']}" if r["by_person"] else r["position"] + 1
+        yield [cell(r["external_id"]), cell(r["label"]), where_, cell(r["text"]), cell(codes),
                cell(r["coder"]), origins, *(cell(m.get(f, "")) for f in fields)]
 
 
