@@ -228,6 +228,29 @@ def test_report_previews_svg_and_offers_every_format(open_page: Callable[..., Ap
         assert s.audit_log(limit=1)[0].action == "export.svg"
 
 
+def test_qdpx_download_counts_positions_for_the_program_chosen(open_page: Callable[..., AppTest], project: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """QualCoder counts positions in characters, NVivo/ATLAS.ti/MAXQDA in UTF-16 units: the page asks which."""
+    from ui import downloads
+
+    built: dict[str, dict[str, object]] = {}
+    real = downloads.deferred
+
+    def spy(store: Store, fmt: str, options: dict[str, object], actor: str | None):  # type: ignore[no-untyped-def]
+        built[fmt] = dict(options)
+        return real(store, fmt, options, actor)
+
+    monkeypatch.setattr(downloads, "deferred", spy)
+    at = open_page("views/report.py")
+    at.session_state["rp_tab"] = "Downloads"
+    at.run()
+    check(at)
+    assert built["qdpx"]["offsets"] == "utf16" and "offsets" not in built["svg"]
+    at.selectbox(key="rp_qdpx_for").select("QualCoder").run()
+    check(at)
+    assert built["qdpx"]["offsets"] == "codepoints"
+
+
 def test_each_download_has_its_own_file_name(project: Path) -> None:
     """The two CSV downloads (coded extracts, codings per coder) were both saved as '<title>.csv'."""
     from thematic import export

@@ -48,9 +48,15 @@ with tab_dl:
         st.caption("Each file is built when you click it, with the options above, and noted in the audit trail.")
         for name, fmt in export.FORMATS.items():
             a, b = st.columns([1.3, 3], vertical_alignment="center")
+            opts = dict(options)
+            if name == "qdpx":  # positions are counted differently by the program that will read it
+                target = b.selectbox("For", list(export.QDPX_TARGETS), key="rp_qdpx_for", persist_state="session",
+                                     help="NVivo, ATLAS.ti and MAXQDA count positions in UTF-16 units, QualCoder "
+                                     "in characters: the codings land on the right words only if this matches.")
+                opts["offsets"] = export.QDPX_TARGETS[target or next(iter(export.QDPX_TARGETS))]
             a.download_button(
                 f"{name.upper()}",
-                data=downloads.deferred(store, name, options, ui_store.actor()),
+                data=downloads.deferred(store, name, opts, ui_store.actor()),
                 file_name=downloads.file_name(store, name),
                 mime=fmt.mime,
                 key=f"rp_download_{name}",

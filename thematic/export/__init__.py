@@ -41,6 +41,13 @@ class ExportOptions:
 
 
 OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in fields(ExportOptions))
+
+# Which program a REFI-QDA project is for decides how selection positions are counted: the standard says only
+# "character positions"; NVivo and ATLAS.ti (.NET) and MAXQDA (Qt) count UTF-16 units, QualCoder code points.
+QDPX_TARGETS: dict[str, str] = {
+    "NVivo, ATLAS.ti or MAXQDA": "utf16",
+    "QualCoder": "codepoints",
+}
 _DIAGRAM = ("counts", "depth", "greyscale", "orientation", "title", "coder")
 _REPORT = ("counts", "depth", "coder", "title")
 
