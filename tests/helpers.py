@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from thematic.store import Store
 
@@ -46,3 +47,13 @@ SMALL = [
     ("F3", {"profession": "Nurse", "gender": "Male"},
      {"Q1": ["Hearing the facilitator's lived experience."]}),
 ]
+
+
+def forms_missing_profession(folder: Path, store: Store) -> None:
+    """Five one-question forms, two with an empty Profession cell, ingested through the real CSV reader."""
+    from thematic.ingest import ingest_file
+
+    src = folder / "forms.csv"
+    src.write_text("Form ID,Profession,What was good?\nF1,Nurse,The breathing.\nF2,,The room.\n"
+                   "F3,Doctor,The talk.\nF4,,The videos.\nF5,Nurse,Lunch.\n", encoding="utf-8")
+    ingest_file(store, src, id_column="Form ID", question_columns=["What was good?"])

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from thematic import corpus
-from thematic.coding import apply_code
 from thematic.codebook import add_code
+from thematic.coding import apply_code
 from thematic.errors import NotFound
 from thematic.store import Store
 
@@ -93,18 +93,13 @@ def test_answers_search_and_meta(store: Store, seg: dict) -> None:
 
 def test_a_filter_can_pick_forms_with_no_value(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """"(missing)" (the value "") is a choice of its own: forms with no cell or an empty one for the field."""
-    from thematic import corpus
-    from thematic.ingest import ingest_file
-    from thematic.store import Store
+    from .helpers import forms_missing_profession
 
-    src = tmp_path / "forms.csv"
-    src.write_text("Form ID,Profession,What was good?\nF1,Nurse,The breathing.\nF2,,The room.\n"
-                   "F3,Doctor,The talk.\nF4,,The videos.\n", encoding="utf-8")
     with Store(":memory:") as s:
-        ingest_file(s, src, id_column="Form ID", question_columns=["What was good?"])
-        assert corpus.meta_choices(s, "Profession") == [("Doctor", 1), ("Nurse", 1), ("", 2)]
+        forms_missing_profession(tmp_path, s)
+        assert corpus.meta_choices(s, "Profession") == [("Nurse", 2), ("Doctor", 1), ("", 2)]
         texts = lambda meta: sorted(a["text"] for a in corpus.answers(s, meta=meta))  # noqa: E731
         assert texts({"Profession": [""]}) == ["The room.", "The videos."]
-        assert texts({"Profession": ["", "Nurse"]}) == ["The breathing.", "The room.", "The videos."]
-        assert texts({"Profession": ["Doctor"]}) == ["The talk."]
+        assert texts({"Profession": ["", "Doctor"]}) == ["The room.", "The talk.", "The videos."]
+        assert texts({"Profession": ["Nurse"]}) == ["Lunch.", "The breathing."]
         assert corpus.count_segments(s, meta={"Profession": [""]}) == 2

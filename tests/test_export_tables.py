@@ -11,8 +11,8 @@ import pytest
 
 from tests.test_export_tree import CMT, add_corpus, build_project
 from thematic import export
-from thematic.coding import code_counts, code_counts_by_group
 from thematic.codebook import list_codes
+from thematic.coding import code_counts, code_counts_by_group
 from thematic.export.safety import cell
 from thematic.store import Store
 
@@ -147,13 +147,11 @@ def test_metadata_sheet_has_a_missing_column_so_each_row_adds_up(tmp_path) -> No
 
     from thematic.codebook import add_code
     from thematic.coding import apply_code_many
-    from thematic.ingest import ingest_file
 
-    src = tmp_path / "forms.csv"
-    src.write_text("Form ID,Profession,What was good?\nF1,Nurse,The breathing.\nF2,,The room.\n"
-                   "F3,Doctor,The talk.\nF4,,The videos.\nF5,Nurse,Lunch.\n", encoding="utf-8")
+    from .helpers import forms_missing_profession
+
     with Store(":memory:") as s:
-        ingest_file(s, src, id_column="Form ID", question_columns=["What was good?"])
+        forms_missing_profession(tmp_path, s)
         code = add_code(s, "Liked")
         apply_code_many(s, [int(r[0]) for r in s.query("SELECT id FROM segments")], code, "alice")
         wb = openpyxl.load_workbook(io.BytesIO(export.render(s, "xlsx")))
