@@ -10,7 +10,11 @@ import streamlit as st
 
 from thematic import codebook, projects, reliability
 from thematic.commands import read_codebook_file
-from ui import ingest_panel
+from thematic.team import add_member as team_add_member
+from thematic.team import members as team_members
+from thematic.team import remove_member, set_member_role
+from thematic.team.permissions import ROLES, cap
+from ui import ingest_panel, signin
 from ui import store as ui_store
 from ui.errors import guard
 from ui.widgets import md_escape
@@ -91,25 +95,98 @@ if store is None:
     st.stop()
 
 # ------------------------------------------------------------------ title
+role = signin.project_role(store)  # None in single-user mode
 with st.container(border=True):
     st.subheader("Title")
     title = store.get_setting("title", "") or ""
-    with st.form("project_title_form", border=False):
-        new_title = st.text_input("Study title (shown at the top of the theme tree and reports)", value=title,
-                                  key="project_title")
-        blind = st.toggle(
-            "Blind coding: coders see only their own codings",
-            value=reliability.blind_mode(store),
-            key="project_blind",
-        )
-        if st.form_submit_button("Save settings", key="project_title_save"):
-            with guard():
-                if new_title.strip() != title:
-                    store.set_setting("title", new_title.strip(), actor=ui_store.actor())
-                if blind != reliability.blind_mode(store):
-                    reliability.set_blind_mode(store, blind, actor=ui_store.actor())
-                ui_store.changed()
-                st.rerun()
+    if signin.may(store, "project.setting"):
+        with st.form("project_title_form", border=False):
+            new_title = st.text_input("Study title (shown at the top of the theme tree and reports)", value=title,
+                                      key="project_title")
+            blind = st.toggle(
+                "Blind coding: coders see only their own codings",
+                value=reliability.blind_mode(store),
+                key="project_blind",
+            )
+            if st.form_submit_button("Save settings", key="project_title_save"):
+                with guard():
+                    if new_title.strip() != title:
+                        store.set_setting("title", new_title.strip(), actor=ui_store.actor())
+                    if blind != reliability.blind_mode(store):
+                        reliability.set_blind_mode(store, blind, actor=ui_store.actor())
+                    ui_store.changed()
+                    st.rerun()
+    else:  # coders and viewers: the lead sets the title and reveals blind coding
+        st.write(f"**{md_escape(title)}**" if title else "No title yet.")
+        st.caption("Blind coding is **on**: you see only your own codings until the lead reveals everyone's."
+                   if reliability.blind_mode(store) else "Blind coding is off: everyone's codings are shown.")
+
+
+# ------------------------------------------------------------------ members (team mode)
+def _members_panel() -> None:
+    team = signin.team()
+    if team is None or store is None:
+        return
+    with st.container(border=True):
+        st.subheader("Members")
+        rows = team_members(store)
+        st.dataframe([{"name": m.name, "role": m.role} for m in rows], hide_index=True, key="project_members_df",
+                     width="stretch")
+        if not signin.may(store, "project.members"):
+            st.caption(f"You are a **{role}** in this project. A lead adds members and changes their roles.")
+            return
+        accounts = {a.name: a.role for a in team.users()}
+        names = [m.name for m in rows]
+        flash = st.session_state.pop("project_members_flash", None)
+        add_tab, role_tab, remove_tab = st.tabs(["Add a member", "Change a role", "Remove a member"],
+                                                key="project_members_tabs")
+        with add_tab:
+            outside = [n for n in accounts if n not in names]
+            if not outside:
+                st.caption("Every account of the team is a member. New accounts: `python -m thematic team add-user`.")
+            else:
+                with st.form("project_member_add", border=False):
+                    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+                    who = c1.selectbox("Account", outside, key="project_member_add_name",
+                                       format_func=lambda n: f"{n} ({accounts[n]} in the team)")
+                    as_role = c2.selectbox("Role", ROLES, index=1, key="project_member_add_role")
+                    if c3.form_submit_button("Add", key="project_member_add_go", icon=":material/person_add:"):
+                        with guard():
+                            team_add_member(store, team, str(who), cap(str(as_role), accounts[str(who)]))
+                            st.session_state["project_members_flash"] = (
+                                f"Added {who} as {cap(str(as_role), accounts[str(who)])}.")
+                            ui_store.changed()
+                            st.rerun()
+        with role_tab, st.form("project_member_role", border=False):
+            c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+            who = c1.selectbox("Member", names, key="project_member_role_name")
+            to = c2.selectbox("New role", ROLES, key="project_member_role_to")
+            if c3.form_submit_button("Change", key="project_member_role_go", icon=":material/manage_accounts:"):
+                with guard():
+                    set_member_role(store, team, str(who), str(to))
+                    st.session_state["project_members_flash"] = f"{who} is now a {to} in this project."
+                    ui_store.changed()
+                    st.rerun()
+        with remove_tab, st.form("project_member_remove", border=False):
+            c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+            who = c1.selectbox("Member", names, key="project_member_remove_name")
+            if c2.form_submit_button("Remove", key="project_member_remove_go", icon=":material/person_remove:"):
+                with guard():
+                    remove_member(store, str(who))
+                    st.session_state["project_members_flash"] = (
+                        f"Removed {who}: they can no longer open this project (their codings stay). Undo puts "
+                        "them back.")
+                    ui_store.changed()
+                    st.rerun()
+        st.caption("A role in a project is never above the account's role in the team. Each change is in the audit "
+                   "trail and can be undone.")
+        if flash:
+            st.success(flash)
+
+
+_members_panel()
+if not signin.may(store, "ingest"):
+    st.stop()  # importing forms and codebooks is the lead's
 
 # ------------------------------------------------------------------ forms
 with st.container(border=True):
