@@ -154,3 +154,90 @@ def test_suggestions_never_learn_from_another_coder_while_blind(tp: TeamProject)
         assert lead_mask[index[heat]]  # the lead's view learns from Bob's codings
         _, ann_mask = suggest.coder_prototypes(ann, model, "Bob", embedder=emb)
         assert not ann_mask.any()  # Ann's never does, even asking for Bob's and with the lead's result cached
+
+
+# ---------------------------------------------------------------------- codes typed in while coding
+
+
+def _type_in(s: object, seg: int, name: str, coder: str) -> None:
+    """What the coding page does when a coder types a new name in the picker: the code is created in the step."""
+    coding.apply_codes(s, seg, [lambda: codebook.ensure_path(s, name, actor=coder)], coder)  # type: ignore[arg-type]
+
+
+def test_a_code_another_coder_typed_in_is_hidden_until_the_reveal(tp: TeamProject) -> None:
+    from thematic import queries
+
+    s2 = tp.segments[("F2", "Q1", 0)]
+    with tp.open(BOB) as s:
+        _type_in(s, s2, "Tinnitus", "Bob")
+        assert "Tinnitus" in {c.name for c in codebook.list_codes(s)}  # Bob sees his own code
+    with tp.open(ANN) as s:
+        assert {c.name for c in codebook.list_codes(s)} == {"Breathing", "Heat"}  # the picker's list
+        assert "Tinnitus" not in {n.code.name for n in codebook.tree(s)}
+        assert codebook.find_code(s, "Tinnitus") is None
+        assert s.counts()["codes"] == 2
+        for fmt in ("csv", "codings-csv", "json", "md", "xlsx", "docx", "qdpx", "qdc", "dot", "mermaid", "svg"):
+            assert "Tinnitus" not in _text(render(s, fmt)), fmt
+        assert "Tinnitus" not in str(queries.cooccurrence(s).labels())
+    with tp.open(LEAD) as s:  # the lead sees every code, and Bob's coding on it
+        tinnitus = codebook.find_code(s, "Tinnitus")
+        assert tinnitus is not None
+        assert [(c.coder, c.segment_id) for c in coding.codings(s, code_id=tinnitus.id)] == [("Bob", s2)]
+        reliability.set_blind_mode(s, False)
+    with tp.open(ANN) as s:
+        assert "Tinnitus" in {c.name for c in codebook.list_codes(s)}
+
+
+def test_two_coders_typing_the_same_name_share_one_code(tp: TeamProject) -> None:
+    """Names are unique under a parent, so Ann typing 'tinnitus' after Bob typed 'Tinnitus' codes with Bob's code
+    (created inside her step, so she learns nothing she did not type); from then on it is in her picker because she
+    coded with it, her codings and counts are still hers only, and her undo takes away only her coding."""
+    s2, s4 = tp.segments[("F2", "Q1", 0)], tp.segments[("F3", "Q1", 0)]
+    with tp.open(BOB) as s:
+        _type_in(s, s2, "Tinnitus", "Bob")
+    with tp.open(ANN) as s:
+        _type_in(s, s4, "tinnitus", "Ann")
+        tinnitus = codebook.find_code(s, "Tinnitus")
+        assert tinnitus is not None
+        assert [(c.coder, c.segment_id) for c in coding.codings(s, code_id=tinnitus.id)] == [("Ann", s4)]
+        assert coding.code_counts(s)[tinnitus.id][0] == 1
+        s.undo()
+        assert codebook.find_code(s, "Tinnitus") is None  # hidden again: Bob's, and Ann no longer codes with it
+    with tp.open(LEAD) as s:
+        codes = [c for c in codebook.list_codes(s) if c.name.casefold() == "tinnitus"]
+        assert len(codes) == 1
+        assert [(c.coder, c.segment_id) for c in coding.codings(s, code_id=codes[0].id)] == [("Bob", s2)]
+
+
+def test_a_coder_cannot_claim_or_disown_a_code(tp: TeamProject) -> None:
+    from thematic.team import PermissionDenied
+
+    with tp.open(BOB) as s:
+        _type_in(s, tp.segments[("F2", "Q1", 0)], "Tinnitus", "Bob")
+    with tp.open(ANN) as s, pytest.raises(PermissionDenied), s.action("memo.add", "sneak") as act:
+        act.execute("DELETE FROM code_creators")
+    with tp.open(LEAD) as s:
+        assert [tuple(r) for r in s.query("SELECT c.name, k.coder FROM code_creators k JOIN codes c ON c.id = k.code_id")
+                ] == [("Tinnitus", "Bob")]
+
+
+def test_leads_events_carrying_coders_work_are_hidden_while_blind(tp: TeamProject) -> None:
+    """A lead's adjudication, agreement round, merge of codes (its summary counts codings), deletion of a code
+    (likewise), import of codings and undo are hidden from coders while blind; building the codebook is not."""
+    with tp.open(LEAD) as s:
+        ids = _ids(s)
+        adjudicate.record_round(s, ["Ann", "Bob"])
+        extra = codebook.add_code(s, "Temperature")
+        codebook.merge_codes(s, ids["Heat"], extra)
+        doomed = codebook.add_code(s, "Doomed")
+        codebook.delete_code(s, doomed)
+        s.undo()
+        shown_to_lead = {e.action for e in s.audit_log(limit=100)}
+        assert {"agreement.round", "code.merge", "code.delete", "undo"} <= shown_to_lead
+    for user in (ANN, VIC):
+        with tp.open(user) as s:
+            lead_events = [e for e in s.audit_log(limit=100) if e.actor == "Lee"]
+            actions = {e.action for e in lead_events}
+            assert not actions & {"agreement.round", "code.merge", "code.delete", "undo"}, actions
+            assert {"code.add", "project.setting", "memo.add"} <= actions
+            assert not [e for e in lead_events if "codings" in e.summary]
