@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.apptest import APP, TIMEOUT
 from tests.team_fixtures import ANN, BOB, LEAD, VIC, TeamProject, make_team_project
-from thematic import adjudicate, codebook, codings_io, coding, memos, queries, reliability
+from thematic import adjudicate, codebook, coding, codings_io, memos, queries, reliability
 from thematic.export import FORMATS, render
 from ui import signin
 
