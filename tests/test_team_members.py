@@ -95,8 +95,8 @@ def test_coders_and_viewers_cannot_change_members_or_reveal(tp: TeamProject, use
 
 
 def _members_table(at: AppTest) -> list[tuple[str, str]]:
-    for d in at.dataframe:
-        if list(d.value.columns) == ["name", "role"]:
+    for d in at.table:
+        if list(d.value.columns) == ["Name", "Role"]:
             return [(str(r[0]), str(r[1])) for r in d.value.itertuples(index=False)]
     raise AssertionError(f"no members table on the page: {[e.value for e in at.error]}")
 
@@ -152,3 +152,17 @@ def test_lead_adds_an_account_of_the_team_on_the_page(tp: TeamProject) -> None:
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert _roles(tp)["Vic"] == "viewer"
     assert any("Added Vic as viewer" in s.value for s in at.success)
+
+
+def test_project_page_names_only_the_users_projects_and_no_server_path(tp: TeamProject) -> None:
+    from thematic.team import create_project
+
+    create_project(tp.team, "secret-ward", LEAD)  # Ann is not a member of it
+    at = _app(ANN)
+    assert at.selectbox(key="project_target").options == ["study"]
+    lead = _app(LEAD)
+    assert lead.selectbox(key="project_target").options == ["secret-ward", "study"]
+    for page in (at, lead):
+        shown = "\n".join(str(m.value) for m in page.markdown)
+        assert str(tp.team.projects_dir) not in shown
+        assert "project_new_name" not in _keys(page)  # team projects are made on the server (team create-project)

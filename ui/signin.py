@@ -232,6 +232,12 @@ def team() -> Team | None:
     return None if folder is None else Team(folder)
 
 
+def visible_project_names() -> list[str]:
+    """The projects the signed-in user may open (empty when nobody is signed in or in single-user mode)."""
+    folder, user = team_dir(), current_user()
+    return [] if folder is None or user is None else visible_projects(Team(folder), user)
+
+
 def project_role(store: Any) -> str | None:
     """The signed-in user's role in the open project (``lead``, ``coder``, ``viewer``), None in single-user mode."""
     user = getattr(store, "user", None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from thematic import codebook, projects, reliability
@@ -41,7 +42,9 @@ def _upload_name(file_name: str) -> str:
 # ------------------------------------------------------------------ which project
 with st.container(border=True):
     st.subheader("Project")
-    st.write(f"Open: **{md_escape(name)}** (in the projects folder `{folder}`). The page address names it, so a "
+    team_mode = signin.team_dir() is not None
+    where = "" if team_mode else f" (in the projects folder `{folder}`)"  # team mode: no server paths in the page
+    st.write(f"Open: **{md_escape(name)}**{where}. The page address names it, so a "
              "reload or a bookmark keeps it, and another tab can have another project open.")
     if store is not None:
         counts = store.counts()
@@ -49,7 +52,12 @@ with st.container(border=True):
         for col, label in zip(cols, ("forms", "questions", "answers", "segments", "codes", "codings")):
             col.metric(label.capitalize(), f"{counts[label]:,}")
     known = projects.names(folder)
-    open_tab, new_tab, upload_tab = st.tabs(["Open", "New project", "Upload a project file"], key="project_which")
+    if team_mode:  # the projects open to this user; leads create projects on the server (team create-project)
+        known = [n for n in known if n in signin.visible_project_names()]
+        open_tab = st.container()
+        new_tab = upload_tab = None
+    else:
+        open_tab, new_tab, upload_tab = st.tabs(["Open", "New project", "Upload a project file"], key="project_which")
     with open_tab:
         if known:
             c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
@@ -65,29 +73,33 @@ with st.container(border=True):
                         st.rerun()
         else:
             st.caption("No projects in the folder yet: create one.")
-    with new_tab, st.form("project_new_form", border=False):
-        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-        new_name = c1.text_input("Name of the new project", key="project_new_name", max_chars=projects.MAX_NAME,
-                                 placeholder="e.g. ward-evaluation-2025")
-        if c2.form_submit_button("Create", key="project_create", icon=":material/add:"):
-            with guard():
-                ui_store.create_project(new_name)
-                st.session_state["project_flash"] = f"Created '{projects.clean_name(new_name)}'"
-                st.rerun()
-    with upload_tab:
-        st.caption("A thematic project file (.db) from a colleague or a backup. It is checked before it is copied "
-                   "into the projects folder; an existing project is never replaced.")
-        up = st.file_uploader("Project file", type=["db"], key="project_db_upload")
-        if up is not None:
+        if team_mode:
+            st.caption("You see the projects you are a member of. Leads create projects on the server: "
+                       "`python -m thematic team create-project`.")
+    if new_tab is not None and upload_tab is not None:
+        with new_tab, st.form("project_new_form", border=False):
             c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-            as_name = c1.text_input("Save it as the project", value=_upload_name(up.name), key="project_db_name",
-                                    max_chars=projects.MAX_NAME)
-            if c2.button("Add and open", key="project_db_add", icon=":material/upload_file:"):
+            new_name = c1.text_input("Name of the new project", key="project_new_name", max_chars=projects.MAX_NAME,
+                                     placeholder="e.g. ward-evaluation-2025")
+            if c2.form_submit_button("Create", key="project_create", icon=":material/add:"):
                 with guard():
-                    projects.add_file(folder, as_name, up.getvalue())
-                    ui_store.open_project(as_name)
-                    st.session_state["project_flash"] = f"Added and opened '{projects.clean_name(as_name)}'"
+                    ui_store.create_project(new_name)
+                    st.session_state["project_flash"] = f"Created '{projects.clean_name(new_name)}'"
                     st.rerun()
+        with upload_tab:
+            st.caption("A thematic project file (.db) from a colleague or a backup. It is checked before it is copied "
+                       "into the projects folder; an existing project is never replaced.")
+            up = st.file_uploader("Project file", type=["db"], key="project_db_upload")
+            if up is not None:
+                c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+                as_name = c1.text_input("Save it as the project", value=_upload_name(up.name), key="project_db_name",
+                                        max_chars=projects.MAX_NAME)
+                if c2.button("Add and open", key="project_db_add", icon=":material/upload_file:"):
+                    with guard():
+                        projects.add_file(folder, as_name, up.getvalue())
+                        ui_store.open_project(as_name)
+                        st.session_state["project_flash"] = f"Added and opened '{projects.clean_name(as_name)}'"
+                        st.rerun()
     flash = st.session_state.pop("project_flash", None)
     if flash:
         st.success(flash)
@@ -130,8 +142,8 @@ def _members_panel() -> None:
     with st.container(border=True):
         st.subheader("Members")
         rows = team_members(store)
-        st.dataframe([{"name": m.name, "role": m.role} for m in rows], hide_index=True, key="project_members_df",
-                     width="stretch")
+        st.table(pd.DataFrame([(m.name, m.role) for m in rows], columns=["Name", "Role"]), hide_index=True,
+                 width="content")
         if not signin.may(store, "project.members"):
             st.caption(f"You are a **{role}** in this project. A lead adds members and changes their roles.")
             return
