@@ -241,3 +241,24 @@ def test_leads_events_carrying_coders_work_are_hidden_while_blind(tp: TeamProjec
             assert not actions & {"agreement.round", "code.merge", "code.delete", "undo"}, actions
             assert {"code.add", "project.setting", "memo.add"} <= actions
             assert not [e for e in lead_events if "codings" in e.summary]
+
+
+def test_a_span_another_coder_highlighted_is_hidden_with_its_count(tp: TeamProject) -> None:
+    from thematic import corpus, spans
+
+    with tp.open(ANN) as s:
+        before = s.counts()["segments"]
+        answer = s.scalar("SELECT answer_id FROM segments WHERE id = ?", (tp.segments[("F1", "Q1", 1)],))
+        listed = {r.id for r in corpus.segments(s)}
+    with tp.open(BOB) as s:
+        span, _ = spans.code_span(s, answer, 4, 11, "Bob", code_id=_ids(s)["Breathing"])  # "three c"
+        assert s.counts()["segments"] == before + 1
+    with tp.open(ANN) as s:
+        assert s.counts()["segments"] == before  # neither the span nor how many Bob made
+        assert {r.id for r in corpus.segments(s)} == listed
+        assert [(c.coder, c.by_person) for c in spans.codings_in(s, [answer])] == [("Ann", False)]  # her own
+        same, _ = spans.code_span(s, answer, 4, 11, "Ann", code_id=_ids(s)["Breathing"])
+        assert same == span  # the same offsets are the same span (looked up inside her step)
+        assert [(c.coder, c.start, c.end) for c in spans.codings_in(s, [answer]) if c.by_person] == [("Ann", 4, 11)]
+    with tp.open(LEAD) as s:
+        assert sorted(c.coder for c in spans.codings_in(s, [answer]) if c.by_person) == ["Ann", "Bob"]

@@ -34,6 +34,7 @@ from .permissions import PermissionDenied, User, check
 GUARD_TAG = "thematic-permission:"
 BLIND_TABLES = (
     "codings", "suggestion_rejections", "memos", "adjudications", "agreement_rounds", "audit", "codes", "coders",
+    "segments",
 )
 # The leads' audit events a non-lead sees while blind: building the codebook, importing forms, settings (the reveal
 # included), members, memos (a lead's memos are shown anyway) and the candidate themes of clustering. Everything
@@ -154,8 +155,11 @@ class TeamStore(Store):
             "codes": f"id NOT IN {self._hidden_codes_sql(leads)}",
             # who has started coding (a coder is recorded at their first coding) is not shown either
             "coders": f"name = {_lit(self.user.name)} OR name IN {leads}",
+            # a span another coder highlighted (a person-made segment) tells where they coded, and counts them
+            "segments": "t.by_person = 0 OR EXISTS (SELECT 1 FROM main.codings g WHERE g.segment_id = t.id "
+                        f"AND g.coder_id IN {me})",
         }[table]
-        return f'CREATE TEMP VIEW "{table}" AS SELECT * FROM main."{table}" WHERE NOT ({blind}) OR ({where})'
+        return f'CREATE TEMP VIEW "{table}" AS SELECT * FROM main."{table}" AS t WHERE NOT ({blind}) OR ({where})'
 
     def _shadow(self) -> None:
         """Put the blind-mode views in place (non-leads only)."""
@@ -163,6 +167,8 @@ class TeamStore(Store):
             return
         tables = self._main_tables()
         for table in BLIND_TABLES:
+            if table == "segments" and "by_person" not in {r[1] for r in self.conn.execute("PRAGMA main.table_info(segments)")}:
+                continue  # a file older than person-made spans
             if table in tables and (table != "codes" or "code_creators" in tables):
                 sql = self._view_sql(table, tables)
                 if sql:
