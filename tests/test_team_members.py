@@ -166,3 +166,10 @@ def test_project_page_names_only_the_users_projects_and_no_server_path(tp: TeamP
         shown = "\n".join(str(m.value) for m in page.markdown)
         assert str(tp.team.projects_dir) not in shown
         assert "project_new_name" not in _keys(page)  # team projects are made on the server (team create-project)
+
+
+@pytest.mark.parametrize("user, lead", [(LEAD, True), (ANN, False), (VIC, False)], ids=["lead", "coder", "viewer"])
+def test_audit_page_offers_undoing_anyones_change_to_leads_only(tp: TeamProject, user: object, lead: bool) -> None:
+    at = _app(user, "views/audit.py")
+    assert ("audit_undo_all_confirm" in {c.key for c in at.checkbox}) is lead
+    assert any("Your changes" in m.value for m in at.markdown)

@@ -52,7 +52,8 @@ summary = reliability.coder_summary(store)
 if summary:
     st.dataframe(pd.DataFrame(summary), hide_index=True, key="coders_table", width="stretch")
 else:
-    st.info("No coders yet. Choose or type your name in the sidebar (**Coder**), then code on page 2.")
+    st.info("No codings of yours yet: code on page 2." if signin.project_role(store) else
+            "No coders yet. Choose or type your name in the sidebar (**Coder**), then code on page 2.")
 
 # ---------------------------------------------------------------------- import
 
