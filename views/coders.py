@@ -52,7 +52,9 @@ summary = reliability.coder_summary(store)
 if summary:
     st.dataframe(pd.DataFrame(summary), hide_index=True, key="coders_table", width="stretch")
 else:
-    st.info("No codings of yours yet: code on page 2." if signin.project_role(store) else
+    role = signin.project_role(store)
+    st.info("No codings yet: coders code on page 2." if role == "lead" else
+            "No codings of yours yet: code on page 2." if role else
             "No coders yet. Choose or type your name in the sidebar (**Coder**), then code on page 2.")
 
 # ---------------------------------------------------------------------- import

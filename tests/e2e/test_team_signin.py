@@ -113,6 +113,11 @@ def _members(page: Any) -> list[list[str]]:
     return [[c.strip() for c in row.locator("td, th").all_inner_texts()] for row in table.locator("tbody tr").all()]
 
 
+def _coders_page(page: Any) -> None:
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Coders").click()
+    wait_text(page, "Who coded what")
+
+
 def test_members_list_and_blind_switch_by_role(tab: Any, team_server: Server, e2e_out: Path) -> None:
     tab.set_viewport_size({"width": 1300, "height": 1700})  # the whole Project page in one screenshot
     tab.goto(team_server.url)
@@ -134,6 +139,11 @@ def test_members_list_and_blind_switch_by_role(tab: Any, team_server: Server, e2
     assert main.get_by_role("button", name="Save settings").count() == 0
     tab.get_by_role("heading", name="Members").scroll_into_view_if_needed()
     tab.screenshot(path=str(e2e_out / "team_coder_project.png"))
+    _coders_page(tab)
+    wait_text(tab, "you see only your own codings (and no other coder)")
+    assert main.locator('input[type="checkbox"]').count() == 0  # no blind switch here either
+    assert main.get_by_text("Import a coder's spreadsheet").count() == 0
+    tab.screenshot(path=str(e2e_out / "team_coder_coders.png"))
     tab.locator('[data-testid="stSidebar"]').get_by_role("button", name="Sign out").click()
     wait_text(tab, "You have signed out.")
 
@@ -146,3 +156,7 @@ def test_members_list_and_blind_switch_by_role(tab: Any, team_server: Server, e2
     assert main.get_by_role("button", name="Save settings").count() == 1
     tab.get_by_role("heading", name="Members").scroll_into_view_if_needed()
     tab.screenshot(path=str(e2e_out / "team_lead_project.png"))
+    _coders_page(tab)
+    wait_text(tab, "Blind coding", exact=True)
+    assert main.locator('input[type="checkbox"]').count() >= 1
+    tab.screenshot(path=str(e2e_out / "team_lead_coders.png"))
