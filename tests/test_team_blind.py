@@ -262,3 +262,19 @@ def test_a_span_another_coder_highlighted_is_hidden_with_its_count(tp: TeamProje
         assert [(c.coder, c.start, c.end) for c in spans.codings_in(s, [answer]) if c.by_person] == [("Ann", 4, 11)]
     with tp.open(LEAD) as s:
         assert sorted(c.coder for c in spans.codings_in(s, [answer]) if c.by_person) == ["Ann", "Bob"]
+
+
+def test_undo_and_redo_of_a_typed_in_code_keep_its_coder(tp: TeamProject) -> None:
+    with tp.open(BOB) as s:
+        _type_in(s, tp.segments[("F2", "Q1", 0)], "Tinnitus", "Bob")
+        s.undo()
+        assert codebook.find_code(s, "Tinnitus") is None
+        s.redo()  # puts back the code and its coder as the step logged them (no second record)
+        assert codebook.find_code(s, "Tinnitus") is not None
+    with tp.open(LEAD) as s:
+        s.undo()
+        s.redo()
+        assert [tuple(r) for r in s.query("SELECT c.name, k.coder FROM code_creators k JOIN codes c ON c.id = k.code_id")
+                ] == [("Tinnitus", "Bob")]
+    with tp.open(ANN) as s:
+        assert codebook.find_code(s, "Tinnitus") is None

@@ -110,9 +110,12 @@ class TeamStore(Store):
             stmts.append(("coders", "UPDATE", f"OLD.name IS NOT {_lit(self.user.name)} OR NEW.name IS NOT OLD.name", msg))
             stmts.append(("coders", "DELETE", f"OLD.name IS NOT {_lit(self.user.name)}", msg))  # undo of their own
         if "code_creators" in tables and "codes" in tables:
-            # A code this user creates (typing a new name while coding) is recorded as theirs, in the same step.
+            # A code this user creates (typing a new name while coding) is recorded as theirs, in the same step;
+            # an undo or redo puts back the row the step logged, so the trigger leaves it to them.
             self.conn.execute(
-                'CREATE TEMP TRIGGER IF NOT EXISTS "team_code_creator" AFTER INSERT ON main."codes" BEGIN '
+                'CREATE TEMP TRIGGER IF NOT EXISTS "team_code_creator" AFTER INSERT ON main."codes" '
+                "WHEN ifnull((SELECT action FROM main.audit WHERE id = "
+                "(SELECT event_id FROM main.undo_state WHERE id = 1)), '') NOT IN ('undo', 'redo') BEGIN "
                 f"INSERT INTO code_creators (code_id, coder) VALUES (NEW.id, {_lit(self.user.name)}); END"
             )
             msg = f"{self.user.name} may record only their own codes"
