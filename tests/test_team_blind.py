@@ -278,3 +278,24 @@ def test_undo_and_redo_of_a_typed_in_code_keep_its_coder(tp: TeamProject) -> Non
                 ] == [("Tinnitus", "Bob")]
     with tp.open(ANN) as s:
         assert codebook.find_code(s, "Tinnitus") is None
+
+
+def test_undoing_a_typed_in_code_another_coder_also_used_loses_nothing(tp: TeamProject) -> None:
+    """Ann typed 'Noise' in first, Bob then coded with it: Ann's undo would delete the code and, with it, Bob's
+    coding, so it is refused (she can still remove her own coding); nothing of Bob's is lost."""
+    from thematic.store import UndoConflict
+
+    s1, s2 = tp.segments[("F2", "Q1", 0)], tp.segments[("F3", "Q1", 0)]
+    with tp.open(ANN) as s:
+        _type_in(s, s1, "Noise", "Ann")
+    with tp.open(BOB) as s:
+        _type_in(s, s2, "noise", "Bob")
+    with tp.open(ANN) as s:
+        with pytest.raises(UndoConflict):
+            s.undo()
+        noise = codebook.find_code(s, "Noise")
+        assert noise is not None and coding.remove_coding(s, s1, noise.id, "Ann")
+    with tp.open(LEAD) as s:
+        noise = codebook.find_code(s, "Noise")
+        assert noise is not None
+        assert [(c.coder, c.segment_id) for c in coding.codings(s, code_id=noise.id)] == [("Bob", s2)]
