@@ -291,8 +291,9 @@ def test_undoing_a_typed_in_code_another_coder_also_used_loses_nothing(tp: TeamP
     with tp.open(BOB) as s:
         _type_in(s, s2, "noise", "Bob")
     with tp.open(ANN) as s:
-        with pytest.raises(UndoConflict):
+        with pytest.raises(UndoConflict, match="a later change in the project depends on it") as refused:
             s.undo()
+        assert "Bob" not in str(refused.value) and f"segment {s2}" not in str(refused.value)  # nothing of his work
         noise = codebook.find_code(s, "Noise")
         assert noise is not None and coding.remove_coding(s, s1, noise.id, "Ann")
     with tp.open(LEAD) as s:

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..store import AuditEvent, Store
+from ..store import AuditEvent, Store, UndoConflict
 from .permissions import PermissionDenied, User, check
 
 GUARD_TAG = "thematic-permission:"
@@ -217,24 +217,40 @@ class TeamStore(Store):
     def undo(self, *, actor: str | None = None, **kwargs: Any) -> AuditEvent:
         check(self.user, "undo")  # before looking for a target: a viewer hears "not allowed", not "nothing to undo"
         coder = self._undo_scope(kwargs.pop("coder", None))
-        if _UNDO_TAKES_CODER:
-            return super().undo(actor=self.user.name, coder=coder, **kwargs)  # type: ignore[call-arg]
-        self._own_only = coder
-        try:
-            return super().undo(actor=self.user.name, **kwargs)
-        finally:
-            self._own_only = None
+        with self._quiet_conflict("undo"):
+            if _UNDO_TAKES_CODER:
+                return super().undo(actor=self.user.name, coder=coder, **kwargs)  # type: ignore[call-arg]
+            self._own_only = coder
+            try:
+                return super().undo(actor=self.user.name, **kwargs)
+            finally:
+                self._own_only = None
 
     def redo(self, *, actor: str | None = None, **kwargs: Any) -> AuditEvent:
         check(self.user, "redo")
         coder = self._undo_scope(kwargs.pop("coder", None))
-        if _UNDO_TAKES_CODER:
-            return super().redo(actor=self.user.name, coder=coder, **kwargs)  # type: ignore[call-arg]
-        self._own_only = coder
+        with self._quiet_conflict("redo"):
+            if _UNDO_TAKES_CODER:
+                return super().redo(actor=self.user.name, coder=coder, **kwargs)  # type: ignore[call-arg]
+            self._own_only = coder
+            try:
+                return super().redo(actor=self.user.name, **kwargs)
+            finally:
+                self._own_only = None
+
+    @contextmanager
+    def _quiet_conflict(self, word: str) -> Iterator[None]:
+        """A refused undo names the later change in the way (who, what, when); while blind that is another
+        coder's work, so a non-lead hears only that a later change depends on theirs."""
         try:
-            return super().redo(actor=self.user.name, **kwargs)
-        finally:
-            self._own_only = None
+            yield
+        except UndoConflict:
+            if self.user.is_lead or not self.conn.execute(f"SELECT {self._blind_sql()}").fetchone()[0]:
+                raise
+            raise UndoConflict(
+                f"cannot {word} your last change: a later change in the project depends on it (remove your coding "
+                "instead, or ask a lead)"
+            ) from None  # the original names the other coder's change
 
     def undoable(self, *args: Any, **kwargs: Any) -> AuditEvent | None:
         event = super().undoable(*args, **kwargs)
