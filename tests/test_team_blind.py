@@ -11,6 +11,7 @@ import pytest
 
 from tests.team_fixtures import ANN, BOB, LEAD, VIC, TeamProject, make_team_project
 from thematic import adjudicate, codebook, coding, memos, reliability
+from thematic.errors import NotFound
 from thematic.export import render
 
 
@@ -62,11 +63,11 @@ def test_coder_sees_no_agreement_or_adjudication_while_blind(tp: TeamProject) ->
     with tp.open(ANN) as s:
         assert adjudicate.rounds(s) == []  # recorded agreement figures are hidden
         assert adjudicate.decisions(s) == []
-        report = reliability.agreement_report(s, ["Ann", "Bob"], n_boot=0).to_dict()
-        blind = report["overall"]["all_units"]
-        assert blind["positives"] == [1, 0]  # nothing of Bob's work reaches the figures
-        assert blind["kappa"]["value"] is None and blind["percent"]["value"] is None
-        assert any("Bob has no codings" in n for n in report["notes"])
+        # Whether Bob has started coding is hidden too (a coder is recorded at their first coding), so asking
+        # for agreement with him finds no such coder, and nothing of his work reaches any figure.
+        with pytest.raises(NotFound, match="no coder 'Bob'"):
+            reliability.agreement_report(s, ["Ann", "Bob"], n_boot=0)
+        assert "Bob" not in [c["coder"] for c in reliability.coder_summary(s)]
 
 
 def _text(data: bytes) -> str:
@@ -153,3 +154,149 @@ def test_suggestions_never_learn_from_another_coder_while_blind(tp: TeamProject)
         assert lead_mask[index[heat]]  # the lead's view learns from Bob's codings
         _, ann_mask = suggest.coder_prototypes(ann, model, "Bob", embedder=emb)
         assert not ann_mask.any()  # Ann's never does, even asking for Bob's and with the lead's result cached
+
+
+# ---------------------------------------------------------------------- codes typed in while coding
+
+
+def _type_in(s: object, seg: int, name: str, coder: str) -> None:
+    """What the coding page does when a coder types a new name in the picker: the code is created in the step."""
+    coding.apply_codes(s, seg, [lambda: codebook.ensure_path(s, name, actor=coder)], coder)  # type: ignore[arg-type]
+
+
+def test_a_code_another_coder_typed_in_is_hidden_until_the_reveal(tp: TeamProject) -> None:
+    from thematic import queries
+
+    s2 = tp.segments[("F2", "Q1", 0)]
+    with tp.open(BOB) as s:
+        _type_in(s, s2, "Tinnitus", "Bob")
+        assert "Tinnitus" in {c.name for c in codebook.list_codes(s)}  # Bob sees his own code
+    with tp.open(ANN) as s:
+        assert {c.name for c in codebook.list_codes(s)} == {"Breathing", "Heat"}  # the picker's list
+        assert "Tinnitus" not in {n.code.name for n in codebook.tree(s)}
+        assert codebook.find_code(s, "Tinnitus") is None
+        assert s.counts()["codes"] == 2
+        for fmt in ("csv", "codings-csv", "json", "md", "xlsx", "docx", "qdpx", "qdc", "dot", "mermaid", "svg"):
+            assert "Tinnitus" not in _text(render(s, fmt)), fmt
+        assert "Tinnitus" not in str(queries.cooccurrence(s).labels())
+    with tp.open(LEAD) as s:  # the lead sees every code, and Bob's coding on it
+        tinnitus = codebook.find_code(s, "Tinnitus")
+        assert tinnitus is not None
+        assert [(c.coder, c.segment_id) for c in coding.codings(s, code_id=tinnitus.id)] == [("Bob", s2)]
+        reliability.set_blind_mode(s, False)
+    with tp.open(ANN) as s:
+        assert "Tinnitus" in {c.name for c in codebook.list_codes(s)}
+
+
+def test_two_coders_typing_the_same_name_share_one_code(tp: TeamProject) -> None:
+    """Names are unique under a parent, so Ann typing 'tinnitus' after Bob typed 'Tinnitus' codes with Bob's code
+    (created inside her step, so she learns nothing she did not type); from then on it is in her picker because she
+    coded with it, her codings and counts are still hers only, and her undo takes away only her coding."""
+    s2, s4 = tp.segments[("F2", "Q1", 0)], tp.segments[("F3", "Q1", 0)]
+    with tp.open(BOB) as s:
+        _type_in(s, s2, "Tinnitus", "Bob")
+    with tp.open(ANN) as s:
+        _type_in(s, s4, "tinnitus", "Ann")
+        tinnitus = codebook.find_code(s, "Tinnitus")
+        assert tinnitus is not None
+        assert [(c.coder, c.segment_id) for c in coding.codings(s, code_id=tinnitus.id)] == [("Ann", s4)]
+        assert coding.code_counts(s)[tinnitus.id][0] == 1
+        s.undo()
+        assert codebook.find_code(s, "Tinnitus") is None  # hidden again: Bob's, and Ann no longer codes with it
+    with tp.open(LEAD) as s:
+        codes = [c for c in codebook.list_codes(s) if c.name.casefold() == "tinnitus"]
+        assert len(codes) == 1
+        assert [(c.coder, c.segment_id) for c in coding.codings(s, code_id=codes[0].id)] == [("Bob", s2)]
+
+
+def test_a_coder_cannot_claim_or_disown_a_code(tp: TeamProject) -> None:
+    from thematic.team import PermissionDenied
+
+    with tp.open(BOB) as s:
+        _type_in(s, tp.segments[("F2", "Q1", 0)], "Tinnitus", "Bob")
+    with tp.open(ANN) as s, pytest.raises(PermissionDenied), s.action("memo.add", "sneak") as act:
+        act.execute("DELETE FROM code_creators")
+    with tp.open(LEAD) as s:
+        assert [tuple(r) for r in s.query("SELECT c.name, k.coder FROM code_creators k JOIN codes c ON c.id = k.code_id")
+                ] == [("Tinnitus", "Bob")]
+
+
+def test_leads_events_carrying_coders_work_are_hidden_while_blind(tp: TeamProject) -> None:
+    """A lead's adjudication, agreement round, merge of codes (its summary counts codings), deletion of a code
+    (likewise), import of codings and undo are hidden from coders while blind; building the codebook is not."""
+    with tp.open(LEAD) as s:
+        ids = _ids(s)
+        adjudicate.record_round(s, ["Ann", "Bob"])
+        extra = codebook.add_code(s, "Temperature")
+        codebook.merge_codes(s, ids["Heat"], extra)
+        doomed = codebook.add_code(s, "Doomed")
+        codebook.delete_code(s, doomed)
+        s.undo()
+        shown_to_lead = {e.action for e in s.audit_log(limit=100)}
+        assert {"agreement.round", "code.merge", "code.delete", "undo"} <= shown_to_lead
+    for user in (ANN, VIC):
+        with tp.open(user) as s:
+            lead_events = [e for e in s.audit_log(limit=100) if e.actor == "Lee"]
+            actions = {e.action for e in lead_events}
+            assert not actions & {"agreement.round", "code.merge", "code.delete", "undo"}, actions
+            assert {"code.add", "project.setting", "memo.add"} <= actions
+            assert not [e for e in lead_events if "codings" in e.summary]
+
+
+def test_a_span_another_coder_highlighted_is_hidden_with_its_count(tp: TeamProject) -> None:
+    from thematic import corpus, spans
+
+    with tp.open(ANN) as s:
+        before = s.counts()["segments"]
+        answer = s.scalar("SELECT answer_id FROM segments WHERE id = ?", (tp.segments[("F1", "Q1", 1)],))
+        listed = {r.id for r in corpus.segments(s)}
+    with tp.open(BOB) as s:
+        span, _ = spans.code_span(s, answer, 4, 11, "Bob", code_id=_ids(s)["Breathing"])  # "three c"
+        assert s.counts()["segments"] == before + 1
+    with tp.open(ANN) as s:
+        assert s.counts()["segments"] == before  # neither the span nor how many Bob made
+        assert {r.id for r in corpus.segments(s)} == listed
+        assert [(c.coder, c.by_person) for c in spans.codings_in(s, [answer])] == [("Ann", False)]  # her own
+        same, _ = spans.code_span(s, answer, 4, 11, "Ann", code_id=_ids(s)["Breathing"])
+        assert same == span  # the same offsets are the same span (looked up inside her step)
+        assert [(c.coder, c.start, c.end) for c in spans.codings_in(s, [answer]) if c.by_person] == [("Ann", 4, 11)]
+    with tp.open(LEAD) as s:
+        assert sorted(c.coder for c in spans.codings_in(s, [answer]) if c.by_person) == ["Ann", "Bob"]
+
+
+def test_undo_and_redo_of_a_typed_in_code_keep_its_coder(tp: TeamProject) -> None:
+    with tp.open(BOB) as s:
+        _type_in(s, tp.segments[("F2", "Q1", 0)], "Tinnitus", "Bob")
+        s.undo()
+        assert codebook.find_code(s, "Tinnitus") is None
+        s.redo()  # puts back the code and its coder as the step logged them (no second record)
+        assert codebook.find_code(s, "Tinnitus") is not None
+    with tp.open(LEAD) as s:
+        s.undo()
+        s.redo()
+        assert [tuple(r) for r in s.query("SELECT c.name, k.coder FROM code_creators k JOIN codes c ON c.id = k.code_id")
+                ] == [("Tinnitus", "Bob")]
+    with tp.open(ANN) as s:
+        assert codebook.find_code(s, "Tinnitus") is None
+
+
+def test_undoing_a_typed_in_code_another_coder_also_used_loses_nothing(tp: TeamProject) -> None:
+    """Ann typed 'Noise' in first, Bob then coded with it: Ann's undo would delete the code and, with it, Bob's
+    coding, so it is refused (she can still remove her own coding); nothing of Bob's is lost."""
+    from thematic.store import UndoConflict
+
+    s1, s2 = tp.segments[("F2", "Q1", 0)], tp.segments[("F3", "Q1", 0)]
+    with tp.open(ANN) as s:
+        _type_in(s, s1, "Noise", "Ann")
+    with tp.open(BOB) as s:
+        _type_in(s, s2, "noise", "Bob")
+    with tp.open(ANN) as s:
+        with pytest.raises(UndoConflict, match="a later change in the project depends on it") as refused:
+            s.undo()
+        assert "Bob" not in str(refused.value) and f"segment {s2}" not in str(refused.value)  # nothing of his work
+        noise = codebook.find_code(s, "Noise")
+        assert noise is not None and coding.remove_coding(s, s1, noise.id, "Ann")
+    with tp.open(LEAD) as s:
+        noise = codebook.find_code(s, "Noise")
+        assert noise is not None
+        assert [(c.coder, c.segment_id) for c in coding.codings(s, code_id=noise.id)] == [("Bob", s2)]

@@ -485,3 +485,21 @@ def person_spans(conn: sqlite3.Connection) -> None:
         CREATE INDEX segments_answer_offsets ON segments(answer_id, start, "end");
         """,
     )
+
+
+# Team server: migration 18 (blind coding: which coder typed a code in while coding).
+@migration(18)
+def code_creators(conn: sqlite3.Connection) -> None:
+    """The coder who created a code while coding (typing a new name in the picker), in team mode; a code without a
+    row here is the codebook's (the lead's, an import's, a single-user project's). While a project is blind, a code
+    another coder created is hidden from a coder until the lead reveals (``thematic.team.store``, which alone writes
+    this table, through a trigger of the coder's connection)."""
+    run_script(
+        conn,
+        """
+        CREATE TABLE code_creators (
+            code_id INTEGER PRIMARY KEY REFERENCES codes(id) ON DELETE CASCADE,
+            coder   TEXT NOT NULL
+        );
+        """,
+    )

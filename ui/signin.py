@@ -34,6 +34,7 @@ import streamlit as st
 
 from thematic.errors import ThematicError
 from thematic.team import Team, TeamStore, User, visible_projects
+from thematic.team.permissions import allowed
 from thematic.team.projects import project_path, role_in
 from thematic.team.sessions import SignInGuard, idle_expired
 
@@ -223,6 +224,31 @@ def gate() -> User | None:
             st.rerun()
         _idle_watch(team.idle_minutes)
     return user
+
+
+def team() -> Team | None:
+    """The team this server serves (None in single-user mode)."""
+    folder = team_dir()
+    return None if folder is None else Team(folder)
+
+
+def visible_project_names() -> list[str]:
+    """The projects the signed-in user may open (empty when nobody is signed in or in single-user mode)."""
+    folder, user = team_dir(), current_user()
+    return [] if folder is None or user is None else visible_projects(Team(folder), user)
+
+
+def project_role(store: Any) -> str | None:
+    """The signed-in user's role in the open project (``lead``, ``coder``, ``viewer``), None in single-user mode."""
+    user = getattr(store, "user", None)
+    return user.role if isinstance(store, TeamStore) and isinstance(user, User) else None
+
+
+def may(store: Any, action: str) -> bool:
+    """Whether the page should offer ``action`` (always in single-user mode). Only a courtesy: the library checks
+    the permission again when the action starts (:class:`~thematic.team.TeamStore`)."""
+    role = project_role(store)
+    return role is None or allowed(role, action)
 
 
 def cache_scope(store: Any) -> str:

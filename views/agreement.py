@@ -12,6 +12,7 @@ import streamlit as st
 
 from thematic import adjudicate, codebook, coding, corpus, queries, reliability
 from thematic.errors import ThematicError
+from ui import signin
 from ui import store as ui_store
 from ui.errors import guard, show
 from ui.widgets import highlight
@@ -19,6 +20,12 @@ from ui.widgets import highlight
 st.title("Agreement")
 store = ui_store.get_store()
 actor = ui_store.actor()
+if reliability.blind_mode(store) and not signin.may(store, "project.setting"):
+    # Team mode: while blind a coder or viewer is shown no agreement figure and no adjudication (the library hides
+    # the other coders' codings anyway; this says why the page is empty).
+    st.info("Blind coding is on: agreement between coders is shown once the lead reveals everyone's codings.",
+            icon=":material/visibility_off:")
+    st.stop()
 consensus = adjudicate.consensus_name(store)
 with_codings = [r["coder"] for r in reliability.coder_summary(store) if r["codings"]]
 if len(with_codings) < 2:

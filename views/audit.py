@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from ui import signin, undo
 from ui import store as ui_store
-from ui import undo
 from ui.widgets import md_escape
 
 st.title("Audit trail")
@@ -24,24 +24,30 @@ def _undo_all(expected: int) -> None:
     _flash(done, message)
 
 
-mine, everyone = st.columns(2)
+def _anyone_panel(where: object) -> None:
+    with where.container(border=True):  # type: ignore[attr-defined]
+        st.markdown("**Any change in the project** (for the lead)")
+        t_all = undo.targets(store, undo.ALL)
+        if t_all.undo_root is None or t_all.undo_event is None:
+            st.caption("Nothing to undo.")
+        else:
+            root = t_all.undo_root
+            st.caption(f"The newest change: *{md_escape(root.summary)}* by **{md_escape(root.actor)}**, "
+                       f"{root.ts[:19].replace('T', ' ')} UTC. Undoing it may revert a colleague's work.")
+            sure = st.checkbox("Yes, undo this change whoever made it", key="audit_undo_all_confirm")
+            st.button("Undo the newest change", key="audit_undo_all", icon=":material/undo:", disabled=not sure,
+                      on_click=_undo_all, args=(t_all.undo_event.id,))
+
+
+lead = signin.project_role(store) in (None, "lead")  # team mode: undoing anyone's change is the lead's
+mine, everyone = st.columns(2) if lead else (st.container(), None)
 with mine.container(border=True):
     st.markdown(f"**Your changes** (as {md_escape(undo.coder_scope())})")
     t = undo.buttons(store, key_prefix="audit", where=st, on_done=_flash, labels=("Undo my last change", "Redo"))
     st.caption(f"Undo would revert: *{md_escape(t.undo_root.summary)}*" if t.undo_root else
                "Nothing of yours to undo.")
-with everyone.container(border=True):
-    st.markdown("**Any change in the project** (for the lead)")
-    t_all = undo.targets(store, undo.ALL)
-    if t_all.undo_root is None or t_all.undo_event is None:
-        st.caption("Nothing to undo.")
-    else:
-        root = t_all.undo_root
-        st.caption(f"The newest change: *{md_escape(root.summary)}* by **{md_escape(root.actor)}**, "
-                   f"{root.ts[:19].replace('T', ' ')} UTC. Undoing it may revert a colleague's work.")
-        sure = st.checkbox("Yes, undo this change whoever made it", key="audit_undo_all_confirm")
-        st.button("Undo the newest change", key="audit_undo_all", icon=":material/undo:", disabled=not sure,
-                  on_click=_undo_all, args=(t_all.undo_event.id,))
+if everyone is not None:
+    _anyone_panel(everyone)
 flash = st.session_state.pop("audit_flash", None)
 if flash:
     st.info(flash, icon=":material/info:")

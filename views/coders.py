@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from thematic import codings_io, merge, reliability
+from ui import signin
 from ui import store as ui_store
 from ui.errors import attempt, guard, show
 
@@ -26,18 +27,23 @@ def _set_blind() -> None:
 
 show("coders")
 blind = reliability.blind_mode(store)
-st.session_state["coders_blind"] = blind
-st.toggle(
-    "Blind coding",
-    key="coders_blind",
-    on_change=_set_blind,
-    help="While on, each coder sees only their own codings when coding, so that two coders code independently "
-    "and their agreement means something. Turn it off to compare and adjudicate.",
-)
-st.caption(
-    "Blind mode is **on**: coders see only their own codings." if blind
-    else "Blind mode is off: coders see everyone's codings."
-)
+lead = signin.may(store, "project.setting")  # in team mode only a lead switches blind coding (and reveals)
+if lead:
+    st.session_state["coders_blind"] = blind
+    st.toggle(
+        "Blind coding",
+        key="coders_blind",
+        on_change=_set_blind,
+        help="While on, each coder sees only their own codings when coding, so that two coders code independently "
+        "and their agreement means something. Turn it off to compare and adjudicate.",
+    )
+if blind and not lead:
+    st.caption("Blind coding is **on**: you see only your own codings (and no other coder) until the lead reveals.")
+else:
+    st.caption(
+        "Blind mode is **on**: coders see only their own codings." if blind
+        else "Blind mode is off: coders see everyone's codings."
+    )
 
 # ---------------------------------------------------------------------- who coded what
 
@@ -46,9 +52,27 @@ summary = reliability.coder_summary(store)
 if summary:
     st.dataframe(pd.DataFrame(summary), hide_index=True, key="coders_table", width="stretch")
 else:
-    st.info("No coders yet. Choose or type your name in the sidebar (**Coder**), then code on page 2.")
+    role = signin.project_role(store)
+    st.info("No codings yet: coders code on page 2." if role == "lead" else
+            "No codings of yours yet: code on page 2." if role else
+            "No coders yet. Choose or type your name in the sidebar (**Coder**), then code on page 2.")
 
 # ---------------------------------------------------------------------- import
+
+if not signin.may(store, "codings.import"):  # importing and merging codings is the lead's (team mode)
+    st.subheader("Export codings")
+    mine = [row["coder"] for row in summary if row["codings"]]
+    if mine:
+        st.download_button(
+            "Download codings (CSV)",
+            data=lambda: codings_io.render_codings_csv(ui_store.get_store(), coder=None),
+            file_name=f"codings-{(actor or 'mine').replace(' ', '_')}.csv", mime="text/csv",
+            key="coders_download", icon=":material/download:",
+            help="The codings you may see" + (" (only your own while blind coding is on)." if blind else "."),
+        )
+    else:
+        st.caption("Nothing to export yet.")
+    st.stop()
 
 st.subheader("Import a coder's spreadsheet")
 st.caption(

@@ -14,7 +14,16 @@ from __future__ import annotations
 
 from .accounts import Account, Team, init_team
 from .permissions import PERMISSIONS, ROLES, PermissionDenied, User, check
-from .projects import Member, add_member, create_project, members, open_project, remove_member, visible_projects
+from .projects import (
+    Member,
+    add_member,
+    create_project,
+    members,
+    open_project,
+    remove_member,
+    set_member_role,
+    visible_projects,
+)
 from .store import TeamStore
 
 __all__ = [
@@ -33,5 +42,6 @@ __all__ = [
     "members",
     "open_project",
     "remove_member",
+    "set_member_role",
     "visible_projects",
 ]

@@ -114,8 +114,13 @@ def create_project(team: Team, name: str, lead: User, *, title: str | None = Non
     return path
 
 
-def add_member(store: Store, team: Team, name: str, role: str) -> Member:
-    """Add ``name`` (an account of the team) to the project in ``role`` (at most their account's role)."""
+def _may_manage(store: Store) -> None:
+    """A non-lead is refused before anything is looked up (TeamStore checks the action again when it starts)."""
+    if isinstance(store, TeamStore):
+        check(store.user, "project.members")
+
+
+def _check_role(team: Team, name: str, role: str) -> None:
     if role not in ROLES:
         raise InvalidInput(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
     account = team.account(name)
@@ -123,16 +128,51 @@ def add_member(store: Store, team: Team, name: str, role: str) -> Member:
         raise NotFound(f"no user named {name!r} in the team (add them first: python -m thematic team add-user)")
     if cap(role, account.role) != role:
         raise InvalidInput(f"{name} is a {account.role} in the team and cannot be a {role} in a project")
+
+
+def _keep_a_lead(store: Store, name: str, new_role: str | None) -> None:
+    """Refuse a change that would leave the project without a lead among its members."""
+    leads = [m.name for m in members(store) if m.role == "lead"]
+    if leads == [name] and new_role != "lead":
+        raise InvalidInput(f"{name} is the project's only lead: make another member a lead first")
+
+
+def add_member(store: Store, team: Team, name: str, role: str) -> Member:
+    """Add ``name`` (an account of the team) to the project in ``role`` (at most their account's role); an existing
+    member's role changes to ``role``."""
+    _may_manage(store)
+    _check_role(team, name, role)
+    current = {m.name: m.role for m in members(store)}.get(name)
+    if current is not None:
+        return set_member_role(store, team, name, role)
     with store.action("project.members", f"Add {name} as {role}", details={"name": name, "role": role}) as act:
-        act.execute(
-            "INSERT INTO project_members (name, role, added_at) VALUES (?, ?, ?) "
-            "ON CONFLICT(name) DO UPDATE SET role = excluded.role",
-            (name, role, now()),
-        )
+        act.execute("INSERT INTO project_members (name, role, added_at) VALUES (?, ?, ?)", (name, role, now()))
     return Member(name, role, now())
 
 
+def set_member_role(store: Store, team: Team, name: str, role: str) -> Member:
+    """Change a member's role in the project (a lead's change, audited and undoable like adding one)."""
+    _may_manage(store)
+    _check_role(team, name, role)
+    found = {m.name: m for m in members(store)}.get(name)
+    if found is None:
+        raise NotFound(f"{name!r} is not a member of this project")
+    if found.role == role:
+        return found
+    _keep_a_lead(store, name, role)
+    with store.action(
+        "project.members", f"Change {name}'s role from {found.role} to {role}",
+        details={"name": name, "role": role, "was": found.role},
+    ) as act:
+        act.execute("UPDATE project_members SET role = ? WHERE name = ?", (role, name))
+    return Member(name, role, found.added_at)
+
+
 def remove_member(store: Store, name: str) -> None:
+    """Take ``name`` off the project's members (their codings and memos stay, under their name)."""
+    _may_manage(store)
+    if name in {m.name for m in members(store)}:
+        _keep_a_lead(store, name, None)
     with store.action("project.members", f"Remove {name}", details={"name": name, "removed": True}) as act:
         if act.execute("DELETE FROM project_members WHERE name = ?", (name,)).rowcount == 0:
             raise NotFound(f"{name!r} is not a member of this project")

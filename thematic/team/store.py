@@ -8,9 +8,11 @@ row guards for coders, and blind coding enforced in the reads.
 * for a non-lead, installs TEMP triggers (private to this connection) that refuse writing another coder's
   codings, memos or suggestion decisions, adding a coder under another name, or changing members or adjudications;
 * narrows undo and redo for a coder to their own changes;
+* records the codes a non-lead creates while coding (``code_creators``, migration 18);
 * while the project is blind (setting ``blind_mode``), shows a non-lead only their own codings, suggestion
-  decisions and memos (plus the leads' memos), no adjudications or recorded agreement rounds, and the audit events
-  of themselves and the leads. This is done by TEMP views named like the tables (SQLite looks in ``temp`` before
+  decisions and memos (plus the leads' memos), no adjudications or recorded agreement rounds, the codebook's codes
+  and their own (not the codes another coder typed in while coding, unless they coded with it too), and their own
+  audit events plus the leads' events that carry nobody's coding. This is done by TEMP views named like the tables (SQLite looks in ``temp`` before
   ``main``), so every read through this connection is filtered (``coding.codings``, ``code_counts``, reliability,
   suggestions learnt from codings, every export) without each module knowing. The views are dropped while an
   action runs (writes go to the real tables) and put back after it. They test the blind setting in each query, so
@@ -26,17 +28,25 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..store import AuditEvent, Store
+from ..store import AuditEvent, Store, UndoConflict
 from .permissions import PermissionDenied, User, check
 
 GUARD_TAG = "thematic-permission:"
-BLIND_TABLES = ("codings", "suggestion_rejections", "memos", "adjudications", "agreement_rounds", "audit")
-# Audit events that tell what someone coded (or the agreement between coders): hidden from others while blind,
-# even when a lead made them. A lead's other events (codes, settings, imports, memos) stay visible.
-_NOT_CODING = (
-    "action NOT LIKE 'coding.%' AND action NOT LIKE 'codings.%' AND action NOT LIKE 'suggestion.%' "
-    "AND action NOT LIKE 'adjudication.%' AND action NOT LIKE 'agreement.%' "
-    "AND action NOT IN ('coder.add', 'undo', 'redo')"
+BLIND_TABLES = (
+    "codings", "suggestion_rejections", "memos", "adjudications", "agreement_rounds", "audit", "codes", "coders",
+    "segments",
+)
+# The leads' audit events a non-lead sees while blind: building the codebook, importing forms, settings (the reveal
+# included), members, memos (a lead's memos are shown anyway) and the candidate themes of clustering. Everything
+# else of a lead's is hidden until the reveal, because it tells what coders coded or how far they agree: codings,
+# imports and merges of codings (``codings.import``, ``import.qdpx``, ``merge.*``), merging or deleting codes (their
+# summaries count the codings), accepting a candidate theme (it codes segments), suggestions, adjudication,
+# agreement rounds, undo and redo (their summaries name the change they revert). A list of what may show, so that a
+# new kind of event stays hidden until someone decides it is harmless.
+_LEAD_EVENTS_SHOWN = (
+    "action IN ('code.add', 'code.ensure', 'code.update', 'code.move', 'code.quotes', 'codebook.import', 'ingest', "
+    "'purge-history') OR action LIKE 'project.%' OR action LIKE 'memo.%' OR action LIKE 'export.%' "
+    "OR (action LIKE 'cluster.%' AND action <> 'cluster.accept')"
 )
 _UNDO_TAKES_CODER = "coder" in inspect.signature(Store.undo).parameters
 
@@ -99,6 +109,19 @@ class TeamStore(Store):
             stmts.append(("coders", "INSERT", f"NEW.name IS NOT {_lit(self.user.name)}", msg))
             stmts.append(("coders", "UPDATE", f"OLD.name IS NOT {_lit(self.user.name)} OR NEW.name IS NOT OLD.name", msg))
             stmts.append(("coders", "DELETE", f"OLD.name IS NOT {_lit(self.user.name)}", msg))  # undo of their own
+        if "code_creators" in tables and "codes" in tables:
+            # A code this user creates (typing a new name while coding) is recorded as theirs, in the same step;
+            # an undo or redo puts back the row the step logged, so the trigger leaves it to them.
+            self.conn.execute(
+                'CREATE TEMP TRIGGER IF NOT EXISTS "team_code_creator" AFTER INSERT ON main."codes" '
+                "WHEN ifnull((SELECT action FROM main.audit WHERE id = "
+                "(SELECT event_id FROM main.undo_state WHERE id = 1)), '') NOT IN ('undo', 'redo') BEGIN "
+                f"INSERT INTO code_creators (code_id, coder) VALUES (NEW.id, {_lit(self.user.name)}); END"
+            )
+            msg = f"{self.user.name} may record only their own codes"
+            stmts.append(("code_creators", "INSERT", f"NEW.coder IS NOT {_lit(self.user.name)}", msg))
+            stmts.append(("code_creators", "UPDATE", "1", msg))
+            stmts.append(("code_creators", "DELETE", f"OLD.coder IS NOT {_lit(self.user.name)}", msg))
         for table in ("project_members", "adjudications"):
             if table in tables:
                 for op in ("INSERT", "UPDATE", "DELETE"):
@@ -111,6 +134,17 @@ class TeamStore(Store):
 
     # ------------------------------------------------------------------ blind reads (non-leads)
 
+    def _hidden_codes_sql(self, leads: str) -> str:
+        """The codes another (non-lead) coder created while coding and this user has not coded with, and the codes
+        under them: what a coder's picker, tree, counts and exports leave out while blind."""
+        return (
+            "(WITH RECURSIVE hidden(id) AS ("
+            "SELECT k.code_id FROM main.code_creators k "
+            f"WHERE k.coder <> {_lit(self.user.name)} AND k.coder NOT IN {leads} "
+            f"AND NOT EXISTS (SELECT 1 FROM main.codings g WHERE g.code_id = k.code_id AND g.coder_id IN {self._me}) "
+            "UNION SELECT c.id FROM main.codes c JOIN hidden h ON c.parent_id = h.id) SELECT id FROM hidden)"
+        )
+
     def _view_sql(self, table: str, tables: set[str]) -> str | None:
         blind, me, leads = self._blind_sql(), self._me, self._lead_names(tables)
         lead_ids = f"(SELECT id FROM main.coders WHERE name IN {leads})"
@@ -120,9 +154,15 @@ class TeamStore(Store):
             "memos": f"coder_id IN {me} OR coder_id IN {lead_ids}",
             "adjudications": "0",
             "agreement_rounds": "0",
-            "audit": f"actor = {_lit(self.user.name)} OR (actor IN {leads} AND {_NOT_CODING})",
+            "audit": f"actor = {_lit(self.user.name)} OR (actor IN {leads} AND ({_LEAD_EVENTS_SHOWN}))",
+            "codes": f"id NOT IN {self._hidden_codes_sql(leads)}",
+            # who has started coding (a coder is recorded at their first coding) is not shown either
+            "coders": f"name = {_lit(self.user.name)} OR name IN {leads}",
+            # a span another coder highlighted (a person-made segment) tells where they coded, and counts them
+            "segments": "t.by_person = 0 OR EXISTS (SELECT 1 FROM main.codings g WHERE g.segment_id = t.id "
+                        f"AND g.coder_id IN {me})",
         }[table]
-        return f'CREATE TEMP VIEW "{table}" AS SELECT * FROM main."{table}" WHERE NOT ({blind}) OR ({where})'
+        return f'CREATE TEMP VIEW "{table}" AS SELECT * FROM main."{table}" AS t WHERE NOT ({blind}) OR ({where})'
 
     def _shadow(self) -> None:
         """Put the blind-mode views in place (non-leads only)."""
@@ -130,7 +170,9 @@ class TeamStore(Store):
             return
         tables = self._main_tables()
         for table in BLIND_TABLES:
-            if table in tables:
+            if table == "segments" and "by_person" not in {r[1] for r in self.conn.execute("PRAGMA main.table_info(segments)")}:
+                continue  # a file older than person-made spans
+            if table in tables and (table != "codes" or "code_creators" in tables):
                 sql = self._view_sql(table, tables)
                 if sql:
                     self.conn.execute(sql)
@@ -175,24 +217,40 @@ class TeamStore(Store):
     def undo(self, *, actor: str | None = None, **kwargs: Any) -> AuditEvent:
         check(self.user, "undo")  # before looking for a target: a viewer hears "not allowed", not "nothing to undo"
         coder = self._undo_scope(kwargs.pop("coder", None))
-        if _UNDO_TAKES_CODER:
-            return super().undo(actor=self.user.name, coder=coder, **kwargs)  # type: ignore[call-arg]
-        self._own_only = coder
-        try:
-            return super().undo(actor=self.user.name, **kwargs)
-        finally:
-            self._own_only = None
+        with self._quiet_conflict("undo"):
+            if _UNDO_TAKES_CODER:
+                return super().undo(actor=self.user.name, coder=coder, **kwargs)  # type: ignore[call-arg]
+            self._own_only = coder
+            try:
+                return super().undo(actor=self.user.name, **kwargs)
+            finally:
+                self._own_only = None
 
     def redo(self, *, actor: str | None = None, **kwargs: Any) -> AuditEvent:
         check(self.user, "redo")
         coder = self._undo_scope(kwargs.pop("coder", None))
-        if _UNDO_TAKES_CODER:
-            return super().redo(actor=self.user.name, coder=coder, **kwargs)  # type: ignore[call-arg]
-        self._own_only = coder
+        with self._quiet_conflict("redo"):
+            if _UNDO_TAKES_CODER:
+                return super().redo(actor=self.user.name, coder=coder, **kwargs)  # type: ignore[call-arg]
+            self._own_only = coder
+            try:
+                return super().redo(actor=self.user.name, **kwargs)
+            finally:
+                self._own_only = None
+
+    @contextmanager
+    def _quiet_conflict(self, word: str) -> Iterator[None]:
+        """A refused undo names the later change in the way (who, what, when); while blind that is another
+        coder's work, so a non-lead hears only that a later change depends on theirs."""
         try:
-            return super().redo(actor=self.user.name, **kwargs)
-        finally:
-            self._own_only = None
+            yield
+        except UndoConflict:
+            if self.user.is_lead or not self.conn.execute(f"SELECT {self._blind_sql()}").fetchone()[0]:
+                raise
+            raise UndoConflict(
+                f"cannot {word} your last change: a later change in the project depends on it (remove your coding "
+                "instead, or ask a lead)"
+            ) from None  # the original names the other coder's change
 
     def undoable(self, *args: Any, **kwargs: Any) -> AuditEvent | None:
         event = super().undoable(*args, **kwargs)
