@@ -103,6 +103,9 @@ def _picker_key(seg_id: object) -> str:
     return f"ic_codes_{seg_id}_{int(st.session_state.get('ic_gen', 0))}"
 
 
+NOTHING_PICKED = "Nothing picked: choose a code first, or use Next to skip."
+
+
 def apply_selected(then_next: bool) -> None:
     seg_id = st.session_state.get("ic_seg_id")
     # Read the picker itself: when a pick and the click arrive in one rerun (a busy server coalesces them), the
@@ -112,10 +115,11 @@ def apply_selected(then_next: bool) -> None:
     if chosen is not None and list(chosen) != st.session_state.get("ic_synced", []):
         _picked_from(_picker_key(seg_id))  # the picker changed and its on_change has not run yet
     picked = list(st.session_state.get("ic_picked") or [])
-    if seg_id is None or not picked:
-        if then_next:
-            go(1)
-            st.session_state["ic_focus"] = True
+    if seg_id is None:
+        return
+    if not picked:  # never skip a segment silently: a pick that has not arrived must not look like "coded"
+        st.session_state["ic_warn"] = NOTHING_PICKED
+        st.session_state["ic_focus"] = True
         return
     by_path = {c.path_str: c.id for c in codebook.list_codes(store)}
 
@@ -194,6 +198,9 @@ def add_note(seg_id: int) -> None:
 @st.fragment
 def panel() -> None:
     show("ic")
+    warn = st.session_state.pop("ic_warn", None)
+    if warn:
+        st.warning(warn, icon=":material/touch_app:")
     total_q = corpus.count_segments(store, question_id=FILTER["question_id"], person_spans=False)
     done_q = corpus.count_segments(store, question_id=FILTER["question_id"], coded=True, coder=coder,
                                    person_spans=False)
