@@ -83,7 +83,7 @@ def test_keyboard_coding_codes_only_what_was_chosen(page: Any, app_server: Serve
     wait_idle(page)
     page.get_by_text("Nothing picked: choose a code first", exact=False).wait_for()
     assert segment_id(page) == second
-    page.get_by_role("button", name="Next").first.click()  # Next skips
+    page.locator(".st-key-ic_next button").first.click()  # Next skips
     wait_idle(page)
     page.wait_for_function(f"() => !document.body.innerText.includes('· id {second} ·')")
     wait_idle(page)
