@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -40,6 +42,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +138,7 @@ def start_server(team: Team, port: int, log: Path) -> subprocess.Popen[bytes]:
 # ---------------------------------------------------------------------------------------------------- sessions
 
 SEG_ID = re.compile(r"· id (\d+) ·")
+NOTHING_PICKED = "Nothing picked: choose a code first"
 
 
 async def idle(page: Any) -> None:
@@ -161,13 +165,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def coder_session(browser: Any, url: str, user: User, code_paths: list[str], until: float,
-                        out: dict[str, Any], ready: list[int], start: asyncio.Event) -> None:
+async def coder_session(browser: Any, url: str, user: User, code_paths: list[str], until: list[float],
+                        out: dict[str, Any], ready: list[int], start: asyncio.Event, think: float) -> None:
     ctx = await browser.new_context(viewport={"width": 1300, "height": 900})
     ctx.set_default_timeout(120_000)
     page = await ctx.new_page()
-    rec: dict[str, Any] = {"clicks": [], "acked": [], "errors": 0, "failed": None, "reclicks": 0}
+    rec: dict[str, Any] = {"clicks": [], "acked": [], "errors": 0, "failed": None, "reclicks": 0, "log": []}
     out[user.name] = rec
+    rng = random.Random(user.name)
     try:
         await page.goto(url)
         await page.get_by_label("Name", exact=True).fill(user.name)
@@ -179,7 +184,7 @@ async def coder_session(browser: Any, url: str, user: User, code_paths: list[str
         ready.append(1)
         await start.wait()
         i = 0
-        while time.monotonic() < until and current is not None:
+        while time.monotonic() < until[0] and current is not None:
             path = code_paths[(i + len(user.name)) % len(code_paths)]
             i += 1
             box = page.locator(".st-key-ic_codes input").first
@@ -187,6 +192,8 @@ async def coder_session(browser: Any, url: str, user: User, code_paths: list[str
             await box.type(path)
             await box.press("Enter")  # the code picker adds the one code whose path is exactly what was typed
             await page.locator(".st-key-ic_codes .chip").first.wait_for()
+            if think:
+                await asyncio.sleep(think * rng.uniform(0.5, 1.5))
             t0 = time.monotonic()
             t_wall = time.time()
             await page.get_by_role("button", name="Apply and next").first.click()
@@ -207,66 +214,284 @@ async def coder_session(browser: Any, url: str, user: User, code_paths: list[str
                 new = await seg_id(page)
                 if new is not None and new != current:
                     break
-            rec["clicks"].append((t_wall, time.monotonic() - t0, tries))
+            took = time.monotonic() - t0
+            rec["clicks"].append((t_wall, took, tries))
+            warned = await page.get_by_text(NOTHING_PICKED).count()
+            rec["log"].append({"t": round(t_wall, 3), "segment": current, "code": path, "next": new, "s": round(took, 3),
+                               "tries": tries, "warning": ["nothing picked"] if warned else [], "error": []})
             if await errors_on(page):
                 rec["errors"] += 1
+                rec["log"][-1]["error"] = ["error box"]
             else:
                 rec["acked"].append((current, path))
             current = new
     except Exception as exc:  # a session that could not go on is reported, not hidden
         rec["failed"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
         if SHOTS is not None:
-            try:
+            with contextlib.suppress(Exception):
                 await page.screenshot(path=str(SHOTS / f"stopped_{user.name}.png"), full_page=True)
-            except Exception:
-                pass
     finally:
         await ctx.close()
 
 
+# ---------------------------------------------------------------------------------------------------- ws driver
+
+
+class WsSession:
+    """One Streamlit session driven over its websocket (``/_stcore/stream``), the way the browser's frontend does:
+    ``rerun_script`` BackMsgs carrying a ClientState (page, fragment, the widget values), ForwardMsgs read back
+    (deltas, ``script_finished``, ``auto_rerun``). Widgets are found by the ids in the deltas (``$$ID-…-<key>``);
+    the sidebar's timed fragment is rerun on the interval the server asks for, as the browser does."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self.url = url.replace("http://", "ws://") + "/_stcore/stream"
+        self.name = name
+        self.ws: Any = None
+        self.ids: dict[str, str] = {}  # user key (or "label:<button label>") -> widget id, latest seen
+        self.fragment: dict[str, str] = {}  # widget id -> the fragment it was drawn in ("" for none)
+        self.values: dict[str, Any] = {}  # widget id -> WidgetState of a value widget this session set
+        self.pages: dict[str, str] = {}  # page title -> page_script_hash
+        self.page_hash = ""
+        self.seg: int | None = None
+        self.seg_at = 0.0  # when a delta last showed the segment id
+        self.texts: list[str] = []  # markdown seen (sign-in checks)
+        self.errors: list[str] = []
+        self.warnings: list[tuple[float, str]] = []
+        self.finished: list[tuple[float, int]] = []  # (time, ScriptFinishedStatus)
+        self.cond = asyncio.Condition()
+        self.auto: dict[str, asyncio.Task[None]] = {}
+        self.auto_runs = 0
+        self.reader: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        from websockets.asyncio.client import connect
+        from websockets.typing import Origin, Subprotocol
+
+        self.ws = await connect(self.url, subprotocols=[Subprotocol("streamlit")], max_size=None,
+                                origin=Origin(self.url.replace("ws://", "http://").rsplit("/_stcore", 1)[0]))
+        self.reader = asyncio.create_task(self._read())
+
+    async def close(self) -> None:
+        for t in self.auto.values():
+            t.cancel()
+        if self.ws is not None:
+            await self.ws.close()
+        if self.reader is not None:
+            self.reader.cancel()
+
+    async def send(self, triggers: list[Any] = (), fragment_id: str = "", auto: bool = False) -> float:  # type: ignore[assignment]
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+
+        msg = BackMsg()
+        cs = msg.rerun_script
+        cs.query_string = ""
+        cs.page_script_hash = self.page_hash
+        cs.fragment_id = fragment_id
+        cs.is_auto_rerun = auto
+        cs.widget_states.widgets.extend([*self.values.values(), *triggers])
+        t = time.monotonic()
+        await self.ws.send(msg.SerializeToString())
+        return t
+
+    @staticmethod
+    def trigger(widget_id: str) -> Any:
+        from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+        return WidgetState(id=widget_id, trigger_value=True)
+
+    def set_value(self, widget_id: str, **kw: Any) -> None:
+        from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+        self.values[widget_id] = WidgetState(id=widget_id, **kw)
+
+    async def _read(self) -> None:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        async for data in self.ws:
+            msg = ForwardMsg()
+            msg.ParseFromString(data)
+            kind = msg.WhichOneof("type")
+            now = time.monotonic()
+            if kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
+                self._element(msg.delta.new_element, msg.delta.fragment_id, now)
+            elif kind == "navigation":
+                for p in msg.navigation.app_pages:
+                    self.pages[p.page_name] = p.page_script_hash
+                if msg.navigation.page_script_hash:
+                    self.page_hash = msg.navigation.page_script_hash
+            elif kind == "auto_rerun":
+                fid, every = msg.auto_rerun.fragment_id, msg.auto_rerun.interval
+                if fid not in self.auto:
+                    self.auto[fid] = asyncio.create_task(self._auto(fid, every))
+            elif kind == "stop_auto_rerun":
+                for fid in msg.stop_auto_rerun.fragment_ids:
+                    task = self.auto.pop(fid, None)
+                    if task is not None:
+                        task.cancel()
+            elif kind == "script_finished":
+                async with self.cond:
+                    self.finished.append((now, int(msg.script_finished)))
+                    self.cond.notify_all()
+
+    def _element(self, el: Any, fragment_id: str, now: float) -> None:
+        kind = el.WhichOneof("type")
+        sub = getattr(el, kind)
+        wid = getattr(sub, "id", "") if kind != "markdown" else ""
+        if wid:
+            key = wid.rsplit("-", 1)[-1] if wid.startswith("$$ID-") else wid
+            self.ids[key] = wid
+            if kind == "button" and sub.label:
+                self.ids["label:" + sub.label] = wid
+            self.fragment[wid] = fragment_id
+        if kind == "markdown":
+            m = SEG_ID.search(sub.body)
+            if m:
+                self.seg, self.seg_at = int(m.group(1)), now
+            self.texts.append(sub.body)
+        elif kind == "alert":
+            if sub.format == 1:  # ERROR
+                self.errors.append(sub.body)
+            elif sub.format == 2:  # WARNING
+                self.warnings.append((now, sub.body))
+        elif kind == "exception":
+            self.errors.append(f"{sub.type}: {sub.message}")
+
+    async def _auto(self, fragment_id: str, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            self.auto_runs += 1
+            await self.send(fragment_id=fragment_id, auto=True)
+
+    async def wait_run(self, since: float, ok: Callable[[], bool] = lambda: True, timeout: float = 60) -> float:
+        """Until a script run that finished after ``since`` (not one cut short for a rerun) with ``ok()`` true;
+        returns its time."""
+        async with self.cond:
+            await asyncio.wait_for(self.cond.wait_for(lambda: any(
+                t >= since and s != 2 for t, s in self.finished) and ok()), timeout)
+            return next(t for t, s in reversed(self.finished) if t >= since and s != 2)
+
+
+async def ws_session(url: str, user: User, code_paths: list[str], until: list[float], out: dict[str, Any],
+                     ready: list[int], start: asyncio.Event, think: float) -> None:
+    """One analyst over the websocket: sign in through the form, open the coding page, then pick a code in the
+    picker (its own widget value, as the component sends it) and press "Apply and next" until the time is up."""
+    rec: dict[str, Any] = {"clicks": [], "acked": [], "errors": 0, "failed": None, "reclicks": 0, "log": []}
+    out[user.name] = rec
+    s = WsSession(url, user.name)
+    rng = random.Random(user.name)
+    try:
+        await s.connect()
+        t = await s.send()
+        await s.wait_run(t, lambda: "team_signin_name" in s.ids)
+        s.set_value(s.ids["team_signin_name"], string_value=user.name)
+        s.set_value(s.ids["team_signin_password"], string_value=PASSWORD)
+        t = await s.send([s.trigger(s.ids["label:Sign in"])])
+        signed = f"Signed in as **{user.name}**"
+        await s.wait_run(t, lambda: any(signed in x for x in s.texts))
+        s.values.clear()  # the form is gone (and cleared on submit)
+        page = next(h for n, h in s.pages.items() if n.startswith("2 Generate initial codes"))
+        s.page_hash = page
+        t = await s.send()
+        await s.wait_run(t, lambda: s.seg is not None and s.seg_at >= t)
+        ready.append(1)
+        await start.wait()
+        i = 0
+        while time.monotonic() < until[0]:
+            current = s.seg
+            path = code_paths[(i + len(user.name)) % len(code_paths)]
+            i += 1
+            picker = next(w for k, w in s.ids.items() if k.startswith(f"ic_codes_{current}_"))
+            frag = s.fragment.get(picker, "")
+            # the pick: the component's state value, as setStateValue sends it (it reruns the panel fragment)
+            s.set_value(picker, json_value=json.dumps({"chosen": [path]}))
+            t_pick = await s.send(fragment_id=frag)
+            await s.wait_run(t_pick)
+            await asyncio.sleep(think * rng.uniform(0.5, 1.5))
+            button = s.ids["ic_apply_next"]
+            n_err, n_warn = len(s.errors), len(s.warnings)
+            t_wall = time.time()
+            t0 = await s.send([s.trigger(button)], fragment_id=s.fragment.get(button, ""))
+            tries = 1
+            def answered(old: int | None = current, t0: float = t0, n_warn: int = n_warn, n_err: int = n_err) -> bool:
+                """The new segment drawn, or a warning or error instead."""
+                return (s.seg != old and s.seg_at >= t0) or len(s.warnings) > n_warn or len(s.errors) > n_err
+
+            t_done = await s.wait_run(t0, answered, timeout=120)
+            s.values.pop(picker, None)  # that picker is gone with its segment
+            shown_next = s.seg != current
+            rec["clicks"].append((t_wall, t_done - t0, tries))
+            rec["log"].append({"t": round(t_wall, 3), "segment": current, "code": path, "next": s.seg,
+                               "s": round(t_done - t0, 3),
+                               "warning": [w for _, w in s.warnings[n_warn:]], "error": s.errors[n_err:]})
+            if len(s.errors) > n_err:
+                rec["errors"] += 1
+            elif shown_next:
+                rec["acked"].append((current, path))
+            else:
+                rec["reclicks"] += 1  # stayed and said why (nothing picked): not acknowledged, tried again
+        rec["auto_reruns"] = s.auto_runs
+    except Exception as exc:
+        rec["failed"] = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
+    finally:
+        await s.close()
+
+
 async def drive(url: str, users: list[User], code_paths: list[str], seconds: float, server_pid: int,
-                idle_log: dict[str, float]) -> dict[str, Any]:
+                idle_log: dict[str, float], on_start: threading.Event, driver: str = "ws",
+                think: float = 0.0) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if driver == "ws":
+        await _drive(None, url, users, code_paths, seconds, server_pid, idle_log, out, think, on_start)
+        return out
     from playwright.async_api import async_playwright
 
-    out: dict[str, Any] = {}
     async with async_playwright() as p:
         browser = await p.chromium.launch(
             executable_path=CHROMIUM, headless=True,
             args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])
-        until = time.monotonic() + SIGN_IN_S + IDLE_S + seconds  # sign-in and first page are not timed
-        ready: list[int] = []
-        start = asyncio.Event()
-
-        async def idle_then_start() -> None:
-            # Everyone on the coding page, nobody clicking: what the open sessions cost the server by themselves
-            # (the sidebar's live part refreshes on a timer in every session).
-            t_end = time.monotonic() + SIGN_IN_S
-            while len(ready) < len(users) and time.monotonic() < t_end:
-                await asyncio.sleep(0.5)
-            c0 = cpu_seconds(server_pid)
-            await asyncio.sleep(IDLE_S)
-            idle_log["server_cpu_idle_share"] = (cpu_seconds(server_pid) - c0) / IDLE_S
-            idle_log["sessions_ready"] = len(ready)
-            idle_log["t0_cpu"] = cpu_seconds(server_pid)
-            idle_log["t0"] = time.monotonic()
-            start.set()
-
-        await asyncio.gather(idle_then_start(),
-                             *(coder_session(browser, url, u, code_paths, until, out, ready, start) for u in users))
-        idle_log["busy_cpu_share"] = (cpu_seconds(server_pid) - idle_log["t0_cpu"]) / (time.monotonic() - idle_log["t0"])
+        await _drive(browser, url, users, code_paths, seconds, server_pid, idle_log, out, think, on_start)
         await browser.close()
     return out
+
+
+async def _drive(browser: Any, url: str, users: list[User], code_paths: list[str], seconds: float, server_pid: int,
+                 idle_log: dict[str, float], out: dict[str, Any], think: float, on_start: threading.Event) -> None:
+    until = [time.monotonic() + SIGN_IN_S + IDLE_S + seconds]  # set again when the timed part starts
+    ready: list[int] = []
+    start = asyncio.Event()
+
+    async def idle_then_start() -> None:
+        # Everyone on the coding page, nobody clicking: what the open sessions cost the server by themselves
+        # (the sidebar's live part refreshes on a timer in every session).
+        t_end = time.monotonic() + SIGN_IN_S
+        while len(ready) < len(users) and time.monotonic() < t_end:
+            await asyncio.sleep(0.5)
+        c0 = cpu_seconds(server_pid)
+        await asyncio.sleep(IDLE_S)
+        idle_log["server_cpu_idle_share"] = (cpu_seconds(server_pid) - c0) / IDLE_S
+        idle_log["sessions_ready"] = len(ready)
+        idle_log["t0_cpu"] = cpu_seconds(server_pid)
+        idle_log["t0"] = time.monotonic()
+        until[0] = idle_log["t0"] + seconds  # sign-in, the first page and the idle minute are not timed
+        start.set()
+        on_start.set()
+
+    sessions = [ws_session(url, u, code_paths, until, out, ready, start, think) if browser is None else
+                coder_session(browser, url, u, code_paths, until, out, ready, start, think) for u in users]
+    await asyncio.gather(idle_then_start(), *sessions)
+    idle_log["busy_cpu_share"] = (cpu_seconds(server_pid) - idle_log["t0_cpu"]) / (time.monotonic() - idle_log["t0"])
 
 
 # ---------------------------------------------------------------------------------------------------- lead work
 
 
 def lead_work(path: Path, lead: User, csv_path: Path, stop: threading.Event, log: dict[str, Any],
-              import_after: float) -> None:
+              import_after: float, coding_started: threading.Event) -> None:
     moves: list[float] = []
     log["moves"] = moves
     with TeamStore(path, lead) as store:
         parent = codebook.add_code(store, "Bench restructure")
+        coding_started.wait()  # the import starts a third of the way into the timed coding
         t_import = threading.Timer(import_after, _import, args=(path, lead, csv_path, log))
         t_import.start()
         n = 0
@@ -298,6 +523,23 @@ def dump(store: Store) -> dict[str, list[tuple[Any, ...]]]:
             for t in tracked_tables(store.conn)}
 
 
+def explain(store: Store, paths: dict[int, str], coder: str, seg: int, path: str) -> dict[str, Any]:
+    """For an acknowledged coding missing from the file: what the file says that coder did on that segment and
+    with that code (audit events naming the segment, codings of the segment, other segments with the code)."""
+    events = [tuple(r) for r in store.query(
+        "SELECT id, ts, action, summary, undone_by FROM audit WHERE actor = ? AND (summary LIKE ? OR details LIKE ?) "
+        "ORDER BY id", (coder, f"% segment {seg} %", f'%"segment_id": {seg}%'))]
+    here = [paths.get(int(r[0]), "?") for r in store.query(
+        "SELECT c.code_id FROM codings c JOIN coders k ON k.id = c.coder_id WHERE k.name = ? AND c.segment_id = ?",
+        (coder, seg))]
+    cid = next((i for i, p in paths.items() if p == path), None)
+    elsewhere = [int(r[0]) for r in store.query(
+        "SELECT c.segment_id FROM codings c JOIN coders k ON k.id = c.coder_id WHERE k.name = ? AND c.code_id = ?",
+        (coder, cid))] if cid is not None else []
+    return {"coder": coder, "segment": seg, "code": path, "events_on_segment": events, "codes_on_segment": here,
+            "segments_with_that_code": elsewhere}
+
+
 def check(path: Path, sessions: dict[str, Any], root: Path) -> dict[str, Any]:
     with Store.open(path) as store:
         have = {(r[0], int(r[1]), r[2]) for r in store.query(
@@ -306,6 +548,12 @@ def check(path: Path, sessions: dict[str, Any], root: Path) -> dict[str, Any]:
         have_paths = {(n, s, paths.get(cid, "")) for n, s, cid in have}
         acked = [(name, s, p) for name, rec in sessions.items() for s, p in rec["acked"]]
         missing = [a for a in acked if a not in have_paths]
+        # what happened to each missing one, from the file itself: coded elsewhere, an event, or nothing at all
+        forensic = [explain(store, paths, name, seg, p) for name, seg, p in missing[:10]]
+        # codings of the bench's coders that no click acknowledged (a code carried to a segment nobody chose it for)
+        names = set(sessions)
+        acked_set = set(acked)
+        unacked = sorted(h for h in have_paths if h[0] in names and h not in acked_set)
         copy = store.backup(root / "replay.db")
     with Store.open(copy) as s:
         before = dump(s)
@@ -320,7 +568,8 @@ def check(path: Path, sessions: dict[str, Any], root: Path) -> dict[str, Any]:
         for _ in range(undone):
             s.redo(actor="replay")
         replays = dump(s) == before
-    return {"acknowledged": len(acked), "missing": len(missing), "missing_examples": missing[:3],
+    return {"acknowledged": len(acked), "missing": len(missing), "missing_examples": forensic,
+            "unacknowledged": len(unacked), "unacknowledged_examples": unacked[:5],
             "events_replayed": undone, "codings_after_undo_all": empty_codings, "replays": replays,
             "codings_in_file": len(have)}
 
@@ -329,7 +578,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sessions", type=int, default=10)
     ap.add_argument("--seconds", type=float, default=120)
-    ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--driver", choices=["ws", "browser"], default="ws",
+                    help="ws: each session over Streamlit's websocket (the server's own cost); browser: Playwright "
+                    "contexts in one chromium (adds the browsers' rendering on the same CPUs)")
+    ap.add_argument("--think", type=float, default=0.0,
+                    help="mean pause in seconds between choosing a code and clicking (0: as fast as the page allows)")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder (with clicks.json, every click)")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="team_bench_"))
     global SHOTS
@@ -346,13 +600,17 @@ def main() -> int:
               f"in {time.monotonic() - t0:.1f} s", flush=True)
         port = free_port()
         proc = start_server(team, port, root / "server.log")
-        stop, lead_log = threading.Event(), {}
-        # The import starts a third of the way into the timed coding (sign-in and the first page take up to 60 s).
+        stop, lead_log = threading.Event(), dict[str, Any]()
+        coding_started = threading.Event()
         lead = threading.Thread(target=lead_work,
-                                args=(path, users[0], csv_path, stop, lead_log, SIGN_IN_S + IDLE_S + args.seconds / 3))
+                                args=(path, users[0], csv_path, stop, lead_log, args.seconds / 3, coding_started),
+                                daemon=True)
         lead.start()
         idle_log: dict[str, float] = {}
-        sessions = asyncio.run(drive(f"http://127.0.0.1:{port}", users, code_paths, args.seconds, proc.pid, idle_log))
+        sessions = asyncio.run(drive(f"http://127.0.0.1:{port}", users, code_paths, args.seconds, proc.pid, idle_log,
+                                     coding_started, args.driver, args.think))
+        (root / "clicks.json").write_text(json.dumps({n: r["log"] for n, r in sessions.items()}, indent=1))
+        coding_started.set()  # (when no session reached the coding page)
         stop.set()
         lead.join()
         result = check(path, sessions, root)
@@ -389,9 +647,19 @@ def main() -> int:
     moves = lead_log.get("moves", [])
     print(f"lead restructuring: {len(moves)} add+move steps, p95 {pct(moves, .95):.2f} s; import of 300 forms: "
           f"{imp.get('seconds', 'n/a')} s")
-    print(f"acknowledged codings: {result['acknowledged']}, missing from the file: {result['missing']}; "
+    print(f"acknowledged codings: {result['acknowledged']}, missing from the file: {result['missing']}, "
+          f"in the file but never acknowledged: {result['unacknowledged']}; "
           f"audit log replays (undo {result['events_replayed']} events to nothing, redo all): {result['replays']}")
+    for ex in result["missing_examples"]:
+        print(f"  missing: {ex}")
+    for ex in result["unacknowledged_examples"]:
+        print(f"  unacknowledged: {ex}")
+    warned = [e for rec in sessions.values() for e in rec["log"] if e["warning"]]
+    if warned:
+        print(f"clicks answered 'Nothing picked' (the pick had not reached the server; tried again): {len(warned)}")
     summary = {
+        "driver": args.driver, "think_s": args.think, "nothing_picked": len(warned),
+        "unacknowledged": result["unacknowledged"],
         "sessions": len(sessions), "seconds": args.seconds, "clicks": len(clicks), "errors": errors, "reclicks": reclicks,
         "stopped_early": len(failed),
         "p50_s": round(pct(clicks, .5), 3), "p95_s": round(pct(clicks, .95), 3),
@@ -405,7 +673,7 @@ def main() -> int:
         "server_cpu_coding": round(idle_log.get("busy_cpu_share", float("nan")), 2),
     }
     print(json.dumps(summary))
-    ok = result["missing"] == 0 and result["replays"] and errors == 0
+    ok = result["missing"] == 0 and result["unacknowledged"] == 0 and result["replays"] and errors == 0
     return 0 if ok else 1
 
 
