@@ -256,18 +256,20 @@ class WsSession:
         self.seg_at = 0.0  # when a delta last showed the segment id
         self.texts: list[str] = []  # markdown seen (sign-in checks)
         self.errors: list[str] = []
+        self.client_errors: list[str] = []  # messages this bench client failed to read (its own fault)
         self.warnings: list[tuple[float, str]] = []
         self.finished: list[tuple[float, int]] = []  # (time, ScriptFinishedStatus)
         self.cond = asyncio.Condition()
         self.auto: dict[str, asyncio.Task[None]] = {}
         self.auto_runs = 0
         self.reader: asyncio.Task[None] | None = None
+        self.recent: list[tuple[float, str, str]] = []  # the last messages (kind, fragment), for a failure report
 
     async def connect(self) -> None:
         from websockets.asyncio.client import connect
         from websockets.typing import Origin, Subprotocol
 
-        self.ws = await connect(self.url, subprotocols=[Subprotocol("streamlit")], max_size=None,
+        self.ws = await connect(self.url, subprotocols=[Subprotocol("streamlit")], max_size=None, ping_interval=None,
                                 origin=Origin(self.url.replace("ws://", "http://").rsplit("/_stcore", 1)[0]))
         self.reader = asyncio.create_task(self._read())
 
@@ -307,31 +309,40 @@ class WsSession:
     async def _read(self) -> None:
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-        async for data in self.ws:
-            msg = ForwardMsg()
-            msg.ParseFromString(data)
-            kind = msg.WhichOneof("type")
-            now = time.monotonic()
-            if kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
-                self._element(msg.delta.new_element, msg.delta.fragment_id, now)
-            elif kind == "navigation":
-                for p in msg.navigation.app_pages:
-                    self.pages[p.page_name] = p.page_script_hash
-                if msg.navigation.page_script_hash:
-                    self.page_hash = msg.navigation.page_script_hash
-            elif kind == "auto_rerun":
-                fid, every = msg.auto_rerun.fragment_id, msg.auto_rerun.interval
-                if fid not in self.auto:
-                    self.auto[fid] = asyncio.create_task(self._auto(fid, every))
-            elif kind == "stop_auto_rerun":
-                for fid in msg.stop_auto_rerun.fragment_ids:
-                    task = self.auto.pop(fid, None)
-                    if task is not None:
-                        task.cancel()
-            elif kind == "script_finished":
-                async with self.cond:
-                    self.finished.append((now, int(msg.script_finished)))
-                    self.cond.notify_all()
+        try:
+            async for data in self.ws:
+                try:
+                    await self._handle(ForwardMsg.FromString(data))
+                except Exception as exc:  # kept for the report; the session goes on reading
+                    self.client_errors.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            self.client_errors.append(f"connection closed: code {self.ws.close_code} {self.ws.close_reason!r}")
+
+    async def _handle(self, msg: Any) -> None:
+        kind = msg.WhichOneof("type")
+        now = time.monotonic()
+        self.recent.append((round(now, 3), kind, msg.delta.fragment_id if kind == "delta" else ""))
+        del self.recent[:-40]
+        if kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
+            self._element(msg.delta.new_element, msg.delta.fragment_id, now)
+        elif kind == "navigation":
+            for p in msg.navigation.app_pages:
+                self.pages[p.page_name] = p.page_script_hash
+            if msg.navigation.page_script_hash:
+                self.page_hash = msg.navigation.page_script_hash
+        elif kind == "auto_rerun":
+            fid, every = msg.auto_rerun.fragment_id, msg.auto_rerun.interval
+            if fid not in self.auto:
+                self.auto[fid] = asyncio.create_task(self._auto(fid, every))
+        elif kind == "stop_auto_rerun":
+            for fid in msg.stop_auto_rerun.fragment_ids:
+                task = self.auto.pop(fid, None)
+                if task is not None:
+                    task.cancel()
+        elif kind == "script_finished":
+            async with self.cond:
+                self.finished.append((now, int(msg.script_finished)))
+                self.cond.notify_all()
 
     def _element(self, el: Any, fragment_id: str, now: float) -> None:
         kind = el.WhichOneof("type")
@@ -357,10 +368,14 @@ class WsSession:
             self.errors.append(f"{sub.type}: {sub.message}")
 
     async def _auto(self, fragment_id: str, every: float) -> None:
-        while True:
-            await asyncio.sleep(every)
-            self.auto_runs += 1
-            await self.send(fragment_id=fragment_id, auto=True)
+        try:
+            while True:
+                await asyncio.sleep(every)
+                self.auto_runs += 1
+                await self.send(fragment_id=fragment_id, auto=True)
+        except Exception as exc:
+            self.client_errors.append(f"timed rerun stopped: {type(exc).__name__}: {exc}")
+            raise
 
     async def wait_run(self, since: float, ok: Callable[[], bool] = lambda: True, timeout: float = 60) -> float:
         """Until a script run that finished after ``since`` (not one cut short for a rerun) with ``ok()`` true;
@@ -379,8 +394,10 @@ async def ws_session(url: str, user: User, code_paths: list[str], until: list[fl
     out[user.name] = rec
     s = WsSession(url, user.name)
     rng = random.Random(user.name)
+    stage = "connecting"
     try:
         await s.connect()
+        stage = "signing in"
         t = await s.send()
         await s.wait_run(t, lambda: "team_signin_name" in s.ids)
         s.set_value(s.ids["team_signin_name"], string_value=user.name)
@@ -389,6 +406,7 @@ async def ws_session(url: str, user: User, code_paths: list[str], until: list[fl
         signed = f"Signed in as **{user.name}**"
         await s.wait_run(t, lambda: any(signed in x for x in s.texts))
         s.values.clear()  # the form is gone (and cleared on submit)
+        stage = "opening the coding page"
         page = next(h for n, h in s.pages.items() if n.startswith("2 Generate initial codes"))
         s.page_hash = page
         t = await s.send()
@@ -404,12 +422,14 @@ async def ws_session(url: str, user: User, code_paths: list[str], until: list[fl
             frag = s.fragment.get(picker, "")
             # the pick: the component's state value, as setStateValue sends it (it reruns the panel fragment)
             s.set_value(picker, json_value=json.dumps({"chosen": [path]}))
+            stage = f"picking on segment {current}"
             t_pick = await s.send(fragment_id=frag)
             await s.wait_run(t_pick)
             await asyncio.sleep(think * rng.uniform(0.5, 1.5))
             button = s.ids["ic_apply_next"]
             n_err, n_warn = len(s.errors), len(s.warnings)
             t_wall = time.time()
+            stage = f"waiting for the repaint after Apply and next on segment {current}"
             t0 = await s.send([s.trigger(button)], fragment_id=s.fragment.get(button, ""))
             tries = 1
             def answered(old: int | None = current, t0: float = t0, n_warn: int = n_warn, n_err: int = n_err) -> bool:
@@ -430,8 +450,12 @@ async def ws_session(url: str, user: User, code_paths: list[str], until: list[fl
             else:
                 rec["reclicks"] += 1  # stayed and said why (nothing picked): not acknowledged, tried again
         rec["auto_reruns"] = s.auto_runs
+        rec["client_errors"] = s.client_errors[-3:]
     except Exception as exc:
-        rec["failed"] = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
+        rec["failed"] = f"{type(exc).__name__} while {stage}: {(str(exc).splitlines() or [''])[0][:200]}"
+        rec["last_messages"] = s.recent[-12:]
+        rec["finished_tail"] = s.finished[-4:]
+        rec["client_errors"] = s.client_errors[-3:]
     finally:
         await s.close()
 
@@ -479,7 +503,8 @@ async def _drive(browser: Any, url: str, users: list[User], code_paths: list[str
     sessions = [ws_session(url, u, code_paths, until, out, ready, start, think) if browser is None else
                 coder_session(browser, url, u, code_paths, until, out, ready, start, think) for u in users]
     await asyncio.gather(idle_then_start(), *sessions)
-    idle_log["busy_cpu_share"] = (cpu_seconds(server_pid) - idle_log["t0_cpu"]) / (time.monotonic() - idle_log["t0"])
+    idle_log["busy_cpu_s"] = cpu_seconds(server_pid) - idle_log["t0_cpu"]
+    idle_log["busy_cpu_share"] = idle_log["busy_cpu_s"] / (time.monotonic() - idle_log["t0"])
 
 
 # ---------------------------------------------------------------------------------------------------- lead work
@@ -583,6 +608,7 @@ def main() -> int:
                     "contexts in one chromium (adds the browsers' rendering on the same CPUs)")
     ap.add_argument("--think", type=float, default=0.0,
                     help="mean pause in seconds between choosing a code and clicking (0: as fast as the page allows)")
+    ap.add_argument("--port", type=int, default=0, help="the server's port (0: any free one)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (with clicks.json, every click)")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="team_bench_"))
@@ -598,7 +624,7 @@ def main() -> int:
         csv_path = workbook(root)
         print(f"set-up: {len(users)} accounts, demo project + codebook ({len(code_paths)} codes used) "
               f"in {time.monotonic() - t0:.1f} s", flush=True)
-        port = free_port()
+        port = args.port or free_port()
         proc = start_server(team, port, root / "server.log")
         stop, lead_log = threading.Event(), dict[str, Any]()
         coding_started = threading.Event()
@@ -634,15 +660,21 @@ def main() -> int:
           f"page errors seen: {errors}, clicks not taken up (clicked again after {CLICK_WAIT_MS / 1000:.0f} s): {reclicks}")
     for n, why in failed.items():
         print(f"  {n} stopped: {why}")
+        for k in ("last_messages", "finished_tail", "client_errors"):
+            if sessions[n].get(k):
+                print(f"    {k}: {sessions[n][k]}")
     print(f"click-to-repaint: p50 {pct(clicks, .5):.2f} s, p95 {pct(clicks, .95):.2f} s "
           f"(target p95 <= {TARGET_P95_S:.1f} s; baseline: none, this is the first team benchmark)")
     print(f"  clicks taken up the first time ({len(first)}): p50 {pct(first, .5):.2f} s, p95 {pct(first, .95):.2f} s")
     print(f"  of those, outside the import: p50 {pct(outside, .5):.2f} s p95 {pct(outside, .95):.2f} s (n={len(outside)}); "
           f"while the import held the writer: p50 {pct(during, .5):.2f} s p95 {pct(during, .95):.2f} s "
           f"(n={len(during)})")
+    cpu_per_click = idle_log.get("busy_cpu_s", float("nan")) / max(1, len(clicks))
     print(f"server CPU (share of one core): {idle_log.get('server_cpu_idle_share', float('nan')):.2f} with "
           f"{idle_log.get('sessions_ready', 0):.0f} sessions open and idle, "
-          f"{idle_log.get('busy_cpu_share', float('nan')):.2f} while they code; load average at the end "
+          f"{idle_log.get('busy_cpu_share', float('nan')):.2f} while they code "
+          f"({cpu_per_click * 1000:.0f} ms of server CPU per coding: the pick, Apply and next, and the sidebar's "
+          f"timed reruns in between); load average at the end "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (shared: other work on the machine slows every figure)")
     moves = lead_log.get("moves", [])
     print(f"lead restructuring: {len(moves)} add+move steps, p95 {pct(moves, .95):.2f} s; import of 300 forms: "
@@ -671,6 +703,7 @@ def main() -> int:
         "target_p95_s": TARGET_P95_S, "cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 1),
         "server_cpu_idle_sessions": round(idle_log.get("server_cpu_idle_share", float("nan")), 2),
         "server_cpu_coding": round(idle_log.get("busy_cpu_share", float("nan")), 2),
+        "server_cpu_ms_per_coding": round(cpu_per_click * 1000),
     }
     print(json.dumps(summary))
     ok = result["missing"] == 0 and result["unacknowledged"] == 0 and result["replays"] and errors == 0
