@@ -285,3 +285,20 @@ def test_a_pick_arriving_with_the_click_is_applied_once_to_the_segment_shown(pro
     assert _shown_segment(at) == second
     with Store.open(project) as s:
         assert [(c.segment_id, c.code_id) for c in coding.codings(s, coder="bea")] == [(first, ids["Calm"])]
+
+
+def test_sidebar_offers_nothing_to_undo_before_a_coder_has_done_anything(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo project's own set-up (its title, made by the unnamed analyst) is not this person's change."""
+    from thematic.demo import create_demo_project
+
+    path = create_demo_project(tmp_path / "demo.db")
+    monkeypatch.setenv("THEMATIC_PROJECT", str(path))
+    monkeypatch.setenv("THEMATIC_FAKE_EMBEDDER", "1")
+    with Store.open(path) as s:
+        assert s.undoable(coder="analyst") is not None  # there is an unnamed change the old sidebar offered
+    at = open_app("views/project.py")
+    check(at)
+    assert not any("Undo would revert" in c.value for c in at.sidebar.caption)
+    assert not [b for b in at.sidebar.button if b.key == "sidebar_undo" and not b.disabled]
+    assert any("Nothing of yours to undo yet" in c.value for c in at.sidebar.caption)
