@@ -462,10 +462,10 @@ async def ws_session(url: str, user: User, code_paths: list[str], until: list[fl
 
 async def drive(url: str, users: list[User], code_paths: list[str], seconds: float, server_pid: int,
                 idle_log: dict[str, float], on_start: threading.Event, driver: str = "ws",
-                think: float = 0.0) -> dict[str, Any]:
+                think: float = 0.0, idle_s: float = IDLE_S) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if driver == "ws":
-        await _drive(None, url, users, code_paths, seconds, server_pid, idle_log, out, think, on_start)
+        await _drive(None, url, users, code_paths, seconds, server_pid, idle_log, out, think, on_start, idle_s)
         return out
     from playwright.async_api import async_playwright
 
@@ -473,13 +473,13 @@ async def drive(url: str, users: list[User], code_paths: list[str], seconds: flo
         browser = await p.chromium.launch(
             executable_path=CHROMIUM, headless=True,
             args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])
-        await _drive(browser, url, users, code_paths, seconds, server_pid, idle_log, out, think, on_start)
+        await _drive(browser, url, users, code_paths, seconds, server_pid, idle_log, out, think, on_start, idle_s)
         await browser.close()
     return out
 
 
 async def _drive(browser: Any, url: str, users: list[User], code_paths: list[str], seconds: float, server_pid: int,
-                 idle_log: dict[str, float], out: dict[str, Any], think: float, on_start: threading.Event) -> None:
+                 idle_log: dict[str, float], out: dict[str, Any], think: float, on_start: threading.Event, idle_s: float) -> None:
     until = [time.monotonic() + SIGN_IN_S + IDLE_S + seconds]  # set again when the timed part starts
     ready: list[int] = []
     start = asyncio.Event()
@@ -490,9 +490,9 @@ async def _drive(browser: Any, url: str, users: list[User], code_paths: list[str
         t_end = time.monotonic() + SIGN_IN_S
         while len(ready) < len(users) and time.monotonic() < t_end:
             await asyncio.sleep(0.5)
-        c0 = cpu_seconds(server_pid)
-        await asyncio.sleep(IDLE_S)
-        idle_log["server_cpu_idle_share"] = (cpu_seconds(server_pid) - c0) / IDLE_S
+        c0, w0 = cpu_seconds(server_pid), time.monotonic()
+        await asyncio.sleep(idle_s)
+        idle_log["server_cpu_idle_share"] = (cpu_seconds(server_pid) - c0) / (time.monotonic() - w0)
         idle_log["sessions_ready"] = len(ready)
         idle_log["t0_cpu"] = cpu_seconds(server_pid)
         idle_log["t0"] = time.monotonic()
@@ -608,6 +608,8 @@ def main() -> int:
                     "contexts in one chromium (adds the browsers' rendering on the same CPUs)")
     ap.add_argument("--think", type=float, default=0.0,
                     help="mean pause in seconds between choosing a code and clicking (0: as fast as the page allows)")
+    ap.add_argument("--idle", type=float, default=IDLE_S,
+                    help="seconds with every session open on the coding page and nobody clicking, measured first")
     ap.add_argument("--port", type=int, default=0, help="the server's port (0: any free one)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (with clicks.json, every click)")
     args = ap.parse_args()
@@ -634,7 +636,7 @@ def main() -> int:
         lead.start()
         idle_log: dict[str, float] = {}
         sessions = asyncio.run(drive(f"http://127.0.0.1:{port}", users, code_paths, args.seconds, proc.pid, idle_log,
-                                     coding_started, args.driver, args.think))
+                                     coding_started, args.driver, args.think, args.idle))
         (root / "clicks.json").write_text(json.dumps({n: r["log"] for n, r in sessions.items()}, indent=1))
         coding_started.set()  # (when no session reached the coding page)
         stop.set()

@@ -3,6 +3,7 @@ on the spot), see codebook suggestions and accept or reject them, move on with t
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -286,8 +287,13 @@ def suggestions(seg_id: int) -> None:
     if sugg_mod is None:
         return
     st.markdown("**Suggested codes**")
-    with guard(), st.spinner("Scoring the codebook…"):
+    # The spinner only the first time in a session (the model loads, the codebook is embedded); after that a
+    # segment scores in milliseconds, and a spinner's timer thread on every coding rerun was a measurable part
+    # of the server's CPU with ten analysts coding (bench/team_bench.py).
+    first = not st.session_state.get("ic_scored")
+    with guard(), (st.spinner("Scoring the codebook…") if first else contextlib.nullcontext()):
         found = sugg_mod.suggest(store, segment_ids=[seg_id], top=3, coder=coder, embedder=models.embedder())
+        st.session_state["ic_scored"] = True
         if not found:
             st.caption("No suggestions (every code applied or rejected).")
         for i, s in enumerate(found):
