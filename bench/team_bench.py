@@ -702,7 +702,7 @@ def main() -> int:
             if sessions[n].get(k):
                 print(f"    {k}: {sessions[n][k]}")
     print(f"click-to-repaint: p50 {pct(clicks, .5):.2f} s, p95 {pct(clicks, .95):.2f} s "
-          f"(target p95 <= {TARGET_P95_S:.1f} s; baseline: none, this is the first team benchmark)")
+          f"(target p95 <= {TARGET_P95_S:.1f} s; baselines: bench/README.md)")
     print(f"  clicks taken up the first time ({len(first)}): p50 {pct(first, .5):.2f} s, p95 {pct(first, .95):.2f} s")
     print(f"  of those, outside the import: p50 {pct(outside, .5):.2f} s p95 {pct(outside, .95):.2f} s (n={len(outside)}); "
           f"while the import held the writer: p50 {pct(during, .5):.2f} s p95 {pct(during, .95):.2f} s "
@@ -730,8 +730,8 @@ def main() -> int:
     autos = sum(rec.get("auto_reruns", 0) for rec in sessions.values())
     if args.driver == "ws" and clicks:
         print(f"script runs the server finished while coding: {runs} ({runs / len(clicks):.2f} per coding; "
-              f"{autos} of the requests were the sidebar's timed refreshes; a pick and its click taken in one "
-              f"rerun make it fewer than 2 per coding plus those)")
+              f"requests: a pick and a click per coding, and {autos} timed sidebar refreshes; requests that "
+              f"arrive while a run is pending are taken in one run)")
     if warned:
         print(f"clicks answered 'Nothing picked' (the pick had not reached the server; tried again): {len(warned)}")
     summary = {
