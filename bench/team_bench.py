@@ -192,12 +192,14 @@ async def coder_session(browser: Any, url: str, user: User, code_paths: list[str
     rec: dict[str, Any] = {"clicks": [], "acked": [], "errors": 0, "failed": None, "reclicks": 0, "log": []}
     out[user.name] = rec
     rng = random.Random(user.name)
+    stage = "signing in"
     try:
         await page.goto(url)
         await page.get_by_label("Name", exact=True).fill(user.name)
         await page.get_by_label("Password", exact=True).fill(PASSWORD)
         await page.get_by_role("button", name="Sign in").click()
         await page.get_by_text(f"Signed in as {user.name}").wait_for()
+        stage = "opening the coding page"
         await page.get_by_role("link", name="2 Generate initial codes").first.click()
         current = await seg_id(page)
         ready.append(1)
@@ -206,6 +208,7 @@ async def coder_session(browser: Any, url: str, user: User, code_paths: list[str
         while time.monotonic() < until[0] and current is not None:
             path = code_paths[(i + len(user.name)) % len(code_paths)]
             i += 1
+            stage = f"picking {path!r} on segment {current}"
             box = page.locator(".st-key-ic_codes input").first
             await box.click()
             await box.type(path)
@@ -213,6 +216,7 @@ async def coder_session(browser: Any, url: str, user: User, code_paths: list[str
             await page.locator(".st-key-ic_codes .chip").first.wait_for()
             if think:
                 await asyncio.sleep(think * rng.uniform(0.5, 1.5))
+            stage = f"waiting for the repaint after Apply and next on segment {current}"
             t0 = time.monotonic()
             t_wall = time.time()
             await page.get_by_role("button", name="Apply and next").first.click()
@@ -251,7 +255,7 @@ async def coder_session(browser: Any, url: str, user: User, code_paths: list[str
                 rec["acked"].append((current, path))
             current = new
     except Exception as exc:  # a session that could not go on is reported, not hidden
-        rec["failed"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        rec["failed"] = f"{type(exc).__name__} while {stage}: {(str(exc).splitlines() or [''])[0][:200]}"
         if SHOTS is not None:
             with contextlib.suppress(Exception):
                 await page.screenshot(path=str(SHOTS / f"stopped_{user.name}.png"), full_page=True)
