@@ -92,3 +92,25 @@ def test_chips_never_follow_the_analyst_to_another_segment(page: Any, app_server
     page.locator(".st-key-ic_codes .chip").first.wait_for(state="detached")
     assert segment_id(page) == second and chips(page) == []
     assert codings(project) == [(second, "Food portions"), (second, "Kindness")]
+
+
+def test_chips_survive_a_colleagues_coding_appearing_above_the_picker(page: Any, app_server: Server,
+                                                                       project: Path) -> None:
+    """Another coder codes the segment on screen while this analyst picks: the rerun that follows the pick draws
+    "Other coders: …" above the picker. What the analyst picked stays shown, and Apply codes exactly that."""
+    from thematic import codebook, coding
+    from thematic.store import Store
+
+    page.goto(f"{app_server.url}/initial_codes?coder={CODER}")
+    wait_text(page, "You have coded")
+    here = segment_id(page)
+    with Store(project) as s:
+        coding.apply_code(s, here, codebook.find_code(s, "Venue/Room").id, "colleague")  # type: ignore[union-attr]
+    pick(page, "Kindness")  # its rerun now also shows the colleague's coding above the picker
+    page.get_by_text("Other coders:", exact=False).first.wait_for()
+    wait_idle(page)
+    assert chips(page) == ["Kindness"]
+    page.locator(".st-key-ic_apply button").first.click()
+    wait_idle(page)
+    page.locator(".st-key-ic_codes .chip").first.wait_for(state="detached")
+    assert (here, "Kindness") in codings(project)
