@@ -446,13 +446,13 @@ async def ws_session(url: str, user: User, code_paths: list[str], until: list[fl
         i = 0
         while time.monotonic() < until[0]:
             current = s.seg
+            stage = f"picking on segment {current}"
             path = code_paths[(i + len(user.name)) % len(code_paths)]
             i += 1
             picker = next(w for k, w in s.ids.items() if k.startswith(f"ic_codes_{current}_"))
             frag = s.fragment.get(picker, "")
             # the pick: the component's state value, as setStateValue sends it (it reruns the panel fragment)
             s.set_value(picker, json_value=json.dumps({"chosen": [path]}))
-            stage = f"picking on segment {current}"
             t_pick = await s.send(fragment_id=frag)
             if not race:  # --race: the click follows at once, so the server often takes both in one rerun
                 await s.wait_run(t_pick)
@@ -464,8 +464,10 @@ async def ws_session(url: str, user: User, code_paths: list[str], until: list[fl
             t0 = await s.send([s.trigger(button)], fragment_id=s.fragment.get(button, ""))
             tries = 1
             def answered(old: int | None = current, t0: float = t0, n_warn: int = n_warn, n_err: int = n_err) -> bool:
-                """The new segment drawn, or a warning or error instead."""
-                return (s.seg != old and s.seg_at >= t0) or len(s.warnings) > n_warn or len(s.errors) > n_err
+                """The new segment drawn with its picker (a run cut short may have drawn only the caption), or a
+                warning or error instead."""
+                moved = s.seg != old and s.seg_at >= t0 and any(k.startswith(f"ic_codes_{s.seg}_") for k in s.ids)
+                return moved or len(s.warnings) > n_warn or len(s.errors) > n_err
 
             t_done = await s.wait_run(t0, answered, timeout=120)
             s.values.pop(picker, None)  # that picker is gone with its segment
