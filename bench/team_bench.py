@@ -189,7 +189,8 @@ async def coder_session(browser: Any, url: str, user: User, code_paths: list[str
     ctx = await browser.new_context(viewport={"width": 1300, "height": 900})
     ctx.set_default_timeout(120_000)
     page = await ctx.new_page()
-    rec: dict[str, Any] = {"clicks": [], "acked": [], "errors": 0, "failed": None, "reclicks": 0, "log": []}
+    rec: dict[str, Any] = {"clicks": [], "acked": [], "errors": 0, "failed": None, "reclicks": 0, "log": [],
+                           "retyped": 0}
     out[user.name] = rec
     rng = random.Random(user.name)
     stage = "signing in"
@@ -209,11 +210,19 @@ async def coder_session(browser: Any, url: str, user: User, code_paths: list[str
             path = code_paths[(i + len(user.name)) % len(code_paths)]
             i += 1
             stage = f"picking {path!r} on segment {current}"
-            box = page.locator(".st-key-ic_codes input").first
-            await box.click()
-            await box.type(path)
-            await box.press("Enter")  # the code picker adds the one code whose path is exactly what was typed
-            await page.locator(".st-key-ic_codes .chip").first.wait_for()
+            for attempt in range(3):
+                box = page.locator(".st-key-ic_codes input").first
+                await box.click()
+                await box.fill("")
+                await box.type(path)
+                await box.press("Enter")  # the code picker adds the one code whose path is exactly what was typed
+                try:
+                    await page.locator(".st-key-ic_codes .chip").first.wait_for(timeout=CLICK_WAIT_MS)
+                    break
+                except Exception:
+                    if attempt == 2:
+                        raise
+                    rec["retyped"] += 1  # the typed code never became a chip: typed again, as a person would
             if think:
                 await asyncio.sleep(think * rng.uniform(0.5, 1.5))
             stage = f"waiting for the repaint after Apply and next on segment {current}"
@@ -732,6 +741,10 @@ def main() -> int:
     for ex in result["unacknowledged_examples"]:
         print(f"  unacknowledged: {ex}")
     warned = [e for rec in sessions.values() for e in rec["log"] if e["warning"]]
+    retyped = sum(rec.get("retyped", 0) for rec in sessions.values())
+    if retyped:
+        print(f"browser: codes typed into the picker that never became a chip within {CLICK_WAIT_MS / 1000:.0f} s "
+              f"(typed again): {retyped}")
     runs = sum(rec.get("runs", 0) for rec in sessions.values())
     autos = sum(rec.get("auto_reruns", 0) for rec in sessions.values())
     if args.driver == "ws" and clicks:
@@ -741,7 +754,7 @@ def main() -> int:
     if warned:
         print(f"clicks answered 'Nothing picked' (the pick had not reached the server; tried again): {len(warned)}")
     summary = {
-        "driver": args.driver, "think_s": args.think, "nothing_picked": len(warned),
+        "driver": args.driver, "think_s": args.think, "nothing_picked": len(warned), "retyped": retyped,
         "unacknowledged": result["unacknowledged"], "applied_twice": result["applied_twice"], "race": args.race,
         "sessions": len(sessions), "seconds": args.seconds, "clicks": len(clicks), "errors": errors, "reclicks": reclicks,
         "stopped_early": len(failed),
