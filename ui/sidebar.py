@@ -39,10 +39,10 @@ def render(page_title: str = "") -> None:
         journal(store, page_title)  # needs no refreshing: outside the timed part
 
 
-# Seconds between refreshes of the live part of the sidebar. Every open session reruns it on this timer (with ten
-# analysts coding, bench/team_bench.py measured each refresh at about 30 ms of server CPU, most of it the team
-# sign-in's membership check): 10 s keeps another coder's progress and the undo label close to current while
-# costing a tenth of a core at most for ten open sessions. The coding panel shows its own Undo, always current.
+# Seconds between refreshes of the live part of the sidebar. Every open session reruns it on this timer; each
+# refresh costs the server about 30 ms of CPU (bench/team_bench.py, team mode: most of it the sign-in's membership
+# check). At 10 s, ten open sessions cost 0.01-0.02 of a core, and another coder's progress and the undo label are
+# at most 10 s behind; the coding panel shows its own Undo, current after every click.
 LIVE_EVERY = 10
 
 
