@@ -199,9 +199,6 @@ def add_note(seg_id: int) -> None:
 @st.fragment
 def panel() -> None:
     show("ic")
-    warn = st.session_state.pop("ic_warn", None)
-    if warn:
-        st.warning(warn, icon=":material/touch_app:")
     total_q = corpus.count_segments(store, question_id=FILTER["question_id"], person_spans=False)
     done_q = corpus.count_segments(store, question_id=FILTER["question_id"], coded=True, coder=coder,
                                    person_spans=False)
@@ -271,6 +268,9 @@ def panel() -> None:
     b1.button("Apply", key="ic_apply", on_click=apply_selected, args=(False,))
     b2.button("Apply and next", key="ic_apply_next", type="primary", on_click=apply_selected, args=(True,),
               shortcut="Ctrl+Enter", help="Ctrl+Enter")
+    warn = st.session_state.pop("ic_warn", None)
+    if warn:  # under the buttons, so the picker above does not move
+        st.warning(warn, icon=":material/touch_app:")
 
     if suggest_on and codes:
         suggestions(seg.id)
