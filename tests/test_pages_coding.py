@@ -247,3 +247,58 @@ def test_highlighter_offsets_survive_characters_outside_the_bmp() -> None:
     sel = selection_in({"selection": {"answer": 7, "start": js_start, "end": js_start + 9}}, {7: text})
     assert sel == {"answer": 7, "start": start, "end": start + 9, "text": "breathing"}
     assert selection_in({"selection": {"answer": 8, "start": 0, "end": 3}}, {7: text}) is None
+
+
+def _shown_segment(at: AppTest) -> int:
+    cap = next(c.value for c in at.caption if " · id " in c.value)
+    return int(cap.split(" · id ")[1].split(" ")[0])
+
+
+def test_apply_and_next_with_nothing_picked_stays_and_says_so(project: Path) -> None:
+    at = open_app("views/initial_codes.py", coder="bea")
+    check(at)
+    first = _shown_segment(at)
+    at.button(key="ic_apply_next").click().run()
+    check(at)
+    assert _shown_segment(at) == first  # a pick that never reached the server must not look like a coded segment
+    assert [w.value for w in at.warning] == ["Nothing picked: choose a code first, or use Next to skip."]
+    at.button(key="ic_next").click().run()  # Next is the way to skip
+    assert _shown_segment(at) != first
+    assert not at.warning
+    with Store.open(project) as s:
+        assert coding.codings(s, coder="bea") == []
+
+
+def test_a_pick_arriving_with_the_click_is_applied_once_to_the_segment_shown(project: Path) -> None:
+    """The picker's new value and "Apply and next" in one rerun (a busy server coalesces them): the code is
+    applied exactly once, to the segment on screen, and the next segment starts with nothing picked."""
+    ids = _ids(project)
+    at = open_app("views/initial_codes.py", coder="bea")
+    first = _shown_segment(at)
+    key = f"ic_codes_{first}_{int(at.session_state['ic_gen']) if 'ic_gen' in at.session_state else 0}"
+    at.session_state[key] = {"chosen": ["Calm"]}  # the picker's state, its on_change not yet run
+    at.button(key="ic_apply_next").click().run()
+    check(at)
+    second = _shown_segment(at)
+    assert second != first
+    at.button(key="ic_apply_next").click().run()  # nothing picked on the new segment: nothing carried over
+    assert _shown_segment(at) == second
+    with Store.open(project) as s:
+        assert [(c.segment_id, c.code_id) for c in coding.codings(s, coder="bea")] == [(first, ids["Calm"])]
+
+
+def test_sidebar_offers_nothing_to_undo_before_a_coder_has_done_anything(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo project's own set-up (its title, made by the unnamed analyst) is not this person's change."""
+    from thematic.demo import create_demo_project
+
+    path = create_demo_project(tmp_path / "demo.db")
+    monkeypatch.setenv("THEMATIC_PROJECT", str(path))
+    monkeypatch.setenv("THEMATIC_FAKE_EMBEDDER", "1")
+    with Store.open(path) as s:
+        assert s.undoable(coder="analyst") is not None  # there is an unnamed change the old sidebar offered
+    at = open_app("views/project.py")
+    check(at)
+    assert not any("Undo would revert" in c.value for c in at.sidebar.caption)
+    assert not [b for b in at.sidebar.button if b.key == "sidebar_undo" and not b.disabled]
+    assert any("Nothing of yours to undo yet" in c.value for c in at.sidebar.caption)

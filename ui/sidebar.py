@@ -10,9 +10,8 @@ from thematic.export import report
 from thematic.review import THIN_RESPONDENTS
 from thematic.store import Store
 
-from . import signin
+from . import signin, undo
 from . import store as ui_store
-from . import undo
 from .widgets import md_escape
 
 PHASE_PAGES = {
@@ -36,15 +35,20 @@ def render(page_title: str = "") -> None:
         st.caption(f"Project: **{md_escape(title)}** · `{name}`")
         if signin.current_user() is None:  # in team mode the signed-in name is the coder: no free-text box
             coder_picker(store)
-        live(page_title)
+        live()
+        journal(store, page_title)  # needs no refreshing: outside the timed part
 
 
-LIVE_EVERY = 4  # seconds between refreshes of the live part of the sidebar
+# Seconds between refreshes of the live part of the sidebar. Every open session reruns it on this timer; each
+# refresh costs the server about 30 ms of CPU (bench/team_bench.py, team mode: most of it the sign-in's membership
+# check). At 10 s, ten open sessions cost 0.01-0.02 of a core, and another coder's progress and the undo label are
+# at most 10 s behind; the coding panel shows its own Undo, current after every click.
+LIVE_EVERY = 10
 
 
 @st.fragment(run_every=LIVE_EVERY)
-def live(page_title: str) -> None:
-    """Undo/redo, the journal and where each phase stands, refreshed on its own every few seconds.
+def live() -> None:
+    """Undo/redo and where each phase stands, refreshed on its own every few seconds.
 
     A click inside a page's fragment (the coding panel, a candidate card) reruns only that fragment, and another
     coder or the CLI may write to the same file: refreshing this part on a timer keeps the undo label and the
@@ -56,7 +60,6 @@ def live(page_title: str) -> None:
     if st.session_state.pop("sidebar_rerun_app", False):
         st.rerun(scope="app")
     undo_redo(store)
-    journal(store, page_title)
     status(store)
 
 
@@ -87,8 +90,7 @@ def _save_journal() -> None:
         st.session_state["sidebar_flash"] = f"Not saved: {exc}"
         return
     st.session_state["journal_body"] = ""
-    st.session_state["sidebar_flash"] = f"Journal entry saved (phase {phase})."
-    st.session_state["sidebar_rerun_app"] = True
+    st.session_state["sidebar_flash"] = f"Journal entry saved (phase {phase})."  # the save reruns the app
     ui_store.changed()
 
 
@@ -109,11 +111,18 @@ def _after_step(done: bool, message: str) -> None:
 
 
 def undo_redo(store: Store) -> None:
-    """Undo/redo of this coder's own changes (``ui.undo``), the label naming what Undo would revert."""
+    """Undo/redo of this coder's own changes (``ui.undo``), the label naming what Undo would revert. With no
+    coder chosen, only once this session has changed something: changes made without a name are the unnamed
+    analyst's, and a person who has done nothing (the demo project's own set-up, say) is offered nothing."""
+    flash = st.session_state.pop("sidebar_flash", None)
+    if ui_store.actor() is None and not st.session_state.get(ui_store.VERSION_KEY):
+        st.caption("Nothing of yours to undo yet.")
+        if flash:
+            st.success(flash, icon=":material/check_circle:")
+        return
     t = undo.buttons(store, key_prefix="sidebar", on_done=_after_step)
     if t.undo_root is not None:
         st.caption(f"Undo would revert your last change: *{md_escape(t.undo_root.summary)}*")
-    flash = st.session_state.pop("sidebar_flash", None)
     if flash:
         st.success(flash, icon=":material/check_circle:")
 

@@ -3,6 +3,7 @@ on the spot), see codebook suggestions and accept or reject them, move on with t
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -103,6 +104,9 @@ def _picker_key(seg_id: object) -> str:
     return f"ic_codes_{seg_id}_{int(st.session_state.get('ic_gen', 0))}"
 
 
+NOTHING_PICKED = "Nothing picked: choose a code first, or use Next to skip."
+
+
 def apply_selected(then_next: bool) -> None:
     seg_id = st.session_state.get("ic_seg_id")
     # Read the picker itself: when a pick and the click arrive in one rerun (a busy server coalesces them), the
@@ -112,10 +116,11 @@ def apply_selected(then_next: bool) -> None:
     if chosen is not None and list(chosen) != st.session_state.get("ic_synced", []):
         _picked_from(_picker_key(seg_id))  # the picker changed and its on_change has not run yet
     picked = list(st.session_state.get("ic_picked") or [])
-    if seg_id is None or not picked:
-        if then_next:
-            go(1)
-            st.session_state["ic_focus"] = True
+    if seg_id is None:
+        return
+    if not picked:  # never skip a segment silently: a pick that has not arrived must not look like "coded"
+        st.session_state["ic_warn"] = NOTHING_PICKED
+        st.session_state["ic_focus"] = True
         return
     by_path = {c.path_str: c.id for c in codebook.list_codes(store)}
 
@@ -263,6 +268,9 @@ def panel() -> None:
     b1.button("Apply", key="ic_apply", on_click=apply_selected, args=(False,))
     b2.button("Apply and next", key="ic_apply_next", type="primary", on_click=apply_selected, args=(True,),
               shortcut="Ctrl+Enter", help="Ctrl+Enter")
+    warn = st.session_state.pop("ic_warn", None)
+    if warn:  # under the buttons, so the picker above does not move
+        st.warning(warn, icon=":material/touch_app:")
 
     if suggest_on and codes:
         suggestions(seg.id)
@@ -279,8 +287,13 @@ def suggestions(seg_id: int) -> None:
     if sugg_mod is None:
         return
     st.markdown("**Suggested codes**")
-    with guard(), st.spinner("Scoring the codebook…"):
+    # The spinner only the first time in a session (the model loads, the codebook is embedded); after that a
+    # segment scores in milliseconds, and a spinner's timer thread on every coding rerun was a measurable part
+    # of the server's CPU with ten analysts coding (bench/team_bench.py).
+    first = not st.session_state.get("ic_scored")
+    with guard(), (st.spinner("Scoring the codebook…") if first else contextlib.nullcontext()):
         found = sugg_mod.suggest(store, segment_ids=[seg_id], top=3, coder=coder, embedder=models.embedder())
+        st.session_state["ic_scored"] = True
         if not found:
             st.caption("No suggestions (every code applied or rejected).")
         for i, s in enumerate(found):

@@ -79,7 +79,11 @@ def test_keyboard_coding_codes_only_what_was_chosen(page: Any, app_server: Serve
     page.keyboard.press("Enter")
     page.locator(".st-key-ic_codes").get_by_text("3 codes contain", exact=False).wait_for()
     page.screenshot(path=str(e2e_out / "hl_picker_food_enter.png"))
-    box.press("Control+Enter")  # nothing chosen: moves on, codes nothing
+    box.press("Control+Enter")  # nothing chosen: stays on the segment and says so, codes nothing
+    wait_idle(page)
+    page.get_by_text("Nothing picked: choose a code first", exact=False).wait_for()
+    assert segment_id(page) == second
+    page.locator(".st-key-ic_next button").first.click()  # Next skips
     wait_idle(page)
     page.wait_for_function(f"() => !document.body.innerText.includes('· id {second} ·')")
     wait_idle(page)

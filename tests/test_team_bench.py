@@ -1,0 +1,32 @@
+"""The team load benchmark's websocket driver end to end, briefly: two signed-in sessions coding over Streamlit's
+websocket with each pick and click sent back to back (the case where a pick used to be lost), a lead restructuring
+and a workbook import meanwhile. Nothing acknowledged is missing from the file, nothing is in it that no click
+acknowledged, no segment is coded twice by one Apply, and the audit log replays. Keeps the driver working when
+Streamlit's protocol moves."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_two_sessions_over_the_websocket_lose_nothing() -> None:
+    proc = subprocess.run(
+        [sys.executable, "bench/team_bench.py", "--sessions", "2", "--seconds", "8", "--idle", "1", "--race"],
+        cwd=REPO, capture_output=True, text=True, timeout=360,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["driver"] == "ws" and summary["race"] is True
+    assert summary["stopped_early"] == 0 and summary["errors"] == 0
+    assert summary["clicks"] > 0 and summary["acknowledged"] == summary["clicks"]
+    assert summary["missing"] == 0 and summary["unacknowledged"] == 0 and summary["applied_twice"] == 0
+    assert summary["replays"] is True
