@@ -173,3 +173,22 @@ def test_audit_page_offers_undoing_anyones_change_to_leads_only(tp: TeamProject,
     at = _app(user, "views/audit.py")
     assert ("audit_undo_all_confirm" in {c.key for c in at.checkbox}) is lead
     assert any("Your changes" in m.value for m in at.markdown)
+
+
+def test_membership_is_read_again_after_every_change_even_within_one_clock_tick(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Who may open which project is cached per file; a change of members must never be served stale."""
+    from thematic.team import Team, TeamStore, User, add_member, create_project, init_team, remove_member
+    from thematic.team.projects import members_in_file
+
+    team = init_team(tmp_path / "team")
+    for name, role in (("Lee", "lead"), ("Ann", "coder")):
+        team.add_user(name, role, "a long enough password")
+    path = team.projects_dir / "p.db"
+    lead = User("Lee", "lead")
+    create_project(Team(team.path), "p", lead)
+    with TeamStore(path, lead) as store:
+        for _ in range(20):  # add and remove at once, again and again: each answer must be the file's
+            add_member(store, team, "Ann", "coder")
+            assert "Ann" in [m.name for m in members_in_file(path)]
+            remove_member(store, "Ann")
+            assert "Ann" not in [m.name for m in members_in_file(path)]

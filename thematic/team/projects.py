@@ -9,6 +9,7 @@ create them and add the members); anyone else only the projects that list them.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,8 +36,50 @@ def project_path(team: Team, name: str) -> Path:
     return path
 
 
+# Documented cache: the members read from each project file, keyed by the file's and its write-ahead log's size
+# and modification time. Every page view of every signed-in session asks which projects its user may open, and
+# reading each file for it was most of an idle session's cost; a change of members writes the log, so the key
+# changes with it and the next question reads the file again.
+_MEMBERS: dict[Path, tuple[tuple[int, ...], list[Member]]] = {}
+_MEMBERS_LOCK = threading.Lock()
+
+
+def _file_key(path: Path) -> tuple[int, ...]:
+    """Changes with every committed transaction: sizes and times of the file and its log, and the wal-index
+    header in ``-shm`` (its change counter and last frame move on every commit, even within one clock tick)."""
+    key: list[int] = []
+    for p in (path, Path(f"{path}-wal")):
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            key += [-1, -1, -1]
+            continue
+        key += [st.st_mtime_ns, st.st_size, st.st_ino]
+    try:
+        with open(f"{path}-shm", "rb") as fh:
+            key += list(fh.read(48))
+    except OSError:
+        key.append(-1)
+    return tuple(key)
+
+
 def members_in_file(path: Path) -> list[Member]:
     """The members recorded in a project file, read without writing to it (an old file has none)."""
+    path = path.resolve()
+    key = _file_key(path)
+    with _MEMBERS_LOCK:
+        hit = _MEMBERS.get(path)
+    if hit is not None and hit[0] == key:
+        return list(hit[1])
+    found = _read_members(path)
+    with _MEMBERS_LOCK:
+        if len(_MEMBERS) > 1000:
+            _MEMBERS.clear()
+        _MEMBERS[path] = (key, found)
+    return list(found)
+
+
+def _read_members(path: Path) -> list[Member]:
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
         has = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'project_members'").fetchone()
