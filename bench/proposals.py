@@ -3,7 +3,7 @@
 Called by ``bench/cluster_bench.py`` (``--proposals``, on by default); each function returns a dict of figures.
 
 * :func:`k_table` - per sample size (80, 300, 1,000, full; seeded samples of the distinct comments): AMI against
-  the 44 subcategories at the k :func:`thematic.cluster.pipeline.choose_k` picks, at the former power-law k, and
+  the 44 subcategories at the k :func:`thematic.cluster.kchoice.choose_k` picks, at the former power-law k, and
   the best AMI over every k in 4..60 (the same clustering component, ``SampledKMeans``, seed 42, at each k).
 * :func:`learning_curve` - the shipped codebook (``codebooks/nhs_patient_experience.yaml``, 44 subcategories under
   9 categories) as prior; a coder codes 25, 100, 400, 1,600 random comments (their subcategory); top-1/top-3 on a
@@ -45,7 +45,8 @@ def _ami(a: Sequence[Any], b: Sequence[Any]) -> float:
 
 
 def k_table(X: np.ndarray, sub: Sequence[str], sizes: Sequence[str], seed: int = 42, log: Any = print) -> dict[str, Any]:
-    from thematic.cluster.pipeline import SampledKMeans, auto_k, choose_k
+    from thematic.cluster.kchoice import auto_k, choose_k
+    from thematic.cluster.pipeline import SampledKMeans
 
     rng = np.random.default_rng(seed)
     out: dict[str, Any] = {}

@@ -228,7 +228,7 @@ def blobs(k: int, per: int, dim: int = 48, spread: float = 0.25, seed: int = 0) 
 
 @pytest.mark.parametrize(("k", "per"), [(5, 40), (9, 30), (14, 25)])
 def test_k_is_chosen_from_the_data_on_planted_groups(k: int, per: int) -> None:
-    from thematic.cluster.pipeline import choose_k
+    from thematic.cluster.kchoice import choose_k
 
     x, _ = blobs(k, per, seed=k)
     got = choose_k(x, seed=1)
@@ -238,7 +238,7 @@ def test_k_is_chosen_from_the_data_on_planted_groups(k: int, per: int) -> None:
 
 
 def test_k_never_exceeds_the_review_load() -> None:
-    from thematic.cluster.pipeline import choose_k, k_range
+    from thematic.cluster.kchoice import choose_k, k_range
 
     x, _ = blobs(90, 4, seed=3)  # 90 tiny groups in 360 segments: more than anyone should review
     got = choose_k(x, seed=1)
@@ -258,7 +258,7 @@ def test_analyst_k_wins_and_the_choice_is_recorded() -> None:
 
 
 def test_without_clear_groups_k_stays_between_the_size_rule_and_twice_it() -> None:
-    from thematic.cluster.pipeline import CLEAR_STRUCTURE, auto_k, choose_k
+    from thematic.cluster.kchoice import CLEAR_STRUCTURE, auto_k, choose_k
 
     rng = np.random.default_rng(5)
     x = rng.normal(size=(500, 32))
