@@ -242,9 +242,51 @@ def test_k_never_exceeds_the_review_load() -> None:
 
     x, _ = blobs(90, 4, seed=3)  # 90 tiny groups in 360 segments: more than anyone should review
     got = choose_k(x, seed=1)
-    assert got.k <= 60 and got.k <= 360 // 5 and max(got.scores) == min(60, 360 // 5)
+    # the load: min(60, 360 / 5 = 72, 2 sqrt(360) = 37.9 -> 38)
+    assert got.k <= 38 and max(got.scores) == 38 and "at most 38 candidates" in got.reason
     assert k_range(80) == list(range(4, 17)) and k_range(10) == [2]
     assert choose_k(x, rule="size").rule == "size"
+
+
+def test_the_review_load_grows_with_the_data_but_slower() -> None:
+    from thematic.cluster.kchoice import review_load
+
+    # min(60, n / 5, round(2 sqrt(n))), worked by hand
+    assert [review_load(n) for n in (80, 231, 310, 1000, 10_000)] == [16, 30, 35, 60, 60]
+    assert review_load(310, load_scale=None) == 60  # the rule before: n / 5 capped at 60 only
+
+
+def test_duplicate_answers_do_not_pass_for_clear_groups() -> None:
+    """Copied answers made the silhouette rise with k (the bundled demo got 57 candidates for 310 segments)."""
+    from thematic.cluster.kchoice import CLEAR_STRUCTURE, choose_k
+
+    rng = np.random.default_rng(7)
+    base = rng.normal(size=(60, 32))
+    base /= np.linalg.norm(base, axis=1, keepdims=True)  # 60 distinct answers, no structure among them
+    x = np.repeat(base, 4, axis=0)  # each given by 4 people: 240 segments
+    before = choose_k(x, seed=1, dedupe=False, load_scale=None)
+    assert before.scores[before.k] >= CLEAR_STRUCTURE and before.k >= 40  # the old rule's mistake, reproduced
+    got = choose_k(x, seed=1)
+    # 60 distinct: the size rule gives round(1.2 * 60 ** 0.4) = 6, so k is between 6 and 12
+    assert "no clear groups" in got.reason and "60 distinct segments" in got.reason
+    assert 6 <= got.k <= 12
+
+
+def test_planted_groups_are_found_when_every_answer_is_duplicated() -> None:
+    from thematic.cluster.kchoice import choose_k
+
+    x, _ = blobs(6, 20, seed=4)
+    got = choose_k(np.repeat(x, 3, axis=0), seed=1)
+    assert got.k == 6 and "clear groups" in got.reason and "120 distinct" in got.reason
+
+
+def test_choosing_on_rows_equals_choosing_on_those_rows_copied() -> None:
+    from thematic.cluster.kchoice import choose_k
+
+    x, _ = blobs(5, 40, seed=5)
+    rows = np.arange(0, len(x), 2)
+    a, b = choose_k(x, rows=rows, seed=3, sample=60), choose_k(x[rows], seed=3, sample=60)
+    assert (a.k, a.reason, a.scores) == (b.k, b.reason, b.scores)
 
 
 def test_analyst_k_wins_and_the_choice_is_recorded() -> None:
@@ -266,3 +308,4 @@ def test_without_clear_groups_k_stays_between_the_size_rule_and_twice_it() -> No
     got = choose_k(x, seed=1)
     assert max(got.scores.values()) < CLEAR_STRUCTURE and "no clear groups" in got.reason
     assert auto_k(500) <= got.k <= 2 * auto_k(500)
+
