@@ -309,3 +309,63 @@ def test_without_clear_groups_k_stays_between_the_size_rule_and_twice_it() -> No
     assert max(got.scores.values()) < CLEAR_STRUCTURE and "no clear groups" in got.reason
     assert auto_k(500) <= got.k <= 2 * auto_k(500)
 
+
+# ---------------------------------------------------------------------- memory-bounded paths give the same results
+
+
+def test_vectors_read_in_chunks_equal_vectors_read_at_once(store: Store) -> None:
+    import importlib
+
+    cand = importlib.import_module("thematic.cluster.candidates")
+    from thematic.embed import embed_texts
+
+    texts = [f"answer number {i % 23}" for i in range(61)]  # repeats across chunk boundaries
+    emb = HashingEmbedder()
+    once = embed_texts(store, texts, embedder=emb)
+    chunked = cand.load_vectors(store, texts, embedder=emb, chunk=7)
+    assert chunked.dtype == np.float32 and chunked.shape == once.shape and np.array_equal(chunked, once)
+
+
+def test_keywords_counted_in_chunks_equal_keywords_counted_at_once() -> None:
+    texts, truth = texts_for(240, seed=3)
+    docs = kw.lemmatise(texts)
+    labels = [sorted(TOPICS).index(t) if t in TOPICS else -1 for t in truth]
+    once = kw.ctfidf(docs, labels, top_n=8)
+    assert once and any(once.values())
+    assert kw.ctfidf(docs, labels, top_n=8, chunk=17) == once
+
+
+def test_sampled_kmeans_reading_rows_in_chunks_matches_one_pass() -> None:
+    from thematic.cluster import pipeline as pl
+
+    x, _ = blobs(4, 50, seed=6)
+    x = x.astype(np.float32)
+    rows = np.arange(1, len(x), 3)
+    centers = x[[0, 60, 120, 180]]
+    assign = pl._nearest(x, centers, rows=rows)
+    assert np.array_equal(assign, pl._nearest(x[rows], centers))
+    assert np.array_equal(pl._nearest(x, centers, chunk=5, rows=rows), assign)
+    one = pl._means(x, assign, centers, rows=rows)
+    assert np.array_equal(one, pl._means(x[rows], assign, centers))
+    assert np.allclose(pl._means(x, assign, centers, rows=rows, chunk=9), one, atol=1e-6)
+    labels = np.full(len(x), -1)
+    labels[rows] = assign
+    sims = pl._cosine_to_centroid(x, labels, centers)
+    assert np.array_equal(pl._cosine_to_centroid(x, labels, centers, chunk=11), sims)
+    assert np.all(sims[labels < 0] == 0) and np.all(sims[rows] > 0.5)
+
+
+def test_bertopic_path_clusters_the_vectors_not_a_copy() -> None:
+    """BERTopic is handed row numbers; the candidates are the same partition as without BERTopic."""
+    from sklearn.metrics import adjusted_rand_score
+
+    x, truth = blobs(5, 30, seed=8)
+    texts = [f"{TOPIC_WORDS[t]} comment {i}" for i, t in enumerate(truth)]
+    with_bt = propose_clusters(x, texts, seed=0, params=Params(n_candidates=5, n_groups=0))
+    without = propose_clusters(x, texts, seed=0, params=Params(n_candidates=5, n_groups=0, use_bertopic=False))
+    assert adjusted_rand_score(with_bt.labels, without.labels) == 1.0
+    assert adjusted_rand_score(with_bt.labels, truth) == 1.0
+    assert all(c.keywords for c in with_bt.candidates)
+
+
+TOPIC_WORDS = ["parking fees", "friendly nurses", "cold food", "long waits", "clean wards"]

@@ -152,21 +152,24 @@ class SampledKMeans:
         if len(rows) == 0:
             self.labels_, self.cluster_centers_ = labels, np.zeros((0, X.shape[1]), dtype=np.float32)
             return self
-        data = X[rows]
         rng = np.random.default_rng(self.seed)
         if len(rows) > self.sample_size:
             fit_rows = np.sort(rng.choice(len(rows), self.sample_size, replace=False))
         else:
             fit_rows = np.arange(len(rows))
-        k = min(k, len(np.unique(data[fit_rows], axis=0)))  # no more clusters than distinct vectors
+        sample = X[rows[fit_rows]]
+        k = min(k, len(np.unique(sample, axis=0)))  # no more clusters than distinct vectors
         # float64: scikit-learn's k-means++ on float32 upcasts chunk by chunk and runs ~4x slower
-        km = KMeans(n_clusters=k, n_init=self.n_init, random_state=self.seed).fit(data[fit_rows].astype(np.float64))
+        km = KMeans(n_clusters=k, n_init=self.n_init, random_state=self.seed).fit(sample.astype(np.float64))
+        del sample
         centers = km.cluster_centers_.astype(np.float32)
-        assign = _nearest(data, centers)
+        # the rows are read from X chunk by chunk (never one copy of all of them: at a million rows that is 1.5 GB)
+        every = None if len(rows) == n else rows
+        assign = _nearest(X, centers, rows=every)
         passes = 2 if len(fit_rows) < len(rows) else 0
         for _ in range(passes):  # refine on all rows
-            centers = _means(data, assign, centers)
-            assign = _nearest(data, centers)
+            centers = _means(X, assign, centers, rows=every)
+            assign = _nearest(X, centers, rows=every)
         assign, centers = _relabel_dense(assign, centers)
         labels[rows] = assign
         self.cluster_centers_ = centers
@@ -181,21 +184,39 @@ class SampledKMeans:
         return _nearest(np.asarray(X, dtype=np.float32), self.cluster_centers_)
 
 
-def _nearest(X: np.ndarray, centers: np.ndarray, chunk: int = 8192) -> np.ndarray:
-    """Index of the nearest centre (Euclidean) for each row, in chunks to bound memory."""
+def _rows_of(X: np.ndarray, rows: np.ndarray | None, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of ``X`` (of ``X[rows]`` when ``rows`` is given), without copying the rest."""
+    return X[start:stop] if rows is None else X[rows[start:stop]]
+
+
+def _nearest(X: np.ndarray, centers: np.ndarray, chunk: int = 8192, rows: np.ndarray | None = None) -> np.ndarray:
+    """Index of the nearest centre (Euclidean) for each row (of ``X[rows]``), in chunks to bound memory."""
     half_norms = 0.5 * (centers**2).sum(axis=1)
-    out = np.empty(len(X), dtype=np.int64)
-    for s in range(0, len(X), chunk):
-        out[s : s + chunk] = np.argmax(X[s : s + chunk] @ centers.T - half_norms, axis=1)
+    n = len(X) if rows is None else len(rows)
+    out = np.empty(n, dtype=np.int64)
+    for s in range(0, n, chunk):
+        out[s : s + chunk] = np.argmax(_rows_of(X, rows, s, s + chunk) @ centers.T - half_norms, axis=1)
     return out
 
 
-def _means(X: np.ndarray, assign: np.ndarray, old: np.ndarray) -> np.ndarray:
+#: Rows summed at a time by :func:`_means` (in float64: 65,536 x 384 is 200 MB).
+MEANS_CHUNK = 65_536
+
+
+def _means(
+    X: np.ndarray, assign: np.ndarray, old: np.ndarray, rows: np.ndarray | None = None, chunk: int = MEANS_CHUNK
+) -> np.ndarray:
+    """Mean of the rows (of ``X[rows]``) assigned to each centre; a centre with none keeps its old place."""
     from scipy import sparse
 
     k = len(old)
-    onehot = sparse.csr_matrix((np.ones(len(assign)), (assign, np.arange(len(assign)))), shape=(k, len(assign)))
-    sums = np.asarray(onehot @ X.astype(np.float64))  # np.add.at is ~30x slower here
+    m = len(assign)
+    sums = np.zeros((k, old.shape[1]), dtype=np.float64)
+    for s in range(0, m, chunk):  # one pass when m <= chunk
+        a = assign[s : s + chunk]
+        onehot = sparse.csr_matrix((np.ones(len(a)), (a, np.arange(len(a)))), shape=(k, len(a)))
+        part = np.asarray(onehot @ _rows_of(X, rows, s, s + chunk).astype(np.float64))  # np.add.at: ~30x slower
+        sums = part if m <= chunk else sums + part
     counts = np.bincount(assign, minlength=k)[:, None]
     return np.where(counts > 0, sums / np.maximum(counts, 1), old).astype(np.float32)
 
@@ -214,12 +235,15 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(norms, 1e-12)
 
 
-def _cosine_to_centroid(X: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> np.ndarray:
+def _cosine_to_centroid(X: np.ndarray, labels: np.ndarray, centers: np.ndarray, chunk: int = 65_536) -> np.ndarray:
+    """Each row's cosine to its own centre (0 for rows without one), in chunks to bound memory."""
     sims = np.zeros(len(X), dtype=np.float32)
-    ok = labels >= 0
-    if ok.any():
-        c = _unit(centers)[labels[ok]]
-        sims[ok] = (_unit(X[ok]) * c).sum(axis=1)
+    units = _unit(centers)
+    for s in range(0, len(X), chunk):
+        lab = labels[s : s + chunk]
+        ok = lab >= 0
+        if ok.any():
+            sims[s : s + chunk][ok] = (_unit(X[s : s + chunk][ok]) * units[lab[ok]]).sum(axis=1)
     return sims
 
 
@@ -287,7 +311,8 @@ def _choose_k(X: np.ndarray, empty: np.ndarray, n_ok: int, p: Params, seed: int)
     if p.n_candidates:
         return KChoice(int(p.n_candidates), "analyst", "set by the analyst", {})
     if n_ok:
-        return choose_k(X[~empty], seed=seed, k_max=p.k_max, per_candidate=p.segments_per_candidate, rule=p.k_rule)
+        return choose_k(X, rows=np.nonzero(~empty)[0], seed=seed, k_max=p.k_max,
+                        per_candidate=p.segments_per_candidate, rule=p.k_rule)
     return KChoice(0, "none", "no segment with content", {})
 
 
@@ -348,7 +373,7 @@ def _candidate_nodes(
     for c in range(k_found):
         members = np.nonzero(labels == c)[0]
         reps = representatives(members, scores, texts, p.representatives)
-        words = labeller.clean_keywords([w for w, _ in topic_words.get(c, [])])[: p.top_keywords]
+        words = labeller.clean_keywords([w for w, _ in topic_words.get(c, [])], members.tolist())[: p.top_keywords]
         label = labeller.label(members.tolist(), reps)
         nodes.append(Node(c, label, words, members.tolist(), reps))
     return nodes
@@ -368,15 +393,16 @@ def _fit_bertopic(
 ) -> tuple[np.ndarray, dict[int, list[tuple[str, float]]]]:
     """The leaf level through BERTopic with our components; returns labels (largest first) and c-TF-IDF words."""
     from bertopic import BERTopic
-    from bertopic.dimensionality import BaseDimensionalityReduction
     from bertopic.vectorizers import ClassTfidfTransformer
     from sklearn.feature_extraction.text import CountVectorizer
 
-    reducer = _reducer(p, clusterer.seed, len(X), X.shape[1]) or BaseDimensionalityReduction()
+    reducer = _reducer(p, clusterer.seed, len(X), X.shape[1])
+    # Without a reduction, BERTopic is handed row numbers in place of the reduced vectors and the clusterer reads
+    # the vectors themselves: BERTopic copies what the reducer returns (np.nan_to_num), 1.5 GB at a million rows.
     model = BERTopic(
         embedding_model=None,
-        umap_model=reducer,
-        hdbscan_model=clusterer,
+        umap_model=reducer or _RowNumbers(),
+        hdbscan_model=clusterer if reducer is not None else _OnVectors(clusterer, X),
         vectorizer_model=CountVectorizer(analyzer=_analyze),
         ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
         top_n_words=p.top_keywords * 2,
@@ -396,6 +422,34 @@ def _fit_bertopic(
         pairs = [(str(w), float(s)) for w, s in got if w]
         words[i] = kw._dedupe(pairs, p.top_keywords)
     return labels, words
+
+
+class _RowNumbers:
+    """A BERTopic dimensionality "reduction" that gives each row its number (a column of n floats)."""
+
+    def fit(self, X: np.ndarray, y: Any = None) -> _RowNumbers:
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        return np.arange(len(X), dtype=np.float64)[:, None]
+
+
+class _OnVectors:
+    """A BERTopic clustering component that clusters the vectors of the row numbers it is given."""
+
+    def __init__(self, clusterer: SampledKMeans, vectors: np.ndarray) -> None:
+        self.clusterer = clusterer
+        self.vectors = vectors
+        self.labels_: np.ndarray = np.zeros(0, dtype=np.int64)
+
+    def fit(self, rows: np.ndarray, y: Any = None) -> _OnVectors:
+        if len(rows) != len(self.vectors):
+            raise ValueError(f"{len(rows)} rows for {len(self.vectors)} vectors")
+        self.labels_ = self.clusterer.fit(self.vectors).labels_
+        return self
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        return self.clusterer.predict(self.vectors[np.asarray(rows)[:, 0].astype(np.int64)])
 
 
 _SEP = "qqsepqq"  # alphanumeric: BERTopic strips other characters before vectorizing
@@ -450,7 +504,7 @@ def _groups(
             candidates[i].parent = gi
         members = sorted(m for i in children for m in candidates[i].members)
         reps = [candidates[i].representatives[0] for i in children if candidates[i].representatives][:5]
-        gw = labeller.clean_keywords([w for w, _ in words.get(gi, [])])
+        gw = labeller.clean_keywords([w for w, _ in words.get(gi, [])], members)
         label = labeller.label(members, reps)
         groups.append(Node(gi, label, gw, members, reps, children=children))
     groups.sort(key=lambda node: node.index)

@@ -57,7 +57,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
             picture = cmap.render(cmap.candidate_map(store, run.id, embedder=emb), Path(args.map).suffix.lower()[1:],
                                   title=f"Run {run.id}")
         cands = candidates(store, run.id)
-        assigned = assignments(store, run.id)
+        assigned = assignments(store, run.id) if args.out else []  # a row per segment: read only when written
     print(describe_run(run))
     _print_table(cands)
     if args.out:
