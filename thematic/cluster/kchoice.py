@@ -96,10 +96,10 @@ def choose_k(
     rng = np.random.default_rng(seed)
     picked = np.sort(rng.choice(n, sample, replace=False)) if n > sample else np.arange(n)
     data = np.asarray(X[picked if rows is None else rows[picked]], dtype=np.float64)
-    unique = np.unique(data, axis=0)
-    distinct = len(unique)
+    first = np.sort(np.unique(data, axis=0, return_index=True)[1])  # each distinct vector once, in row order
+    distinct = len(first)
     if dedupe:
-        data = unique
+        data = data[first]
     # distinct segments in the whole set (estimated from the sample when there is one)
     m = distinct if n <= sample else max(distinct, int(round(n * distinct / len(picked))))
     size = m if dedupe else n
