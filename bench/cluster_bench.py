@@ -375,13 +375,15 @@ def print_k_table(kc: dict[str, Any]) -> None:
     print("\nNumber of candidates: AMI (44 subcategories) at the chosen k / best AMI over k in 4..60 on the same "
           "sample; mean and worst over samples (target: >= 0.95 on every sample)")
     print(f"{'size':>6} {'samples':>8} {'chosen k':>12} {'today mean':>11} {'worst':>6} {'prev. silh.':>12} "
-          f"{'worst':>6} {'size rule':>10} {'worst':>6} {'best k':>12}")
+          f"{'worst':>6} {'size rule':>10} {'worst':>6} {'best k':>12} {'best fixed k (labels)':>22}")
     for size, r in kc.items():
         ks = [s["chosen_k"] for s in r["samples"]]
         best = [s["best_k"] for s in r["samples"]]
         print(f"{size:>6} {len(r['samples']):>8} {min(ks):>5}..{max(ks):<6} {r['chosen_mean']:>11.3f} "
               f"{r['chosen_worst']:>6.3f} {r['prev_mean']:>12.3f} {r['prev_worst']:>6.3f} {r['old_mean']:>10.3f} "
-              f"{r['old_worst']:>6.3f} {min(best):>5}..{max(best):<6}")
+              f"{r['old_worst']:>6.3f} {min(best):>5}..{max(best):<6} "
+              + (f"{r['fixed_k_ceiling']['k']:>6}: {r['fixed_k_ceiling']['mean']:.3f} / {r['fixed_k_ceiling']['worst']:.3f}"
+                 if "fixed_k_ceiling" in r else ""))
 
 
 def fmt(r: dict[str, Any]) -> str:
@@ -537,7 +539,7 @@ def million_figures(texts: list[str], X: np.ndarray, n: int, seed: int) -> dict[
     built = build_million(texts, X, n, seed, MILLION_DB if n == 1_000_000 else RESULTS / f"million_{n}.db")
     log(f"  built in {built['built_s']:.0f}s" + (" (reused)" if built.get("reused") else ""))
     path = MILLION_DB if n == 1_000_000 else RESULTS / f"million_{n}.db"
-    log(f"  python -m thematic cluster (warm: every vector cached) in a child process ...")
+    log("  python -m thematic cluster (warm: every vector cached) in a child process ...")
     res = run_million(path, seed)
     for t, m in res["stages"]:
         log(f"    {t:>7.1f}s  {m}")

@@ -58,39 +58,45 @@ def k_table(
     out: dict[str, Any] = {}
     for size in sizes:
         n = len(X) if size == "full" else int(size)
-        runs = []
+        runs: list[dict[str, Any]] = []
+        sweeps: list[dict[int, float]] = []
         for s in range(seeds if n < len(X) else min(seeds, 3)):
             rng = np.random.default_rng(seed + s)
             idx = np.arange(len(X)) if n >= len(X) else np.sort(rng.choice(len(X), n, replace=False))
             x, y = X[idx], [sub[i] for i in idx]
             km_seed = seed if n < len(X) else seed + s  # the full set has one sample: vary k-means instead
 
-            def ami_at(k: int) -> float:
-                return _ami(y, SampledKMeans(k, seed=km_seed).fit(x).labels_)
-
             t0 = time.perf_counter()
             new = choose_k(x, seed=km_seed)
             choose_s = time.perf_counter() - t0
             prev = choose_k(x, seed=km_seed, dedupe=False, load_scale=None)
             old_k = auto_k(len(idx))
-            sweep = {k: ami_at(k) for k in range(4, min(60, len(idx) - 1) + 1)}
+            sweep = {k: _ami(y, SampledKMeans(k, seed=km_seed).fit(x).labels_) for k in range(4, min(60, len(idx) - 1) + 1)}
             best_k = max(sweep, key=lambda k: sweep[k])
             best = sweep[best_k]
 
-            def rel(k: int) -> float:
-                return (sweep[k] if k in sweep else ami_at(k)) / best
+            for k in (new.k, prev.k, old_k):  # a k outside 4..60 (fewer than 4 candidates)
+                if k not in sweep:
+                    sweep[k] = _ami(y, SampledKMeans(k, seed=km_seed).fit(x).labels_)
+            rel = {k: a / best for k, a in sweep.items()}
 
+            sweeps.append({k: r for k, r in rel.items() if 4 <= k <= 60})
             runs.append({"sample_seed": seed + s, "kmeans_seed": km_seed, "best_k": best_k, "ami_best": best,
-                         "chosen_k": new.k, "chosen_vs_best": rel(new.k), "prev_k": prev.k,
-                         "prev_vs_best": rel(prev.k), "old_k": old_k, "old_vs_best": rel(old_k),
+                         "chosen_k": new.k, "chosen_vs_best": rel[new.k], "prev_k": prev.k,
+                         "prev_vs_best": rel[prev.k], "old_k": old_k, "old_vs_best": rel[old_k],
                          "choose_s": choose_s, "reason": new.reason})
-            log(f"  k at {size} (sample {s}): chosen {new.k} ({rel(new.k):.3f} of best), previous silhouette rule "
-                f"{prev.k} ({rel(prev.k):.3f}), size rule {old_k} ({rel(old_k):.3f}); best k {best_k} AMI {best:.3f}")
+            log(f"  k at {size} (sample {s}): chosen {new.k} ({rel[new.k]:.3f} of best), previous silhouette rule "
+                f"{prev.k} ({rel[prev.k]:.3f}), size rule {old_k} ({rel[old_k]:.3f}); best k {best_k} AMI {best:.3f}")
         row: dict[str, Any] = {"n": n, "samples": runs}
         for key in ("chosen", "prev", "old"):
             vals = [r[f"{key}_vs_best"] for r in runs]
             row[f"{key}_mean"], row[f"{key}_worst"] = float(np.mean(vals)), float(min(vals))
         row["within_5pct_every_sample"] = row["chosen_worst"] >= 0.95
+        # the ceiling of any rule that gives one k per size: the k best on average, chosen with the labels
+        common = set.intersection(*(set(w) for w in sweeps))
+        fixed = max(common, key=lambda k: float(np.mean([w[k] for w in sweeps])))
+        row["fixed_k_ceiling"] = {"k": fixed, "mean": float(np.mean([w[fixed] for w in sweeps])),
+                                  "worst": float(min(w[fixed] for w in sweeps))}
         out[size] = row
     return out
 
