@@ -23,8 +23,15 @@ vs the best k in 4..60 vs the former rule, at 80 / 300 / 1,000 / full), the sugg
 zero-shot and the 80% ceiling, the refit time after one coding at 10,000 segments, the candidate map's time, and
 cold embedding with PyTorch, ONNX Runtime and ONNX int8 in the same run.
 
+One million segments (``--million``, or ``--million-only``): time and peak memory of the real CLI path,
+``python -m thematic cluster`` in a child process, on a project of 1,000,000 segments whose vectors are all cached
+(the warm path: re-clustering). The project is SYNTHETIC, built once in bulk into ``bench/results/million.db``
+(about 4 minutes): the NHS comments resampled, each numbered to be distinct, and cached vectors made from the NHS
+MiniLM vectors plus seeded noise (see :func:`build_million`). Peak memory is the child's VmHWM (polled) and
+``ru_maxrss``; CPU seconds are given beside wall time because the 2 cores are shared. Target: <= 4 GB.
+
 Run: ``.venv/bin/python bench/cluster_bench.py [--sizes 1000,full,50000] [--skip-baseline-at 50000]
-[--quick] [--no-suggest] [--only-proposals]``. Vectors are cached in ``bench/results/nhs_raw_minilm.npy`` (gitignored).
+[--quick] [--no-suggest] [--only-proposals] [--only-k] [--million | --million-only]``. Vectors are cached in ``bench/results/nhs_raw_minilm.npy`` (gitignored).
 """
 
 from __future__ import annotations
@@ -197,13 +204,33 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="skip the comparison with BERTopic; run the proposal figures only (see bench/proposals.py)")
     ap.add_argument("--no-proposals", action="store_true", help="skip the proposal figures")
     ap.add_argument("--k-sizes", default="80,300,1000,full", help="sample sizes of the k-choice table")
+    ap.add_argument("--k-seeds", type=int, default=5, help="samples per size in the k-choice table (full set: 3)")
+    ap.add_argument("--only-k", action="store_true", help="only the k-choice table")
     ap.add_argument("--backends", default="torch,onnx,onnx-int8", help="embedding backends compared (cold)")
+    ap.add_argument("--million", action="store_true",
+                    help="also run `python -m thematic cluster` on 1,000,000 synthetic segments, vectors cached "
+                    "(time and peak memory; the project is built once in bench/results/million.db)")
+    ap.add_argument("--million-only", action="store_true", help="only the --million figures")
+    ap.add_argument("--million-n", type=int, default=1_000_000, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if not DATA.exists():
         log(f"no data at {DATA}")
         return 2
     texts, sub, cat = load()
     X, rate, rate_src = vectors_for(texts)
+    if args.only_k:
+        sys.path.insert(0, str(REPO / "bench"))
+        import proposals as pr
+
+        kc = pr.k_table(X, sub, [s.strip() for s in args.k_sizes.split(",") if s.strip()], args.seed, log, args.k_seeds)
+        print_k_table(kc)
+        print(json.dumps(_round({"n_unique_comments": len(texts), "k_choice": kc})))
+        return 0
+    if args.million_only:
+        results = {"n_unique_comments": len(texts), "million": million_figures(texts, X, args.million_n, args.seed)}
+        print_million(results["million"])
+        print(json.dumps(_round(results)))
+        return 0
     if args.only_proposals:
         results = {"n_unique_comments": len(texts), "proposals": proposals_figures(texts, sub, cat, X, args)}
         print_proposals(results["proposals"])
@@ -269,9 +296,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             results["suggest"] = {"error": f"{type(exc).__name__}: {exc}"}
     if not args.no_proposals:
         results["proposals"] = proposals_figures(texts, sub, cat, X, args)
+    if args.million:
+        results["million"] = million_figures(texts, X, args.million_n, args.seed)
     print_table(results)
     if "proposals" in results:
         print_proposals(results["proposals"])
+    if "million" in results:
+        print_million(results["million"])
     print(json.dumps(_round(results)))
     return 0
 
@@ -283,7 +314,8 @@ def proposals_figures(texts: list[str], sub: list[str], cat: list[str], X: np.nd
 
     out: dict[str, Any] = {}
     log("k choice: chosen k vs best k in 4..60 vs the former rule ...")
-    out["k_choice"] = pr.k_table(X, sub, [s.strip() for s in args.k_sizes.split(",") if s.strip()], args.seed, log)
+    out["k_choice"] = pr.k_table(X, sub, [s.strip() for s in args.k_sizes.split(",") if s.strip()], args.seed, log,
+                                 args.k_seeds)
     prior = embed.MiniLMEmbedder()  # embeds the codebook's texts only
     log("suggestions that learn: learning curve ...")
     out["learning_curve"] = pr.learning_curve(X, cat, sub, prior, log=log)
@@ -293,7 +325,7 @@ def proposals_figures(texts: list[str], sub: list[str], cat: list[str], X: np.nd
     log("candidate map at 10,000 segments ...")
     out["map"] = pr.map_ms(texts, X)
     log(f"  {out['map']}")
-    chosen = out["k_choice"].get("full", {}).get("chosen_k", 40)
+    chosen = (out["k_choice"].get("full", {}).get("samples") or [{}])[0].get("chosen_k", 40)
     which = [b.strip() for b in args.backends.split(",") if b.strip()]
     log(f"embedding backends, cold, {len(texts)} comments: {', '.join(which)} ...")
     out["backends"] = pr.backends(texts, cat, sub, int(chosen), args.seed, log, which)
@@ -301,12 +333,7 @@ def proposals_figures(texts: list[str], sub: list[str], cat: list[str], X: np.nd
 
 
 def print_proposals(p: dict[str, Any]) -> None:
-    print("\nNumber of candidates (AMI against the 44 subcategories; target: chosen within 5% of the best)")
-    print(f"{'size':>6} {'chosen k':>9} {'AMI':>7} {'old k':>6} {'AMI':>7} {'best k':>7} {'AMI':>7} "
-          f"{'chosen/best':>12} {'old/best':>9}")
-    for size, r in p["k_choice"].items():
-        print(f"{size:>6} {r['chosen_k']:>9} {r['ami_chosen']:>7.3f} {r['old_k']:>6} {r['ami_old']:>7.3f} "
-              f"{r['best_k']:>7} {r['ami_best']:>7.3f} {r['chosen_vs_best']:>12.3f} {r['old_vs_best']:>9.3f}")
+    print_k_table(p["k_choice"])
     lc = p["learning_curve"]
     print(f"\nSuggestions that learn (held-out {lc['n_test']} comments; shipped codebook as prior)")
     print(f"{'model':<28} {'cat top-1':>10} {'cat top-3':>10} {'sub top-1':>10} {'sub top-3':>10}")
@@ -333,6 +360,30 @@ def print_proposals(p: dict[str, Any]) -> None:
         print(f"  {name:<10} {r['encode_s']:>7.1f}s {r['texts_per_s']:>7.0f}/s load {r['load_s']:.1f}s  "
               f"AMI {r['ami_sub']:.3f}  suggest top-1 {r['suggest_cat_top1']:.3f} top-3 {r['suggest_cat_top3']:.3f}"
               + extra)
+
+
+def print_million(m: dict[str, Any]) -> None:
+    print(f"\n{m['n']:,} segments, warm (vectors cached; synthetic: {m['synthetic']})")
+    print(f"  python -m thematic cluster: {m['wall_s']:.0f} s wall ({m['cpu_s']:.0f} s CPU; load average "
+          f"{m['load_avg_1m']:.1f} on the machine), peak RSS {m['peak_rss_mb']:,.0f} MB "
+          f"(target <= {MEMORY_LIMIT_MB} MB on 2 cores: {'met' if m['within_4gb'] else 'MISSED'}), exit {m['rc']}")
+    for t, msg in m["stages"]:
+        print(f"  {t:>8.1f}s  {msg}")
+
+
+def print_k_table(kc: dict[str, Any]) -> None:
+    print("\nNumber of candidates: AMI (44 subcategories) at the chosen k / best AMI over k in 4..60 on the same "
+          "sample; mean and worst over samples (target: >= 0.95 on every sample)")
+    print(f"{'size':>6} {'samples':>8} {'chosen k':>12} {'today mean':>11} {'worst':>6} {'prev. silh.':>12} "
+          f"{'worst':>6} {'size rule':>10} {'worst':>6} {'best k':>12} {'best fixed k (labels)':>22}")
+    for size, r in kc.items():
+        ks = [s["chosen_k"] for s in r["samples"]]
+        best = [s["best_k"] for s in r["samples"]]
+        print(f"{size:>6} {len(r['samples']):>8} {min(ks):>5}..{max(ks):<6} {r['chosen_mean']:>11.3f} "
+              f"{r['chosen_worst']:>6.3f} {r['prev_mean']:>12.3f} {r['prev_worst']:>6.3f} {r['old_mean']:>10.3f} "
+              f"{r['old_worst']:>6.3f} {min(best):>5}..{max(best):<6} "
+              + (f"{r['fixed_k_ceiling']['k']:>6}: {r['fixed_k_ceiling']['mean']:.3f} / {r['fixed_k_ceiling']['worst']:.3f}"
+                 if "fixed_k_ceiling" in r else ""))
 
 
 def fmt(r: dict[str, Any]) -> str:
@@ -369,6 +420,133 @@ def _round(x: Any) -> Any:
     if isinstance(x, list):
         return [_round(v) for v in x]
     return x
+
+
+# ---------------------------------------------------------------------- one million segments (time and memory)
+
+MILLION_DB = RESULTS / "million.db"
+MEMORY_LIMIT_MB = 4096  # the target: the whole warm `cluster` path within 4 GB on the 2-core machine
+
+
+def build_million(texts: list[str], X: np.ndarray, n: int, seed: int, path: Path) -> dict[str, Any]:
+    """A project file of ``n`` segments with every vector cached, built in bulk (about a minute).
+
+    SYNTHETIC, said so in the output: the texts are the NHS comments resampled with replacement, each made
+    distinct by a number in brackets (digits are never keywords or label words), one form and one segment per
+    text; each cached vector is its comment's MiniLM vector plus seeded Gaussian noise (sd 0.01 per dimension,
+    cosine ~0.98 to the original), renormalised. Embedding a million real comments on 2 cores would take over an
+    hour; this measures the warm path (vectors cached), which is what re-clustering costs.
+    """
+    meta_path = path.with_suffix(".json")
+    want = {"n": n, "seed": seed, "n_source": len(texts), "model_id": embed.default_embedder().model_id}
+    if path.exists() and meta_path.exists() and json.loads(meta_path.read_text()) == want:
+        return want | {"built_s": 0.0, "reused": True}
+    for p in (path, Path(str(path) + "-wal"), Path(str(path) + "-shm"), meta_path):
+        p.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, len(texts), n)
+    seg = [f"{texts[i]} [{k + 1}]" for k, i in enumerate(pick.tolist())]
+    store = Store(path)
+    with store.action("bench.corpus", f"Benchmark corpus: {n:,} synthetic segments") as act:
+        qid = act.insert("INSERT INTO questions (key, label, position) VALUES ('Q', 'Feedback', 0)")
+        act.bulk_insert("forms", "INSERT INTO forms (id, external_id) VALUES (?, ?)",
+                        ((i + 1, f"r{i}") for i in range(n)))
+        act.bulk_insert("answers", "INSERT INTO answers (id, form_id, question_id, text) VALUES (?, ?, ?, ?)",
+                        ((i + 1, i + 1, qid, t) for i, t in enumerate(seg)))
+        act.bulk_insert("segments", 'INSERT INTO segments (id, answer_id, position, start, "end", text) '
+                        "VALUES (?, ?, 0, 0, ?, ?)", ((i + 1, i + 1, len(t), t) for i, t in enumerate(seg)))
+    model_id = want["model_id"]
+    step = 50_000
+    for s in range(0, n, step):
+        base = X[pick[s : s + step]].astype(np.float32)
+        noisy = embed.normalise(base + rng.normal(0, 0.01, base.shape).astype(np.float32))
+        embed._write_cache(store, model_id, [(embed.text_hash(t), v) for t, v in zip(seg[s : s + step], noisy)])
+    store.close()
+    meta_path.write_text(json.dumps(want))
+    return want | {"built_s": time.perf_counter() - t0, "reused": False}
+
+
+def _watch(child: Any, peak: list[int], stop: Any, kill_kb: int) -> None:
+    """Poll the child's peak resident memory (VmHWM, kB) until ``stop`` is set; kill it past ``kill_kb``."""
+    while not stop.is_set():
+        try:
+            for line in Path(f"/proc/{child.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak[0] = max(peak[0], int(line.split()[1]))
+        except OSError:
+            return
+        if peak[0] > kill_kb:
+            child.kill()
+            return
+        stop.wait(0.2)
+
+
+def run_million(path: Path, seed: int, kill_mb: int = 8192) -> dict[str, Any]:
+    """``python -m thematic cluster`` on the project in a child process: wall time, peak RSS, time per stage.
+
+    The child is stopped if its resident memory passes ``kill_mb`` (so a regression cannot take the machine)."""
+    import subprocess
+    import threading
+
+    env = {k: v for k, v in os.environ.items() if k != "THEMATIC_FAKE_EMBEDDER"}
+    cmd = [sys.executable, "-m", "thematic", "cluster", str(path), "--seed", str(seed)]
+    t0 = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    child = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = [0]
+    stop = threading.Event()
+    watcher = threading.Thread(target=_watch, args=(child, peak, stop, kill_mb * 1024), daemon=True)
+    watcher.start()
+    stages: list[tuple[float, str]] = []
+    err_lines: list[str] = []
+
+    def read_err() -> None:
+        assert child.stderr is not None
+        buf = ""
+        while ch := child.stderr.read(1):
+            if ch in "\r\n":
+                msg = buf.strip()
+                if msg:
+                    err_lines.append(msg)
+                    stage = msg.split(" ")[0:3]
+                    name = " ".join(stage)
+                    if not stages or not stages[-1][1].startswith(name):
+                        stages.append((time.perf_counter() - t0, msg))
+                buf = ""
+            else:
+                buf += ch
+
+    reader = threading.Thread(target=read_err, daemon=True)
+    reader.start()
+    out = child.stdout.read() if child.stdout else ""
+    rc = child.wait()
+    wall = time.perf_counter() - t0
+    stop.set()
+    watcher.join()
+    reader.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    peak_mb = max(peak[0] / 1024, (after.ru_maxrss if rc == 0 else 0) / 1024)
+    first = out.splitlines()[0] if out else ""
+    return {"rc": rc, "wall_s": wall, "cpu_s": cpu, "load_avg_1m": os.getloadavg()[0], "peak_rss_mb": peak_mb, "within_4gb": rc == 0 and peak_mb <= MEMORY_LIMIT_MB,
+            "killed_over_mb": kill_mb if peak_mb > kill_mb else None, "run": first,
+            "stages": [(round(t, 1), m[:80]) for t, m in stages], "stderr_tail": err_lines[-3:]}
+
+
+def million_figures(texts: list[str], X: np.ndarray, n: int, seed: int) -> dict[str, Any]:
+    log(f"{n:,} segments: building the project (synthetic: NHS comments resampled, cached vectors with noise) ...")
+    built = build_million(texts, X, n, seed, MILLION_DB if n == 1_000_000 else RESULTS / f"million_{n}.db")
+    log(f"  built in {built['built_s']:.0f}s" + (" (reused)" if built.get("reused") else ""))
+    path = MILLION_DB if n == 1_000_000 else RESULTS / f"million_{n}.db"
+    log("  python -m thematic cluster (warm: every vector cached) in a child process ...")
+    res = run_million(path, seed)
+    for t, m in res["stages"]:
+        log(f"    {t:>7.1f}s  {m}")
+    log(f"  rc {res['rc']}, {res['wall_s']:.0f}s wall, {res['cpu_s']:.0f}s CPU, peak RSS {res['peak_rss_mb']:.0f} MB "
+        f"(target <= {MEMORY_LIMIT_MB} MB): {res['run']}")
+    return {"n": n, "synthetic": "NHS comments resampled + numbered; cached vectors = NHS MiniLM vectors + "
+            "seeded noise (sd 0.01), renormalised", "build": built} | res
 
 
 if __name__ == "__main__":

@@ -228,7 +228,7 @@ def blobs(k: int, per: int, dim: int = 48, spread: float = 0.25, seed: int = 0) 
 
 @pytest.mark.parametrize(("k", "per"), [(5, 40), (9, 30), (14, 25)])
 def test_k_is_chosen_from_the_data_on_planted_groups(k: int, per: int) -> None:
-    from thematic.cluster.pipeline import choose_k
+    from thematic.cluster.kchoice import choose_k
 
     x, _ = blobs(k, per, seed=k)
     got = choose_k(x, seed=1)
@@ -238,13 +238,55 @@ def test_k_is_chosen_from_the_data_on_planted_groups(k: int, per: int) -> None:
 
 
 def test_k_never_exceeds_the_review_load() -> None:
-    from thematic.cluster.pipeline import choose_k, k_range
+    from thematic.cluster.kchoice import choose_k, k_range
 
     x, _ = blobs(90, 4, seed=3)  # 90 tiny groups in 360 segments: more than anyone should review
     got = choose_k(x, seed=1)
-    assert got.k <= 60 and got.k <= 360 // 5 and max(got.scores) == min(60, 360 // 5)
+    # the load: min(60, 360 / 5 = 72, 2 sqrt(360) = 37.9 -> 38)
+    assert got.k <= 38 and max(got.scores) == 38 and "at most 38 candidates" in got.reason
     assert k_range(80) == list(range(4, 17)) and k_range(10) == [2]
     assert choose_k(x, rule="size").rule == "size"
+
+
+def test_the_review_load_grows_with_the_data_but_slower() -> None:
+    from thematic.cluster.kchoice import review_load
+
+    # min(60, n / 5, round(2 sqrt(n))), worked by hand
+    assert [review_load(n) for n in (80, 231, 310, 1000, 10_000)] == [16, 30, 35, 60, 60]
+    assert review_load(310, load_scale=None) == 60  # the rule before: n / 5 capped at 60 only
+
+
+def test_duplicate_answers_do_not_pass_for_clear_groups() -> None:
+    """Copied answers made the silhouette rise with k (the bundled demo got 57 candidates for 310 segments)."""
+    from thematic.cluster.kchoice import CLEAR_STRUCTURE, choose_k
+
+    rng = np.random.default_rng(7)
+    base = rng.normal(size=(60, 32))
+    base /= np.linalg.norm(base, axis=1, keepdims=True)  # 60 distinct answers, no structure among them
+    x = np.repeat(base, 4, axis=0)  # each given by 4 people: 240 segments
+    before = choose_k(x, seed=1, dedupe=False, load_scale=None)
+    assert before.scores[before.k] >= CLEAR_STRUCTURE and before.k >= 40  # the old rule's mistake, reproduced
+    got = choose_k(x, seed=1)
+    # 60 distinct: the size rule gives round(1.2 * 60 ** 0.4) = 6, so k is between 6 and 12
+    assert "no clear groups" in got.reason and "60 distinct segments" in got.reason
+    assert 6 <= got.k <= 12
+
+
+def test_planted_groups_are_found_when_every_answer_is_duplicated() -> None:
+    from thematic.cluster.kchoice import choose_k
+
+    x, _ = blobs(6, 20, seed=4)
+    got = choose_k(np.repeat(x, 3, axis=0), seed=1)
+    assert got.k == 6 and "clear groups" in got.reason and "120 distinct" in got.reason
+
+
+def test_choosing_on_rows_equals_choosing_on_those_rows_copied() -> None:
+    from thematic.cluster.kchoice import choose_k
+
+    x, _ = blobs(5, 40, seed=5)
+    rows = np.arange(0, len(x), 2)
+    a, b = choose_k(x, rows=rows, seed=3, sample=60), choose_k(x[rows], seed=3, sample=60)
+    assert (a.k, a.reason, a.scores) == (b.k, b.reason, b.scores)
 
 
 def test_analyst_k_wins_and_the_choice_is_recorded() -> None:
@@ -258,7 +300,7 @@ def test_analyst_k_wins_and_the_choice_is_recorded() -> None:
 
 
 def test_without_clear_groups_k_stays_between_the_size_rule_and_twice_it() -> None:
-    from thematic.cluster.pipeline import CLEAR_STRUCTURE, auto_k, choose_k
+    from thematic.cluster.kchoice import CLEAR_STRUCTURE, auto_k, choose_k
 
     rng = np.random.default_rng(5)
     x = rng.normal(size=(500, 32))
@@ -266,3 +308,64 @@ def test_without_clear_groups_k_stays_between_the_size_rule_and_twice_it() -> No
     got = choose_k(x, seed=1)
     assert max(got.scores.values()) < CLEAR_STRUCTURE and "no clear groups" in got.reason
     assert auto_k(500) <= got.k <= 2 * auto_k(500)
+
+
+# ---------------------------------------------------------------------- memory-bounded paths give the same results
+
+
+def test_vectors_read_in_chunks_equal_vectors_read_at_once(store: Store) -> None:
+    import importlib
+
+    cand = importlib.import_module("thematic.cluster.candidates")
+    from thematic.embed import embed_texts
+
+    texts = [f"answer number {i % 23}" for i in range(61)]  # repeats across chunk boundaries
+    emb = HashingEmbedder()
+    once = embed_texts(store, texts, embedder=emb)
+    chunked = cand.load_vectors(store, texts, embedder=emb, chunk=7)
+    assert chunked.dtype == np.float32 and chunked.shape == once.shape and np.array_equal(chunked, once)
+
+
+def test_keywords_counted_in_chunks_equal_keywords_counted_at_once() -> None:
+    texts, truth = texts_for(240, seed=3)
+    docs = kw.lemmatise(texts)
+    labels = [sorted(TOPICS).index(t) if t in TOPICS else -1 for t in truth]
+    once = kw.ctfidf(docs, labels, top_n=8)
+    assert once and any(once.values())
+    assert kw.ctfidf(docs, labels, top_n=8, chunk=17) == once
+
+
+def test_sampled_kmeans_reading_rows_in_chunks_matches_one_pass() -> None:
+    from thematic.cluster import pipeline as pl
+
+    x, _ = blobs(4, 50, seed=6)
+    x = x.astype(np.float32)
+    rows = np.arange(1, len(x), 3)
+    centers = x[[0, 60, 120, 180]]
+    assign = pl._nearest(x, centers, rows=rows)
+    assert np.array_equal(assign, pl._nearest(x[rows], centers))
+    assert np.array_equal(pl._nearest(x, centers, chunk=5, rows=rows), assign)
+    one = pl._means(x, assign, centers, rows=rows)
+    assert np.array_equal(one, pl._means(x[rows], assign, centers))
+    assert np.allclose(pl._means(x, assign, centers, rows=rows, chunk=9), one, atol=1e-6)
+    labels = np.full(len(x), -1)
+    labels[rows] = assign
+    sims = pl._cosine_to_centroid(x, labels, centers)
+    assert np.array_equal(pl._cosine_to_centroid(x, labels, centers, chunk=11), sims)
+    assert np.all(sims[labels < 0] == 0) and np.all(sims[rows] > 0.5)
+
+
+def test_bertopic_path_clusters_the_vectors_not_a_copy() -> None:
+    """BERTopic is handed row numbers; the candidates are the same partition as without BERTopic."""
+    from sklearn.metrics import adjusted_rand_score
+
+    x, truth = blobs(5, 30, seed=8)
+    texts = [f"{TOPIC_WORDS[t]} comment {i}" for i, t in enumerate(truth)]
+    with_bt = propose_clusters(x, texts, seed=0, params=Params(n_candidates=5, n_groups=0))
+    without = propose_clusters(x, texts, seed=0, params=Params(n_candidates=5, n_groups=0, use_bertopic=False))
+    assert adjusted_rand_score(with_bt.labels, without.labels) == 1.0
+    assert adjusted_rand_score(with_bt.labels, truth) == 1.0
+    assert all(c.keywords for c in with_bt.candidates)
+
+
+TOPIC_WORDS = ["parking fees", "friendly nurses", "cold food", "long waits", "clean wards"]

@@ -103,3 +103,16 @@ def test_labeller_names_each_planted_topic_by_its_own_words(topic: str) -> None:
     label = Labeller(texts).label(members)
     vocab = {w for t in TOPICS[topic] for w in words_of(t)}
     assert set(words_of(label)) <= vocab
+
+
+def test_in_a_large_run_names_are_looked_for_in_the_rows_labelled_too() -> None:
+    """A large run reads a sample of texts for names; a name only outside the sample is still kept out."""
+    filler = [f"the {w} was fine" for w in ("room", "food", "video", "lunch", "chair")] * 80  # 400 rows
+    named = ["Michelle explained everything so clearly", "Michelle explained everything really well"] * 15
+    texts = filler + named
+    lab = Labeller(texts, sample=40, seed=24)
+    members = list(range(400, 430))
+    assert not set(members) & set(lab._rows.tolist())  # the premise: no Michelle row is in the sample
+    label = lab.label(members)
+    words = lab.clean_keywords(["michelle", "explained"], members)
+    assert "michelle" not in label.lower() and words == ["explained"]

@@ -96,14 +96,10 @@ def propose(
     )
     if question_id is not None and store.scalar("SELECT 1 FROM questions WHERE id = ?", (question_id,)) is None:
         raise NotFound(f"no question with id {question_id}")
-    rows = store.query(
-        f"SELECT s.id, s.text FROM segments s JOIN answers a ON a.id = s.answer_id {where} ORDER BY s.id", args
-    )
-    if not rows:
+    ids, texts = _segments(store, where, args)
+    if not ids:
         raise InvalidInput("there are no segments to cluster: import forms first")
-    ids = [int(r["id"]) for r in rows]
-    texts = [r["text"] for r in rows]
-    vectors = embed_texts(store, texts, embedder=embedder, progress=progress)
+    vectors = load_vectors(store, texts, embedder=embedder, progress=progress)
     result = propose_clusters(vectors, texts, seed=seed, params=p, progress=progress, staff_names=staff_names)
     n_open = len(result.candidates)
     result.params["embedding"] = {
@@ -136,12 +132,53 @@ def propose(
                 act, run_id, 1, u.label, [], [ids[i] for i in u.representatives], None, len(result.candidates),
                 unclustered=True,
             )
-        act.executemany(
+        act.bulk_insert(  # streamed, and undone by one logged rowid range (a million rows cost no more to log)
+            "cluster_members",
             "INSERT INTO cluster_members (run_id, segment_id, candidate_id, score) VALUES (?, ?, ?, ?)",
-            [(run_id, sid, cand_ids[int(lab)], float(sc)) for sid, lab, sc in zip(ids, result.labels, result.scores)],
+            ((run_id, sid, cand_ids[lab], sc)
+             for sid, lab, sc in zip(ids, result.labels.tolist(), result.scores.tolist())),
         )
         act.details["run_id"] = run_id
     return get_run(store, run_id)
+
+
+def _segments(store: Store, where: str, args: tuple[Any, ...]) -> tuple[list[int], list[str]]:
+    """Ids and texts of the segments to cluster, in id order (read row by row: no list of rows in between)."""
+    ids: list[int] = []
+    texts: list[str] = []
+    with store.read() as conn:
+        cur = conn.execute(
+            f"SELECT s.id, s.text FROM segments s JOIN answers a ON a.id = s.answer_id {where} ORDER BY s.id", args
+        )
+        for sid, text in cur:
+            ids.append(int(sid))
+            texts.append(text)
+    return ids, texts
+
+
+#: Texts whose vectors are read (and, if missing, encoded) at a time by :func:`load_vectors`.
+VECTOR_CHUNK = 50_000
+
+
+def load_vectors(
+    store: Store, texts: Sequence[str], *, embedder: Embedder, progress: Progress | None = None,
+    chunk: int = VECTOR_CHUNK,
+) -> np.ndarray:
+    """The vectors of ``texts`` as one float32 array, read from the project's cache ``chunk`` texts at a time.
+
+    The same vectors as :func:`thematic.embed.embed_texts` on all the texts at once, but memory stays at the
+    array plus one chunk (a million 384-d vectors: 1.5 GB, where reading them all at once held three copies).
+    """
+    if len(texts) <= chunk:
+        return embed_texts(store, texts, embedder=embedder, progress=progress)
+    out: np.ndarray | None = None
+    for start in range(0, len(texts), chunk):
+        part = embed_texts(store, texts[start : start + chunk], embedder=embedder, progress=progress)
+        if out is None:
+            out = np.empty((len(texts), part.shape[1]), dtype=np.float32)
+        out[start : start + len(part)] = part
+    assert out is not None
+    return out
 
 
 def _insert_candidate(

@@ -81,15 +81,19 @@ def lemmatise(texts: Sequence[str], *, min_count: int | None = None) -> list[lis
 
     ``min_count``: words seen fewer times in ``texts`` are not lemmatised (default: 2 for large corpora, else 1).
     """
-    toks = [tokens(t) for t in texts]
-    counts = Counter(w for ts in toks for w in ts)
+    # Two passes over the texts (count, then map) rather than keeping every text's tokens in between: at a
+    # million segments the token lists alone would take ~1 GB. Kept words are the lemma dictionary's own strings.
+    counts: Counter[str] = Counter()
+    for t in texts:
+        counts.update(tokens(t))
     if min_count is None:
         min_count = 2 if len(texts) > 2000 else 1
     lemmas = lemmatise_words(w for w, c in counts.items() if c >= min_count)
+    del counts
     stops = stop_words()
     out = []
-    for ts in toks:
-        lem = (lemmas.get(w, w) for w in ts)
+    for t in texts:
+        lem = (lemmas.get(w, w) for w in tokens(t))
         out.append([w for w in lem if w not in stops and len(w) > 1])
     return out
 
@@ -100,10 +104,13 @@ def ctfidf(
     *,
     top_n: int = 10,
     bigrams: bool = True,
+    chunk: int = 100_000,
 ) -> dict[int, list[tuple[str, float]]]:
     """Top ``top_n`` keywords per label (labels < 0 are ignored) by BERTopic's class-based TF-IDF.
 
     ``docs`` are lemmatised token lists (see :func:`lemmatise`). Bigrams of adjacent content lemmas count too.
+    More than ``chunk`` documents are counted ``chunk`` at a time, with the same result (see
+    :func:`_class_counts_chunked`).
     """
     from scipy import sparse
     from sklearn.feature_extraction.text import CountVectorizer
@@ -114,26 +121,28 @@ def ctfidf(
     if not classes:
         return {}
     rows_kept = np.nonzero(keep)[0]
-    joined = [" ".join(docs[int(i)]) for i in rows_kept]
-    n = len(joined)
-    vec = CountVectorizer(
-        analyzer="word",
-        tokenizer=str.split,
-        token_pattern=None,
-        lowercase=False,
-        ngram_range=(1, 2) if bigrams else (1, 1),
-        min_df=2 if n >= 50 else 1,
-    )
-    try:
-        counts = vec.fit_transform(joined)
-    except ValueError:  # no words at all
-        return {c: [] for c in classes}
+    n = len(rows_kept)
     index = {c: i for i, c in enumerate(classes)}
-    rows = np.array([index[int(labels_arr[i])] for i in rows_kept], dtype=np.int64)
-    onehot = sparse.csr_matrix((np.ones(n), (rows, np.arange(n))), shape=(len(classes), n))
-    tf = (onehot @ counts).tocsr().astype(np.float64)
+    ngrams = (1, 2) if bigrams else (1, 1)
+    min_df = 2 if n >= 50 else 1
+    if n <= chunk:
+        joined = [" ".join(docs[int(i)]) for i in rows_kept]
+        vec = CountVectorizer(analyzer="word", tokenizer=str.split, token_pattern=None, lowercase=False,
+                              ngram_range=ngrams, min_df=min_df)
+        try:
+            counts = vec.fit_transform(joined)
+        except ValueError:  # no words at all
+            return {c: [] for c in classes}
+        rows = np.array([index[int(labels_arr[i])] for i in rows_kept], dtype=np.int64)
+        onehot = sparse.csr_matrix((np.ones(n), (rows, np.arange(n))), shape=(len(classes), n))
+        tf = (onehot @ counts).tocsr().astype(np.float64)
+        vocab = vec.get_feature_names_out()
+    else:
+        tf, vocab = _class_counts_chunked(docs, labels_arr, rows_kept, index, ngrams, min_df, chunk)
+        if not len(vocab):
+            return {c: [] for c in classes}
     weights = _class_tfidf(tf)
-    vocab = vec.get_feature_names_out()
+    weights.sort_indices()  # equal weights rank alphabetically, however the counting ordered the terms
     out: dict[int, list[tuple[str, float]]] = {}
     for c, i in index.items():
         row = weights.getrow(i)
@@ -141,6 +150,48 @@ def ctfidf(
         picked = _dedupe([(str(vocab[row.indices[j]]), float(row.data[j])) for j in order], top_n)
         out[c] = picked
     return out
+
+
+def _class_counts_chunked(
+    docs: Sequence[Sequence[str]], labels: np.ndarray, rows_kept: np.ndarray, index: dict[int, int],
+    ngrams: tuple[int, int], min_df: int, chunk: int,
+) -> tuple[Any, np.ndarray]:
+    """The class x term counts of :func:`ctfidf` without a document x term matrix of every document.
+
+    Pass 1 counts each term's document frequency chunk by chunk; pass 2 counts the terms kept (``min_df``) per
+    class, chunk by chunk, on the sorted vocabulary: the same matrix and column order as one CountVectorizer
+    over all documents, in memory bounded by one chunk and the vocabulary.
+    """
+    from scipy import sparse
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    def joined(s: int) -> list[str]:
+        return [" ".join(docs[int(i)]) for i in rows_kept[s : s + chunk]]
+
+    df: Counter[str] = Counter()
+    for s in range(0, len(rows_kept), chunk):
+        vec = CountVectorizer(analyzer="word", tokenizer=str.split, token_pattern=None, lowercase=False,
+                              ngram_range=ngrams)
+        try:
+            counts = vec.fit_transform(joined(s))
+        except ValueError:  # no words in this chunk
+            continue
+        per_term = np.diff(counts.tocsc().indptr)  # documents using each term
+        df.update(dict(zip(vec.get_feature_names_out().tolist(), per_term.tolist())))
+    vocab = np.array(sorted(w for w, c in df.items() if c >= min_df), dtype=object)
+    del df
+    tf = sparse.csr_matrix((len(index), len(vocab)), dtype=np.float64)
+    if not len(vocab):
+        return tf, vocab
+    vec = CountVectorizer(analyzer="word", tokenizer=str.split, token_pattern=None, lowercase=False,
+                          ngram_range=ngrams, vocabulary={w: j for j, w in enumerate(vocab.tolist())})
+    for s in range(0, len(rows_kept), chunk):
+        part = rows_kept[s : s + chunk]
+        counts = vec.transform(joined(s))
+        rows = np.array([index[int(labels[i])] for i in part], dtype=np.int64)
+        onehot = sparse.csr_matrix((np.ones(len(part)), (rows, np.arange(len(part)))), shape=(len(index), len(part)))
+        tf = tf + (onehot @ counts).astype(np.float64)
+    return tf.tocsr(), vocab
 
 
 def _class_tfidf(tf: Any) -> Any:

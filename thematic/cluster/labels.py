@@ -75,13 +75,14 @@ def word_hash(word: str) -> str:
 
 def find_names(
     texts: Sequence[str], candidates: Iterable[str], staff_names: Sequence[str] = (),
-    common: frozenset[str] | None = None,
+    common: frozenset[str] | None = None, most: int = 2000,
 ) -> set[str]:
     """Which of the ``candidates`` words (lower case) are people's names in ``texts``.
 
     Staff-list names (and their first names) count wherever they appear. Other words are checked only when the
     texts do not use them as everyday lower-case words (``common``, see :func:`thematic.redact.common_words`),
-    and then only in the texts that write them capitalised; those texts go through the name finder.
+    and then only in the texts that write them capitalised; the first ``most`` of those go through the name
+    finder.
     """
     words = {w.lower() for c in candidates for w in c.split()}
     found = words & _staff_words(staff_names)
@@ -90,7 +91,7 @@ def find_names(
     todo = {w for w in words - found if w not in common and w.isalpha()}
     if not todo:
         return found
-    return found | _names_found_by_redactor(texts, todo, staff_names)
+    return found | _names_found_by_redactor(texts, todo, staff_names, most)
 
 
 def _staff_words(staff_names: Sequence[str]) -> set[str]:
@@ -101,10 +102,12 @@ def _staff_words(staff_names: Sequence[str]) -> set[str]:
     return staff
 
 
-def _names_found_by_redactor(texts: Sequence[str], todo: set[str], staff_names: Sequence[str]) -> set[str]:
-    """Which ``todo`` words the redactor removes from the (first 2,000) texts that write one of them capitalised."""
+def _names_found_by_redactor(
+    texts: Sequence[str], todo: set[str], staff_names: Sequence[str], most: int = 2000
+) -> set[str]:
+    """Which ``todo`` words the redactor removes from the (first ``most``) texts that write one of them capitalised."""
     pattern = re.compile(r"(?<![\w'])([A-Z][A-Za-z'\-]*)")
-    sample = [t for t in texts if any(m.group(1).lower() in todo for m in pattern.finditer(t))][:2000]
+    sample = [t for t in texts if any(m.group(1).lower() in todo for m in pattern.finditer(t))][:most]
     if not sample:
         return set()
     found: set[str] = set()
@@ -145,6 +148,9 @@ class Labeller:
         self.df = df
         self.n = max(len(self._rows), 1)
         self.common = common_words(texts[i] for i in self._rows.tolist())
+        # Names are looked for in the sample plus the rows being labelled, never in every text of a large run.
+        self._scope = [texts[i] for i in self._rows.tolist()]
+        self._in_scope: set[int] | None = set(self._rows.tolist()) if n > sample else None
 
     def _of(self, i: int) -> dict[str, str]:
         got = self._phrases.get(i)
@@ -156,12 +162,25 @@ class Labeller:
     def _is_name(self, key: str) -> bool:
         return any(w in self.names or word_hash(w) in self.name_hashes for w in key.split())
 
-    def check_names(self, candidates: Iterable[str]) -> None:
-        """Find which of these words are names (once per word)."""
+    def check_names(self, candidates: Iterable[str], rows: Sequence[int] = ()) -> None:
+        """Find which of these words are names (once per word), in the sample and the ``rows`` they come from."""
         todo = {w for c in candidates for w in c.split()} - self._checked
         if todo:
-            self.names |= find_names(self.texts, todo, self.staff_names, self.common)
+            texts = self._scope
+            if self._in_scope is not None:
+                texts = texts + [self.texts[int(i)] for i in rows if int(i) not in self._in_scope]
+            # a large run checks many more words: the name finder reads fewer texts per check to stay quick
+            most = 2000 if self._in_scope is None else 300
+            self.names |= find_names(texts, todo, self.staff_names, self.common, most)
             self._checked |= todo
+
+    @staticmethod
+    def _some(members: Sequence[int], most: int = 2000) -> list[int]:
+        """At most ``most`` of the members, evenly spread."""
+        rows = list(members)
+        if len(rows) > most:
+            rows = [rows[i] for i in np.linspace(0, len(rows) - 1, most).astype(int)]
+        return rows
 
     def keyphrases(
         self, members: Sequence[int], top_n: int = 5, *, widen: bool = False
@@ -171,16 +190,14 @@ class Labeller:
         ``widen``: a one-word phrase is replaced by the most used longer phrase containing it, when at least a
         fifth as many segments use that.
         """
-        rows = list(members)
-        if len(rows) > 2000:
-            rows = [rows[i] for i in np.linspace(0, len(rows) - 1, 2000).astype(int)]
+        rows = self._some(members)
         m = len(rows)
         if m == 0:
             return []
         df_c, forms = self._phrase_counts(rows)
         floor = max(2, math.ceil(0.03 * m)) if m >= 4 else 1
         scored = self._scored(df_c, m, floor)[: top_n * 8]
-        self.check_names(k for _, k, _ in scored)
+        self.check_names((k for _, k, _ in scored), rows)
         picked: list[tuple[str, float, int]] = []
         used: set[str] = set()
         for s, key, c in scored:
@@ -191,7 +208,7 @@ class Labeller:
                 continue
             used |= content
             if widen and " " not in key:
-                key, c = self._widened(key, c, df_c, floor)
+                key, c = self._widened(key, c, df_c, floor, rows)
             picked.append((_surface(forms[key]), float(s), int(c)))
             if len(picked) == top_n:
                 break
@@ -224,12 +241,12 @@ class Labeller:
         scored.sort(key=lambda x: (-x[0], x[1]))
         return scored
 
-    def _widened(self, key: str, c: int, df_c: Counter[str], floor: int) -> tuple[str, int]:
+    def _widened(self, key: str, c: int, df_c: Counter[str], floor: int, rows: Sequence[int]) -> tuple[str, int]:
         """The most used longer phrase (not a name) containing the word ``key``, if a fifth as many segments use it."""
         wider = [(c2, k2) for k2, c2 in df_c.items()
                  if " " in k2 and c2 * 5 >= c and c2 >= floor and key in k2.split() and not self._is_name(k2)]
         if wider:
-            self.check_names(k2 for _, k2 in wider)
+            self.check_names((k2 for _, k2 in wider), rows)
             wider = [(c2, k2) for c2, k2 in wider if not self._is_name(k2)]
         if wider:
             c2, k2 = max(wider, key=lambda x: (x[0], -len(x[1]), x[1]))
@@ -254,14 +271,14 @@ class Labeller:
         texts = [" ".join(self.texts[i].split()) for i in rows]
         short = sorted(range(len(texts)), key=lambda j: (len(texts[j]) > MAX_QUOTE, j))
         text = texts[short[0]]
-        self.check_names(w.lower() for w in _TOKEN.findall(text) if w[:1].isupper())
+        self.check_names((w.lower() for w in _TOKEN.findall(text) if w[:1].isupper()), rows)
         text = _mask_names(text, self._is_name)
         more = "\u2026" if len(text) > MAX_QUOTE else ""
         return "\u201c" + text[:MAX_QUOTE] + more + "\u201d"
 
-    def clean_keywords(self, words: Sequence[str]) -> list[str]:
-        """Keywords without names."""
-        self.check_names(words)
+    def clean_keywords(self, words: Sequence[str], members: Sequence[int] = ()) -> list[str]:
+        """Keywords without names (looked for in the sample and up to 2,000 of the ``members`` they describe)."""
+        self.check_names(words, self._some(members) if self._in_scope is not None else ())
         return [w for w in words if not self._is_name(w)]
 
     def name_fingerprints(self) -> list[str]:

@@ -6,7 +6,7 @@ who will review every candidate):
 * embeddings: precomputed (:mod:`thematic.embed`), so re-clustering never re-embeds;
 * dimensionality reduction: none by default (``"pca"`` optional): MiniLM's 384 normalised dimensions cluster
   as well as a UMAP projection on this kind of data and cost nothing, where UMAP costs most of BERTopic's time;
-* clustering: :class:`SampledKMeans`, k-means on normalised vectors with k chosen from the data (:func:`choose_k`: the
+* clustering: :class:`SampledKMeans`, k-means on normalised vectors with k chosen from the data (:func:`.kchoice.choose_k`: the
   best silhouette over a range bounded by the review load) unless the analyst sets it, fitted on a
   seeded sample of at most ``sample_size`` vectors and extended to the rest by nearest centroid with two
   full-data refinement passes. No topic -1 by construction; segments without any letter or digit (``"-"``,
@@ -19,6 +19,10 @@ who will review every candidate):
   part of a label or keyword;
 * second level: ward-linkage agglomerative clustering of the candidates' centroids into a few parents, each
   labelled by c-TF-IDF over its children's segments.
+
+Memory: the vectors are one float32 array and nothing copies all of them (k-means, scores and keywords work over
+row chunks; BERTopic is handed row numbers), so a million cached segments cluster within about 3.3 GB in all
+(``bench/cluster_bench.py --million``).
 
 Deterministic for a given seed.
 """
@@ -35,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from . import keywords as kw
+from .kchoice import KChoice, choose_k
 from .labels import Labeller
 
 Progress = Callable[[int, int, str], None]
@@ -95,110 +100,6 @@ class Proposal:
     seconds: float
 
 
-def auto_k(n: int) -> int:
-    """Candidates for ``n`` segments: ~7 for 80, ~19 for 1,000, ~45 for 10,000, at most 60 (a human reviews them)."""
-    if n < 6:
-        return 1
-    return int(min(60, max(2, round(1.2 * n**0.4)), max(2, n // 4)))
-
-
-#: Mean silhouette from which vectors count as having clear groups (Kaufman & Rousseeuw: below 0.25, no
-#: substantial structure).
-CLEAR_STRUCTURE = 0.25
-
-
-@dataclass(frozen=True)
-class KChoice:
-    """How many candidates, by which rule, why (one sentence), and the criterion at each k tried."""
-
-    k: int
-    rule: str
-    reason: str
-    scores: dict[int, float]
-
-
-def k_range(n: int, *, k_max: int = 60, per_candidate: int = 5) -> list[int]:
-    """The k tried for ``n`` segments: 4 (or fewer) up to the review load, min(k_max, n / per_candidate)."""
-    hi = max(2, min(k_max, n // max(per_candidate, 1)))
-    lo = min(4, hi)
-    if hi - lo <= 16:
-        return list(range(lo, hi + 1))
-    grid = np.unique(np.round(np.geomspace(lo, hi, 17)).astype(int))
-    return sorted({int(k) for k in grid} | {lo, hi})
-
-
-def choose_k(
-    X: np.ndarray, *, seed: int = 42, k_max: int = 60, per_candidate: int = 5, sample: int = 3000, rule: str = "silhouette"
-) -> KChoice:
-    """Choose the number of candidates from the vectors.
-
-    ``silhouette``: k-means (2 seeded starts) for each k in :func:`k_range` on a seeded sample of at most
-    ``sample`` rows, scored by the mean silhouette (cosine) of the sample. The range's upper end is the review
-    load: no more than ``k_max`` candidates and at least ``per_candidate`` segments each on average. When the
-    vectors have clear groups (best silhouette >= :data:`CLEAR_STRUCTURE`, Kaufman & Rousseeuw's threshold for
-    structure), the best k is taken. Free-text feedback rarely has them (MiniLM silhouettes of 0.05-0.10 on the
-    NHS data): there is then no natural number, and the best silhouette is taken between the size rule's k
-    (:func:`auto_k`) and twice that, so that themes come out fine enough to merge rather than mixed (merging
-    candidates is quicker for an analyst than splitting them).
-    ``size``: the former rule, a power law of the number of segments (:func:`auto_k`).
-    """
-    n = len(X)
-    if rule == "size" or n < 12:
-        k = auto_k(n)
-        why = "size" if rule == "size" else "too few segments to compare"
-        return KChoice(k, "size", f"from the number of segments ({n}; {why}: ~1.2 n^0.4)", {})
-    if rule != "silhouette":
-        raise ValueError(f"unknown k rule {rule!r} (silhouette or size)")
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import silhouette_score
-
-    rng = np.random.default_rng(seed)
-    rows = np.sort(rng.choice(n, sample, replace=False)) if n > sample else np.arange(n)
-    data = np.asarray(X[rows], dtype=np.float64)
-    distinct = len(np.unique(data, axis=0))
-    ks = [k for k in k_range(n, k_max=k_max, per_candidate=per_candidate) if k < distinct]
-    if not ks:
-        k = max(1, min(auto_k(n), distinct))
-        return KChoice(k, "size", f"from the number of segments ({n} with {distinct} distinct vectors)", {})
-    scores: dict[int, float] = {}
-
-    def score(k: int) -> None:
-        lab = KMeans(n_clusters=k, n_init=2, random_state=seed).fit_predict(data)
-        scores[k] = float(silhouette_score(data, lab, metric="cosine")) if len(set(lab.tolist())) > 1 else -1.0
-
-    for k in ks:
-        score(k)
-    def refine(pool: list[int]) -> int:
-        best = max(pool, key=lambda k: (round(scores[k], 4), -k))
-        grid = sorted(pool)
-        i = grid.index(best)  # a coarse grid: try every k between the best's neighbours too
-        for k in range(grid[max(i - 1, 0)] + 1, grid[min(i + 1, len(grid) - 1)]):
-            if k not in scores:
-                score(k)
-                pool.append(k)
-        return max(pool, key=lambda k: (round(scores[k], 4), -k))
-
-    best = refine(list(scores))
-    bound = f"at most {max(ks)} candidates, {per_candidate}+ segments each"
-    where = "; sample of " + str(len(rows)) if n > sample else ""
-    if scores[best] >= CLEAR_STRUCTURE:
-        reason = (f"chosen by silhouette: clear groups, best {scores[best]:.3f} at k={best} over "
-                  f"k={min(ks)}..{max(ks)} ({bound}{where})")
-        return KChoice(best, "silhouette", reason, scores)
-    lo = min(auto_k(n), max(ks))
-    hi = min(2 * lo, max(ks))
-    band = [k for k in ks if lo <= k <= hi] or [min(ks, key=lambda k: abs(k - lo))]
-    for k in (lo, hi):
-        if k not in scores and k < distinct:
-            score(k)
-            band.append(k)
-    best = refine(sorted(set(band)))
-    reason = (f"chosen by silhouette within k={lo}..{hi}: no clear groups (best silhouette "
-              f"{max(scores.values()):.3f} < {CLEAR_STRUCTURE}), so between the size rule and twice it, best "
-              f"{scores[best]:.3f} at k={best} ({bound}{where})")
-    return KChoice(best, "silhouette", reason, scores)
-
-
 def auto_groups(k: int) -> int:
     if k < 4:
         return 0
@@ -255,21 +156,24 @@ class SampledKMeans:
         if len(rows) == 0:
             self.labels_, self.cluster_centers_ = labels, np.zeros((0, X.shape[1]), dtype=np.float32)
             return self
-        data = X[rows]
         rng = np.random.default_rng(self.seed)
         if len(rows) > self.sample_size:
             fit_rows = np.sort(rng.choice(len(rows), self.sample_size, replace=False))
         else:
             fit_rows = np.arange(len(rows))
-        k = min(k, len(np.unique(data[fit_rows], axis=0)))  # no more clusters than distinct vectors
+        sample = X[rows[fit_rows]]
+        k = min(k, len(np.unique(sample, axis=0)))  # no more clusters than distinct vectors
         # float64: scikit-learn's k-means++ on float32 upcasts chunk by chunk and runs ~4x slower
-        km = KMeans(n_clusters=k, n_init=self.n_init, random_state=self.seed).fit(data[fit_rows].astype(np.float64))
+        km = KMeans(n_clusters=k, n_init=self.n_init, random_state=self.seed).fit(sample.astype(np.float64))
+        del sample
         centers = km.cluster_centers_.astype(np.float32)
-        assign = _nearest(data, centers)
+        # the rows are read from X chunk by chunk (never one copy of all of them: at a million rows that is 1.5 GB)
+        every = None if len(rows) == n else rows
+        assign = _nearest(X, centers, rows=every)
         passes = 2 if len(fit_rows) < len(rows) else 0
         for _ in range(passes):  # refine on all rows
-            centers = _means(data, assign, centers)
-            assign = _nearest(data, centers)
+            centers = _means(X, assign, centers, rows=every)
+            assign = _nearest(X, centers, rows=every)
         assign, centers = _relabel_dense(assign, centers)
         labels[rows] = assign
         self.cluster_centers_ = centers
@@ -284,21 +188,39 @@ class SampledKMeans:
         return _nearest(np.asarray(X, dtype=np.float32), self.cluster_centers_)
 
 
-def _nearest(X: np.ndarray, centers: np.ndarray, chunk: int = 8192) -> np.ndarray:
-    """Index of the nearest centre (Euclidean) for each row, in chunks to bound memory."""
+def _rows_of(X: np.ndarray, rows: np.ndarray | None, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of ``X`` (of ``X[rows]`` when ``rows`` is given), without copying the rest."""
+    return X[start:stop] if rows is None else X[rows[start:stop]]
+
+
+def _nearest(X: np.ndarray, centers: np.ndarray, chunk: int = 8192, rows: np.ndarray | None = None) -> np.ndarray:
+    """Index of the nearest centre (Euclidean) for each row (of ``X[rows]``), in chunks to bound memory."""
     half_norms = 0.5 * (centers**2).sum(axis=1)
-    out = np.empty(len(X), dtype=np.int64)
-    for s in range(0, len(X), chunk):
-        out[s : s + chunk] = np.argmax(X[s : s + chunk] @ centers.T - half_norms, axis=1)
+    n = len(X) if rows is None else len(rows)
+    out = np.empty(n, dtype=np.int64)
+    for s in range(0, n, chunk):
+        out[s : s + chunk] = np.argmax(_rows_of(X, rows, s, s + chunk) @ centers.T - half_norms, axis=1)
     return out
 
 
-def _means(X: np.ndarray, assign: np.ndarray, old: np.ndarray) -> np.ndarray:
+#: Rows summed at a time by :func:`_means` (in float64: 65,536 x 384 is 200 MB).
+MEANS_CHUNK = 65_536
+
+
+def _means(
+    X: np.ndarray, assign: np.ndarray, old: np.ndarray, rows: np.ndarray | None = None, chunk: int = MEANS_CHUNK
+) -> np.ndarray:
+    """Mean of the rows (of ``X[rows]``) assigned to each centre; a centre with none keeps its old place."""
     from scipy import sparse
 
     k = len(old)
-    onehot = sparse.csr_matrix((np.ones(len(assign)), (assign, np.arange(len(assign)))), shape=(k, len(assign)))
-    sums = np.asarray(onehot @ X.astype(np.float64))  # np.add.at is ~30x slower here
+    m = len(assign)
+    sums = np.zeros((k, old.shape[1]), dtype=np.float64)
+    for s in range(0, m, chunk):  # one pass when m <= chunk
+        a = assign[s : s + chunk]
+        onehot = sparse.csr_matrix((np.ones(len(a)), (a, np.arange(len(a)))), shape=(k, len(a)))
+        part = np.asarray(onehot @ _rows_of(X, rows, s, s + chunk).astype(np.float64))  # np.add.at: ~30x slower
+        sums = part if m <= chunk else sums + part
     counts = np.bincount(assign, minlength=k)[:, None]
     return np.where(counts > 0, sums / np.maximum(counts, 1), old).astype(np.float32)
 
@@ -317,12 +239,15 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(norms, 1e-12)
 
 
-def _cosine_to_centroid(X: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> np.ndarray:
+def _cosine_to_centroid(X: np.ndarray, labels: np.ndarray, centers: np.ndarray, chunk: int = 65_536) -> np.ndarray:
+    """Each row's cosine to its own centre (0 for rows without one), in chunks to bound memory."""
     sims = np.zeros(len(X), dtype=np.float32)
-    ok = labels >= 0
-    if ok.any():
-        c = _unit(centers)[labels[ok]]
-        sims[ok] = (_unit(X[ok]) * c).sum(axis=1)
+    units = _unit(centers)
+    for s in range(0, len(X), chunk):
+        lab = labels[s : s + chunk]
+        ok = lab >= 0
+        if ok.any():
+            sims[s : s + chunk][ok] = (_unit(X[s : s + chunk][ok]) * units[lab[ok]]).sum(axis=1)
     return sims
 
 
@@ -390,7 +315,8 @@ def _choose_k(X: np.ndarray, empty: np.ndarray, n_ok: int, p: Params, seed: int)
     if p.n_candidates:
         return KChoice(int(p.n_candidates), "analyst", "set by the analyst", {})
     if n_ok:
-        return choose_k(X[~empty], seed=seed, k_max=p.k_max, per_candidate=p.segments_per_candidate, rule=p.k_rule)
+        return choose_k(X, rows=np.nonzero(~empty)[0], seed=seed, k_max=p.k_max,
+                        per_candidate=p.segments_per_candidate, rule=p.k_rule)
     return KChoice(0, "none", "no segment with content", {})
 
 
@@ -451,7 +377,7 @@ def _candidate_nodes(
     for c in range(k_found):
         members = np.nonzero(labels == c)[0]
         reps = representatives(members, scores, texts, p.representatives)
-        words = labeller.clean_keywords([w for w, _ in topic_words.get(c, [])])[: p.top_keywords]
+        words = labeller.clean_keywords([w for w, _ in topic_words.get(c, [])], members.tolist())[: p.top_keywords]
         label = labeller.label(members.tolist(), reps)
         nodes.append(Node(c, label, words, members.tolist(), reps))
     return nodes
@@ -471,15 +397,16 @@ def _fit_bertopic(
 ) -> tuple[np.ndarray, dict[int, list[tuple[str, float]]]]:
     """The leaf level through BERTopic with our components; returns labels (largest first) and c-TF-IDF words."""
     from bertopic import BERTopic
-    from bertopic.dimensionality import BaseDimensionalityReduction
     from bertopic.vectorizers import ClassTfidfTransformer
     from sklearn.feature_extraction.text import CountVectorizer
 
-    reducer = _reducer(p, clusterer.seed, len(X), X.shape[1]) or BaseDimensionalityReduction()
+    reducer = _reducer(p, clusterer.seed, len(X), X.shape[1])
+    # Without a reduction, BERTopic is handed row numbers in place of the reduced vectors and the clusterer reads
+    # the vectors themselves: BERTopic copies what the reducer returns (np.nan_to_num), 1.5 GB at a million rows.
     model = BERTopic(
         embedding_model=None,
-        umap_model=reducer,
-        hdbscan_model=clusterer,
+        umap_model=reducer or _RowNumbers(),
+        hdbscan_model=clusterer if reducer is not None else _OnVectors(clusterer, X),
         vectorizer_model=CountVectorizer(analyzer=_analyze),
         ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
         top_n_words=p.top_keywords * 2,
@@ -499,6 +426,34 @@ def _fit_bertopic(
         pairs = [(str(w), float(s)) for w, s in got if w]
         words[i] = kw._dedupe(pairs, p.top_keywords)
     return labels, words
+
+
+class _RowNumbers:
+    """A BERTopic dimensionality "reduction" that gives each row its number (a column of n floats)."""
+
+    def fit(self, X: np.ndarray, y: Any = None) -> _RowNumbers:
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        return np.arange(len(X), dtype=np.float64)[:, None]
+
+
+class _OnVectors:
+    """A BERTopic clustering component that clusters the vectors of the row numbers it is given."""
+
+    def __init__(self, clusterer: SampledKMeans, vectors: np.ndarray) -> None:
+        self.clusterer = clusterer
+        self.vectors = vectors
+        self.labels_: np.ndarray = np.zeros(0, dtype=np.int64)
+
+    def fit(self, rows: np.ndarray, y: Any = None) -> _OnVectors:
+        if len(rows) != len(self.vectors):
+            raise ValueError(f"{len(rows)} rows for {len(self.vectors)} vectors")
+        self.labels_ = self.clusterer.fit(self.vectors).labels_
+        return self
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        return self.clusterer.predict(self.vectors[np.asarray(rows)[:, 0].astype(np.int64)])
 
 
 _SEP = "qqsepqq"  # alphanumeric: BERTopic strips other characters before vectorizing
@@ -553,7 +508,7 @@ def _groups(
             candidates[i].parent = gi
         members = sorted(m for i in children for m in candidates[i].members)
         reps = [candidates[i].representatives[0] for i in children if candidates[i].representatives][:5]
-        gw = labeller.clean_keywords([w for w, _ in words.get(gi, [])])
+        gw = labeller.clean_keywords([w for w, _ in words.get(gi, [])], members)
         label = labeller.label(members, reps)
         groups.append(Node(gi, label, gw, members, reps, children=children))
     groups.sort(key=lambda node: node.index)

@@ -24,8 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--candidates", type=int, default=None,
                    help="number of candidates (default: chosen from the data, see --k-rule)")
     p.add_argument("--k-rule", choices=("silhouette", "size"), default="silhouette",
-                   help="how the number is chosen: the best silhouette of the vectors up to --max-candidates "
-                   "(default), or the former power law of the number of segments")
+                   help="how the number is chosen: the best silhouette of the distinct vectors up to the review "
+                   "load, min(--max-candidates, distinct/5, 2 sqrt(distinct)) (default; the reason is printed), or "
+                   "the former power law of the number of segments")
     p.add_argument("--max-candidates", type=int, default=60, help="the most candidates to review (default 60)")
     p.add_argument("--staff-names", metavar="FILE", default=None,
                    help="a file of staff names, one a line: never used in labels or keywords (found names never are)")
@@ -57,7 +58,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
             picture = cmap.render(cmap.candidate_map(store, run.id, embedder=emb), Path(args.map).suffix.lower()[1:],
                                   title=f"Run {run.id}")
         cands = candidates(store, run.id)
-        assigned = assignments(store, run.id)
+        assigned = assignments(store, run.id) if args.out else []  # a row per segment: read only when written
     print(describe_run(run))
     _print_table(cands)
     if args.out:
