@@ -207,3 +207,18 @@ def test_cuda_is_float16_in_words_and_in_the_model(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     m = MiniLMEmbedder(device="cuda")
     assert m.precision == "float16" and "float16" in m.describe() and not m.loaded
+
+
+def test_onnx_windows_and_token_batches_return_rows_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Texts are tokenized a window at a time and batched by token count: rows still come back as asked."""
+    texts = ["A much longer comment about the waiting room, the staff and the parking.", "Kind.", "",
+             "The nurses were kind.", "Parking was awful and expensive."]
+    m = MiniLMEmbedder(backend="onnx", batch_size=2)
+    whole = m.encode(texts)
+    monkeypatch.setattr(embed, "_WINDOW", 2)
+    seen: list[tuple[int, int]] = []
+    windowed = m.encode(texts, progress=lambda d, t, msg="": seen.append((d, t)))
+    assert np.allclose(whole, windowed, atol=1e-5)
+    one_by_one = np.vstack([m.encode([t]) for t in texts])
+    assert np.allclose(whole, one_by_one, atol=1e-5)
+    assert seen[-1] == (5, 5) and [d for d, _ in seen] == sorted(d for d, _ in seen)

