@@ -17,6 +17,8 @@ side by side with the majority-class and random baselines. Also: calibration (me
 accuracy), log-loss of the true category, and the time to suggest for every segment (vectors cached) and for one.
 
 Run alone: ``python bench/suggest_eval.py [--limit N] [--k 10]``; prints a table, last line one JSON object.
+``--curve`` prints only the coder's model learning curve (25/100/400/1,600 coded) beside zero-shot and the
+80% ceiling.
 ``bench/cluster_bench.py`` calls :func:`evaluate`. Vectors of the comments are cached in
 ``bench/results/suggest_eval_<model>.npz`` (gitignored).
 """
@@ -417,6 +419,36 @@ def table(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def learning_curves(seed: int = 0) -> dict[str, Any]:
+    """The coder's model learning curve alone (:func:`bench.proposals.learning_curve`: the shipped codebook as
+    prior, 25/100/400/1,600 coded comments, a fixed held-out 20%, zero-shot and the 80% logistic-regression ceiling
+    beside it) on ``bench/results/nhs_raw_minilm.npy`` (made by cluster_bench if missing)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import cluster_bench as cb
+    import proposals as pr
+
+    from thematic.embed import MiniLMEmbedder
+
+    texts, sub, cat = cb.load()
+    X, _, _ = cb.vectors_for(texts)
+    return pr.learning_curve(X, cat, sub, MiniLMEmbedder(), seed=seed, log=lambda m: None)
+
+
+def curve_table(r: dict[str, Any]) -> str:
+    lines = [f"Coder's model, held-out {r['n_test']} comments (top-1 / top-3)",
+             f"{'':<20}" + "".join(f"{h:>22}" for h in ("categories", "subcategories"))]
+
+    def row(name: str, x: dict[str, float]) -> str:
+        return f"{name:<20}{x['cat_top1']:>14.3f} / {x['cat_top3']:.3f}{x['sub_top1']:>14.3f} / {x['sub_top3']:.3f}"
+
+    lines.append(row("zero-shot", r["zero_shot"]))
+    lines += [row(f"{n:>5} coded", x) for n, x in r["learned"].items()]
+    lines.append(row("ceiling (80%, LR)", r["ceiling_80pct"]))
+    lines.append(f"at 400 coded, top-1 {r['cat_top1_at_400_vs_ceiling']:.3f} of the ceiling (categories), "
+                 f"{r['sub_top1_at_400_vs_ceiling']:.3f} (subcategories); target >= 0.90")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=None, help="a stratified sample of N comments (default: all)")
@@ -424,10 +456,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--codebook", type=Path, default=CODEBOOK, help="the NHS codebook (default: the shipped one)")
     parser.add_argument("--repeats", type=int, default=5, help="random draws of the k labelled comments (default 5)")
+    parser.add_argument("--curve", action="store_true",
+                        help="only the learning curve of the coder's model, beside zero-shot and the 80%% ceiling")
     args = parser.parse_args(argv)
     if not DATA.exists():
         print(f"no data at {DATA}", file=sys.stderr)
         return 2
+    if args.curve:
+        res = learning_curves()
+        print(curve_table(res))
+        print(json.dumps(res))
+        return 0
     from thematic.commands import progress_line
     from thematic.embed import MiniLMEmbedder
 

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from tests.helpers import SMALL, make_corpus
 from thematic import embed
 from thematic.embed import HashingEmbedder, MiniLMEmbedder, embed_segments, embed_texts
 from thematic.errors import InvalidInput, ModelMissing
 from thematic.store import Store
-from tests.helpers import SMALL, make_corpus
 
 
 def test_identical_texts_are_embedded_once_and_cached(store: Store) -> None:
@@ -166,3 +166,59 @@ def test_device_auto_falls_back_to_the_cpu_and_cuda_without_a_gpu_is_one_line(mo
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     gpu = MiniLMEmbedder(device="auto")  # with a GPU: PyTorch in float16 there, the same model id
     assert gpu.device == "cuda" and gpu.backend == "torch" and gpu.model_id == embed.MINILM_ID
+
+
+def test_int8_is_built_from_the_fused_graph_under_its_own_model_id(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The int8 copy is quantised from the fused float graph (whose ONNX Runtime ops the quantiser cannot type on
+    its own: this raised before), cached beside it, and its vectors, close to the float ones but not the same,
+    never share the float model id."""
+    monkeypatch.setenv("THEMATIC_CACHE", str(tmp_path))
+    texts = ["The nurses were kind.", "Waited six weeks for a first appointment, far too long!", "Parking."]
+    q = MiniLMEmbedder(backend="onnx-int8")
+    a = q.encode(texts)
+    assert q.backend == "onnx-int8" and q.precision == "int8"
+    assert [p.name for p in tmp_path.rglob("model-int8*.onnx")] == ["model-int8.2.onnx"]
+    f = MiniLMEmbedder(backend="onnx").encode(texts)
+    cos = (a * f).sum(axis=1)
+    assert float(cos.min()) >= 0.9 and float(cos.min()) < 0.99999  # near, but different vectors
+    assert q.model_id == embed.MINILM_ID + "#onnx-int8.2" != embed.MINILM_ID
+
+
+def test_device_auto_without_an_nvidia_device_never_imports_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_import = builtins.__import__
+
+    def no_torch(name: str, *args: object, **kwargs: object) -> object:
+        if name == "torch" or name.startswith("torch."):
+            raise AssertionError("torch imported to choose the device")
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(embed, "_gpu_device_nodes", lambda: False)
+    for mod in [m for m in sys.modules if m == "torch" or m.startswith("torch.")]:
+        monkeypatch.delitem(sys.modules, mod)
+    monkeypatch.setattr(builtins, "__import__", no_torch)
+    assert embed.resolve_device("auto") == "cpu"
+    m = MiniLMEmbedder(device="auto")
+    assert (m.device, m.backend, m.precision) == ("cpu", "onnx", "float32")
+
+
+def test_cuda_is_float16_in_words_and_in_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    m = MiniLMEmbedder(device="cuda")
+    assert m.precision == "float16" and "float16" in m.describe() and not m.loaded
+
+
+def test_onnx_windows_and_token_batches_return_rows_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Texts are tokenized a window at a time and batched by token count: rows still come back as asked."""
+    texts = ["A much longer comment about the waiting room, the staff and the parking.", "Kind.", "",
+             "The nurses were kind.", "Parking was awful and expensive."]
+    m = MiniLMEmbedder(backend="onnx", batch_size=2)
+    whole = m.encode(texts)
+    monkeypatch.setattr(embed, "_WINDOW", 2)
+    seen: list[tuple[int, int]] = []
+    windowed = m.encode(texts, progress=lambda d, t, msg="": seen.append((d, t)))
+    assert np.allclose(whole, windowed, atol=1e-5)
+    one_by_one = np.vstack([m.encode([t]) for t in texts])
+    assert np.allclose(whole, one_by_one, atol=1e-5)
+    assert seen[-1] == (5, 5) and [d for d, _ in seen] == sorted(d for d, _ in seen)

@@ -111,16 +111,21 @@ def render(store: Store) -> None:
         c1.selectbox("Segments of", list(qlabel), format_func=qlabel.get, key="cl_question")
         c2.number_input("Seed", min_value=0, value=42, step=1, key="cl_seed", help="Same seed, same proposal")
         c3.number_input("Candidates", min_value=0, max_value=500, value=0, step=1, key="cl_n",
-                        help="0: chosen from the number of segments")
+                        help="0: chosen from the vectors (the run shows how and why); any other number: exactly "
+                             "that many candidates")
         c4.toggle("BERTopic", value=True, key="cl_bertopic",
                   help="Run the leaf level through BERTopic (off: the same steps called directly; faster start)")
         st.caption("Embeds every segment offline (all-MiniLM-L6-v2, cached in the project), clusters them, and "
                    "proposes candidate themes with keywords and representative quotes. Nothing is coded until you "
                    "accept a candidate; the run itself is one undoable step.")
+        d1, _ = st.columns([2, 3.3])
+        with d1:
+            runnable = models.device_setting("cl_device")
         job = jobs.get(_job_key(store))
         busy = job is not None and job.running
-        st.button("Run auto-clustering", key="cl_run", type="primary", icon=":material/play_arrow:", disabled=busy,
-                  on_click=_propose, args=(store, cluster), help="Already running" if busy else None)
+        st.button("Run auto-clustering", key="cl_run", type="primary", icon=":material/play_arrow:",
+                  disabled=busy or not runnable, on_click=_propose, args=(store, cluster),
+                  help="Already running" if busy else None if runnable else "Choose a device this machine has")
     job = jobs.get(_job_key(store))
     if job is not None and (job.running or not job.seen):
         _poll(_job_key(store))
