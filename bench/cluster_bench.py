@@ -57,8 +57,10 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from thematic import cluster as cl  # noqa: E402
-from thematic import embed  # noqa: E402
-from thematic import nlp  # noqa: E402
+from thematic import (
+    embed,
+    nlp,
+)
 from thematic.cluster import keywords as kw  # noqa: E402
 from thematic.store import Store  # noqa: E402
 
@@ -328,7 +330,9 @@ def proposals_figures(texts: list[str], sub: list[str], cat: list[str], X: np.nd
     chosen = (out["k_choice"].get("full", {}).get("samples") or [{}])[0].get("chosen_k", 40)
     which = [b.strip() for b in args.backends.split(",") if b.strip()]
     log(f"embedding backends, cold, {len(texts)} comments: {', '.join(which)} ...")
-    out["backends"] = pr.backends(texts, cat, sub, int(chosen), args.seed, log, which)
+    import embed_speed
+
+    out["backends"] = embed_speed.compare(texts, sub, cat, k=int(chosen), seed=args.seed, backends=which, log=log)
     return out
 
 

@@ -241,43 +241,6 @@ def refit_ms(texts: Sequence[str], X: np.ndarray, sub: Sequence[str], embedder: 
             "ms_max": float(max(times))}
 
 
-# ---------------------------------------------------------------------- embedding backends
-
-
-def backends(texts: Sequence[str], cat: Sequence[str], sub: Sequence[str], k: int, seed: int = 42,
-             log: Any = print, which: Sequence[str] = ("torch", "onnx", "onnx-int8")) -> dict[str, Any]:
-    from thematic import suggest as sg
-    from thematic.cluster.pipeline import SampledKMeans
-    from thematic.embed import MiniLMEmbedder
-
-    out: dict[str, Any] = {"n_texts": len(texts), "k": k}
-    vecs: dict[str, np.ndarray] = {}
-    for name in which:
-        emb = MiniLMEmbedder(backend=name)
-        t0 = time.perf_counter()
-        emb.load()
-        load_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        v = emb.encode(list(texts))
-        secs = time.perf_counter() - t0
-        vecs[name] = v
-        protos, leaf_cat, _ = _prior(emb)
-        ranked = _top(sg.scores(v, protos), leaf_cat, 3)
-        t1, t3 = _acc(ranked, [_norm(c) for c in cat])
-        row = {"encode_s": secs, "load_s": load_s, "texts_per_s": len(texts) / secs, "model_id": emb.model_id,
-               "ami_sub": _ami(sub, SampledKMeans(k, seed=seed).fit(v).labels_), "suggest_cat_top1": t1,
-               "suggest_cat_top3": t3}
-        if "torch" in vecs and name != "torch":
-            cos = (v * vecs["torch"]).sum(axis=1)
-            row |= {"cos_min": float(cos.min()), "cos_mean": float(cos.mean()),
-                    "speedup_vs_torch": out["torch"]["encode_s"] / secs}
-        out[name] = row
-        log(f"  {name}: {secs:.1f}s ({row['texts_per_s']:.0f} texts/s, load {load_s:.1f}s), AMI {row['ami_sub']:.3f}, "
-            f"suggest top-1 {t1:.3f}" + (f", x{row['speedup_vs_torch']:.2f} vs torch, cos min {row['cos_min']:.5f}"
-                                         if "speedup_vs_torch" in row else ""))
-    return out
-
-
 def map_ms(texts: Sequence[str], X: np.ndarray, n_segments: int = 10_000) -> dict[str, Any]:
     from thematic import cluster as cl
     from thematic.cluster import map as cmap
