@@ -21,7 +21,6 @@ row guards for coders, and blind coding enforced in the reads.
 
 from __future__ import annotations
 
-import inspect
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,7 +47,6 @@ _LEAD_EVENTS_SHOWN = (
     "'purge-history') OR action LIKE 'project.%' OR action LIKE 'memo.%' OR action LIKE 'export.%' "
     "OR (action LIKE 'cluster.%' AND action <> 'cluster.accept')"
 )
-_UNDO_TAKES_CODER = "coder" in inspect.signature(Store.undo).parameters
 
 
 def _lit(text: str) -> str:
@@ -62,7 +60,6 @@ class TeamStore(Store):
         kwargs.setdefault("create", False)
         super().__init__(path, **kwargs)
         self.user = user
-        self._own_only: str | None = None
         self._views: list[str] = []
         with self._lock:
             self._install_guards()
@@ -218,25 +215,13 @@ class TeamStore(Store):
         check(self.user, "undo")  # before looking for a target: a viewer hears "not allowed", not "nothing to undo"
         coder = self._undo_scope(kwargs.pop("coder", None))
         with self._quiet_conflict("undo"):
-            if _UNDO_TAKES_CODER:
-                return super().undo(actor=self.user.name, coder=coder, **kwargs)  # type: ignore[call-arg]
-            self._own_only = coder
-            try:
-                return super().undo(actor=self.user.name, **kwargs)
-            finally:
-                self._own_only = None
+            return super().undo(actor=self.user.name, coder=coder, **kwargs)
 
     def redo(self, *, actor: str | None = None, **kwargs: Any) -> AuditEvent:
         check(self.user, "redo")
         coder = self._undo_scope(kwargs.pop("coder", None))
         with self._quiet_conflict("redo"):
-            if _UNDO_TAKES_CODER:
-                return super().redo(actor=self.user.name, coder=coder, **kwargs)  # type: ignore[call-arg]
-            self._own_only = coder
-            try:
-                return super().redo(actor=self.user.name, **kwargs)
-            finally:
-                self._own_only = None
+            return super().redo(actor=self.user.name, coder=coder, **kwargs)
 
     @contextmanager
     def _quiet_conflict(self, word: str) -> Iterator[None]:
@@ -251,19 +236,3 @@ class TeamStore(Store):
                 f"cannot {word} your last change: a later change in the project depends on it (remove your coding "
                 "instead, or ask a lead)"
             ) from None  # the original names the other coder's change
-
-    def undoable(self, *args: Any, **kwargs: Any) -> AuditEvent | None:
-        event = super().undoable(*args, **kwargs)
-        if self._own_only is not None and event is not None and event.actor != self._own_only:
-            raise PermissionDenied(
-                f"the newest change is {event.actor}'s, not {self._own_only}'s: a coder undoes only their own changes"
-            )
-        return event
-
-    def redoable(self, *args: Any, **kwargs: Any) -> AuditEvent | None:
-        event = super().redoable(*args, **kwargs)
-        if self._own_only is not None and event is not None and event.actor != self._own_only:
-            raise PermissionDenied(
-                f"the newest undo is {event.actor}'s, not {self._own_only}'s: a coder redoes only their own undos"
-            )
-        return event
