@@ -174,8 +174,16 @@ async def seg_id(page: Any) -> int | None:
     return int(m.group(1)) if m else None
 
 
+ERROR_BOXES = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+
+
 async def errors_on(page: Any) -> int:
-    return int(await page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').count())
+    return int(await page.locator(ERROR_BOXES).count())
+
+
+async def error_texts(page: Any) -> list[str]:
+    """What the error boxes on the page say (first 300 characters each), for the click log."""
+    return [t[:300] for t in await page.locator(ERROR_BOXES).all_inner_texts()]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -247,6 +255,10 @@ async def coder_session(browser: Any, url: str, user: User, code_paths: list[str
                 await idle(page)
                 new = await seg_id(page)
                 if new is not None and new != current:
+                    if await page.get_by_text(NOTHING_PICKED).count():
+                        # the page moved on (something else changed it) AND the click found nothing picked: the
+                        # segment was not coded; counted, never taken for an acknowledgement
+                        nothing_picked = True
                     break
                 if await page.get_by_text(NOTHING_PICKED).count():
                     nothing_picked = True  # the pick had not reached the server: the page stayed and said so
@@ -259,7 +271,7 @@ async def coder_session(browser: Any, url: str, user: User, code_paths: list[str
                 continue  # not acknowledged: pick again on the same segment, as a person would
             if await errors_on(page):
                 rec["errors"] += 1
-                rec["log"][-1]["error"] = ["error box"]
+                rec["log"][-1]["error"] = await error_texts(page) or ["error box"]
             else:
                 rec["acked"].append((current, path))
             current = new
@@ -740,6 +752,10 @@ def main() -> int:
         print(f"  missing: {ex}")
     for ex in result["unacknowledged_examples"]:
         print(f"  unacknowledged: {ex}")
+    for name, rec in sessions.items():
+        for e in rec["log"]:
+            for text in e.get("error") or []:
+                print(f"  error seen by {name} after coding segment {e['segment']}: {text!r}")
     warned = [e for rec in sessions.values() for e in rec["log"] if e["warning"]]
     retyped = sum(rec.get("retyped", 0) for rec in sessions.values())
     if retyped:
