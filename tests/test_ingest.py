@@ -224,3 +224,22 @@ def test_files_without_ids_append_with_distinct_row_ids(store: Store, tmp_path: 
     ids = [r[0] for r in store.query("SELECT external_id FROM forms ORDER BY id")]
     assert ids == ["row-2", "row-3", "autumn:row-2", "autumn:row-3"]
     assert any("autumn:row-N" in w for w in rb.warnings)
+
+
+def test_question_columns_named_on_a_file_that_looks_long_read_it_wide(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A file with a 'question' column of a few values (which trust asked) and a free-text 'feedback' column: naming
+    --question-column feedback means a row per form, not 'every answer is a question'."""
+    from thematic.cli import main
+    from thematic.store import Store
+
+    src = tmp_path / "nhs.csv"
+    rows = ["row_index,feedback,question"] + [f"{i},Comment number {i} about the ward.,Trust A - Q{i % 2 + 1}"
+                                              for i in range(30)]
+    src.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    db = tmp_path / "p.db"
+    assert main(["init", str(db)]) == 0
+    assert main(["ingest", str(db), str(src), "--id-column", "row_index", "--question-column", "feedback"]) == 0
+    out = capsys.readouterr().out
+    assert "layout wide" in out and "questions: feedback\n" in out
+    with Store.open(db) as s:
+        assert s.counts()["questions"] == 1 and s.counts()["forms"] == 30

@@ -90,7 +90,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     where = f"sheet {m.sheet!r}, header row {m.header_row}" if m.sheet else f"header row {m.header_row}"
     print(f"read {result.rows} rows from {report.source} ({where})")
     print(f"layout {m.layout}; id column: {m.id_column or '(row numbers)'}")
-    print("questions: " + "; ".join(result.questions))
+    shown = result.questions[:10]
+    more = len(result.questions) - len(shown)
+    print("questions: " + "; ".join(q if len(q) <= 80 else q[:77] + "..." for q in shown)
+          + (f"; and {more:,} more" if more else ""))
     if m.meta_columns:
         print("metadata: " + ", ".join(c for c in m.meta_columns if c not in args.drop_columns))
     for line in report.lines():

@@ -100,6 +100,11 @@ def _resolve(
     """The guessed mapping, overridden by ``mapping`` and then by the arguments; checked against the columns."""
     guess = preview.mapping
     lay = layout or (mapping.layout if mapping is not None else "") or guess.layout
+    if (not layout and mapping is None and lay == "long" and question_columns and not answer_column
+            and not set(question_columns) & set(guess.question_columns)):
+        # The layout was guessed "long" from a column that names questions, but the analyst named other columns as
+        # the questions (free text): a row per form. Reading it long would make every answer a question.
+        lay = "wide"
     if lay not in LAYOUTS:
         raise InvalidInput(f"unknown layout {lay!r}: use wide or long")
     idc = id_column if id_column is not None else (mapping or guess).id_column
