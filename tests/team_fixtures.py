@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.helpers import SMALL, make_corpus
 from thematic.store import Store
@@ -42,3 +43,12 @@ def make_team_project(root: Path) -> TeamProject:
         for u in (ANN, BOB, VIC):
             add_member(lead, team, u.name, u.role)
     return TeamProject(team, path, segs)
+
+
+def team_env(tmp_path: Path, monkeypatch: Any) -> TeamProject:
+    """A team project, with the app pointed at its team (hashing embedder, no single project named)."""
+    tp = make_team_project(tmp_path)
+    monkeypatch.setenv("THEMATIC_TEAM", str(tp.team.path))
+    monkeypatch.setenv("THEMATIC_FAKE_EMBEDDER", "1")
+    monkeypatch.delenv("THEMATIC_PROJECT", raising=False)
+    return tp

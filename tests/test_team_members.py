@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.apptest import APP, TIMEOUT
-from tests.team_fixtures import ANN, BOB, LEAD, VIC, TeamProject, make_team_project
+from tests.team_fixtures import ANN, BOB, LEAD, VIC, TeamProject, team_env
 from thematic import reliability
 from thematic.errors import InvalidInput
 from thematic.team import PermissionDenied, add_member, members, remove_member, set_member_role
@@ -19,10 +19,7 @@ from ui import signin
 
 @pytest.fixture
 def tp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TeamProject:
-    tp = make_team_project(tmp_path)
-    monkeypatch.setenv("THEMATIC_TEAM", str(tp.team.path))
-    monkeypatch.setenv("THEMATIC_FAKE_EMBEDDER", "1")
-    monkeypatch.delenv("THEMATIC_PROJECT", raising=False)
+    tp = team_env(tmp_path, monkeypatch)
     return tp
 
 

@@ -10,17 +10,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.apptest import APP, TIMEOUT
-from tests.team_fixtures import PASSWORD, TeamProject, make_team_project
+from tests.team_fixtures import PASSWORD, TeamProject, team_env
 from thematic import codebook
 from ui import signin
 
 
 @pytest.fixture
 def tp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TeamProject:
-    tp = make_team_project(tmp_path)
-    monkeypatch.setenv("THEMATIC_TEAM", str(tp.team.path))
-    monkeypatch.setenv("THEMATIC_FAKE_EMBEDDER", "1")
-    monkeypatch.delenv("THEMATIC_PROJECT", raising=False)
+    tp = team_env(tmp_path, monkeypatch)
     signin._guard.clear()
     return tp
 

@@ -21,7 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -194,6 +194,19 @@ def page(request: pytest.FixtureRequest, browser: Any, app_server: Server, e2e_o
 
 
 # ---------------------------------------------------------------------------------------------------------- waits
+
+
+def demo_with_codes(path: Path, codes: Sequence[str]) -> Path:
+    """The demo forms and a few codes, written before the first page asks for the project."""
+    from thematic import codebook
+    from thematic.demo import create_demo_project
+    from thematic.store import Store
+
+    create_demo_project(path)
+    with Store(path) as s:
+        for code in codes:
+            codebook.ensure_path(s, code, actor="setup")
+    return path
 
 
 def wait_idle(page: Any, timeout: float = 60_000) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Server, wait_idle, wait_text
+from tests.e2e.conftest import Server, demo_with_codes, wait_idle, wait_text
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300), pytest.mark.usefixtures("fake_embedder")]
 
@@ -27,16 +27,7 @@ CODES = ["Food quality", "Food portions", "Venue/Food and drink", "Practices/Bre
 
 @pytest.fixture(scope="module")
 def project(fake_embedder: None, app_server: Server) -> Path:
-    """The demo forms and a few codes, written before the first page asks for the project."""
-    from thematic import codebook
-    from thematic.demo import create_demo_project
-    from thematic.store import Store
-
-    create_demo_project(app_server.project)
-    with Store(app_server.project) as s:
-        for path in CODES:
-            codebook.ensure_path(s, path, actor="setup")
-    return app_server.project
+    return demo_with_codes(app_server.project, CODES)
 
 
 def codings(path: Path) -> list[tuple[Any, ...]]:
