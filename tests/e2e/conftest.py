@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,30 +118,28 @@ def e2e_out() -> Path:
     return OUT
 
 
-@pytest.fixture(scope="module")
-def app_server(tmp_path_factory: pytest.TempPathFactory, e2e_out: Path) -> Iterator[Server]:
-    project = tmp_path_factory.mktemp("e2e") / "e2e.db"
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ)
-    env.update(
-        THEMATIC_PROJECT=str(project),
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
-        PYTHONUNBUFFERED="1",
-    )
-    log = e2e_out / "server.log"
+@contextmanager
+def serve(project: Path, log: Path, *, env: dict[str, str], host: str = "127.0.0.1", port: int | None = None,
+          app_args: Sequence[str] = (), streamlit_args: Sequence[str] = ()) -> Iterator[Server]:
+    """``streamlit run app.py`` in its own process group on a free port, with ``env`` on top of this process's
+    (``THEMATIC_PROJECT`` only if ``env`` names it); waits for ``/_stcore/health`` and always kills the group."""
+    port = port or free_port()
+    url = f"http://{host}:{port}"
+    full = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+                PYTHONUNBUFFERED="1")
+    full.pop("THEMATIC_PROJECT", None)
+    full.update(env)
     cmd = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.headless", "true",
         "--server.port", str(port),
-        "--server.address", "127.0.0.1",
+        "--server.address", host,
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
-    ]  # fmt: skip
+        *streamlit_args,
+    ] + (["--", *app_args] if app_args else [])  # fmt: skip
     with open(log, "wb") as fh:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=REPO, env=full, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
     server = Server(url=url, project=project, log=log, proc=proc)
     try:
         try:
@@ -150,6 +149,23 @@ def app_server(tmp_path_factory: pytest.TempPathFactory, e2e_out: Path) -> Itera
         yield server
     finally:
         _kill_group(proc)
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory: pytest.TempPathFactory, e2e_out: Path) -> Iterator[Server]:
+    project = tmp_path_factory.mktemp("e2e") / "e2e.db"
+    with serve(project, e2e_out / "server.log", env={"THEMATIC_PROJECT": str(project)}) as server:
+        yield server
+
+
+def new_tab(browser: Any) -> Iterator[Any]:
+    """A fresh browser context (its own cookies) and page, closed afterwards: one signed-in person."""
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    context.set_default_timeout(30_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 @pytest.fixture(scope="module")

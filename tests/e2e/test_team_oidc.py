@@ -4,16 +4,13 @@ say their role, and an identity without an account is refused."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import REPO, Server, _kill_group, _wait_healthy, free_port, wait_idle, wait_text
+from tests.e2e.conftest import Server, free_port, new_tab, serve, wait_idle, wait_text
 from thematic.team import User, add_member, create_project, init_team, open_project
 
 oidc_mock = pytest.importorskip("oidc_provider_mock", reason="pip install -r requirements.txt (oidc-provider-mock)")
@@ -50,34 +47,15 @@ def oidc_server(tmp_path_factory: pytest.TempPathFactory, e2e_out: Path, provide
         'client_secret = "thematic-test-secret"\n'
         f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n'
     )
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", THEMATIC_FAKE_EMBEDDER="1",
-               STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONUNBUFFERED="1", NO_PROXY="localhost,127.0.0.1")
-    env.pop("THEMATIC_PROJECT", None)
-    log = e2e_out / "team-oidc-server.log"
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-           "--server.port", str(port), "--server.address", "localhost", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none", "--secrets.files", str(secrets), "--", "--team", str(team.path)]
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
-    server = Server(url=url, project=team.projects_dir / "study.db", log=log, proc=proc)
-    try:
-        try:
-            _wait_healthy(url, proc, timeout=90)
-        except RuntimeError as exc:
-            pytest.fail(f"{exc}\n--- server log ---\n{server.log_tail()}", pytrace=False)
+    with serve(team.projects_dir / "study.db", e2e_out / "team-oidc-server.log", host="localhost", port=port,
+               env={"THEMATIC_FAKE_EMBEDDER": "1", "NO_PROXY": "localhost,127.0.0.1"},
+               streamlit_args=["--secrets.files", str(secrets)], app_args=["--team", str(team.path)]) as server:
         yield server
-    finally:
-        _kill_group(proc)
 
 
 @pytest.fixture
 def tab(browser: Any, oidc_server: Server) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
-    context.set_default_timeout(30_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
+    yield from new_tab(browser)
 
 
 def _login_as(tab: Any, server: Server, identity: str) -> None:

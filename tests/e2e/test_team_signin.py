@@ -5,16 +5,13 @@ Screenshots of each state are written to the e2e output folder."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import REPO, Server, _kill_group, _wait_healthy, free_port, wait_idle, wait_text
+from tests.e2e.conftest import Server, new_tab, serve, wait_idle, wait_text
 from tests.team_fixtures import PASSWORD, make_team_project
 
 SECRET_TITLE = "Ward 7 feedback evaluation"
@@ -28,36 +25,14 @@ def team_server(tmp_path_factory: pytest.TempPathFactory, e2e_out: Path) -> Iter
     with Store(tp.path) as s:
         s.set_setting("title", SECRET_TITLE)
         s.set_setting("blind_mode", "1")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", THEMATIC_FAKE_EMBEDDER="1",
-               STREAMLIT_BROWSER_GATHER_USAGE_STATS="false", PYTHONUNBUFFERED="1")
-    env.pop("THEMATIC_PROJECT", None)
-    log = e2e_out / "team-server.log"
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-           "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none", "--", "--team", str(tp.team.path)]
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
-    server = Server(url=url, project=tp.path, log=log, proc=proc)
-    try:
-        try:
-            _wait_healthy(url, proc, timeout=90)
-        except RuntimeError as exc:
-            pytest.fail(f"{exc}\n--- server log ---\n{server.log_tail()}", pytrace=False)
+    with serve(tp.path, e2e_out / "team-server.log", env={"THEMATIC_FAKE_EMBEDDER": "1"},
+               app_args=["--team", str(tp.team.path)]) as server:
         yield server
-    finally:
-        _kill_group(proc)
 
 
 @pytest.fixture
 def tab(browser: Any, team_server: Server) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
-    context.set_default_timeout(30_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
+    yield from new_tab(browser)
 
 
 def _signed_out(page: Any) -> None:
