@@ -15,6 +15,7 @@ from thematic.coding import code_counts
 from thematic.corpus import get_segments
 from thematic.export.report import build_report, method_paragraphs
 from thematic.memos import add_memo
+from thematic.purge import purge_history
 from thematic.store import Store
 
 
@@ -170,7 +171,6 @@ def test_a_bulk_accept_is_reported_as_such_and_its_text_is_no_definition(store: 
 
 def test_left_out_members_recorded_by_the_accept_are_reported(store: Store) -> None:
     from tests.helpers import SMALL, make_corpus
-
     from thematic.coding import apply_code_many
 
     seg = sorted(make_corpus(store, SMALL).values())
@@ -205,7 +205,7 @@ def test_respondent_tables_count_forms_without_a_value(store: Store) -> None:
 def test_code_origins_after_the_undo_history_was_purged(store: Store) -> None:
     build_project(store, themes=2, subthemes=2, n_forms=5)
     assert "4 codes were created (4 by hand)" in method_paragraphs(store)[2]
-    store.purge_history(actor="lead")
+    purge_history(store, actor="lead")
     para = method_paragraphs(store)[2]
     assert "the project has 4 codes (0 made from accepted candidate themes, 4 created by hand or imported)" in para
     assert "no code creation is recorded" not in para

@@ -13,6 +13,7 @@ from thematic.cli import main
 from thematic.ingest import ingest_file
 from thematic.ingest.forms import FormRecord
 from thematic.ingest.load import write_forms
+from thematic.purge import purge_history
 from thematic.redact import CATEGORICAL, FREE_TEXT, IDENTIFYING, Redactor, meta_column_kind
 from thematic.store import Store
 
@@ -81,7 +82,7 @@ def test_purge_before_a_date_keeps_later_undo_data(tmp_path: Path) -> None:
         s.set_setting("title", "t1")
         s.conn.execute("UPDATE audit SET ts = '2020-01-01T00:00:00+00:00'")
         s.set_setting("title", "t2")
-        counts = s.purge_history(before="2021-01-01")
+        counts = purge_history(s, before="2021-01-01")
         assert counts["events"] == 1
         assert s.undo().summary == "Set title"
         assert s.get_setting("title") == "t1"

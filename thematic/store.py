@@ -17,7 +17,7 @@ What it guarantees:
   more than :data:`UNDO_CHUNK_ROWS` rows is reverted in chunks, each a short transaction recording its progress
   (``undo_state.pending``); :meth:`Store.finish_pending` (or the next undo/redo) finishes one left part-way.
 * :meth:`Action.bulk_insert` logs a whole INSERT ... executemany as one rowid range instead of a row each.
-* :meth:`Store.purge_history` drops undo data, redacts the audit lines and VACUUMs.
+* :func:`thematic.purge.purge_history` drops undo data, redacts the audit lines and VACUUMs.
 
 Domain modules (``corpus``, ``codebook``, ``coding`` ...) take a ``Store`` as their first argument; there is no
 global store.
@@ -39,7 +39,6 @@ from typing import Any
 
 from . import schema, undo_conflicts
 from .errors import (
-    Conflict,
     NotAProject,
     NotFound,
     NothingToUndo,
@@ -650,67 +649,6 @@ class Store:
 
     # ------------------------------------------------------------------ purging history
 
-    def purge_history(
-        self,
-        *,
-        before: str | None = None,
-        redact: Callable[[list[str]], list[str]] | None = None,
-        prune: Callable[[Action], int] | None = None,
-        actor: str | None = None,
-    ) -> dict[str, int]:
-        """Drop the undo/redo data of the changes made before ``before`` (an ISO date or timestamp; all when None),
-        pass every audit summary and text detail through ``redact`` (the summary lines stay, redacted), then
-        VACUUM and truncate the write-ahead log, so that no deleted or overwritten text survives in the file's
-        bytes. The changes purged can no longer be undone or redone. Recorded as one (not undoable) audit event.
-
-        ``prune`` runs inside the same transaction to drop derived data of text the project no longer holds (the
-        CLI passes :func:`thematic.embed.prune_cache`: cached vectors of removed or unredacted text) and returns how
-        many rows it dropped.
-
-        Returns counts: ``events`` (whose undo data went), ``entries`` (undo statements removed), ``redacted``
-        (audit lines changed), ``derived`` (rows ``prune`` dropped)."""
-        if self.pending_undo() is not None:
-            raise Conflict("an undo is under way in chunks; finish it first (python -m thematic undo)")
-        cutoff = before if before is not None else "9999"
-        with self.action("purge-history", "Purged undo history" + (f" before {before}" if before else ""),
-                         actor=actor, keep_if_unchanged=True, details={"before": before}) as act:
-            events = int(act.execute(
-                "SELECT count(DISTINCT event_id) FROM undo_log WHERE event_id IN (SELECT id FROM audit WHERE ts < ?)",
-                (cutoff,)).fetchone()[0])
-            entries = act.execute(
-                "DELETE FROM undo_log WHERE event_id IN (SELECT id FROM audit WHERE ts < ? AND id != ?)",
-                (cutoff, act.event_id),
-            ).rowcount
-            changed = 0
-            if redact is not None:
-                rows = act.execute("SELECT id, summary, details FROM audit WHERE id != ?", (act.event_id,)).fetchall()
-                texts: list[str] = []
-                for r in rows:
-                    texts.append(r["summary"])
-                    texts.extend(_strings(json.loads(r["details"] or "{}")))
-                done = iter(redact(texts))
-                for r in rows:
-                    summary = next(done)
-                    details = _replace_strings(json.loads(r["details"] or "{}"), done)
-                    new_details = json.dumps(details)
-                    if summary != r["summary"] or new_details != (r["details"] or "{}"):
-                        act.execute("UPDATE audit SET summary = ?, details = ? WHERE id = ?", (summary, new_details, r["id"]))
-                        changed += 1
-            derived = prune(act) if prune is not None else 0
-            act.details.update({"events": events, "entries": entries, "redacted": changed, "derived": derived})
-        self.compact()
-        return {"events": events, "entries": entries, "redacted": changed, "derived": derived}
-
-    def compact(self) -> None:
-        """VACUUM (rewrite the file without free pages, which may hold deleted text) and empty the write-ahead log."""
-        with self._lock:
-            self.conn.execute("VACUUM")
-            if not self.in_memory:
-                busy = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-                if busy:
-                    raise Conflict("the project is open elsewhere; the write-ahead log could not be emptied "
-                                   "(close the other windows and run the command again)")
-
     # ------------------------------------------------------------------ project settings and status
 
     def get_setting(self, key: str, default: str | None = None) -> str | None:
@@ -746,25 +684,3 @@ def _event(row: sqlite3.Row) -> AuditEvent:
         undo_of=row["undo_of"],
         undone_by=row["undone_by"],
     )
-
-
-def _strings(value: Any) -> list[str]:
-    """The strings inside a JSON value, depth first (keys excluded)."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
-    return []
-
-
-def _replace_strings(value: Any, new: Iterator[str]) -> Any:
-    """``value`` with its strings replaced, in :func:`_strings` order, from ``new``."""
-    if isinstance(value, str):
-        return next(new)
-    if isinstance(value, dict):
-        return {k: _replace_strings(v, new) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_replace_strings(v, new) for v in value]
-    return value

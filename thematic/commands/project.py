@@ -117,6 +117,7 @@ def cmd_purge_history(args: argparse.Namespace) -> int:
 
     from ..embed import prune_cache
     from ..errors import InvalidInput
+    from ..purge import purge_history
     from ..redact import read_staff_names, redact_log_texts
 
     before = args.before
@@ -127,8 +128,8 @@ def cmd_purge_history(args: argparse.Namespace) -> int:
             raise InvalidInput(f"--before {before!r} is not a date (YYYY-MM-DD)") from None
     staff = read_staff_names(args.staff_names) if args.staff_names else []
     with open_store(args.project) as store:
-        counts = store.purge_history(before=before, redact=lambda texts: redact_log_texts(texts, staff),
-                                     prune=prune_cache, actor=args.actor)
+        counts = purge_history(store, before=before, redact=lambda texts: redact_log_texts(texts, staff),
+                               prune=prune_cache, actor=args.actor)
     print(f"dropped the undo data of {counts['events']} changes ({counts['entries']} entries); "
           f"{counts['redacted']} audit lines redacted; {counts['derived']} cached vectors of text no longer in the "
           "project dropped; file compacted")

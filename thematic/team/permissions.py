@@ -36,7 +36,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "project.create": LEAD,
     "project.setting": LEAD,  # title, blind mode on/off (revealing blind coding), consensus name
     "project.members": LEAD,
-    "purge-history": LEAD,  # erasing undo data (thematic.store purge_history)
+    "purge-history": LEAD,  # erasing undo data (thematic.purge.purge_history)
     # bringing data in
     "ingest": LEAD,
     "import.qdpx": LEAD,
