@@ -15,8 +15,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import streamlit as st  # noqa: E402
 
-from ui import sidebar, signin  # noqa: E402
+from ui import patches, sidebar, signin  # noqa: E402
 
+patches.install()  # a click that a fragment's timer would deliver twice acts once (see ui/patches.py)
 st.set_page_config(page_title="thematic", page_icon=":material/account_tree:", layout="wide")
 
 # Team mode (`streamlit run app.py -- --team TEAM_DIR`): nothing of any project is drawn before sign-in; a no-op in

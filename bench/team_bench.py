@@ -15,6 +15,9 @@ Two drivers, the same checks:
   ``script_finished`` after deltas showing the next segment's id. This measures the server: 10 sessions cost the
   machine one Python process (the bench's own client is a few per cent of a core). ``--race`` sends the pick and
   the click back to back (a busy server takes both in one rerun, the case where a pick used to be lost).
+  ``--stray`` sends each click first inside a sidebar timer rerun, then as itself: what Streamlit 1.67's frontend
+  does when a fragment's timer fires between a click and the click's own delivery (ui/patches.py); the app must act
+  on it once.
 * ``--driver browser``: N Playwright contexts in one Debian chromium (``/usr/bin/chromium``): types the code into
   the picker, Enter, clicks "Apply and next". Click-to-repaint = from the click until the panel shows the next
   segment's id with the script idle. This is what a person sees, but on this 2-core machine the ten chromium
@@ -231,6 +234,10 @@ async def coder_session(browser: Any, url: str, user: User, code_paths: list[str
                     if attempt == 2:
                         raise
                     rec["retyped"] += 1  # the typed code never became a chip: typed again, as a person would
+                    if SHOTS is not None:
+                        with contextlib.suppress(Exception):
+                            await page.screenshot(path=str(SHOTS / f"retyped_{user.name}_{current}.png"),
+                                                  full_page=True)
             if think:
                 await asyncio.sleep(think * rng.uniform(0.5, 1.5))
             stage = f"waiting for the repaint after Apply and next on segment {current}"
@@ -268,7 +275,10 @@ async def coder_session(browser: Any, url: str, user: User, code_paths: list[str
             rec["log"].append({"t": round(t_wall, 3), "segment": current, "code": path, "next": new, "s": round(took, 3),
                                "tries": tries, "warning": ["nothing picked"] if nothing_picked else [], "error": []})
             if nothing_picked:
-                continue  # not acknowledged: pick again on the same segment, as a person would
+                # not acknowledged: pick again on the segment the page shows now, as a person would (the page may
+                # have moved on: then the click was taken and a second delivery of it found nothing picked)
+                current = new if new is not None else current
+                continue
             if await errors_on(page):
                 rec["errors"] += 1
                 rec["log"][-1]["error"] = await error_texts(page) or ["error box"]
@@ -437,7 +447,8 @@ class WsSession:
 
 
 async def ws_session(url: str, user: User, code_paths: list[str], until: list[float], out: dict[str, Any],
-                     ready: list[int], start: asyncio.Event, think: float, race: bool = False) -> None:
+                     ready: list[int], start: asyncio.Event, think: float, race: bool = False,
+                     stray: bool = False) -> None:
     """One analyst over the websocket: sign in through the form, open the coding page, then pick a code in the
     picker (its own widget value, as the component sends it) and press "Apply and next" until the time is up."""
     rec: dict[str, Any] = {"clicks": [], "acked": [], "errors": 0, "failed": None, "reclicks": 0, "log": []}
@@ -482,6 +493,11 @@ async def ws_session(url: str, user: User, code_paths: list[str], until: list[fl
             n_err, n_warn = len(s.errors), len(s.warnings)
             t_wall = time.time()
             stage = f"waiting for the repaint after Apply and next on segment {current}"
+            if stray and s.auto:
+                # what Streamlit 1.67's frontend does when a fragment's timer fires between a click and its own
+                # flush of the click (a zero-delay timeout): the timer's rerun carries every widget state, the
+                # click's trigger included; the flush then sends the click again
+                await s.send([s.trigger(button)], fragment_id=next(iter(s.auto)), auto=True)
             t0 = await s.send([s.trigger(button)], fragment_id=s.fragment.get(button, ""))
             tries = 1
             def answered(old: int | None = current, t0: float = t0, n_warn: int = n_warn, n_err: int = n_err) -> bool:
@@ -517,10 +533,11 @@ async def ws_session(url: str, user: User, code_paths: list[str], until: list[fl
 
 async def drive(url: str, users: list[User], code_paths: list[str], seconds: float, server_pid: int,
                 idle_log: dict[str, float], on_start: threading.Event, driver: str = "ws",
-                think: float = 0.0, idle_s: float = IDLE_S, race: bool = False) -> dict[str, Any]:
+                think: float = 0.0, idle_s: float = IDLE_S, race: bool = False, stray: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if driver == "ws":
-        await _drive(None, url, users, code_paths, seconds, server_pid, idle_log, out, think, on_start, idle_s, race)
+        await _drive(None, url, users, code_paths, seconds, server_pid, idle_log, out, think, on_start, idle_s, race,
+                     stray)
         return out
     from playwright.async_api import async_playwright
 
@@ -535,7 +552,7 @@ async def drive(url: str, users: list[User], code_paths: list[str], seconds: flo
 
 async def _drive(browser: Any, url: str, users: list[User], code_paths: list[str], seconds: float, server_pid: int,
                  idle_log: dict[str, float], out: dict[str, Any], think: float, on_start: threading.Event, idle_s: float,
-                 race: bool = False) -> None:
+                 race: bool = False, stray: bool = False) -> None:
     until = [time.monotonic() + SIGN_IN_S + IDLE_S + seconds]  # set again when the timed part starts
     ready: list[int] = []
     start = asyncio.Event()
@@ -556,7 +573,7 @@ async def _drive(browser: Any, url: str, users: list[User], code_paths: list[str
         start.set()
         on_start.set()
 
-    sessions = [ws_session(url, u, code_paths, until, out, ready, start, think, race) if browser is None else
+    sessions = [ws_session(url, u, code_paths, until, out, ready, start, think, race, stray) if browser is None else
                 coder_session(browser, url, u, code_paths, until, out, ready, start, think) for u in users]
     await asyncio.gather(idle_then_start(), *sessions)
     idle_log["busy_cpu_s"] = cpu_seconds(server_pid) - idle_log["t0_cpu"]
@@ -673,6 +690,10 @@ def main() -> int:
                     help="seconds with every session open on the coding page and nobody clicking, measured first")
     ap.add_argument("--race", action="store_true",
                     help="ws: send the pick and the click back to back (the server takes both in one rerun when busy)")
+    ap.add_argument("--stray", action="store_true",
+                    help="ws: send each click first inside a sidebar timer rerun, then as the click, as Streamlit "
+                    "1.67's frontend does when a fragment's timer fires between a click and the click's own "
+                    "delivery (the app must act on it once)")
     ap.add_argument("--port", type=int, default=0, help="the server's port (0: any free one)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (with clicks.json, every click)")
     args = ap.parse_args()
@@ -699,7 +720,8 @@ def main() -> int:
         lead.start()
         idle_log: dict[str, float] = {}
         sessions = asyncio.run(drive(f"http://127.0.0.1:{port}", users, code_paths, args.seconds, proc.pid, idle_log,
-                                     coding_started, args.driver, args.think, args.idle, args.race))
+                                     coding_started, args.driver, args.think, args.idle, args.race,
+                                     args.stray))
         (root / "clicks.json").write_text(json.dumps({n: r["log"] for n, r in sessions.items()}, indent=1))
         coding_started.set()  # (when no session reached the coding page)
         stop.set()
@@ -772,6 +794,7 @@ def main() -> int:
     summary = {
         "driver": args.driver, "think_s": args.think, "nothing_picked": len(warned), "retyped": retyped,
         "unacknowledged": result["unacknowledged"], "applied_twice": result["applied_twice"], "race": args.race,
+        "stray": args.stray,
         "sessions": len(sessions), "seconds": args.seconds, "clicks": len(clicks), "errors": errors, "reclicks": reclicks,
         "stopped_early": len(failed),
         "p50_s": round(pct(clicks, .5), 3), "p95_s": round(pct(clicks, .95), 3),
