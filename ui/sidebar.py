@@ -44,16 +44,18 @@ def render(page_title: str = "") -> None:
 # check). At 10 s, ten open sessions cost 0.01-0.02 of a core, and another coder's progress and the undo label are
 # at most 10 s behind; the coding panel shows its own Undo, current after every click.
 LIVE_EVERY = 10
+LIVE_KEY = "sidebar_live"  # the fragment's key: a page's fragment reruns it with its own after a write
 
 
-@st.fragment(run_every=LIVE_EVERY)
+@st.fragment(run_every=LIVE_EVERY, key=LIVE_KEY)
 def live() -> None:
     """Undo/redo and where each phase stands, refreshed on its own every few seconds.
 
     A click inside a page's fragment (the coding panel, a candidate card) reruns only that fragment, and another
     coder or the CLI may write to the same file: refreshing this part on a timer keeps the undo label and the
-    counts true without rerunning the page. An undo or redo here reruns the whole app, since the page shows
-    what it changed."""
+    counts true without rerunning the page. A page's fragment that writes reruns this part with itself
+    (:func:`rerun_with_live`), so the undo label is current at once. An undo or redo here reruns the whole app,
+    since the page shows what it changed."""
     store = ui_store.try_store()
     if store is None:
         return
@@ -175,5 +177,29 @@ def status(store: Store) -> None:
         for phase, (page, label) in PHASE_PAGES.items():
             if not (ui_store.APP_DIR / page).exists():
                 continue
-            st.page_link(page, label=label)
+            _page_link(page, label)
             st.caption(lines.get(phase, ""))
+
+
+def _page_link(page: str, label: str) -> None:
+    """A link to a phase's page. Streamlit's test harness (AppTest) forgets the app's pages in a run of this
+    fragment alone (a write's :func:`rerun_with_live`); the label then stands without its link, and the browser,
+    which keeps them, always gets the link."""
+    from streamlit.errors import StreamlitAPIException
+
+    try:
+        st.page_link(page, label=label)
+    except StreamlitAPIException:
+        st.markdown(f"**{md_escape(label)}**")
+
+
+def rerun_with_live(fragment_key: str) -> None:
+    """From a write's callback inside the page fragment keyed ``fragment_key``: rerun that fragment and the
+    sidebar's live part together, so that the sidebar's Undo names the change just made (instead of up to
+    ``LIVE_EVERY`` seconds later). Raises Streamlit's rerun exception: the callback's last statement."""
+    from streamlit.errors import StreamlitAPIException
+
+    try:
+        st.rerun([fragment_key, LIVE_KEY])
+    except StreamlitAPIException:  # the sidebar's part was not drawn (no project open): the default rerun
+        return

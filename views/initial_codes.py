@@ -12,7 +12,7 @@ import streamlit as st
 
 from thematic import codebook, coding, corpus, memos, reliability, spans
 from thematic.models import Code, Segment
-from ui import models
+from ui import models, sidebar
 from ui import store as ui_store
 from ui.components.code_picker import code_picker, strip_new
 from ui.components.code_tree import colours
@@ -138,11 +138,13 @@ def apply_selected(then_next: bool) -> None:
         else:
             _reset_inputs()
         st.session_state["ic_focus"] = True  # the picker takes the cursor again (Ctrl+Enter flows on)
+        sidebar.rerun_with_live(PANEL_KEY)  # the sidebar's Undo names this coding at once
 
 
 def remove(seg_id: int, code_id: int) -> None:
     if attempt("ic", coding.remove_coding, store, seg_id, code_id, coder) is not None:
         ui_store.changed()
+        sidebar.rerun_with_live(PANEL_KEY)
 
 
 def accept(seg_id: int, code_id: int) -> None:
@@ -150,6 +152,7 @@ def accept(seg_id: int, code_id: int) -> None:
 
     if attempt("ic", suggest.accept_suggestion, store, seg_id, code_id, coder) is not None:
         ui_store.changed()
+        sidebar.rerun_with_live(PANEL_KEY)
 
 
 def reject(seg_id: int, code_id: int) -> None:
@@ -157,6 +160,7 @@ def reject(seg_id: int, code_id: int) -> None:
 
     if attempt("ic", suggest.reject_suggestion, store, seg_id, code_id, coder) is not None:
         ui_store.changed()
+        sidebar.rerun_with_live(PANEL_KEY)
 
 
 UNDO = ui_store.optional("ui.undo")  # the shared undo helper (per-coder undo), once it is part of the app
@@ -178,6 +182,8 @@ def undo_last(expected: int) -> None:
         done, message = UNDO.step("undo", t.undo_event.id if t.undo_root is not None and t.undo_root.id == expected
                                   and t.undo_event is not None else None, coder=UNDO.coder_scope())
         st.session_state["ic_ok" if done else "ic_error"] = message
+        if done:
+            sidebar.rerun_with_live(PANEL_KEY)
         return
     ev = store.undoable()
     if ev is None or ev.id != expected:
@@ -194,11 +200,19 @@ def add_note(seg_id: int) -> None:
         st.session_state["ic_note"] = ""
         st.session_state["ic_ok"] = "Note saved."
         ui_store.changed()
+        sidebar.rerun_with_live(PANEL_KEY)
 
 
-@st.fragment
+PANEL_KEY = "ic_panel"
+
+
+@st.fragment(key=PANEL_KEY)
 def panel() -> None:
-    show("ic")
+    # Every block above the code picker is drawn on every run, empty or not: an element that appears above the
+    # picker (a message, a colleague's codes) would move it, and a moved component is mounted afresh, dropping the
+    # chips the analyst had picked while the server still holds them (bench/team_bench.py --driver browser).
+    with st.container():
+        show("ic")
     total_q = corpus.count_segments(store, question_id=FILTER["question_id"], person_spans=False)
     done_q = corpus.count_segments(store, question_id=FILTER["question_id"], coded=True, coder=coder,
                                    person_spans=False)
@@ -240,16 +254,18 @@ def panel() -> None:
     applied = reliability.visible_codings(store, coder, blind=blind, segment_ids=[seg.id])
     mine = [c for c in applied if c.coder == coder]
     others = [c for c in applied if c.coder != coder]
-    if mine:
-        st.markdown("**Your codes here**")
-        cols = st.columns(min(4, len(mine)))
-        for i, c in enumerate(mine):
-            cols[i % len(cols)].button(
-                names.get(c.code_id, f"#{c.code_id}"), key=f"ic_remove_{c.code_id}", icon=":material/close:",
-                help="Remove this code from the segment", on_click=remove, args=(seg.id, c.code_id),
-            )
-    if others:
-        st.caption("Other coders: " + "; ".join(f"{c.coder}: {names.get(c.code_id, c.code_id)}" for c in others))
+    with st.container():  # always drawn (see above): the codes already on this segment
+        if mine:
+            st.markdown("**Your codes here**")
+            cols = st.columns(min(4, len(mine)))
+            for i, c in enumerate(mine):
+                cols[i % len(cols)].button(
+                    names.get(c.code_id, f"#{c.code_id}"), key=f"ic_remove_{c.code_id}", icon=":material/close:",
+                    help="Remove this code from the segment", on_click=remove, args=(seg.id, c.code_id),
+                )
+        if others:
+            st.caption("Other coders: " + "; ".join(f"{c.coder}: {names.get(c.code_id, c.code_id)}"
+                                                     for c in others))
 
     # One code at a time, by pointing at it: no "Select all", no "Select N matches", Enter never adds a code
     # the analyst did not highlight or type exactly (see ui.components.code_picker).

@@ -106,3 +106,18 @@ def test_chips_survive_a_colleagues_coding_appearing_above_the_picker(page: Any,
     wait_idle(page)
     page.locator(".st-key-ic_codes .chip").first.wait_for(state="detached")
     assert (here, "Kindness") in codings(project)
+
+
+def test_the_sidebar_names_a_coding_at_once(page: Any, app_server: Server, project: Path) -> None:
+    """The sidebar's live part (Undo and where each phase stands) is rerun with the coding panel after a coding,
+    not on its 10-second timer: its Undo names the coding just made, and its phase links stay links."""
+    page.goto(f"{app_server.url}/initial_codes?coder={CODER}")
+    wait_text(page, "You have coded")
+    here = segment_id(page)
+    pick(page, "Kindness")
+    page.locator(".st-key-ic_apply_next button").first.click()
+    moved_from(page, here)  # the panel's run is over: the sidebar was drawn in the same run, no timer waited for
+    side = page.locator('[data-testid="stSidebar"]')
+    side.get_by_text(f"Code segment {here} with 1 code(s)").first.wait_for(timeout=1_000)
+    # the phase links of its status are still links (navigation + status: two of each)
+    assert side.get_by_role("link", name="4 Review themes").count() == 2
