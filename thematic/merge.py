@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from . import codebook
+from . import codebook, projectfile
 from .adjudicate import resolve_code
 from .coding import coder_id, find_coder, move_codings, write_codings
 from .errors import Conflict, InvalidInput, NotFound, ThematicError
@@ -273,12 +273,10 @@ def _open_other(path: str | Path) -> sqlite3.Connection:
     p = Path(path)
     if not p.exists():
         raise NotFound(f"no project at {p}")
-    with p.open("rb") as fh:
-        if fh.read(16) != b"SQLite format 3\x00":
-            raise InvalidInput("not a thematic project (not an SQLite file)", path=p)
-    from urllib.parse import quote
-
-    conn = sqlite3.connect(f"file:{quote(str(p.resolve()))}?mode=ro", uri=True)
+    head = projectfile.read_head(p, 16)  # None: a project this process has open
+    if head is not None and head != b"SQLite format 3\x00":
+        raise InvalidInput("not a thematic project (not an SQLite file)", path=p)
+    conn = projectfile.connect(p, "mode=ro")
     conn.row_factory = sqlite3.Row
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if not {"forms", "answers", "segments", "codes", "codings", "coders", "questions"} <= tables:

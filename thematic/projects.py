@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import projectfile
 from .errors import Conflict, InvalidInput, NotFound
 from .projectfile import recognised
 from .store import Store
@@ -123,14 +124,13 @@ def check_upload(path: str | Path) -> None:
     read-only and immutable: nothing is written to it and no side file is made, even when it is something else."""
     p = Path(path)
     try:
-        with open(p, "rb") as fh:
-            head = fh.read(16)
+        head = projectfile.read_head(p, 16)  # None: a file this process has open as a project
     except OSError as exc:
         raise InvalidInput(f"cannot read it ({exc.strerror or exc})", path=p) from exc
-    if head != b"SQLite format 3\x00":
+    if head is not None and head != b"SQLite format 3\x00":
         raise InvalidInput("not a thematic project (not an SQLite database)", path=p)
     try:
-        conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro&immutable=1", uri=True)  # no -wal/-shm
+        conn = projectfile.connect(p, "mode=ro&immutable=1")  # no -wal/-shm
         try:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])

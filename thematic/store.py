@@ -47,7 +47,7 @@ from .errors import (
     from_sqlite,
 )
 from .projectfile import busy_timeout as busy_timeout_seconds
-from .projectfile import check_project_file
+from .projectfile import check_project_file, hold
 from .undo_sql import run_undo_stmt
 
 DEFAULT_ACTOR = "analyst"
@@ -158,7 +158,13 @@ class Store:
         self._leaves: frozenset[str] | None = None
         self._depth = 0
         self._action: Action | None = None
-        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=timeout)
+        # registered before connecting: no raw read of this file in this process drops the connection's locks
+        self._release = (lambda: None) if self.in_memory else hold(self.path, create=create)
+        try:
+            self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=timeout)
+        except BaseException:
+            self._release()
+            raise
         try:
             self.conn.row_factory = sqlite3.Row
             self.conn.execute("PRAGMA foreign_keys = ON")
@@ -170,6 +176,7 @@ class Store:
                 self.migrate()
         except BaseException as exc:
             self.conn.close()
+            self._release()
             mapped = from_sqlite(exc, self.path)
             if mapped is not None:
                 raise mapped from exc
@@ -185,6 +192,7 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self.conn.close()
+            self._release()
 
     def __enter__(self) -> Store:
         return self

@@ -49,7 +49,7 @@ def install(app_session: type | None = None) -> bool:
     Idempotent; returns whether the wrapper is in place. A Streamlit without that method is left alone (logged)."""
     if app_session is None:
         try:
-            from streamlit.runtime.app_session import AppSession as app_session  # noqa: N813
+            from streamlit.runtime.app_session import AppSession as app_session
         except ImportError:  # pragma: no cover - a Streamlit that moved it
             log.warning("Streamlit's AppSession not found: timer reruns may deliver a click twice")
             return False

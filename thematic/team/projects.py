@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import projectfile
 from ..errors import Conflict, InvalidInput, NotFound
 from ..projects import SUFFIX, clean_name
 from ..store import Store, now
@@ -36,60 +37,64 @@ def project_path(team: Team, name: str) -> Path:
     return path
 
 
-# Documented cache: the members read from each project file, keyed by the file's and its write-ahead log's size
-# and modification time. Every page view of every signed-in session asks which projects its user may open, and
-# reading each file for it was most of an idle session's cost; a change of members writes the log, so the key
-# changes with it and the next question reads the file again.
-_MEMBERS: dict[Path, tuple[tuple[int, ...], list[Member]]] = {}
+# Documented cache: per project file, a read-only connection of its own and the members last read through it.
+# Every page view of every signed-in session asks which projects its user may open; reading each file for it was
+# most of an idle session's cost. ``PRAGMA data_version`` on that connection moves whenever another connection
+# commits (any process), so the members are read again only after a change, and never served stale. The file is
+# never opened by Python itself: closing such a descriptor would drop SQLite's locks (thematic.projectfile).
+_MEMBERS: dict[Path, _Watched] = {}
 _MEMBERS_LOCK = threading.Lock()
+_MEMBERS_MAX = 1000
 
 
-def _file_key(path: Path) -> tuple[int, ...]:
-    """Changes with every committed transaction: sizes and times of the file and its log, and the wal-index
-    header in ``-shm`` (its change counter and last frame move on every commit, even within one clock tick)."""
-    key: list[int] = []
-    for p in (path, Path(f"{path}-wal")):
-        try:
-            st = p.stat()
-        except FileNotFoundError:
-            key += [-1, -1, -1]
-            continue
-        key += [st.st_mtime_ns, st.st_size, st.st_ino]
-    try:
-        with open(f"{path}-shm", "rb") as fh:
-            key += list(fh.read(48))
-    except OSError:
-        key.append(-1)
-    return tuple(key)
+@dataclass
+class _Watched:
+    inode: tuple[int, int]
+    conn: sqlite3.Connection
+    version: int = -1
+    found: list[Member] | None = None
 
 
 def members_in_file(path: Path) -> list[Member]:
     """The members recorded in a project file, read without writing to it (an old file has none)."""
     path = path.resolve()
-    key = _file_key(path)
-    with _MEMBERS_LOCK:
-        hit = _MEMBERS.get(path)
-    if hit is not None and hit[0] == key:
-        return list(hit[1])
-    found = _read_members(path)
-    with _MEMBERS_LOCK:
-        if len(_MEMBERS) > 1000:
-            _MEMBERS.clear()
-        _MEMBERS[path] = (key, found)
-    return list(found)
-
-
-def _read_members(path: Path) -> list[Member]:
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        has = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'project_members'").fetchone()
-        if has is None:
-            return []
-        rows = conn.execute("SELECT name, role, added_at FROM project_members ORDER BY name").fetchall()
-    except sqlite3.DatabaseError as exc:
-        raise InvalidInput(f"not a readable project file ({exc})", path=path) from exc
-    finally:
-        conn.close()
+        st = path.stat()
+    except OSError as exc:
+        with _MEMBERS_LOCK:
+            gone = _MEMBERS.pop(path, None)
+        if gone is not None:
+            gone.conn.close()
+        raise InvalidInput(f"not a readable project file ({exc.strerror or exc})", path=path) from exc
+    inode = (st.st_dev, st.st_ino)
+    with _MEMBERS_LOCK:
+        w = _MEMBERS.get(path)
+        if w is not None and w.inode != inode:  # replaced (a restore): watch the new file
+            _MEMBERS.pop(path).conn.close()
+            w = None
+        try:
+            if w is None:
+                if len(_MEMBERS) >= _MEMBERS_MAX:
+                    for old in _MEMBERS.values():
+                        old.conn.close()
+                    _MEMBERS.clear()
+                w = _MEMBERS[path] = _Watched(inode, projectfile.connect(path, "mode=ro", check_same_thread=False))
+            version = int(w.conn.execute("PRAGMA data_version").fetchone()[0])
+            if w.found is None or version != w.version:
+                w.found, w.version = _read_members(w.conn), version
+            return list(w.found)
+        except sqlite3.DatabaseError as exc:
+            gone = _MEMBERS.pop(path, None)
+            if gone is not None:
+                gone.conn.close()
+            raise InvalidInput(f"not a readable project file ({exc})", path=path) from exc
+
+
+def _read_members(conn: sqlite3.Connection) -> list[Member]:
+    has = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'project_members'").fetchone()
+    if has is None:
+        return []
+    rows = conn.execute("SELECT name, role, added_at FROM project_members ORDER BY name").fetchall()
     return [Member(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
