@@ -370,6 +370,7 @@ def _hl_code(how: str) -> None:
         st.session_state["hl_sel"] = None
         st.session_state["hl_new"] = ""
         ui_store.changed()
+        sidebar.rerun_with_live(HL_KEY)
 
 
 def _hl_uncode(seg_id: int, code_id: int) -> None:
@@ -377,11 +378,16 @@ def _hl_uncode(seg_id: int, code_id: int) -> None:
         st.session_state["hl_click"] = None
         st.session_state["hl_ok"] = "Uncoded."
         ui_store.changed()
+        sidebar.rerun_with_live(HL_KEY)
 
 
-@st.fragment
+HL_KEY = "hl_panel"
+
+
+@st.fragment(key=HL_KEY)
 def highlight_panel() -> None:
-    show("hl")
+    with st.container():  # drawn on every run: a message never moves the highlighter (see panel())
+        show("hl")
     total = int(store.scalar("SELECT count(*) FROM forms"))
     if total == 0:
         st.info("No forms yet.")
