@@ -40,6 +40,11 @@ segment was coded twice by one coder's Apply; a copy of the file undone event by
 exactly where it was (the audit log replays); no session showed an error. ``--keep`` keeps ``clicks.json``: every
 click (time, segment shown, code, the segment shown next, seconds, any warning or error).
 
+Then, where SQLite's single writer starts to limit: on a copy of the file, 1, 2, 4, 8 and 16 writers (threads of one
+process, as the server's sessions are, each a coder with its own connection) apply codings through the library as
+fast as they can (``--writer-seconds`` per level): codings per second and commit latency p50/p95, beside the rate
+the sessions coded at.
+
 Target: click-to-repaint p95 <= 1 s (2 cores). Figures: p50/p95 overall and while the import held the single
 SQLite writer, server CPU idle and coding (ms per coding), the machine's load average (it is shared: other work
 slows every figure). ``--think S`` pauses about S seconds between choosing and clicking (0: as fast as the page
@@ -677,6 +682,55 @@ def check(path: Path, sessions: dict[str, Any], root: Path) -> dict[str, Any]:
             "codings_in_file": len(have)}
 
 
+# ---------------------------------------------------------------------------------------------------- writer
+
+
+WRITER_LEVELS = (1, 2, 4, 8, 16)
+WRITER_LIMIT_MS = 100.0  # a commit waiting longer than this at p95 is where the single writer limits
+
+
+def writer_limit(path: Path, root: Path, seconds: float = 3.0) -> list[dict[str, float]]:
+    """Where SQLite's single writer starts to limit: on a copy of the project, K writers (threads of one process,
+    as the server's sessions are, each with its own connection as a signed-in coder) apply codings through the
+    library as fast as they can, K = 1, 2, 4 ... 16. Per level: codings committed per second and commit latency
+    (p50/p95, which includes waiting for the write lock)."""
+    from thematic import coding
+
+    with Store.open(path) as s:
+        copy = s.backup(root / "writer.db")
+        segs = [int(r[0]) for r in s.query("SELECT id FROM segments ORDER BY id")]
+        codes = [c.id for c in codebook.list_codes(s)]
+    out: list[dict[str, float]] = []
+    for level, k in enumerate(WRITER_LEVELS):
+        lat: list[float] = []
+        lock = threading.Lock()
+        until = time.monotonic() + seconds
+
+        def work(i: int, level: int = level, lat: list[float] = lat, lock: threading.Lock = lock,
+                 until: float = until) -> None:
+            user = User(f"writer{level}_{i:02d}", "coder")  # a coder of its own: every coding is new
+            with TeamStore(copy, user) as store:
+                j = 0
+                while time.monotonic() < until and j < len(segs):
+                    t0 = time.perf_counter()
+                    coding.apply_codes(store, segs[(j * 7 + i) % len(segs)], [codes[j % len(codes)]], user.name)
+                    took = time.perf_counter() - t0
+                    with lock:
+                        lat.append(took)
+                    j += 1
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(k)]
+        t0 = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.monotonic() - t0
+        out.append({"writers": k, "per_s": round(len(lat) / wall, 1), "p50_ms": round(pct(lat, .5) * 1000, 1),
+                    "p95_ms": round(pct(lat, .95) * 1000, 1)})
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sessions", type=int, default=10)
@@ -694,6 +748,8 @@ def main() -> int:
                     help="ws: send each click first inside a sidebar timer rerun, then as the click, as Streamlit "
                     "1.67's frontend does when a fragment's timer fires between a click and the click's own "
                     "delivery (the app must act on it once)")
+    ap.add_argument("--writer-seconds", type=float, default=3.0,
+                    help="seconds per level of the single-writer probe run after the sessions (0: skip it)")
     ap.add_argument("--port", type=int, default=0, help="the server's port (0: any free one)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (with clicks.json, every click)")
     args = ap.parse_args()
@@ -727,6 +783,7 @@ def main() -> int:
         stop.set()
         lead.join()
         result = check(path, sessions, root)
+        writer = writer_limit(path, root, args.writer_seconds) if args.writer_seconds > 0 else []
     finally:
         if proc is not None and proc.poll() is None:
             os.killpg(proc.pid, 15)
@@ -778,6 +835,18 @@ def main() -> int:
         for e in rec["log"]:
             for text in e.get("error") or []:
                 print(f"  error seen by {name} after coding segment {e['segment']}: {text!r}")
+    if writer:
+        print("single writer (a copy of the project; K threads of one process, each a coder with its own connection, "
+              "applying codings as fast as they can): " + "; ".join(
+                  f"{w['writers']:.0f}: {w['per_s']:.0f}/s, p50 {w['p50_ms']:.0f} ms, p95 {w['p95_ms']:.0f} ms"
+                  for w in writer))
+        best = max(writer, key=lambda w: w["per_s"])
+        over = next((w for w in writer if w["p95_ms"] > WRITER_LIMIT_MS), None)
+        rate = len(clicks) / args.seconds if args.seconds else 0.0
+        print(f"  the writer tops out at {best['per_s']:.0f} codings/s ({best['writers']:.0f} writers); "
+              + (f"commits wait over {WRITER_LIMIT_MS:.0f} ms (p95) from {over['writers']:.0f} writers at once"
+                 if over else f"p95 stays under {WRITER_LIMIT_MS:.0f} ms up to {writer[-1]['writers']:.0f} writers")
+              + f"; the sessions above coded {rate:.1f}/s")
     warned = [e for rec in sessions.values() for e in rec["log"] if e["warning"]]
     retyped = sum(rec.get("retyped", 0) for rec in sessions.values())
     if retyped:
@@ -807,6 +876,8 @@ def main() -> int:
         "server_cpu_idle_sessions": round(idle_log.get("server_cpu_idle_share", float("nan")), 2),
         "server_cpu_coding": round(idle_log.get("busy_cpu_share", float("nan")), 2),
         "server_cpu_ms_per_coding": round(cpu_per_click * 1000),
+        "writer": writer,
+        "writer_max_per_s": max((w["per_s"] for w in writer), default=None),
     }
     print(json.dumps(summary))
     ok = (result["missing"] == 0 and result["unacknowledged"] == 0 and result["applied_twice"] == 0
