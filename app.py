@@ -13,9 +13,9 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import streamlit as st  # noqa: E402
+import streamlit as st
 
-from ui import patches, sidebar, signin  # noqa: E402
+from ui import patches, sidebar, signin
 
 patches.install()  # a click that a fragment's timer would deliver twice acts once (see ui/patches.py)
 st.set_page_config(page_title="thematic", page_icon=":material/account_tree:", layout="wide")

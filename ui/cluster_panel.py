@@ -5,7 +5,6 @@ that card (a merge or split, which change other cards, reruns the page)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pandas as pd
@@ -17,7 +16,7 @@ from thematic.store import Store
 from . import jobs, models
 from . import store as ui_store
 from .errors import attempt, guard, missing, show
-from .widgets import md_escape
+from .widgets import md_escape, shown_as
 
 PER_PAGE = 10
 QUOTES = 3
@@ -77,9 +76,8 @@ def _poll(key: str) -> None:
     if job is None:
         return
     if job.running:
-        elapsed = time.monotonic() - job.started
         text = f"{job.message or job.label}" + (f" — {job.done:,}/{job.total:,}" if job.total else "")
-        st.progress(job.fraction, text=f"{text} · {elapsed:.0f} s")
+        st.progress(job.fraction, text=f"{text} · {job.seconds:.0f} s")
         st.caption("Clustering runs in the background: you can keep working on other pages meanwhile.")
         return
     if not job.seen:
@@ -91,7 +89,7 @@ def _poll(key: str) -> None:
             st.session_state["cl_run_pick"] = run.id
             st.session_state["cl_page"] = 1
             st.session_state["cl_ok"] = (f"Clustered {run.n_segments:,} segments in "
-                                         f"{job.finished - job.started:.0f} s (run {run.id}).")
+                                         f"{job.seconds:.0f} s (run {run.id}).")
             ui_store.changed()
         st.rerun(scope="app")
 
@@ -108,7 +106,7 @@ def render(store: Store) -> None:
     qlabel = {0: "All questions", **{q.id: f"{q.position + 1}. {q.label}" for q in questions}}
     with st.expander("Run auto-clustering", expanded=not cluster.runs(store), icon=":material/bubble_chart:"):
         c1, c2, c3, c4 = st.columns([3, 1, 1, 1.3], vertical_alignment="bottom")
-        c1.selectbox("Segments of", list(qlabel), format_func=qlabel.get, key="cl_question")
+        c1.selectbox("Segments of", list(qlabel), format_func=shown_as(qlabel), key="cl_question")
         c2.number_input("Seed", min_value=0, value=42, step=1, key="cl_seed", help="Same seed, same proposal")
         c3.number_input("Candidates", min_value=0, max_value=500, value=0, step=1, key="cl_n",
                         help="0: chosen from the vectors (the run shows how and why); any other number: exactly "

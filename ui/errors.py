@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from thematic.errors import ThematicError
 
@@ -17,7 +18,7 @@ class Guard:
 
 
 @contextmanager
-def guard(where: object = None) -> Iterator[Guard]:
+def guard(where: DeltaGenerator | None = None) -> Iterator[Guard]:
     """``with guard(): library_call()``: a :class:`ThematicError` becomes ``st.error(str(e))``."""
     g = Guard()
     try:
@@ -32,11 +33,11 @@ def missing(feature: str, module: str) -> None:
     st.info(f"{feature} is not available in this build ({module} is missing).", icon=":material/extension_off:")
 
 
-def attempt(prefix: str, fn: object, *args: object, **kwargs: object) -> object | None:
+def attempt(prefix: str, fn: Callable[..., object], *args: object, **kwargs: object) -> object | None:
     """Run a library call from a widget callback; a :class:`ThematicError` is kept under ``{prefix}_error`` for
     :func:`show` to display on the next run (callbacks cannot draw where the page wants the message)."""
     try:
-        return fn(*args, **kwargs)  # type: ignore[operator]
+        return fn(*args, **kwargs)
     except ThematicError as exc:
         st.session_state[f"{prefix}_error"] = str(exc)
         return None

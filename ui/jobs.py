@@ -43,6 +43,11 @@ class Job:
         self.done, self.total, self.message = int(done), int(total), str(message or self.message)
 
     @property
+    def seconds(self) -> float:
+        """How long the work has run: until now while it runs, until it finished once it has."""
+        return (time.monotonic() if self.finished is None else self.finished) - self.started
+
+    @property
     def fraction(self) -> float:
         return min(1.0, max(0.0, self.done / self.total)) if self.total else 0.0
 
@@ -73,7 +78,7 @@ def start(key: str, label: str, fn: Callable[..., Any], *args: Any, **kwargs: An
             job.result = fn(*args, progress=job.progress, **kwargs)
         except ThematicError as exc:
             job.error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - the page shows it instead of a dead thread
+        except Exception as exc:  # the page shows it instead of a dead thread
             log.exception("job %s failed", key)
             job.error = f"{label} failed: {type(exc).__name__}: {exc}"
         finally:

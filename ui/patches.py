@@ -49,10 +49,11 @@ def install(app_session: type | None = None) -> bool:
     Idempotent; returns whether the wrapper is in place. A Streamlit without that method is left alone (logged)."""
     if app_session is None:
         try:
-            from streamlit.runtime.app_session import AppSession as app_session
+            from streamlit.runtime.app_session import AppSession
         except ImportError:  # pragma: no cover - a Streamlit that moved it
             log.warning("Streamlit's AppSession not found: timer reruns may deliver a click twice")
             return False
+        app_session = AppSession
     original = getattr(app_session, "request_rerun", None)
     if original is None:
         log.warning("Streamlit's AppSession.request_rerun not found: timer reruns may deliver a click twice")
@@ -65,5 +66,5 @@ def install(app_session: type | None = None) -> bool:
         return original(self, drop_timer_triggers(client_state), *args, **kwargs)
 
     setattr(request_rerun, _MARK, True)
-    app_session.request_rerun = request_rerun  # type: ignore[attr-defined]
+    app_session.request_rerun = request_rerun  # type: ignore[attr-defined]  # patching a class mypy sees as `type`
     return True

@@ -288,10 +288,10 @@ def team_store(path: str | Path) -> TeamStore:
         st.session_state["project_name"] = name  # the tab's project (ui.store.NAME_KEY), named in the address
         st.query_params["project"] = name
     role = role_in(team, name, user)
-    held = st.session_state.get(STORE_KEY)
+    held: tuple[tuple[str, str, str], TeamStore] | None = st.session_state.get(STORE_KEY)
     key = (str(project_path(team, name)), user.name, role)
     if held is not None and held[0] == key:
-        return held[1]  # type: ignore[no-any-return]
+        return held[1]
     if held is not None:
         held[1].close()
     store = TeamStore(key[0], User(user.name, role))

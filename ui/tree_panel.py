@@ -12,7 +12,7 @@ from thematic.store import Store
 from . import store as ui_store
 from .components.code_tree import code_tree, colours, dropped
 from .errors import attempt, show
-from .widgets import md_escape
+from .widgets import md_escape, shown_as
 
 TOP = 0  # the "top level" choice in parent pickers
 
@@ -179,7 +179,7 @@ def render(store: Store) -> None:
             st.markdown("**Move or change a code**")
             if st.session_state.get("tree_code") not in ids:
                 st.session_state.pop("tree_code", None)
-            st.selectbox("Code", ids, format_func=path.get, key="tree_code")
+            st.selectbox("Code", ids, format_func=shown_as(path), key="tree_code")
             st.selectbox("Move under", [TOP, *ids], format_func=lambda i: "(top level: make it a theme)" if i == TOP
                          else path[i], key="tree_parent")
             b1, b2, b3 = st.columns(3)
@@ -190,7 +190,7 @@ def render(store: Store) -> None:
                       args=("demote", "Demoted under the code above it."), help="Under the sibling just above it")
             st.text_input("Rename to", key="tree_rename")
             st.button("Rename", key="tree_rename_go", icon=":material/edit:", on_click=_rename)
-            st.selectbox("Merge into", [i for i in ids], format_func=path.get, key="tree_merge_into", index=None,
+            st.selectbox("Merge into", [i for i in ids], format_func=shown_as(path), key="tree_merge_into", index=None,
                          placeholder="Choose the code that absorbs it")
             m1, m2 = st.columns(2)
             m1.button("Merge", key="tree_merge", icon=":material/merge:", on_click=_merge)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from thematic import corpus
 from thematic.models import Segment
@@ -14,17 +16,26 @@ from thematic.store import Store
 
 PER_PAGE = 25
 
+K = TypeVar("K")
 
-def paginator(key: str, total: int, per_page: int = PER_PAGE, where: object = None) -> int:
+
+def shown_as(labels: Mapping[K, str]) -> Callable[[K], str]:
+    """A widget's ``format_func`` showing each option (a key of ``labels``) as its label. Like ``labels.get``: a
+    value that is no longer an option (a deleted code kept in the session) gets no label and never raises, so
+    Streamlit resets the widget instead of matching the stale value by its old label."""
+    return lambda option: labels.get(option, "")
+
+
+def paginator(key: str, total: int, per_page: int = PER_PAGE, where: DeltaGenerator | None = None) -> int:
     """A page picker under ``key`` (kept for the session); returns the offset of the first row to show."""
     pages = max(1, -(-total // per_page))
     target = where or st
     if st.session_state.get(key, 1) > pages:
         st.session_state[key] = pages
     if pages == 1:
-        target.caption(f"{total:,} shown")  # type: ignore[attr-defined]
+        target.caption(f"{total:,} shown")
         return 0
-    c1, c2 = target.columns([1, 3], vertical_alignment="center")  # type: ignore[attr-defined]
+    c1, c2 = target.columns([1, 3], vertical_alignment="center")
     page = c1.number_input(
         f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, key=key, persist_state="session"
     )
@@ -33,14 +44,14 @@ def paginator(key: str, total: int, per_page: int = PER_PAGE, where: object = No
     return first
 
 
-def meta_filter(store: Store, key: str, where: object = None) -> dict[str, list[str]]:
+def meta_filter(store: Store, key: str, where: DeltaGenerator | None = None) -> dict[str, list[str]]:
     """One multiselect per metadata field (profession, gender, cohort ...); returns the chosen values by field."""
     target = where or st
     fields = corpus.meta_fields(store)
     chosen: dict[str, list[str]] = {}
     if not fields:
         return chosen
-    cols = target.columns(min(4, len(fields)))  # type: ignore[attr-defined]
+    cols = target.columns(min(4, len(fields)))
     for i, field in enumerate(fields):
         values = [v for v, _ in corpus.meta_choices(store, field)][:500]
         picked = cols[i % len(cols)].multiselect(

@@ -326,9 +326,9 @@ if decided:
                             format_func=lambda i: next(f"#{d.id}: segment {d.segment_id}, {d.code_path}, {d.decision}"
                                                        for d in decided if d.id == i),
                             placeholder="Choose a decision")
-        if w2.button("Withdraw", key="ag_revoke", disabled=pick is None, icon=":material/undo:"):
+        if w2.button("Withdraw", key="ag_revoke", disabled=pick is None, icon=":material/undo:") and pick is not None:
             with guard():
-                adjudicate.revoke(store, int(pick), actor=actor)  # type: ignore[arg-type]
+                adjudicate.revoke(store, int(pick), actor=actor)
                 ui_store.changed()
                 st.session_state["ag_queue_ok"] = "Decision withdrawn: the item is back in the queue."
                 st.rerun()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from ui import signin, undo
 from ui import store as ui_store
@@ -24,8 +25,8 @@ def _undo_all(expected: int) -> None:
     _flash(done, message)
 
 
-def _anyone_panel(where: object) -> None:
-    with where.container(border=True):  # type: ignore[attr-defined]
+def _anyone_panel(where: DeltaGenerator) -> None:
+    with where.container(border=True):
         st.markdown("**Any change in the project** (for the lead)")
         t_all = undo.targets(store, undo.ALL)
         if t_all.undo_root is None or t_all.undo_event is None:

@@ -19,9 +19,9 @@ actor = ui_store.actor()
 
 def _set_blind() -> None:
     on = bool(st.session_state.get("coders_blind"))
-    if attempt("coders", reliability.set_blind_mode, ui_store.get_store(), on, actor=ui_store.actor()) is None:
-        if "coders_error" not in st.session_state:
-            st.session_state["coders_ok"] = f"Blind mode is {'on' if on else 'off'}."
+    result = attempt("coders", reliability.set_blind_mode, ui_store.get_store(), on, actor=ui_store.actor())
+    if result is None and "coders_error" not in st.session_state:
+        st.session_state["coders_ok"] = f"Blind mode is {'on' if on else 'off'}."
     ui_store.changed()
 
 

@@ -9,7 +9,7 @@ import streamlit as st
 from thematic import corpus, memos
 from ui import store as ui_store
 from ui.errors import guard
-from ui.widgets import md_escape, meta_filter, meta_line, paginator
+from ui.widgets import md_escape, meta_filter, meta_line, paginator, shown_as
 
 st.title("1 Familiarise yourself with the data")
 store = ui_store.get_store()
@@ -46,14 +46,16 @@ def note_box(answer_id: int, notes: list[memos.Memo], prefix: str) -> None:
     """The notes on one answer, and a popover to add one."""
     for m in notes:
         st.caption(f":material/sticky_note_2: {m.coder or 'analyst'}: {m.body}")
-    with st.popover("Note", icon=":material/add_notes:", key=f"{prefix}_notepop_{answer_id}"):
-        with st.form(f"{prefix}_noteform_{answer_id}", border=False):
-            body = st.text_area("A note on this answer", key=f"{prefix}_note_{answer_id}")
-            if st.form_submit_button("Save note", key=f"{prefix}_notesave_{answer_id}"):
-                with guard():
-                    memos.add_memo(store, body, answer_id=answer_id, coder=ui_store.actor())
-                    ui_store.changed()
-                    st.rerun()
+    with (
+        st.popover("Note", icon=":material/add_notes:", key=f"{prefix}_notepop_{answer_id}"),
+        st.form(f"{prefix}_noteform_{answer_id}", border=False),
+    ):
+        body = st.text_area("A note on this answer", key=f"{prefix}_note_{answer_id}")
+        if st.form_submit_button("Save note", key=f"{prefix}_notesave_{answer_id}"):
+            with guard():
+                memos.add_memo(store, body, answer_id=answer_id, coder=ui_store.actor())
+                ui_store.changed()
+                st.rerun()
 
 
 def answer_notes() -> dict[int, list[memos.Memo]]:
@@ -74,8 +76,8 @@ tab_q, tab_r, tab_w, tab_j = st.tabs(
 with tab_q:
     if tab_q.open is not False:  # only the open tab does its work
         c1, c2 = st.columns([2, 3])
-        qid = c1.selectbox("Question", list(qlabel), format_func=qlabel.get, key="fam_question", persist_state="session",
-                           on_change=_first_page)
+        qid = c1.selectbox("Question", list(qlabel), format_func=shown_as(qlabel), key="fam_question",
+                           persist_state="session", on_change=_first_page)
         search = c2.text_input(
             'Search (all words must occur; use "quotes" for a phrase)', key="fam_search", persist_state="session",
             on_change=_first_page,
@@ -118,7 +120,7 @@ with tab_r:
 
 with tab_w:
     if tab_w.open is not False:  # only the open tab does its work
-        qid_w = st.selectbox("Question", list(qlabel), format_func=qlabel.get, key="fam_words_question",
+        qid_w = st.selectbox("Question", list(qlabel), format_func=shown_as(qlabel), key="fam_words_question",
                              persist_state="session")
         key = (store.path, store.counts()["answers"])  # the texts change only when forms come or go, not on coding
         c1, c2 = st.columns(2)

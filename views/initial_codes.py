@@ -18,11 +18,11 @@ from ui.components.code_picker import code_picker, strip_new
 from ui.components.code_tree import colours
 from ui.components.highlighter import from_utf16, highlighter, selection_in
 from ui.errors import attempt, guard, show
-from ui.widgets import highlight, md_escape, meta_line
+from ui.widgets import highlight, md_escape, meta_line, shown_as
 
 st.title("2 Generate initial codes")
 store = ui_store.get_store()
-coder = ui_store.actor()
+coder: str = ui_store.actor() or ""  # str for the functions below: the page stops here without one
 if not coder:
     st.info("Choose or type your coder name in the sidebar (**Coder**) to start coding.", icon=":material/person:")
     st.stop()
@@ -39,13 +39,13 @@ def _restart() -> None:
 
 MODES = {"queue": "Segment by segment", "highlight": "Highlight in whole answers"}
 mode = st.segmented_control(
-    "How to code", list(MODES), format_func=MODES.get, key="ic_mode", default="queue", persist_state="session",
+    "How to code", list(MODES), format_func=shown_as(MODES), key="ic_mode", default="queue", persist_state="session",
     help="Segment by segment: the machine's sentences, one at a time, keyboard first. Highlight: read a whole form "
     "and select any span with the mouse to code it; click coded text to uncode it.",
 ) or "queue"
 qlabel: dict[int, str] = {0: "All questions", **{q.id: f"{q.position + 1}. {q.label}" for q in questions}}
 c1, c2, c3, c4 = st.columns([3, 2, 1.3, 1.2], vertical_alignment="bottom")
-qid = c1.selectbox("Question", list(qlabel), format_func=qlabel.get, key="ic_question", persist_state="session",
+qid = c1.selectbox("Question", list(qlabel), format_func=shown_as(qlabel), key="ic_question", persist_state="session",
                    on_change=_restart)
 search, uncoded, suggest_on = "", False, False
 if mode == "queue":  # the queue's own filters; highlighting shows whole forms
@@ -443,12 +443,12 @@ def highlight_panel() -> None:
 def selection_box(sel: dict[str, Any], codes: list[Code], label: dict[int, str]) -> None:
     with st.container(border=True, key="hl_box"):
         st.markdown(f"**Selected** ({sel['end'] - sel['start']} characters): \u201c{md_escape(sel['text'])}\u201d")
-        st.selectbox("Existing code", [c.id for c in codes], format_func=label.get, index=None,
+        st.selectbox("Existing code", [c.id for c in codes], format_func=shown_as(label), index=None,
                      key="hl_code", placeholder="Choose a code…")
         st.button("Code", key="hl_apply", type="primary", on_click=_hl_code, args=("existing",),
                   icon=":material/label:")
         st.text_input("New code", key="hl_new", placeholder="Name of a new code")
-        st.selectbox("Under", [c.id for c in codes], format_func=label.get, index=None, key="hl_new_parent",
+        st.selectbox("Under", [c.id for c in codes], format_func=shown_as(label), index=None, key="hl_new_parent",
                      placeholder="Top level")
         st.button("Create and code", key="hl_new_go", on_click=_hl_code, args=("new",), icon=":material/add:")
         st.button(f"In vivo: a new code named \u201c{' '.join(sel['text'].split())[:60]}\u201d", key="hl_invivo",

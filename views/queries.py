@@ -3,6 +3,8 @@ percentages), and which codes occur together; each downloadable as an Excel work
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import streamlit as st
 
@@ -41,7 +43,7 @@ def _frame(t: queries.Table, what: str) -> pd.DataFrame:
     return df
 
 
-def _download(data_fn: object, name: str, key: str) -> None:
+def _download(data_fn: Callable[[], bytes], name: str, key: str) -> None:
     st.download_button("Download as Excel", data=data_fn, file_name=name, key=key, icon=":material/download:",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", on_click="ignore")
 

@@ -11,6 +11,7 @@ from thematic import coding, corpus, export, queries
 from ui import downloads
 from ui import store as ui_store
 from ui.errors import guard
+from ui.widgets import shown_as
 
 st.title("6 Produce the report")
 store = ui_store.get_store()
@@ -18,9 +19,9 @@ store = ui_store.get_store()
 c1, c2, c3, c4, c5 = st.columns([1, 1.5, 1.2, 1, 1])
 counts = c1.selectbox("Counts", ["respondents", "segments", "none"], key="rp_counts", persist_state="session")
 depth = c2.selectbox("Depth", [2, 1, 3], key="rp_depth", persist_state="session",
-                     format_func={1: "Themes", 2: "Themes and subthemes", 3: "With codes"}.get)
+                     format_func=shown_as({1: "Themes", 2: "Themes and subthemes", 3: "With codes"}))
 orientation = c3.selectbox("Layout", ["auto", "tb", "lr"], key="rp_orientation", persist_state="session",
-                           format_func={"auto": "Automatic", "tb": "Top to bottom", "lr": "Left to right"}.get)
+                           format_func=shown_as({"auto": "Automatic", "tb": "Top to bottom", "lr": "Left to right"}))
 coders = coding.coders(store)
 coder = c4.selectbox("Codings of", ["(everyone)", *coders], key="rp_coder", persist_state="session")
 greyscale = c5.toggle("Greyscale", key="rp_grey", persist_state="session")

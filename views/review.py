@@ -10,7 +10,7 @@ from thematic import codebook, coding, corpus, reliability, review, spans
 from thematic.models import Code, Coding
 from ui import store as ui_store
 from ui.errors import attempt, show
-from ui.widgets import highlight, meta_line, paginator, quote
+from ui.widgets import highlight, meta_line, paginator, quote, shown_as
 
 st.title("4 Review themes")
 store = ui_store.get_store()
@@ -73,7 +73,7 @@ def extracts(code: Code) -> None:
         on_seg.setdefault(c.segment_id, []).append(c)
     quoted = set(codebook.quotes(store, code.id))
     if coder:
-        st.selectbox("Recode to", [c.id for c in codes], format_func=label.get, index=None, key="rv_recode_to",
+        st.selectbox("Recode to", [c.id for c in codes], format_func=shown_as(label), index=None, key="rv_recode_to",
                      placeholder="Choose a code, then press Recode on an extract",
                      help="Moves your coding of that extract from its code to this one (undoable)")
     target = st.session_state.get("rv_recode_to")
