@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from thematic import cluster, codebook, coding, corpus, memos
@@ -173,12 +175,32 @@ def _candidates_line(store: Store) -> str:
 
 def status(store: Store) -> None:
     with st.expander("Where the analysis stands", expanded=True, icon=":material/timeline:"):
-        lines = overview(ui_store.version(store))
+        lines = _overview_lines(store)
         for phase, (page, label) in PHASE_PAGES.items():
             if not (ui_store.APP_DIR / page).exists():
                 continue
             _page_link(page, label)
             st.caption(lines.get(phase, ""))
+
+
+QUICK_KEY = "sidebar_quick"  # set by rerun_with_live: this run of the live part follows a page's write
+LINES_KEY = "sidebar_lines"  # (cache scope, when computed, the overview's lines) last shown in this session
+
+
+def _overview_lines(store: Store) -> dict[int, str]:
+    """The phase overview. After a write in a page's fragment (:func:`rerun_with_live`) the lines shown less than
+    ``LIVE_EVERY`` seconds ago are kept: that rerun is for the Undo label, and recounting every phase after each
+    coding cost the team server a third more CPU per coding (bench/team_bench.py). The timer and every page view
+    count afresh."""
+    key = ui_store.version(store)
+    quick = st.session_state.pop(QUICK_KEY, False)
+    held = st.session_state.get(LINES_KEY)
+    now = time.monotonic()
+    if quick and held is not None and held[0] == key[0] and now - held[1] < LIVE_EVERY:
+        return dict(held[2])
+    lines = overview(key)
+    st.session_state[LINES_KEY] = (key[0], now, lines)
+    return lines
 
 
 def _page_link(page: str, label: str) -> None:
@@ -199,7 +221,9 @@ def rerun_with_live(fragment_key: str) -> None:
     ``LIVE_EVERY`` seconds later). Raises Streamlit's rerun exception: the callback's last statement."""
     from streamlit.errors import StreamlitAPIException
 
+    st.session_state[QUICK_KEY] = True  # the phase overview may be kept as it is (see _overview_lines)
     try:
         st.rerun([fragment_key, LIVE_KEY])
     except StreamlitAPIException:  # the sidebar's part was not drawn (no project open): the default rerun
+        st.session_state.pop(QUICK_KEY, None)
         return
