@@ -76,7 +76,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from thematic import codebook  # noqa: E402
+from thematic import codebook, coding  # noqa: E402
 from thematic.codebook.files import import_codebook, read_codebook  # noqa: E402
 from thematic.demo import create_demo_project  # noqa: E402
 from thematic.errors import NothingToUndo  # noqa: E402
@@ -694,8 +694,6 @@ def writer_limit(path: Path, root: Path, seconds: float = 3.0) -> list[dict[str,
     as the server's sessions are, each with its own connection as a signed-in coder) apply codings through the
     library as fast as they can, K = 1, 2, 4 ... 16. Per level: codings committed per second and commit latency
     (p50/p95, which includes waiting for the write lock)."""
-    from thematic import coding
-
     with Store.open(path) as s:
         copy = s.backup(root / "writer.db")
         segs = [int(r[0]) for r in s.query("SELECT id FROM segments ORDER BY id")]

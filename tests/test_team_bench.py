@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_two_sessions_over_the_websocket_lose_nothing() -> None:
     proc = subprocess.run(
         [sys.executable, "bench/team_bench.py", "--sessions", "2", "--seconds", "8", "--idle", "1", "--race",
-         "--stray"],
+         "--stray", "--writer-seconds", "0.3"],
         cwd=REPO, capture_output=True, text=True, timeout=360,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -35,3 +35,6 @@ def test_two_sessions_over_the_websocket_lose_nothing() -> None:
     assert summary["clicks"] > 0 and summary["acknowledged"] == summary["clicks"]
     assert summary["missing"] == 0 and summary["unacknowledged"] == 0 and summary["applied_twice"] == 0
     assert summary["replays"] is True
+    # the single-writer probe ran at every level and committed codings
+    assert [w["writers"] for w in summary["writer"]] == [1, 2, 4, 8, 16]
+    assert all(w["per_s"] > 0 for w in summary["writer"])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from thematic import cluster, codebook, coding, corpus, memos
@@ -46,7 +44,8 @@ def render(page_title: str = "") -> None:
 # check). At 10 s, ten open sessions cost 0.01-0.02 of a core, and another coder's progress and the undo label are
 # at most 10 s behind; the coding panel shows its own Undo, current after every click.
 LIVE_EVERY = 10
-LIVE_KEY = "sidebar_live"  # the fragment's key: a page's fragment reruns it with its own after a write
+LIVE_KEY = "sidebar_live"
+UNDO_KEY = "sidebar_undo"  # the Undo part's key: a page's fragment reruns it with its own after a write
 
 
 @st.fragment(run_every=LIVE_EVERY, key=LIVE_KEY)
@@ -55,16 +54,25 @@ def live() -> None:
 
     A click inside a page's fragment (the coding panel, a candidate card) reruns only that fragment, and another
     coder or the CLI may write to the same file: refreshing this part on a timer keeps the undo label and the
-    counts true without rerunning the page. A page's fragment that writes reruns this part with itself
-    (:func:`rerun_with_live`), so the undo label is current at once. An undo or redo here reruns the whole app,
-    since the page shows what it changed."""
+    counts true without rerunning the page. A page's fragment that writes also reruns the Undo part
+    (:func:`rerun_with_undo`), so its label names the change at once; the phase counts wait for the timer."""
+    store = ui_store.try_store()
+    if store is None:
+        return
+    undo_part()
+    status(store)
+
+
+@st.fragment(key=UNDO_KEY)
+def undo_part() -> None:
+    """Undo/redo of this coder's changes. An undo or redo here reruns the whole app, since the page shows what it
+    changed."""
     store = ui_store.try_store()
     if store is None:
         return
     if st.session_state.pop("sidebar_rerun_app", False):
         st.rerun(scope="app")
     undo_redo(store)
-    status(store)
 
 
 def coder_picker(store: Store) -> None:
@@ -175,55 +183,22 @@ def _candidates_line(store: Store) -> str:
 
 def status(store: Store) -> None:
     with st.expander("Where the analysis stands", expanded=True, icon=":material/timeline:"):
-        lines = _overview_lines(store)
+        lines = overview(ui_store.version(store))
         for phase, (page, label) in PHASE_PAGES.items():
             if not (ui_store.APP_DIR / page).exists():
                 continue
-            _page_link(page, label)
+            st.page_link(page, label=label)
             st.caption(lines.get(phase, ""))
 
 
-QUICK_KEY = "sidebar_quick"  # set by rerun_with_live: this run of the live part follows a page's write
-LINES_KEY = "sidebar_lines"  # (cache scope, when computed, the overview's lines) last shown in this session
-
-
-def _overview_lines(store: Store) -> dict[int, str]:
-    """The phase overview. After a write in a page's fragment (:func:`rerun_with_live`) the lines shown less than
-    ``LIVE_EVERY`` seconds ago are kept: that rerun is for the Undo label, and recounting every phase after each
-    coding cost the team server a third more CPU per coding (bench/team_bench.py). The timer and every page view
-    count afresh."""
-    key = ui_store.version(store)
-    quick = st.session_state.pop(QUICK_KEY, False)
-    held = st.session_state.get(LINES_KEY)
-    now = time.monotonic()
-    if quick and held is not None and held[0] == key[0] and now - held[1] < LIVE_EVERY:
-        return dict(held[2])
-    lines = overview(key)
-    st.session_state[LINES_KEY] = (key[0], now, lines)
-    return lines
-
-
-def _page_link(page: str, label: str) -> None:
-    """A link to a phase's page. Streamlit's test harness (AppTest) forgets the app's pages in a run of this
-    fragment alone (a write's :func:`rerun_with_live`); the label then stands without its link, and the browser,
-    which keeps them, always gets the link."""
-    from streamlit.errors import StreamlitAPIException
-
-    try:
-        st.page_link(page, label=label)
-    except StreamlitAPIException:
-        st.markdown(f"**{md_escape(label)}**")
-
-
-def rerun_with_live(fragment_key: str) -> None:
+def rerun_with_undo(fragment_key: str) -> None:
     """From a write's callback inside the page fragment keyed ``fragment_key``: rerun that fragment and the
-    sidebar's live part together, so that the sidebar's Undo names the change just made (instead of up to
-    ``LIVE_EVERY`` seconds later). Raises Streamlit's rerun exception: the callback's last statement."""
+    sidebar's Undo part together, so that the sidebar's Undo names the change just made (instead of up to
+    ``LIVE_EVERY`` seconds later; recounting the phases as well cost the team server a third more CPU per coding,
+    bench/team_bench.py). Raises Streamlit's rerun exception: the callback's last statement."""
     from streamlit.errors import StreamlitAPIException
 
-    st.session_state[QUICK_KEY] = True  # the phase overview may be kept as it is (see _overview_lines)
     try:
-        st.rerun([fragment_key, LIVE_KEY])
+        st.rerun([fragment_key, UNDO_KEY])
     except StreamlitAPIException:  # the sidebar's part was not drawn (no project open): the default rerun
-        st.session_state.pop(QUICK_KEY, None)
         return

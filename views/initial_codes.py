@@ -138,13 +138,13 @@ def apply_selected(then_next: bool) -> None:
         else:
             _reset_inputs()
         st.session_state["ic_focus"] = True  # the picker takes the cursor again (Ctrl+Enter flows on)
-        sidebar.rerun_with_live(PANEL_KEY)  # the sidebar's Undo names this coding at once
+        sidebar.rerun_with_undo(PANEL_KEY)  # the sidebar's Undo names this coding at once
 
 
 def remove(seg_id: int, code_id: int) -> None:
     if attempt("ic", coding.remove_coding, store, seg_id, code_id, coder) is not None:
         ui_store.changed()
-        sidebar.rerun_with_live(PANEL_KEY)
+        sidebar.rerun_with_undo(PANEL_KEY)
 
 
 def accept(seg_id: int, code_id: int) -> None:
@@ -152,7 +152,7 @@ def accept(seg_id: int, code_id: int) -> None:
 
     if attempt("ic", suggest.accept_suggestion, store, seg_id, code_id, coder) is not None:
         ui_store.changed()
-        sidebar.rerun_with_live(PANEL_KEY)
+        sidebar.rerun_with_undo(PANEL_KEY)
 
 
 def reject(seg_id: int, code_id: int) -> None:
@@ -160,7 +160,7 @@ def reject(seg_id: int, code_id: int) -> None:
 
     if attempt("ic", suggest.reject_suggestion, store, seg_id, code_id, coder) is not None:
         ui_store.changed()
-        sidebar.rerun_with_live(PANEL_KEY)
+        sidebar.rerun_with_undo(PANEL_KEY)
 
 
 UNDO = ui_store.optional("ui.undo")  # the shared undo helper (per-coder undo), once it is part of the app
@@ -183,7 +183,7 @@ def undo_last(expected: int) -> None:
                                   and t.undo_event is not None else None, coder=UNDO.coder_scope())
         st.session_state["ic_ok" if done else "ic_error"] = message
         if done:
-            sidebar.rerun_with_live(PANEL_KEY)
+            sidebar.rerun_with_undo(PANEL_KEY)
         return
     ev = store.undoable()
     if ev is None or ev.id != expected:
@@ -200,7 +200,7 @@ def add_note(seg_id: int) -> None:
         st.session_state["ic_note"] = ""
         st.session_state["ic_ok"] = "Note saved."
         ui_store.changed()
-        sidebar.rerun_with_live(PANEL_KEY)
+        sidebar.rerun_with_undo(PANEL_KEY)
 
 
 PANEL_KEY = "ic_panel"
@@ -370,7 +370,7 @@ def _hl_code(how: str) -> None:
         st.session_state["hl_sel"] = None
         st.session_state["hl_new"] = ""
         ui_store.changed()
-        sidebar.rerun_with_live(HL_KEY)
+        sidebar.rerun_with_undo(HL_KEY)
 
 
 def _hl_uncode(seg_id: int, code_id: int) -> None:
@@ -378,7 +378,7 @@ def _hl_uncode(seg_id: int, code_id: int) -> None:
         st.session_state["hl_click"] = None
         st.session_state["hl_ok"] = "Uncoded."
         ui_store.changed()
-        sidebar.rerun_with_live(HL_KEY)
+        sidebar.rerun_with_undo(HL_KEY)
 
 
 HL_KEY = "hl_panel"

@@ -109,8 +109,8 @@ def test_chips_survive_a_colleagues_coding_appearing_above_the_picker(page: Any,
 
 
 def test_the_sidebar_names_a_coding_at_once(page: Any, app_server: Server, project: Path) -> None:
-    """The sidebar's live part (Undo and where each phase stands) is rerun with the coding panel after a coding,
-    not on its 10-second timer: its Undo names the coding just made, and its phase links stay links."""
+    """The sidebar's Undo part is rerun with the coding panel after a coding, not on its 10-second timer: its
+    Undo names the coding just made, and the rest of the sidebar (its phase links) stays as it was."""
     page.goto(f"{app_server.url}/initial_codes?coder={CODER}")
     wait_text(page, "You have coded")
     here = segment_id(page)
