@@ -45,7 +45,7 @@ def render(page_title: str = "") -> None:
 # at most 10 s behind; the coding panel shows its own Undo, current after every click.
 LIVE_EVERY = 10
 LIVE_KEY = "sidebar_live"
-UNDO_KEY = "sidebar_undo"  # the Undo part's key: a page's fragment reruns it with its own after a write
+UNDO_KEY = "sidebar_undo_part"  # the Undo part's key: a page's fragment reruns it with its own after a write
 
 
 @st.fragment(run_every=LIVE_EVERY, key=LIVE_KEY)
