@@ -188,15 +188,22 @@ def test_pre_ticked_threshold() -> None:
     assert pre_ticked([]) == []
 
 
-def test_group_theme_cannot_take_the_name_of_one_of_its_candidates(tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from thematic import cluster
+@pytest.fixture
+def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The demo project as the app's project (hashing embedder)."""
     from thematic.demo import create_demo_project
-    from thematic.embed import HashingEmbedder
 
     path = create_demo_project(tmp_path / "demo.db")
     monkeypatch.setenv("THEMATIC_PROJECT", str(path))
     monkeypatch.setenv("THEMATIC_FAKE_EMBEDDER", "1")
+    return path
+
+
+def test_group_theme_cannot_take_the_name_of_one_of_its_candidates(demo: Path) -> None:
+    from thematic import cluster
+    from thematic.embed import HashingEmbedder
+
+    path = demo
     with Store.open(path) as s:
         run = cluster.propose(s, seed=1, embedder=HashingEmbedder(), params={"use_bertopic": False, "n_candidates": 8})
         groups = [c for c in cluster.candidates(s, run.id) if c.level == 0 and c.children]
@@ -287,15 +294,9 @@ def test_a_pick_arriving_with_the_click_is_applied_once_to_the_segment_shown(pro
         assert [(c.segment_id, c.code_id) for c in coding.codings(s, coder="bea")] == [(first, ids["Calm"])]
 
 
-def test_sidebar_offers_nothing_to_undo_before_a_coder_has_done_anything(tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sidebar_offers_nothing_to_undo_before_a_coder_has_done_anything(demo: Path) -> None:
     """The demo project's own set-up (its title, made by the unnamed analyst) is not this person's change."""
-    from thematic.demo import create_demo_project
-
-    path = create_demo_project(tmp_path / "demo.db")
-    monkeypatch.setenv("THEMATIC_PROJECT", str(path))
-    monkeypatch.setenv("THEMATIC_FAKE_EMBEDDER", "1")
-    with Store.open(path) as s:
+    with Store.open(demo) as s:
         assert s.undoable(coder="analyst") is not None  # there is an unnamed change the old sidebar offered
     at = open_app("views/project.py")
     check(at)
